@@ -1,0 +1,456 @@
+//! The internal Application Load Balancer, its target group (target type `ip`, for
+//! Fargate tasks) and its HTTP listener.
+//!
+//! ALB and target group have deterministic names (≤ 32 chars) derived from the
+//! owner's uid; the ownership tags are checked before anything is changed.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2 as elbv2;
+use elbv2::types::{
+    Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+    Matcher, ProtocolEnum, Tag, TargetTypeEnum,
+};
+
+use super::Aws;
+use super::error::{AwsError, AwsResult, aws_err, found};
+use super::ownership::Owner;
+use crate::crd::HealthCheck;
+
+pub const MAX_NAME: usize = 32;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredLoadBalancer {
+    pub name: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredTargetGroup {
+    pub name: String,
+    pub port: i32,
+    pub vpc_id: String,
+    pub health: HealthCheck,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredListener {
+    pub port: i32,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedLoadBalancer {
+    pub arn: String,
+    pub dns_name: String,
+    pub state: LoadBalancerState,
+    pub state_reason: Option<String>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBalancerState {
+    Provisioning,
+    Active,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedTargetGroup {
+    pub arn: String,
+    pub health: HealthCheck,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedListener {
+    pub arn: String,
+    pub port: i32,
+    pub protocol: String,
+    /// Target groups of the default forward action.
+    pub forwards_to: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub load_balancer: Option<ObservedLoadBalancer>,
+    pub target_group: Option<ObservedTargetGroup>,
+    pub listeners: Vec<ObservedListener>,
+}
+
+pub fn name(owner: &Owner) -> String {
+    owner.resource_name("", MAX_NAME)
+}
+
+pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
+    let name = name(owner);
+    let (lbs, tgs) = tokio::join!(
+        aws.elb.describe_load_balancers().names(&name).send(),
+        aws.elb.describe_target_groups().names(&name).send(),
+    );
+    let lb = found(lbs.map_err(aws_err("DescribeLoadBalancers")))?
+        .and_then(|out| out.load_balancers().first().cloned());
+    let tg = found(tgs.map_err(aws_err("DescribeTargetGroups")))?
+        .and_then(|out| out.target_groups().first().cloned());
+
+    let arns: Vec<String> = lb
+        .iter()
+        .filter_map(|l| l.load_balancer_arn())
+        .chain(tg.iter().filter_map(|t| t.target_group_arn()))
+        .map(str::to_owned)
+        .collect();
+    if !arns.is_empty() {
+        let tags = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+            .map_err(aws_err("DescribeTags"))?;
+        for description in tags.tag_descriptions() {
+            let pairs = description
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?)));
+            if !owner.owns(pairs) {
+                return Err(AwsError::Conflict(format!(
+                    "{} is named {name} but is not owned by {} (no matching privateapi.io/uid tag); it is left alone",
+                    description
+                        .resource_arn()
+                        .unwrap_or("a load balancer resource"),
+                    owner.key()
+                )));
+            }
+        }
+    }
+
+    let mut observed = Observed::default();
+    if let Some(lb) = lb {
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+        let state = lb.state();
+        let code = state.and_then(|s| s.code());
+        let mut subnets: Vec<String> = lb
+            .availability_zones()
+            .iter()
+            .filter_map(|az| az.subnet_id().map(str::to_owned))
+            .collect();
+        subnets.sort();
+        let mut security_groups = lb.security_groups().to_vec();
+        security_groups.sort();
+        let listeners = aws
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .map_err(aws_err("DescribeListeners"))?;
+        observed.listeners = listeners
+            .listeners()
+            .iter()
+            .map(|l| ObservedListener {
+                arn: l.listener_arn().unwrap_or_default().to_owned(),
+                port: l.port().unwrap_or_default(),
+                protocol: l
+                    .protocol()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+                forwards_to: l
+                    .default_actions()
+                    .iter()
+                    .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+                    .flat_map(|a| {
+                        a.target_group_arn().map(str::to_owned).into_iter().chain(
+                            a.forward_config()
+                                .map(|f| f.target_groups())
+                                .unwrap_or_default()
+                                .iter()
+                                .filter_map(|t| t.target_group_arn().map(str::to_owned)),
+                        )
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            })
+            .collect();
+        observed.load_balancer = Some(ObservedLoadBalancer {
+            arn,
+            dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+            state: match code {
+                Some(LoadBalancerStateEnum::Active)
+                | Some(LoadBalancerStateEnum::ActiveImpaired) => LoadBalancerState::Active,
+                Some(LoadBalancerStateEnum::Failed) => LoadBalancerState::Failed,
+                _ => LoadBalancerState::Provisioning,
+            },
+            state_reason: state.and_then(|s| s.reason()).map(str::to_owned),
+            subnets,
+            security_groups,
+        });
+    }
+    if let Some(tg) = tg {
+        observed.target_group = Some(ObservedTargetGroup {
+            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+            health: HealthCheck {
+                path: tg.health_check_path().unwrap_or("/").to_owned(),
+                matcher: tg
+                    .matcher()
+                    .and_then(|m| m.http_code())
+                    .unwrap_or("200")
+                    .to_owned(),
+                interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
+                timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
+                healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+            },
+        });
+    }
+    Ok(observed)
+}
+
+fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Returns the new ALB's ARN and DNS name.
+pub async fn create_load_balancer(
+    aws: &Aws,
+    desired: &DesiredLoadBalancer,
+) -> AwsResult<(String, String)> {
+    let out = aws
+        .elb
+        .create_load_balancer()
+        .name(&desired.name)
+        .scheme(LoadBalancerSchemeEnum::Internal)
+        .r#type(LoadBalancerTypeEnum::Application)
+        .set_subnets(Some(desired.subnets.clone()))
+        .set_security_groups(Some(desired.security_groups.clone()))
+        .set_tags(Some(tags(&desired.tags)))
+        .send()
+        .await
+        .map_err(aws_err("CreateLoadBalancer"))?;
+    let lb = out.load_balancers().first().ok_or(AwsError::Incomplete {
+        operation: "CreateLoadBalancer",
+        field: "LoadBalancers",
+    })?;
+    Ok((
+        lb.load_balancer_arn().unwrap_or_default().to_owned(),
+        lb.dns_name().unwrap_or_default().to_owned(),
+    ))
+}
+
+pub async fn set_security_groups(aws: &Aws, arn: &str, groups: &[String]) -> AwsResult<()> {
+    aws.elb
+        .set_security_groups()
+        .load_balancer_arn(arn)
+        .set_security_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(aws_err("SetSecurityGroups"))?;
+    Ok(())
+}
+
+pub async fn set_subnets(aws: &Aws, arn: &str, subnets: &[String]) -> AwsResult<()> {
+    aws.elb
+        .set_subnets()
+        .load_balancer_arn(arn)
+        .set_subnets(Some(subnets.to_vec()))
+        .send()
+        .await
+        .map_err(aws_err("SetSubnets"))?;
+    Ok(())
+}
+
+pub async fn create_target_group(aws: &Aws, desired: &DesiredTargetGroup) -> AwsResult<String> {
+    let hc = &desired.health;
+    let out = aws
+        .elb
+        .create_target_group()
+        .name(&desired.name)
+        .protocol(ProtocolEnum::Http)
+        .port(desired.port)
+        .vpc_id(&desired.vpc_id)
+        .target_type(TargetTypeEnum::Ip)
+        .health_check_protocol(ProtocolEnum::Http)
+        .health_check_path(&hc.path)
+        .health_check_interval_seconds(hc.interval_seconds)
+        .health_check_timeout_seconds(hc.timeout_seconds)
+        .healthy_threshold_count(hc.healthy_threshold)
+        .unhealthy_threshold_count(hc.unhealthy_threshold)
+        .matcher(Matcher::builder().http_code(&hc.matcher).build())
+        .set_tags(Some(tags(&desired.tags)))
+        .send()
+        .await
+        .map_err(aws_err("CreateTargetGroup"))?;
+    out.target_groups()
+        .first()
+        .and_then(|t| t.target_group_arn())
+        .map(str::to_owned)
+        .ok_or(AwsError::Incomplete {
+            operation: "CreateTargetGroup",
+            field: "TargetGroupArn",
+        })
+}
+
+pub async fn modify_health_check(aws: &Aws, arn: &str, hc: &HealthCheck) -> AwsResult<()> {
+    aws.elb
+        .modify_target_group()
+        .target_group_arn(arn)
+        .health_check_path(&hc.path)
+        .health_check_interval_seconds(hc.interval_seconds)
+        .health_check_timeout_seconds(hc.timeout_seconds)
+        .healthy_threshold_count(hc.healthy_threshold)
+        .unhealthy_threshold_count(hc.unhealthy_threshold)
+        .matcher(Matcher::builder().http_code(&hc.matcher).build())
+        .send()
+        .await
+        .map_err(aws_err("ModifyTargetGroup"))?;
+    Ok(())
+}
+
+fn forward(target_group_arn: &str) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group_arn)
+        .build()
+}
+
+pub async fn create_listener(
+    aws: &Aws,
+    lb_arn: &str,
+    tg_arn: &str,
+    desired: &DesiredListener,
+) -> AwsResult<String> {
+    let out = aws
+        .elb
+        .create_listener()
+        .load_balancer_arn(lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(desired.port)
+        .default_actions(forward(tg_arn))
+        .set_tags(Some(tags(&desired.tags)))
+        .send()
+        .await
+        .map_err(aws_err("CreateListener"))?;
+    out.listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .map(str::to_owned)
+        .ok_or(AwsError::Incomplete {
+            operation: "CreateListener",
+            field: "ListenerArn",
+        })
+}
+
+pub async fn modify_listener(
+    aws: &Aws,
+    listener_arn: &str,
+    tg_arn: &str,
+    port: i32,
+) -> AwsResult<()> {
+    aws.elb
+        .modify_listener()
+        .listener_arn(listener_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(port)
+        .default_actions(forward(tg_arn))
+        .send()
+        .await
+        .map_err(aws_err("ModifyListener"))?;
+    Ok(())
+}
+
+pub async fn delete_listener(aws: &Aws, arn: &str) -> AwsResult<()> {
+    found(
+        aws.elb
+            .delete_listener()
+            .listener_arn(arn)
+            .send()
+            .await
+            .map_err(aws_err("DeleteListener")),
+    )?;
+    Ok(())
+}
+
+pub async fn delete_target_group(aws: &Aws, arn: &str) -> AwsResult<()> {
+    found(
+        aws.elb
+            .delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(aws_err("DeleteTargetGroup")),
+    )?;
+    Ok(())
+}
+
+pub async fn delete_load_balancer(aws: &Aws, arn: &str) -> AwsResult<()> {
+    found(
+        aws.elb
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(aws_err("DeleteLoadBalancer")),
+    )?;
+    Ok(())
+}
+
+/// Which listener to keep: the one on the desired port, else the oldest; the rest
+/// are strays (someone added them, or the port changed) and get removed.
+pub fn pick_listener<'a>(
+    listeners: &'a [ObservedListener],
+    port: i32,
+) -> (Option<&'a ObservedListener>, Vec<&'a ObservedListener>) {
+    let keep = listeners
+        .iter()
+        .find(|l| l.port == port)
+        .or_else(|| listeners.first());
+    let strays = listeners
+        .iter()
+        .filter(|l| Some(l.arn.as_str()) != keep.map(|k| k.arn.as_str()))
+        .collect();
+    (keep, strays)
+}
+
+pub fn listener_in_sync(listener: &ObservedListener, port: i32, tg_arn: &str) -> bool {
+    listener.port == port
+        && listener.protocol == "HTTP"
+        && listener.forwards_to == [tg_arn.to_owned()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(arn: &str, port: i32, tg: &str) -> ObservedListener {
+        ObservedListener {
+            arn: arn.into(),
+            port,
+            protocol: "HTTP".into(),
+            forwards_to: vec![tg.into()],
+        }
+    }
+
+    #[test]
+    fn keeps_the_listener_on_the_desired_port() {
+        let ls = vec![listener("a", 8080, "tg"), listener("b", 80, "tg")];
+        let (keep, strays) = pick_listener(&ls, 80);
+        assert_eq!(keep.map(|l| l.arn.as_str()), Some("b"));
+        assert_eq!(strays.len(), 1);
+        assert!(listener_in_sync(&ls[1], 80, "tg"));
+        assert!(!listener_in_sync(&ls[1], 80, "other-tg"));
+    }
+
+    #[test]
+    fn port_change_modifies_the_existing_listener() {
+        let ls = vec![listener("a", 8080, "tg")];
+        let (keep, strays) = pick_listener(&ls, 80);
+        assert_eq!(keep.map(|l| l.arn.as_str()), Some("a"));
+        assert!(strays.is_empty());
+        assert!(!listener_in_sync(&ls[0], 80, "tg"));
+    }
+}

@@ -1,0 +1,238 @@
+//! One error type for every AWS call, classified once so the reconciler can decide
+//! between "retry soon", "wait longer" and "a human must act".
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// What the reconciler should do about a failed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Network trouble, 5xx, throttling: back off and try again.
+    Retry,
+    /// The request is fine but AWS is not ready for it yet (a dependency still
+    /// exists, a resource is still being deleted): try again later, not an error.
+    Wait,
+    /// AWS refuses the request as it stands (bad input, access denied, quota):
+    /// report `Stalled` and retry only slowly.
+    Terminal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{operation}: {code}: {message}")]
+    Api {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{operation}: {message}")]
+    Transport {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no AWS region: set spec.region, AWS_REGION or a profile region")]
+    NoRegion,
+    #[error("{operation}: AWS answered without {field}")]
+    Incomplete {
+        operation: &'static str,
+        field: &'static str,
+    },
+}
+
+/// Error codes meaning "it does not exist", across the services we call.
+const NOT_FOUND: &[&str] = &[
+    "NotFoundException",
+    "NoSuchEntity",
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
+    "ListenerNotFound",
+    "ServiceNotFoundException",
+    "ClusterNotFoundException",
+    "InvalidGroup.NotFound",
+    "InvalidPermission.NotFound",
+    "ResourceNotFoundException",
+];
+
+/// Codes that mean "not yet": a dependency or an ongoing operation blocks the call.
+const WAIT: &[&str] = &[
+    "DependencyViolation",
+    "ResourceInUse",
+    "ConflictException",
+    "ClusterContainsServicesException",
+    "ClusterContainsTasksException",
+    "DeleteConflict",
+    "ServiceNotActiveException",
+    "IncorrectState",
+];
+
+const RETRY: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalError",
+    "ServerException",
+    "ServiceException",
+];
+
+impl AwsError {
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                AwsError::Api {
+                    operation,
+                    code: inner.code().unwrap_or("Unknown").to_owned(),
+                    message: inner.message().unwrap_or_default().to_owned(),
+                }
+            }
+            _ => AwsError::Transport {
+                operation,
+                message: describe_chain(&err),
+            },
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            AwsError::Api { message, .. } | AwsError::Transport { message, .. } => message,
+            _ => "",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        let Some(code) = self.code() else {
+            return false;
+        };
+        NOT_FOUND.contains(&code)
+            || (code.starts_with("Invalid") && code.ends_with(".NotFound"))
+            // ECS answers a missing task definition with a generic client error.
+            || (code == "ClientException" && self.message().contains("Unable to describe task definition"))
+    }
+
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            AwsError::Transport { .. } => Disposition::Retry,
+            AwsError::Conflict(_) | AwsError::NoRegion => Disposition::Terminal,
+            AwsError::Incomplete { .. } => Disposition::Retry,
+            AwsError::Api { code, message, .. } => {
+                if RETRY.contains(&code.as_str())
+                    || code.ends_with("Exception") && code.starts_with("Internal")
+                {
+                    Disposition::Retry
+                } else if WAIT.contains(&code.as_str())
+                    || message.contains("referenced in")
+                    || message.contains("currently in use")
+                    || message.contains("is in use")
+                    // IAM is eventually consistent: a role made seconds ago may not be assumable yet.
+                    || message.contains("unable to assume")
+                    // ECS wants the listener in place before the service.
+                    || message.contains("does not have an associated load balancer")
+                {
+                    Disposition::Wait
+                } else {
+                    Disposition::Terminal
+                }
+            }
+        }
+    }
+}
+
+fn describe_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// `call.send().await.map_err(aws_err("Operation"))`
+pub fn aws_err<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    move |err| AwsError::from_sdk(operation, err)
+}
+
+/// Turns "not found" into `Ok(None)`.
+pub fn found<T>(result: AwsResult<T>) -> AwsResult<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str, message: &str) -> AwsError {
+        AwsError::Api {
+            operation: "Op",
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn classifies_codes() {
+        assert_eq!(
+            api("TooManyRequestsException", "").disposition(),
+            Disposition::Retry
+        );
+        assert_eq!(api("Throttling", "").disposition(), Disposition::Retry);
+        assert_eq!(
+            api("DependencyViolation", "").disposition(),
+            Disposition::Wait
+        );
+        assert_eq!(
+            api(
+                "BadRequestException",
+                "Cannot delete vpc link. Vpc link 'x', is referenced in [ANY:abc]"
+            )
+            .disposition(),
+            Disposition::Wait
+        );
+        assert_eq!(
+            api("InvalidSubnetID.NotFound", "").disposition(),
+            Disposition::Terminal
+        );
+        assert_eq!(api("AccessDenied", "").disposition(), Disposition::Terminal);
+        assert_eq!(
+            api("TooManyLoadBalancers", "").disposition(),
+            Disposition::Terminal
+        );
+    }
+
+    #[test]
+    fn recognises_not_found() {
+        assert!(api("LoadBalancerNotFound", "").is_not_found());
+        assert!(api("InvalidGroup.NotFound", "").is_not_found());
+        assert!(api("NotFoundException", "").is_not_found());
+        assert!(!api("AccessDenied", "").is_not_found());
+    }
+}

@@ -1,0 +1,385 @@
+//! Security groups: one for the VPC link, one for the ALB (admits the link on the
+//! listener port), one for the tasks (admits the ALB on the container port).
+//!
+//! All three are found with one `DescribeSecurityGroups` filtered by our uid tag.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
+
+use super::Aws;
+use super::error::{AwsResult, aws_err};
+use super::ownership::{Owner, TAG_UID, part_of};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupRole {
+    VpcLink,
+    LoadBalancer,
+    Tasks,
+}
+
+impl GroupRole {
+    pub const ALL: [GroupRole; 3] = [
+        GroupRole::VpcLink,
+        GroupRole::LoadBalancer,
+        GroupRole::Tasks,
+    ];
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            GroupRole::VpcLink => "sg-vpclink",
+            GroupRole::LoadBalancer => "sg-alb",
+            GroupRole::Tasks => "sg-tasks",
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            GroupRole::VpcLink => "link",
+            GroupRole::LoadBalancer => "alb",
+            GroupRole::Tasks => "tasks",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<GroupRole> {
+        GroupRole::ALL.into_iter().find(|r| r.tag() == tag)
+    }
+}
+
+impl fmt::Display for GroupRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.suffix())
+    }
+}
+
+/// One ingress rule, in the atomic form "one protocol, one port range, one source".
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rule {
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    Group(String),
+    Cidr(String),
+    Ipv6Cidr(String),
+    PrefixList(String),
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Group(g) => g.as_str(),
+            Source::Cidr(c) | Source::Ipv6Cidr(c) | Source::PrefixList(c) => c.as_str(),
+        };
+        write!(
+            f,
+            "{} {}-{} from {source}",
+            self.protocol, self.from_port, self.to_port
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredGroup {
+    pub role: GroupRole,
+    pub name: String,
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+    /// TCP port and the role of the group allowed in on it.
+    pub ingress: Option<(i32, GroupRole)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedGroup {
+    pub id: String,
+    pub role: GroupRole,
+    pub rules: Vec<Rule>,
+}
+
+pub fn desired(
+    owner: &Owner,
+    user_tags: &BTreeMap<String, String>,
+    listener_port: u16,
+    container_port: u16,
+) -> Vec<DesiredGroup> {
+    GroupRole::ALL
+        .into_iter()
+        .map(|role| DesiredGroup {
+            role,
+            name: owner.resource_name(role.suffix(), 255),
+            description: format!("privateapi {} {}", owner.key(), role.suffix()),
+            tags: owner.tags(role.tag(), user_tags),
+            ingress: match role {
+                GroupRole::VpcLink => None,
+                GroupRole::LoadBalancer => Some((i32::from(listener_port), GroupRole::VpcLink)),
+                GroupRole::Tasks => Some((i32::from(container_port), GroupRole::LoadBalancer)),
+            },
+        })
+        .collect()
+}
+
+pub async fn observe(
+    aws: &Aws,
+    owner: &Owner,
+    vpc_id: Option<&str>,
+) -> AwsResult<Vec<ObservedGroup>> {
+    let mut req = aws.ec2.describe_security_groups().filters(
+        Filter::builder()
+            .name(format!("tag:{TAG_UID}"))
+            .values(&owner.uid)
+            .build(),
+    );
+    if let Some(vpc) = vpc_id {
+        req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(aws_err("DescribeSecurityGroups"))?;
+    let mut groups: Vec<ObservedGroup> = out
+        .security_groups()
+        .iter()
+        .filter_map(|g| {
+            let tags = g.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
+            let role = GroupRole::from_tag(part_of(tags)?)?;
+            Some(ObservedGroup {
+                id: g.group_id()?.to_owned(),
+                role,
+                rules: flatten(g.ip_permissions()),
+            })
+        })
+        .collect();
+    groups.sort_by(|a, b| (a.role, &a.id).cmp(&(b.role, &b.id)));
+    Ok(groups)
+}
+
+fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for p in perms {
+        let protocol = p.ip_protocol().unwrap_or("-1").to_owned();
+        let (from_port, to_port) = (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
+        let mut push = |source| {
+            rules.push(Rule {
+                protocol: protocol.clone(),
+                from_port,
+                to_port,
+                source,
+            });
+        };
+        p.user_id_group_pairs()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .for_each(|g| push(Source::Group(g.into())));
+        p.ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip())
+            .for_each(|c| push(Source::Cidr(c.into())));
+        p.ipv6_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ipv6())
+            .for_each(|c| push(Source::Ipv6Cidr(c.into())));
+        p.prefix_list_ids()
+            .iter()
+            .filter_map(|r| r.prefix_list_id())
+            .for_each(|c| push(Source::PrefixList(c.into())));
+    }
+    rules.sort();
+    rules
+}
+
+/// The rules a group should have, once every group's ID is known.
+pub fn desired_rules(group: &DesiredGroup, ids: &BTreeMap<GroupRole, String>) -> Vec<Rule> {
+    group
+        .ingress
+        .and_then(|(port, from)| {
+            Some(Rule {
+                protocol: "tcp".into(),
+                from_port: port,
+                to_port: port,
+                source: Source::Group(ids.get(&from)?.clone()),
+            })
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Rules to add and rules to remove so that `observed` becomes `desired` exactly.
+pub fn diff_rules(desired: &[Rule], observed: &[Rule]) -> (Vec<Rule>, Vec<Rule>) {
+    let add = desired
+        .iter()
+        .filter(|r| !observed.contains(r))
+        .cloned()
+        .collect();
+    let remove = observed
+        .iter()
+        .filter(|r| !desired.contains(r))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+pub async fn create(aws: &Aws, vpc_id: &str, group: &DesiredGroup) -> AwsResult<String> {
+    let tags: Vec<Tag> = group
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let out = aws
+        .ec2
+        .create_security_group()
+        .group_name(&group.name)
+        .description(&group.description)
+        .vpc_id(vpc_id)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .set_tags(Some(tags))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws_err("CreateSecurityGroup"))?;
+    out.group_id()
+        .map(str::to_owned)
+        .ok_or(super::AwsError::Incomplete {
+            operation: "CreateSecurityGroup",
+            field: "GroupId",
+        })
+}
+
+fn permission(rule: &Rule) -> IpPermission {
+    let b = IpPermission::builder()
+        .ip_protocol(&rule.protocol)
+        .from_port(rule.from_port)
+        .to_port(rule.to_port);
+    match &rule.source {
+        Source::Group(g) => b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build()),
+        Source::Cidr(c) => b.ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(c).build()),
+        Source::Ipv6Cidr(c) => b.ipv6_ranges(
+            aws_sdk_ec2::types::Ipv6Range::builder()
+                .cidr_ipv6(c)
+                .build(),
+        ),
+        Source::PrefixList(c) => b.prefix_list_ids(
+            aws_sdk_ec2::types::PrefixListId::builder()
+                .prefix_list_id(c)
+                .build(),
+        ),
+    }
+    .build()
+}
+
+pub async fn authorize(aws: &Aws, group_id: &str, rule: &Rule) -> AwsResult<()> {
+    let result = aws
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(permission(rule))
+        .send()
+        .await
+        .map_err(aws_err("AuthorizeSecurityGroupIngress"));
+    match result {
+        // A lost response to an earlier identical call: the rule is there.
+        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+pub async fn revoke(aws: &Aws, group_id: &str, rule: &Rule) -> AwsResult<()> {
+    let result = aws
+        .ec2
+        .revoke_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(permission(rule))
+        .send()
+        .await
+        .map_err(aws_err("RevokeSecurityGroupIngress"));
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+pub async fn delete(aws: &Aws, group_id: &str) -> AwsResult<()> {
+    let result = aws
+        .ec2
+        .delete_security_group()
+        .group_id(group_id)
+        .send()
+        .await
+        .map_err(aws_err("DeleteSecurityGroup"));
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_chain_link_to_alb_to_tasks() {
+        let owner = Owner::new("ns", "api", "uid");
+        let groups = desired(&owner, &BTreeMap::new(), 8080, 3000);
+        let ids = BTreeMap::from([
+            (GroupRole::VpcLink, "sg-link".to_string()),
+            (GroupRole::LoadBalancer, "sg-alb".to_string()),
+            (GroupRole::Tasks, "sg-tasks".to_string()),
+        ]);
+        let alb = groups
+            .iter()
+            .find(|g| g.role == GroupRole::LoadBalancer)
+            .expect("alb group");
+        assert_eq!(
+            desired_rules(alb, &ids),
+            vec![Rule {
+                protocol: "tcp".into(),
+                from_port: 8080,
+                to_port: 8080,
+                source: Source::Group("sg-link".into())
+            }]
+        );
+        let tasks = groups
+            .iter()
+            .find(|g| g.role == GroupRole::Tasks)
+            .expect("tasks group");
+        assert_eq!(
+            desired_rules(tasks, &ids)[0].source,
+            Source::Group("sg-alb".into())
+        );
+        let link = groups
+            .iter()
+            .find(|g| g.role == GroupRole::VpcLink)
+            .expect("link group");
+        assert!(desired_rules(link, &ids).is_empty());
+    }
+
+    #[test]
+    fn diff_adds_missing_and_removes_foreign_rules() {
+        let want = Rule {
+            protocol: "tcp".into(),
+            from_port: 80,
+            to_port: 80,
+            source: Source::Group("sg-1".into()),
+        };
+        let stray = Rule {
+            protocol: "tcp".into(),
+            from_port: 22,
+            to_port: 22,
+            source: Source::Cidr("0.0.0.0/0".into()),
+        };
+        let (add, remove) = diff_rules(std::slice::from_ref(&want), std::slice::from_ref(&stray));
+        assert_eq!(add, vec![want.clone()]);
+        assert_eq!(remove, vec![stray]);
+        let (add, remove) = diff_rules(std::slice::from_ref(&want), std::slice::from_ref(&want));
+        assert!(add.is_empty() && remove.is_empty());
+    }
+}

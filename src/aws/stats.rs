@@ -1,0 +1,132 @@
+//! Counts every AWS call by service and operation, through an SDK interceptor, so
+//! tests and benchmarks can say "0 writes on a steady-state reconcile" and the
+//! metrics endpoint can show what the operator costs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
+
+#[derive(Debug, Default)]
+pub struct CallStats {
+    calls: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+/// A copy of the counters at one moment; subtract two to get what happened between.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallSnapshot(pub BTreeMap<(String, String), u64>);
+
+impl CallStats {
+    pub fn record(&self, service: &str, operation: &str) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        *calls
+            .entry((service.to_owned(), operation.to_owned()))
+            .or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> CallSnapshot {
+        CallSnapshot(self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+/// Reads never change anything; everything else counts as a write.
+pub fn is_read(operation: &str) -> bool {
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|prefix| operation.starts_with(prefix))
+}
+
+impl CallSnapshot {
+    /// Calls made since `earlier`.
+    pub fn since(&self, earlier: &CallSnapshot) -> CallSnapshot {
+        let mut out = BTreeMap::new();
+        for (key, count) in &self.0 {
+            let before = earlier.0.get(key).copied().unwrap_or(0);
+            if *count > before {
+                out.insert(key.clone(), count - before);
+            }
+        }
+        CallSnapshot(out)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn reads(&self) -> u64 {
+        self.0
+            .iter()
+            .filter(|((_, op), _)| is_read(op))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.total() - self.reads()
+    }
+
+    /// The mutating operations, e.g. `["ECS.UpdateService"]`, for messages.
+    pub fn write_operations(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|((_, op), _)| !is_read(op))
+            .map(|((svc, op), n)| format!("{svc}.{op}×{n}"))
+            .collect()
+    }
+
+    pub fn count(&self, operation: &str) -> u64 {
+        self.0
+            .iter()
+            .filter(|((_, op), _)| op == operation)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CountingInterceptor(Arc<CallStats>);
+
+impl CountingInterceptor {
+    pub fn new(stats: Arc<CallStats>) -> Self {
+        CountingInterceptor(stats)
+    }
+}
+
+impl Intercept for CountingInterceptor {
+    fn name(&self) -> &'static str {
+        "privateapi::CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            self.0.record(meta.service(), meta.name());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_reads_and_writes() {
+        let stats = CallStats::default();
+        let before = stats.snapshot();
+        stats.record("ECS", "DescribeServices");
+        stats.record("ECS", "UpdateService");
+        stats.record("APIGateway", "GetRestApis");
+        let delta = stats.snapshot().since(&before);
+        assert_eq!(delta.reads(), 2);
+        assert_eq!(delta.writes(), 1);
+        assert_eq!(delta.write_operations(), vec!["ECS.UpdateService×1"]);
+    }
+}

@@ -1,0 +1,442 @@
+//! The Kubernetes controller: a kube-runtime `Controller` over `PrivateApi`, the
+//! finalizer helper for ordered cleanup, status by server-side apply, Events, and
+//! per-object backoff.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use rand::Rng;
+use tokio::time::Instant;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::aws::{AwsFactory, Owner};
+use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus};
+use crate::error::{Error, Result};
+use crate::reconcile::{self, Mode};
+use crate::status::{self, Verdict};
+
+pub const FIELD_MANAGER: &str = "privateapi-operator";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Watch one namespace only (default: all).
+    pub namespace: Option<String>,
+    /// Only reconcile objects matching this label selector.
+    pub selector: Option<String>,
+    /// Full re-check of a Ready resource against AWS (catches drift made outside).
+    pub resync: Duration,
+    /// Reconciles running at once.
+    pub concurrency: u16,
+    /// Requeue while AWS is provisioning.
+    pub poll: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            namespace: None,
+            selector: None,
+            resync: Duration::from_secs(300),
+            concurrency: 8,
+            poll: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a reconcile needs, shared by all of them.
+pub struct Context {
+    pub client: Client,
+    pub aws: Arc<AwsFactory>,
+    pub settings: Settings,
+    recorder: Recorder,
+    events_available: AtomicBool,
+    /// Per object: consecutive failures, for backoff (kube's error_policy never
+    /// hears about successes, so the count lives here).
+    failures: Mutex<HashMap<String, u32>>,
+    /// Per object: the generation last checked and when the next check is due;
+    /// watch events caused by our own status writes are answered from here.
+    schedule: Mutex<HashMap<String, (Option<i64>, Instant)>>,
+}
+
+impl Context {
+    pub fn new(client: Client, aws: Arc<AwsFactory>, settings: Settings) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            aws,
+            settings,
+            events_available: AtomicBool::new(true),
+            failures: Mutex::default(),
+            schedule: Mutex::default(),
+        }
+    }
+
+    async fn publish(
+        &self,
+        obj: &PrivateApi,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        if !self.events_available.load(Ordering::Relaxed) {
+            return;
+        }
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(truncate(note, 1000)),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            let missing = matches!(&e, kube::Error::Api(s) if s.code == 404);
+            if missing {
+                // API servers without the events API (e.g. a bare apiextensions-apiserver).
+                self.events_available.store(false, Ordering::Relaxed);
+                warn!("the API server serves no Events API; events are only logged from now on");
+            } else {
+                warn!(error = %e, "could not publish event");
+            }
+        }
+    }
+
+    async fn patch_status(&self, obj: &PrivateApi, status: PrivateApiStatus) -> Result<()> {
+        if obj
+            .status
+            .as_ref()
+            .is_some_and(|s| status::same_ignoring_time(s, &status))
+        {
+            return Ok(());
+        }
+        let api: Api<PrivateApi> =
+            Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default());
+        let patch = serde_json::json!({
+            "apiVersion": "privateapi.io/v1alpha1",
+            "kind": "PrivateApi",
+            "status": status,
+        });
+        api.patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn key(obj: &PrivateApi) -> String {
+        format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+    }
+
+    fn schedule_next(&self, obj: &PrivateApi, after: Duration) -> Action {
+        let mut schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+        schedule.insert(
+            Self::key(obj),
+            (obj.metadata.generation, Instant::now() + after),
+        );
+        Action::requeue(after)
+    }
+
+    /// Time left before the next check, if this event changes nothing we act on.
+    fn not_due(&self, obj: &PrivateApi) -> Option<Duration> {
+        if obj.metadata.deletion_timestamp.is_some()
+            || !obj.finalizers().iter().any(|f| f == FINALIZER)
+        {
+            return None;
+        }
+        let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+        let (generation, due) = schedule.get(&Self::key(obj))?;
+        let now = Instant::now();
+        (*generation == obj.metadata.generation && *due > now).then(|| *due - now)
+    }
+
+    fn forget(&self, obj: &PrivateApi) {
+        let key = Self::key(obj);
+        self.schedule
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+fn owner_of(obj: &PrivateApi) -> Result<Owner> {
+    Ok(Owner::new(
+        obj.namespace()
+            .ok_or(Error::MissingObjectKey("metadata.namespace"))?,
+        obj.name_any(),
+        obj.uid().ok_or(Error::MissingObjectKey("metadata.uid"))?,
+    ))
+}
+
+async fn reconcile(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
+    if let Some(left) = ctx.not_due(&obj) {
+        return Ok(Action::requeue(left));
+    }
+    let ns = obj
+        .namespace()
+        .ok_or(Error::MissingObjectKey("metadata.namespace"))?;
+    let api: Api<PrivateApi> = Api::namespaced(ctx.client.clone(), &ns);
+    let key = Context::key(&obj);
+    let result = finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(obj, &ctx).await,
+            Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    if result.is_ok() {
+        ctx.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+    }
+    result
+}
+
+async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
+    let owner = owner_of(&obj)?;
+    let was_ready = status::is_ready(obj.status.as_ref());
+    let result = async {
+        let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
+        reconcile::converge(&aws, &owner, &obj.spec, Mode::Apply).await
+    }
+    .await;
+    let generation = obj.metadata.generation;
+    match result {
+        Ok(outcome) => {
+            let verdict = Verdict::of(&outcome);
+            let next =
+                status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
+            ctx.patch_status(&obj, next).await?;
+            if !outcome.changes.is_empty() {
+                let note = outcome
+                    .changes
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note)
+                    .await;
+            }
+            let after = match &verdict {
+                Verdict::Ready => {
+                    if !was_ready {
+                        let note = format!(
+                            "serving at {}",
+                            outcome.endpoint.clone().unwrap_or_default()
+                        );
+                        ctx.publish(&obj, EventType::Normal, "Ready", "Reconcile", note)
+                            .await;
+                        info!(
+                            endpoint = outcome.endpoint.as_deref().unwrap_or_default(),
+                            "ready"
+                        );
+                    }
+                    ctx.settings.resync
+                }
+                // Just changed something: look again soon to confirm it took.
+                _ if !outcome.changes.is_empty() => Duration::from_secs(2),
+                _ => ctx.settings.poll,
+            };
+            Ok(ctx.schedule_next(&obj, after))
+        }
+        Err(error) => {
+            let verdict = if error.is_terminal() {
+                Verdict::Stalled {
+                    reason: error.reason().into(),
+                    message: error.to_string(),
+                }
+            } else {
+                Verdict::Reconciling {
+                    reason: error.reason().into(),
+                    message: error.to_string(),
+                }
+            };
+            let next = status::next_status(obj.status.as_ref(), generation, None, &verdict);
+            let changed = obj
+                .status
+                .as_ref()
+                .is_none_or(|s| !status::same_ignoring_time(s, &next));
+            ctx.patch_status(&obj, next).await?;
+            if error.is_terminal() {
+                warn!(error = %error, "stalled");
+                if changed {
+                    ctx.publish(
+                        &obj,
+                        EventType::Warning,
+                        error.reason(),
+                        "Reconcile",
+                        error.to_string(),
+                    )
+                    .await;
+                }
+                // Retry slowly: an admin may fix the account (quota, permissions) without touching the spec.
+                Ok(ctx.schedule_next(&obj, Duration::from_secs(300)))
+            } else if error.is_wait() {
+                info!(error = %error, "waiting on AWS");
+                Ok(ctx.schedule_next(&obj, ctx.settings.poll))
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.publish(
+            &obj,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            "deletionPolicy Retain: AWS resources kept".into(),
+        )
+        .await;
+        ctx.forget(&obj);
+        return Ok(Action::await_change());
+    }
+    let owner = owner_of(&obj)?;
+    let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
+    let outcome = reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(error) => {
+            let verdict = if error.is_terminal() {
+                Verdict::Stalled {
+                    reason: error.reason().into(),
+                    message: format!("deleting: {error}"),
+                }
+            } else {
+                Verdict::Reconciling {
+                    reason: "Deleting".into(),
+                    message: format!("deleting: {error}"),
+                }
+            };
+            let next =
+                status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
+            ctx.patch_status(&obj, next).await?;
+            return Err(error);
+        }
+    };
+    if !outcome.changes.is_empty() {
+        let note = outcome
+            .changes
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        ctx.publish(&obj, EventType::Normal, "Deleting", "Delete", note)
+            .await;
+    }
+    if outcome.is_done() {
+        info!("all AWS resources deleted");
+        ctx.publish(
+            &obj,
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            "all AWS resources deleted".into(),
+        )
+        .await;
+        ctx.forget(&obj);
+        return Ok(Action::await_change());
+    }
+    let message = format!("waiting for {}", outcome.waiting_for.join(", "));
+    let verdict = Verdict::Reconciling {
+        reason: "Deleting".into(),
+        message: message.clone(),
+    };
+    let next = status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
+    ctx.patch_status(&obj, next).await?;
+    // An error keeps the finalizer on; error_policy requeues soon without counting a failure.
+    Err(Error::DeletionPending(message))
+}
+
+fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = Context::key(&obj);
+    if error.is_wait() {
+        return Action::requeue(ctx.settings.poll.min(Duration::from_secs(5)));
+    }
+    if error.is_terminal() {
+        warn!(object = %key, error = %error, "reconcile failed (needs attention)");
+        return Action::requeue(Duration::from_secs(300));
+    }
+    let attempts = {
+        let mut failures = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(key.clone()).or_default();
+        *n = n.saturating_add(1);
+        *n
+    };
+    let base = Duration::from_secs(1u64 << attempts.min(8)).min(Duration::from_secs(300));
+    let jitter = Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
+    warn!(object = %key, error = %error, attempts, retry_in = ?(base + jitter), "reconcile failed, will retry");
+    Action::requeue(base + jitter)
+}
+
+/// Runs the controller until SIGTERM / Ctrl-C.
+pub async fn run(client: Client, aws: Arc<AwsFactory>, settings: Settings) -> Result<()> {
+    let api: Api<PrivateApi> = match &settings.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    // Fail fast, with a useful message, when the CRD is not installed.
+    if let Err(e) = api.list(&ListParams::default().limit(1)).await {
+        return Err(Error::Input {
+            path: "privateapis.privateapi.io".into(),
+            message: format!(
+                "cannot list PrivateApi objects ({e}); is the CRD installed? (`privateapi crd | kubectl apply -f -`)"
+            ),
+        });
+    }
+    let mut watch = watcher::Config::default();
+    if let Some(selector) = &settings.selector {
+        watch = watch.labels(selector);
+    }
+    let concurrency = settings.concurrency;
+    let ctx = Arc::new(Context::new(client, aws, settings));
+    info!(concurrency, "controller started");
+    Controller::new(api, watch)
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile result");
+            }
+        })
+        .instrument(info_span!("controller"))
+        .await;
+    info!("controller stopped");
+    Ok(())
+}

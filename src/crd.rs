@@ -1,0 +1,549 @@
+//! The `PrivateApi` custom resource: one object for a whole private API on AWS.
+//!
+//! The schema refuses what it can at `kubectl apply` time (enums, bounds, Fargate
+//! sizes, immutable fields, CEL rules); [`PrivateApiSpec::validate`] repeats the
+//! checks for the Kubernetes-less CLI, where no API server stands in between.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const FINALIZER: &str = "privateapi.io/cleanup";
+
+const FARGATE_RULE: &str = "self.cpu == 256 ? self.memory in [512, 1024, 2048] \
+: self.cpu == 512 ? (self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) \
+: self.cpu == 1024 ? (self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) \
+: self.cpu == 2048 ? (self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) \
+: self.cpu == 4096 ? (self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) \
+: self.cpu == 8192 ? (self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) \
+: (self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)";
+
+const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: cpu 256 → 512, 1024 or 2048; \
+cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
+(steps of 1024); cpu 8192 → 16384-61440 (steps of 4096); cpu 16384 → 32768-122880 (steps of 8192)";
+
+/// A private API: API Gateway REST API → VPC Link V2 → internal ALB → ECS Fargate.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "privateapi.io",
+    version = "v1alpha1",
+    kind = "PrivateApi",
+    plural = "privateapis",
+    shortname = "papi",
+    category = "aws",
+    namespaced,
+    status = "PrivateApiStatus",
+    derive = "PartialEq",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateApiSpec {
+    /// AWS region. Defaults to the operator's configured region. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "region is immutable"}]))]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d$"))]
+    pub region: Option<String>,
+    pub network: NetworkSpec,
+    pub service: ServiceSpec,
+    #[serde(default)]
+    pub load_balancer: LoadBalancerSpec,
+    #[serde(default)]
+    pub vpc_link: VpcLinkSpec,
+    #[serde(default)]
+    pub api: ApiSpec,
+    /// What happens in AWS when the resource is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Tags added to every AWS object (the operator's own `privateapi.io/*` tags win).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 40))]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.subnetIds) != has(self.subnetSelector)", "message": "set exactly one of subnetIds or subnetSelector"}
+]))]
+pub struct NetworkSpec {
+    /// The VPC of the private subnets. Immutable.
+    #[schemars(regex(pattern = r"^vpc-[0-9a-f]+$"))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "vpcId is immutable"}]))]
+    pub vpc_id: String,
+    /// Private subnets (at least two, in different availability zones) for the ALB,
+    /// the VPC link and the tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": "^subnet-[0-9a-f]+$"}))]
+    pub subnet_ids: Option<Vec<String>>,
+    /// Select the subnets of the VPC by tags instead (all must match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minProperties" = 1))]
+    pub subnet_selector: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": FARGATE_RULE, "message": FARGATE_MESSAGE}]))]
+pub struct ServiceSpec {
+    /// Container image, e.g. `nginx:1.27` or an ECR URI.
+    #[schemars(length(min = 1, max = 1024))]
+    pub image: String,
+    /// The port the container listens on.
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// Fargate vCPU units.
+    #[serde(default = "default_cpu")]
+    #[schemars(extend("enum" = [256, 512, 1024, 2048, 4096, 8192, 16384]))]
+    pub cpu: u32,
+    /// Memory in MiB; must be a Fargate size for `cpu`.
+    #[serde(default = "default_memory")]
+    #[schemars(range(min = 512, max = 122880))]
+    pub memory: u32,
+    #[serde(default = "default_desired_count")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub desired_count: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"], "maxItems" = 100))]
+    pub env: Vec<EnvVar>,
+    /// Overrides the image's command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub health_check: HealthCheck,
+    /// Seconds ECS ignores failing health checks after a task starts.
+    #[serde(default = "default_grace")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub health_check_grace_period_seconds: i32,
+    /// Run in an existing ECS cluster instead of one the operator creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRef>,
+    /// Use this task execution role instead of one the operator creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"))]
+    pub execution_role_arn: Option<String>,
+    /// Use this task role instead of one the operator creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"))]
+    pub task_role_arn: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct EnvVar {
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct ClusterRef {
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+}
+
+/// The ALB target group's health check of each task.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.timeoutSeconds < self.intervalSeconds", "message": "timeoutSeconds must be less than intervalSeconds"}
+]))]
+pub struct HealthCheck {
+    #[serde(default = "default_health_path")]
+    #[schemars(regex(pattern = r"^/.*$"), length(max = 1024))]
+    pub path: String,
+    /// HTTP codes that mean healthy, e.g. `200` or `200-399`.
+    #[serde(default = "default_matcher")]
+    #[schemars(regex(pattern = r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$"))]
+    pub matcher: String,
+    #[serde(default = "default_interval")]
+    #[schemars(range(min = 5, max = 300))]
+    pub interval_seconds: i32,
+    #[serde(default = "default_timeout")]
+    #[schemars(range(min = 2, max = 120))]
+    pub timeout_seconds: i32,
+    #[serde(default = "default_threshold")]
+    #[schemars(range(min = 2, max = 10))]
+    pub healthy_threshold: i32,
+    #[serde(default = "default_threshold")]
+    #[schemars(range(min = 2, max = 10))]
+    pub unhealthy_threshold: i32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            path: default_health_path(),
+            matcher: default_matcher(),
+            interval_seconds: default_interval(),
+            timeout_seconds: default_timeout(),
+            healthy_threshold: default_threshold(),
+            unhealthy_threshold: default_threshold(),
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerSpec {
+    /// The ALB's HTTP listener port (inside the VPC only: the ALB is internal).
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub listener_port: u16,
+}
+
+impl Default for LoadBalancerSpec {
+    fn default() -> Self {
+        LoadBalancerSpec {
+            listener_port: default_port(),
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcLinkSpec {
+    /// Use an existing VPC Link V2 (apigatewayv2) instead of creating one. It must
+    /// reach the ALB's subnets; the operator never modifies or deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]+$"))]
+    pub existing_id: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSpec {
+    #[serde(default, rename = "type")]
+    pub api_type: ApiType,
+    /// The stage the API is deployed to; part of the invoke URL.
+    #[serde(default = "default_stage")]
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9_]{1,128}$"))]
+    pub stage_name: String,
+    #[serde(default)]
+    pub endpoint_type: EndpointType,
+    /// Description shown in the API Gateway console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub description: Option<String>,
+}
+
+impl Default for ApiSpec {
+    fn default() -> Self {
+        ApiSpec {
+            api_type: ApiType::default(),
+            stage_name: default_stage(),
+            endpoint_type: EndpointType::default(),
+            description: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ApiType {
+    /// API Gateway REST API (apigateway v1) through a VPC Link V2.
+    #[default]
+    #[serde(rename = "REST")]
+    Rest,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum EndpointType {
+    #[default]
+    #[serde(rename = "REGIONAL")]
+    Regional,
+    #[serde(rename = "EDGE")]
+    Edge,
+}
+
+impl EndpointType {
+    pub fn as_aws(&self) -> &'static str {
+        match self {
+            EndpointType::Regional => "REGIONAL",
+            EndpointType::Edge => "EDGE",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete every AWS object the operator created.
+    #[default]
+    Delete,
+    /// Leave AWS untouched; only the Kubernetes object goes away.
+    Retain,
+}
+
+fn default_port() -> u16 {
+    80
+}
+fn default_cpu() -> u32 {
+    256
+}
+fn default_memory() -> u32 {
+    512
+}
+fn default_desired_count() -> i32 {
+    1
+}
+fn default_grace() -> i32 {
+    60
+}
+fn default_health_path() -> String {
+    "/".into()
+}
+fn default_matcher() -> String {
+    "200-399".into()
+}
+fn default_interval() -> i32 {
+    30
+}
+fn default_timeout() -> i32 {
+    5
+}
+fn default_threshold() -> i32 {
+    3
+}
+fn default_stage() -> String {
+    "prod".into()
+}
+
+/// What the operator observed and did, for humans and for GitOps health checks.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateApiStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The invoke URL: `https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// kstatus conditions: Ready, Reconciling, Stalled, and one per part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub resources: ResourceIds,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceCounts>,
+}
+
+/// IDs and ARNs of every AWS object behind the resource.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceIds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_api_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_link_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub security_group_ids: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_ids: Vec<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceCounts {
+    pub running_count: i32,
+    pub desired_count: i32,
+}
+
+/// Valid Fargate (cpu, memory) pairs, the same rule the CRD's CEL expression applies.
+pub fn fargate_size_ok(cpu: u32, memory: u32) -> bool {
+    let in_steps = |lo: u32, hi: u32, step: u32| memory >= lo && memory <= hi && memory % step == 0;
+    match cpu {
+        256 => [512, 1024, 2048].contains(&memory),
+        512 => in_steps(1024, 4096, 1024),
+        1024 => in_steps(2048, 8192, 1024),
+        2048 => in_steps(4096, 16384, 1024),
+        4096 => in_steps(8192, 30720, 1024),
+        8192 => in_steps(16384, 61440, 4096),
+        16384 => in_steps(32768, 122880, 8192),
+        _ => false,
+    }
+}
+
+impl PrivateApiSpec {
+    /// The schema's rules, for callers that bypass the API server (the CLI).
+    /// Returns every problem found, each naming its field.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let net = &self.network;
+        if !net.vpc_id.starts_with("vpc-") {
+            problems.push(format!(
+                "spec.network.vpcId: {:?} is not a VPC id (vpc-…)",
+                net.vpc_id
+            ));
+        }
+        match (&net.subnet_ids, &net.subnet_selector) {
+            (Some(_), Some(_)) | (None, None) => {
+                problems.push("spec.network: set exactly one of subnetIds or subnetSelector".into())
+            }
+            (Some(ids), None) => {
+                if ids.len() < 2 {
+                    problems.push("spec.network.subnetIds: at least two subnets (in two availability zones) are needed by the ALB".into());
+                }
+                if let Some(bad) = ids.iter().find(|s| !s.starts_with("subnet-")) {
+                    problems.push(format!(
+                        "spec.network.subnetIds: {bad:?} is not a subnet id (subnet-…)"
+                    ));
+                }
+                let mut unique = ids.clone();
+                unique.sort();
+                unique.dedup();
+                if unique.len() != ids.len() {
+                    problems.push("spec.network.subnetIds: duplicate subnet".into());
+                }
+            }
+            (None, Some(sel)) if sel.is_empty() => {
+                problems.push("spec.network.subnetSelector: at least one tag".into())
+            }
+            _ => {}
+        }
+        let svc = &self.service;
+        if svc.image.trim().is_empty() {
+            problems.push("spec.service.image: must not be empty".into());
+        }
+        if svc.port == 0 {
+            problems.push("spec.service.port: must be 1-65535".into());
+        }
+        if !fargate_size_ok(svc.cpu, svc.memory) {
+            problems.push(format!(
+                "spec.service: cpu {} / memory {}: {FARGATE_MESSAGE}",
+                svc.cpu, svc.memory
+            ));
+        }
+        if !(0..=1000).contains(&svc.desired_count) {
+            problems.push("spec.service.desiredCount: must be 0-1000".into());
+        }
+        if let Some(bad) = svc.env.iter().find(|e| {
+            e.name.is_empty()
+                || e.name.starts_with(|c: char| c.is_ascii_digit())
+                || !e
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            problems.push(format!(
+                "spec.service.env: {:?} is not a valid variable name",
+                bad.name
+            ));
+        }
+        let hc = &svc.health_check;
+        if !hc.path.starts_with('/') {
+            problems.push("spec.service.healthCheck.path: must start with /".into());
+        }
+        if hc.timeout_seconds >= hc.interval_seconds {
+            problems.push(
+                "spec.service.healthCheck: timeoutSeconds must be less than intervalSeconds".into(),
+            );
+        }
+        if self.load_balancer.listener_port == 0 {
+            problems.push("spec.loadBalancer.listenerPort: must be 1-65535".into());
+        }
+        let stage = &self.api.stage_name;
+        if stage.is_empty()
+            || stage.len() > 128
+            || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            problems.push(format!(
+                "spec.api.stageName: {stage:?} must be 1-128 letters, digits or _"
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> PrivateApiSpec {
+        serde_yaml::from_str(
+            "network: {vpcId: vpc-0abc, subnetIds: [subnet-a1, subnet-b2]}\nservice: {image: nginx:1.27}\n",
+        )
+        .expect("minimal spec parses")
+    }
+
+    #[test]
+    fn minimal_spec_gets_defaults() {
+        let s = spec();
+        assert_eq!(s.service.port, 80);
+        assert_eq!((s.service.cpu, s.service.memory), (256, 512));
+        assert_eq!(s.api.stage_name, "prod");
+        assert_eq!(s.deletion_policy, DeletionPolicy::Delete);
+        assert_eq!(s.api.endpoint_type, EndpointType::Regional);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn fargate_table() {
+        assert!(fargate_size_ok(256, 512));
+        assert!(!fargate_size_ok(256, 4096));
+        assert!(fargate_size_ok(512, 3072));
+        assert!(!fargate_size_ok(512, 1536));
+        assert!(fargate_size_ok(4096, 30720));
+        assert!(!fargate_size_ok(8192, 17408));
+        assert!(fargate_size_ok(16384, 122880));
+        assert!(!fargate_size_ok(300, 1024));
+    }
+
+    #[test]
+    fn validate_names_every_bad_field() {
+        let mut s = spec();
+        s.network.subnet_ids = Some(vec!["subnet-a".into()]);
+        s.service.cpu = 256;
+        s.service.memory = 8192;
+        s.service.env = vec![EnvVar {
+            name: "1BAD".into(),
+            value: String::new(),
+        }];
+        s.api.stage_name = "has space".into();
+        let problems = s.validate().expect_err("invalid");
+        let joined = problems.join("\n");
+        for field in ["subnetIds", "memory", "env", "stageName"] {
+            assert!(joined.contains(field), "{field} missing in {joined}");
+        }
+    }
+
+    #[test]
+    fn both_or_neither_subnet_source_is_refused() {
+        let mut s = spec();
+        s.network.subnet_selector = Some(BTreeMap::from([("tier".into(), "private".into())]));
+        assert!(s.validate().is_err());
+        s.network.subnet_ids = None;
+        assert!(s.validate().is_ok());
+        s.network.subnet_selector = None;
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! The operator's error type. Every variant answers one question: is it worth
+//! retrying soon, or must a human change something first?
+
+use crate::aws::error::{AwsError, Disposition};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("AWS {0}")]
+    Aws(#[from] AwsError),
+
+    #[error("invalid spec: {}", .0.join("; "))]
+    InvalidSpec(Vec<String>),
+
+    #[error("Kubernetes API: {0}")]
+    Kube(#[source] kube::Error),
+
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+
+    #[error("object has no {0}")]
+    MissingObjectKey(&'static str),
+
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+
+    /// Teardown is under way and waits on AWS; not a failure.
+    #[error("deletion in progress: {0}")]
+    DeletionPending(String),
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        Error::Kube(e)
+    }
+}
+
+impl Error {
+    /// Terminal errors need a change of spec (or of the AWS account) to go away;
+    /// the resource goes `Stalled` and is retried only slowly.
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            Error::Aws(e) => e.disposition() == Disposition::Terminal,
+            Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) => true,
+            Error::Kube(_) | Error::DeletionPending(_) => false,
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_terminal(),
+                _ => false,
+            },
+        }
+    }
+
+    /// A "not yet" answer from AWS (dependency still there): wait, do not alarm.
+    pub fn is_wait(&self) -> bool {
+        match self {
+            Error::Aws(e) => e.disposition() == Disposition::Wait,
+            Error::DeletionPending(_) => true,
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_wait(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// The condition reason shown to users, in CamelCase.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Aws(AwsError::Conflict(_)) => "NameConflict",
+            Error::Aws(AwsError::NoRegion) => "NoRegion",
+            Error::Aws(e) => match e.disposition() {
+                Disposition::Terminal => "AwsRejected",
+                Disposition::Wait => "AwsDependency",
+                Disposition::Retry => "AwsUnavailable",
+            },
+            Error::InvalidSpec(_) | Error::Input { .. } => "InvalidSpec",
+            Error::Kube(_) => "KubernetesError",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
+                _ => "FinalizerError",
+            },
+            Error::MissingObjectKey(_) => "InvalidObject",
+            Error::DeletionPending(_) => "Deleting",
+        }
+    }
+
+    /// Label for the errors metric.
+    pub fn metric_label(&self) -> String {
+        self.reason().to_owned()
+    }
+}

@@ -1,0 +1,227 @@
+//! `privateapi`: the operator (`run`) and the same engine without Kubernetes
+//! (`apply`, `plan`, `delete`), plus `crd` to print the CustomResourceDefinition.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kube::CustomResourceExt;
+
+use privateapi::aws::{AwsFactory, Pacer};
+use privateapi::cli;
+use privateapi::controller::{self, Settings};
+use privateapi::crd::PrivateApi;
+use privateapi::telemetry::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "privateapi",
+    version,
+    about = "A private API on AWS from one Kubernetes resource"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format (logs go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PRIVATEAPI_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Pace API Gateway writes under the account quotas (`off` for emulators).
+    #[arg(long, global = true, value_enum, default_value_t = Pacing::Quotas, env = "PRIVATEAPI_AWS_PACING")]
+    aws_pacing: Pacing,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Pacing {
+    Quotas,
+    Off,
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum Output {
+    #[default]
+    Yaml,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller (in-cluster, or with the current kubeconfig).
+    Run {
+        /// Only watch this namespace.
+        #[arg(long, env = "PRIVATEAPI_NAMESPACE")]
+        namespace: Option<String>,
+        /// Only reconcile objects matching this label selector.
+        #[arg(long, env = "PRIVATEAPI_SELECTOR")]
+        selector: Option<String>,
+        /// Seconds between full checks of a Ready resource against AWS.
+        #[arg(long, default_value_t = 300, env = "PRIVATEAPI_RESYNC_SECONDS")]
+        resync_seconds: u64,
+        /// Seconds between checks while AWS provisions.
+        #[arg(long, default_value_t = 10, env = "PRIVATEAPI_POLL_SECONDS")]
+        poll_seconds: u64,
+        /// Reconciles at once.
+        #[arg(long, default_value_t = 8, env = "PRIVATEAPI_CONCURRENCY")]
+        concurrency: u16,
+    },
+    /// Create or update the stack of one manifest until Ready; prints the status.
+    Apply {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Yaml)]
+        output: Output,
+        #[arg(long, default_value_t = 1200)]
+        timeout_seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        poll_seconds: u64,
+    },
+    /// Show what apply would change; exit 0 in sync, 2 changes pending, 1 error.
+    Plan {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+    },
+    /// Delete everything the manifest's stack owns in AWS; exit 0 when none remains.
+    Delete {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long, default_value_t = 1800)]
+        timeout_seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        poll_seconds: u64,
+    },
+    /// Print the CustomResourceDefinition (YAML).
+    Crd,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Cli::parse();
+    if let Command::Crd = args.command {
+        return match serde_yaml::to_string(&PrivateApi::crd()) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    telemetry::init(args.log_format);
+    let pacer = match args.aws_pacing {
+        Pacing::Quotas => Pacer::account_quotas(),
+        Pacing::Off => Pacer::off(),
+    };
+    let factory = Arc::new(AwsFactory::from_env(pacer).await);
+    match execute(args.command, factory).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Result<ExitCode> {
+    match command {
+        Command::Run {
+            namespace,
+            selector,
+            resync_seconds,
+            poll_seconds,
+            concurrency,
+        } => {
+            let client = kube::Client::try_default().await?;
+            let settings = Settings {
+                namespace,
+                selector,
+                resync: Duration::from_secs(resync_seconds),
+                poll: Duration::from_secs(poll_seconds),
+                concurrency,
+            };
+            controller::run(client, factory, settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apply {
+            file,
+            output,
+            timeout_seconds,
+            poll_seconds,
+        } => {
+            let obj = cli::load(&file)?;
+            let result = cli::apply(
+                &factory,
+                &obj,
+                Duration::from_secs(timeout_seconds),
+                Duration::from_secs(poll_seconds),
+            )
+            .await?;
+            print_value(&serde_json::json!({ "status": result.status }), output)?;
+            Ok(if result.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Plan { file, output } => {
+            let obj = cli::load(&file)?;
+            let changes = cli::plan(&factory, &obj).await?;
+            match output {
+                Some(format) => print_value(&serde_json::json!({ "changes": changes }), format)?,
+                None if changes.is_empty() => println!("No changes: AWS matches the spec."),
+                None => {
+                    for change in &changes {
+                        println!("{change}");
+                    }
+                    println!("\n{} change(s) pending.", changes.len());
+                }
+            }
+            Ok(if changes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Delete {
+            file,
+            timeout_seconds,
+            poll_seconds,
+        } => {
+            let obj = cli::load(&file)?;
+            let done = cli::delete(
+                &factory,
+                &obj,
+                Duration::from_secs(timeout_seconds),
+                Duration::from_secs(poll_seconds),
+            )
+            .await?;
+            Ok(if done {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Crd => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn print_value(value: &serde_json::Value, output: Output) -> privateapi::Result<()> {
+    let text = match output {
+        Output::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| privateapi::Error::Input {
+                path: "stdout".into(),
+                message: e.to_string(),
+            })?
+        }
+        Output::Yaml => serde_yaml::to_string(value).map_err(|e| privateapi::Error::Input {
+            path: "stdout".into(),
+            message: e.to_string(),
+        })?,
+    };
+    println!("{}", text.trim_end());
+    Ok(())
+}
