@@ -7,6 +7,7 @@
 pub mod ecs;
 pub mod elb;
 pub mod error;
+pub mod faults;
 pub mod iam;
 pub mod network;
 pub mod ownership;
@@ -23,6 +24,7 @@ use aws_config::retry::RetryConfig;
 use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
+pub use faults::{Fault, Faults};
 pub use ownership::Owner;
 pub use pacing::Pacer;
 pub use stats::CallStats;
@@ -42,12 +44,19 @@ pub struct Aws {
 }
 
 impl Aws {
-    fn from_sdk_config(config: &SdkConfig, stats: Arc<CallStats>, pacer: Arc<Pacer>) -> Self {
+    fn from_sdk_config(
+        config: &SdkConfig,
+        stats: Arc<CallStats>,
+        pacer: Arc<Pacer>,
+        faults: Arc<Faults>,
+    ) -> Self {
         let counter = stats::CountingInterceptor::new(stats.clone());
+        let faults = faults::FaultInterceptor(faults);
         macro_rules! client {
             ($krate:ident) => {{
                 let conf = $krate::config::Builder::from(config)
                     .interceptor(counter.clone())
+                    .interceptor(faults.clone())
                     .build();
                 $krate::Client::from_conf(conf)
             }};
@@ -73,6 +82,7 @@ pub struct AwsFactory {
     base: SdkConfig,
     stats: Arc<CallStats>,
     pacer: Arc<Pacer>,
+    faults: Arc<Faults>,
     by_region: Mutex<HashMap<String, Aws>>,
 }
 
@@ -90,6 +100,7 @@ impl AwsFactory {
             base,
             stats: Arc::new(CallStats::default()),
             pacer: Arc::new(pacer),
+            faults: Arc::new(Faults::default()),
             by_region: Mutex::new(HashMap::new()),
         }
     }
@@ -100,6 +111,11 @@ impl AwsFactory {
 
     pub fn stats(&self) -> Arc<CallStats> {
         self.stats.clone()
+    }
+
+    /// The fault injector shared by every client of this factory (inert unless armed).
+    pub fn faults(&self) -> Arc<Faults> {
+        self.faults.clone()
     }
 
     /// Clients for `region`, or for the configured default region when `None`.
@@ -120,7 +136,12 @@ impl AwsFactory {
             .to_builder()
             .region(aws_types::region::Region::new(region.clone()))
             .build();
-        let aws = Aws::from_sdk_config(&config, self.stats.clone(), self.pacer.clone());
+        let aws = Aws::from_sdk_config(
+            &config,
+            self.stats.clone(),
+            self.pacer.clone(),
+            self.faults.clone(),
+        );
         cache.insert(region, aws.clone());
         Ok(aws)
     }

@@ -101,9 +101,12 @@ impl Intercept for CountingInterceptor {
         "privateapi::CallCounter"
     }
 
-    fn read_before_execution(
+    // Not read_before_execution: client-level interceptors run that hook before the
+    // operation's configuration (which holds its name) is in the bag.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {

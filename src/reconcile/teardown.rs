@@ -13,7 +13,7 @@ use crate::aws::iam::{self, RoleKind};
 use crate::aws::rest_api;
 use crate::aws::security_group;
 use crate::aws::vpc_link::{self, LinkState};
-use crate::aws::{Aws, Owner};
+use crate::aws::{Aws, AwsError, AwsResult, Owner};
 use crate::crd::PrivateApiSpec;
 use crate::error::Result;
 
@@ -59,7 +59,10 @@ pub async fn teardown(
         rest_api::find(aws, owner),
         vpc_link::observe(aws, owner),
         security_group::observe(aws, owner, None),
-        elb::observe(aws, owner),
+        async {
+            not_ours_is_none(elb::observe(aws, owner).await.map(Some))
+                .map(Option::unwrap_or_default)
+        },
     )?;
 
     // 1. REST APIs (their stages and deployments go with them).
@@ -86,7 +89,9 @@ pub async fn teardown(
     // 3. The ECS service: scaled in and deleted in one call, then DRAINING → INACTIVE.
     let mut service_gone = true;
     for cluster in &clusters {
-        let found = match ecs::observe_service(aws, owner, cluster, &service_name).await {
+        let found = match not_ours_is_none(
+            ecs::observe_service(aws, owner, cluster, &service_name).await,
+        ) {
             Ok(found) => found,
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
@@ -205,11 +210,7 @@ pub async fn teardown(
             managed: true,
             tags: Default::default(),
         };
-        let ours = match ecs::observe_cluster(aws, owner, &cluster).await {
-            Ok(found) => found.is_some(),
-            Err(crate::aws::AwsError::Conflict(_)) => false,
-            Err(e) => return Err(e.into()),
-        };
+        let ours = not_ours_is_none(ecs::observe_cluster(aws, owner, &cluster).await)?.is_some();
         if ours {
             match run
                 .write(
@@ -236,6 +237,17 @@ pub async fn teardown(
     })
 }
 
+/// Something with our name that is not ours is, for deletion, not there at all.
+fn not_ours_is_none<T>(result: AwsResult<Option<T>>) -> AwsResult<Option<T>> {
+    match result {
+        Err(AwsError::Conflict(message)) => {
+            tracing::warn!("left alone: {message}");
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
 /// The role's name if it exists and is ours.
 async fn iam_owned(aws: &Aws, owner: &Owner, name: &str) -> Result<Option<String>> {
     let probe = iam::DesiredRole {
@@ -245,10 +257,5 @@ async fn iam_owned(aws: &Aws, owner: &Owner, name: &str) -> Result<Option<String
         managed_policies: Vec::new(),
         inline_policies: Default::default(),
     };
-    match iam::observe(aws, owner, &probe).await {
-        Ok(found) => Ok(found.map(|r| r.name)),
-        // Someone else's role with our name: not ours to delete.
-        Err(crate::aws::AwsError::Conflict(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(not_ours_is_none(iam::observe(aws, owner, &probe).await)?.map(|r| r.name))
 }

@@ -1,0 +1,386 @@
+//! Shared by the integration tests: the AWS emulator (started by the project's own
+//! script when the environment does not point at one), a fresh VPC per test, and
+//! an inventory of everything in AWS that carries a test owner's tags.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use aws_sdk_ec2::config::{Credentials, Region};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use privateapi::aws::{Aws, AwsFactory, Owner, Pacer};
+use privateapi::crd::PrivateApiSpec;
+use privateapi::reconcile::{self, Mode, Outcome};
+
+pub const REGION: &str = "eu-west-1";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The emulator's URL: `AWS_ENDPOINT_URL` if set (make test), else a server started
+/// here with scripts/emulator.sh (installs moto on first use).
+pub fn endpoint() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+            return url;
+        }
+        let out = Command::new(repo().join("scripts/emulator.sh"))
+            .arg("start")
+            .output()
+            .expect("run scripts/emulator.sh start");
+        assert!(
+            out.status.success(),
+            "emulator failed to start:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("export AWS_ENDPOINT_URL=")
+                    .map(str::to_owned)
+            })
+            .expect("emulator.sh prints AWS_ENDPOINT_URL")
+    })
+    .clone()
+}
+
+/// Environment for child processes (the CLI, the operator).
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_REGION", REGION.into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("PRIVATEAPI_AWS_PACING", "off".into()),
+    ]
+}
+
+pub async fn factory() -> AwsFactory {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    AwsFactory::new(config, Pacer::off())
+}
+
+pub async fn aws() -> (AwsFactory, Aws) {
+    let factory = factory().await;
+    let aws = factory.for_region(None).expect("region");
+    (factory, aws)
+}
+
+/// A unique owner per test (tests run in parallel against one emulator).
+pub fn owner(test: &str) -> Owner {
+    let nonce: u64 = rand::random();
+    Owner::new("tests", test, format!("{test}-{nonce:016x}"))
+}
+
+/// A fresh VPC with two private subnets in two AZs.
+pub async fn network(aws: &Aws) -> (String, Vec<String>) {
+    let vpc = aws
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_owned();
+    let mut subnets = Vec::new();
+    for (i, az) in ["a", "b"].iter().enumerate() {
+        let s = aws
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.0.{}.0/24", i + 1))
+            .availability_zone(format!("{REGION}{az}"))
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Subnet)
+                    .tags(Tag::builder().key("tier").value("private").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateSubnet");
+        subnets.push(
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_owned(),
+        );
+    }
+    subnets.sort();
+    (vpc_id, subnets)
+}
+
+pub fn spec(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
+    serde_yaml::from_str(&format!(
+        "network: {{vpcId: {vpc}, subnetIds: [{}]}}\nservice: {{image: 'nginx:1.27', desiredCount: 2}}\ntags: {{team: tests}}\n",
+        subnets.join(", ")
+    ))
+    .expect("spec")
+}
+
+/// Converges until Ready (at most `passes` passes), returning the last outcome.
+pub async fn until_ready(
+    aws: &Aws,
+    owner: &Owner,
+    spec: &PrivateApiSpec,
+    passes: usize,
+) -> Outcome {
+    let mut last = None;
+    for _ in 0..passes {
+        match reconcile::converge(aws, owner, spec, Mode::Apply).await {
+            Ok(outcome) if outcome.is_ready() => return outcome,
+            Ok(outcome) => last = Some(format!("{:?}", outcome.waiting_on())),
+            Err(e) => last = Some(format!("error: {e}")),
+        }
+    }
+    panic!("not ready after {passes} passes; last: {last:?}");
+}
+
+/// Tears down until nothing remains (at most `passes` passes).
+pub async fn until_gone(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes: usize) {
+    let mut last = None;
+    for _ in 0..passes {
+        match reconcile::teardown(aws, owner, spec, Mode::Apply).await {
+            Ok(outcome) if outcome.is_done() => return,
+            Ok(outcome) => last = Some(outcome.waiting_for.join(", ")),
+            Err(e) => last = Some(format!("error: {e}")),
+        }
+    }
+    panic!("not gone after {passes} passes; last: {last:?}");
+}
+
+/// How many of each part AWS holds for an owner.
+#[derive(Debug, Default, PartialEq, Eq, Clone)]
+pub struct Inventory {
+    pub security_groups: usize,
+    pub load_balancers: usize,
+    pub target_groups: usize,
+    pub listeners: usize,
+    pub vpc_links: usize,
+    pub rest_apis: usize,
+    pub deployments: usize,
+    pub stages: usize,
+    pub clusters: usize,
+    pub services: usize,
+    pub task_definitions: usize,
+    pub roles: usize,
+}
+
+impl Inventory {
+    /// One of everything (the shape of a Ready stack).
+    pub fn one_stack() -> Self {
+        Inventory {
+            security_groups: 3,
+            load_balancers: 1,
+            target_groups: 1,
+            listeners: 1,
+            vpc_links: 1,
+            rest_apis: 1,
+            deployments: 1,
+            stages: 1,
+            clusters: 1,
+            services: 1,
+            task_definitions: 1,
+            roles: 2,
+        }
+    }
+}
+
+pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
+    let mut inv = Inventory::default();
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("tag:privateapi.io/uid")
+                .values(&owner.uid)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    inv.security_groups = groups.security_groups().len();
+
+    // ALBs and target groups by tags, not by name: a duplicate would have the same name.
+    let lbs = aws
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    let tgs = aws
+        .elb
+        .describe_target_groups()
+        .send()
+        .await
+        .expect("DescribeTargetGroups");
+    let lb_arns: Vec<String> = lbs
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
+        .collect();
+    let tg_arns: Vec<String> = tgs
+        .target_groups()
+        .iter()
+        .filter_map(|t| t.target_group_arn().map(str::to_owned))
+        .collect();
+    let owned_lbs = owned_arns(aws, owner, &lb_arns).await;
+    inv.load_balancers = owned_lbs.len();
+    inv.target_groups = owned_arns(aws, owner, &tg_arns).await.len();
+    for arn in &owned_lbs {
+        let ls = aws
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .expect("DescribeListeners");
+        inv.listeners += ls.listeners().len();
+    }
+
+    inv.vpc_links = privateapi::aws::vpc_link::observe(aws, owner)
+        .await
+        .expect("GetVpcLinks")
+        .len();
+    let apis = privateapi::aws::rest_api::find(aws, owner)
+        .await
+        .expect("GetRestApis");
+    inv.rest_apis = apis.len();
+    for api in &apis {
+        let d = aws
+            .apigw
+            .get_deployments()
+            .rest_api_id(api)
+            .send()
+            .await
+            .expect("GetDeployments");
+        inv.deployments += d.items().len();
+        let s = aws
+            .apigw
+            .get_stages()
+            .rest_api_id(api)
+            .send()
+            .await
+            .expect("GetStages");
+        inv.stages += s.item().len();
+    }
+
+    let cluster = owner.resource_name("", 255);
+    let clusters = aws
+        .ecs
+        .describe_clusters()
+        .clusters(&cluster)
+        .send()
+        .await
+        .expect("DescribeClusters");
+    inv.clusters = clusters
+        .clusters()
+        .iter()
+        .filter(|c| c.status() == Some("ACTIVE"))
+        .count();
+    if inv.clusters > 0 {
+        let services = aws
+            .ecs
+            .list_services()
+            .cluster(&cluster)
+            .send()
+            .await
+            .expect("ListServices");
+        if !services.service_arns().is_empty() {
+            let described = aws
+                .ecs
+                .describe_services()
+                .cluster(&cluster)
+                .set_services(Some(services.service_arns().to_vec()))
+                .send()
+                .await
+                .expect("DescribeServices");
+            inv.services = described
+                .services()
+                .iter()
+                .filter(|s| s.status() == Some("ACTIVE"))
+                .count();
+        }
+    }
+    inv.task_definitions =
+        privateapi::aws::ecs::list_task_definitions(aws, &owner.resource_name("", 255))
+            .await
+            .expect("ListTaskDefinitions")
+            .len();
+    for suffix in ["exec", "task"] {
+        if aws
+            .iam
+            .get_role()
+            .role_name(owner.resource_name(suffix, 64))
+            .send()
+            .await
+            .is_ok()
+        {
+            inv.roles += 1;
+        }
+    }
+    inv
+}
+
+async fn owned_arns(aws: &Aws, owner: &Owner, arns: &[String]) -> Vec<String> {
+    let mut owned = Vec::new();
+    for chunk in arns.chunks(20) {
+        let tags = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .expect("DescribeTags");
+        for d in tags.tag_descriptions() {
+            if d.tags().iter().any(|t| {
+                t.key() == Some("privateapi.io/uid") && t.value() == Some(owner.uid.as_str())
+            }) {
+                owned.push(d.resource_arn().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    owned
+}
+
+/// Controls how many tasks a service of the emulator reports running
+/// (`None` = as many as desired).
+pub async fn set_running(service: &str, running: Option<i32>) {
+    let body = match running {
+        Some(n) => serde_json::json!({"service": service, "running": n}),
+        None => serde_json::json!({"service": service, "unset": true}),
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_privateapi/ecs", endpoint()))
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator control endpoint");
+    assert!(
+        resp.status().is_success(),
+        "emulator control: {}",
+        resp.status()
+    );
+}
+
+pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -1,0 +1,604 @@
+//! The engine against the AWS emulator (patched moto, started by scripts/emulator.sh):
+//! create → Ready, idempotence, drift repair, spec changes, teardown, lost
+//! responses and crashes, foreign look-alikes, invalid input.
+
+mod common;
+
+use common::*;
+use privateapi::aws::ownership::TAG_UID;
+use privateapi::aws::{Fault, rest_api};
+use privateapi::reconcile::{self, Mode};
+
+#[tokio::test]
+async fn create_is_ready_wired_and_idempotent() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("create");
+    let spec = spec(&vpc, &subnets);
+
+    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
+
+    // The status names every part, and the invoke URL has the documented shape.
+    let ids = &outcome.resources;
+    let api_id = ids.rest_api_id.clone().expect("rest api id");
+    assert_eq!(
+        outcome.endpoint.as_deref(),
+        Some(format!("https://{api_id}.execute-api.{REGION}.amazonaws.com/prod").as_str())
+    );
+    for (name, id) in [
+        ("vpcLinkId", &ids.vpc_link_id),
+        ("loadBalancerArn", &ids.load_balancer_arn),
+        ("targetGroupArn", &ids.target_group_arn),
+        ("listenerArn", &ids.listener_arn),
+        ("serviceArn", &ids.service_arn),
+        ("taskDefinitionArn", &ids.task_definition_arn),
+        ("deploymentId", &ids.deployment_id),
+    ] {
+        assert!(
+            id.as_deref()
+                .is_some_and(|v| !v.is_empty() && !v.starts_with('<')),
+            "{name}: {id:?}"
+        );
+    }
+    assert_eq!(ids.security_group_ids.len(), 3);
+    assert_eq!(
+        outcome
+            .service
+            .as_ref()
+            .map(|s| (s.running_count, s.desired_count)),
+        Some((2, 2))
+    );
+
+    // The VPC-link wiring that other tools cannot express: connectionId = link,
+    // integrationTarget = ALB ARN, on both ANY / and ANY /{proxy+}.
+    let resources = aws
+        .apigw
+        .get_resources()
+        .rest_api_id(&api_id)
+        .send()
+        .await
+        .expect("GetResources");
+    for path in [rest_api::ROOT_PATH, rest_api::PROXY_PATH] {
+        let resource = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some(path))
+            .expect("resource");
+        let integration = aws
+            .apigw
+            .get_integration()
+            .rest_api_id(&api_id)
+            .resource_id(resource.id().unwrap_or_default())
+            .http_method("ANY")
+            .send()
+            .await
+            .expect("GetIntegration");
+        assert_eq!(integration.r#type().map(|t| t.as_str()), Some("HTTP_PROXY"));
+        assert_eq!(
+            integration.connection_type().map(|t| t.as_str()),
+            Some("VPC_LINK")
+        );
+        assert_eq!(integration.connection_id(), ids.vpc_link_id.as_deref());
+        assert_eq!(
+            integration.integration_target(),
+            ids.load_balancer_arn.as_deref()
+        );
+        let dns = ids.load_balancer_dns.as_deref().unwrap_or_default();
+        let uri = if path == rest_api::PROXY_PATH {
+            format!("http://{dns}/{{proxy}}")
+        } else {
+            format!("http://{dns}/")
+        };
+        assert_eq!(integration.uri(), Some(uri.as_str()));
+    }
+
+    // Every object carries the ownership tags.
+    let alb_tags = aws
+        .elb
+        .describe_tags()
+        .resource_arns(ids.load_balancer_arn.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("DescribeTags");
+    let tags = alb_tags.tag_descriptions()[0].tags();
+    assert!(
+        tags.iter()
+            .any(|t| t.key() == Some(TAG_UID) && t.value() == Some(owner.uid.as_str()))
+    );
+    assert!(
+        tags.iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("tests"))
+    );
+
+    // A second pass of an unchanged resource: reads only.
+    let before = aws.stats.snapshot();
+    let again = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("second pass");
+    let calls = aws.stats.snapshot().since(&before);
+    assert!(
+        again.is_ready() && again.changes.is_empty(),
+        "{:?}",
+        again.changes
+    );
+    assert_eq!(
+        calls.writes(),
+        0,
+        "writes on a steady-state pass: {:?}",
+        calls.write_operations()
+    );
+    println!(
+        "steady-state pass: {} reads, 0 writes: {:?}",
+        calls.reads(),
+        calls.0
+    );
+
+    // plan agrees: nothing to do, and plan itself never writes.
+    let before = aws.stats.snapshot();
+    let plan = reconcile::converge(&aws, &owner, &spec, Mode::Plan)
+        .await
+        .expect("plan");
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert_eq!(aws.stats.snapshot().since(&before).writes(), 0);
+
+    until_gone(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn plan_lists_everything_and_sends_no_write() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("plan");
+    let spec = spec(&vpc, &subnets);
+    let before = aws.stats.snapshot();
+    let plan = reconcile::converge(&aws, &owner, &spec, Mode::Plan)
+        .await
+        .expect("plan");
+    assert_eq!(aws.stats.snapshot().since(&before).writes(), 0);
+    let parts: Vec<&str> = plan.changes.iter().map(|c| c.part).collect();
+    for part in [
+        "SecurityGroup",
+        "IamRole",
+        "EcsCluster",
+        "TargetGroup",
+        "LoadBalancer",
+        "Listener",
+        "VpcLink",
+        "TaskDefinition",
+        "EcsService",
+        "RestApi",
+        "ApiIntegration",
+        "ApiDeployment",
+        "ApiStage",
+    ] {
+        assert!(parts.contains(&part), "plan misses {part}: {parts:?}");
+    }
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::default(),
+        "plan created something"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_repaired_without_redeploying() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("drift");
+    let spec = spec(&vpc, &subnets);
+    let ready = until_ready(&aws, &owner, &spec, 5).await;
+    let ids = ready.resources.clone();
+    let cluster = owner.resource_name("", 255);
+
+    // Someone scales the service, deletes the listener, points an integration
+    // elsewhere and removes a security-group rule, all behind the operator's back.
+    aws.ecs
+        .update_service()
+        .cluster(&cluster)
+        .service(owner.resource_name("", 255))
+        .desired_count(7)
+        .send()
+        .await
+        .expect("scale");
+    aws.elb
+        .delete_listener()
+        .listener_arn(ids.listener_arn.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("delete listener");
+    let api_id = ids.rest_api_id.clone().unwrap_or_default();
+    let resources = aws
+        .apigw
+        .get_resources()
+        .rest_api_id(&api_id)
+        .send()
+        .await
+        .expect("GetResources");
+    let proxy = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some(rest_api::PROXY_PATH))
+        .and_then(|r| r.id())
+        .unwrap_or_default()
+        .to_owned();
+    let mut hijacked = rest_api::integrations(
+        "evil.example.com",
+        ids.vpc_link_id.as_deref().unwrap_or_default(),
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/evil/1",
+    )
+    .1;
+    hijacked.uri = "http://evil.example.com/{proxy}".into();
+    rest_api::put_integration(&aws, &api_id, &proxy, &hijacked)
+        .await
+        .expect("hijack integration");
+    let tasks_sg = ids.security_group_ids["tasks"].clone();
+    let groups = privateapi::aws::security_group::observe(&aws, &owner, None)
+        .await
+        .expect("observe");
+    let rule = groups
+        .iter()
+        .find(|g| g.id == tasks_sg)
+        .expect("tasks group")
+        .rules[0]
+        .clone();
+    privateapi::aws::security_group::revoke(&aws, &tasks_sg, &rule)
+        .await
+        .expect("revoke");
+
+    let repair = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("repair pass");
+    let repaired: Vec<String> = repair.changes.iter().map(|c| c.to_string()).collect();
+    for expected in [
+        "EcsService",
+        "Listener",
+        "ApiIntegration ANY /{proxy+}",
+        "SecurityGroup",
+    ] {
+        assert!(
+            repaired.iter().any(|c| c.contains(expected)),
+            "{expected} not repaired: {repaired:?}"
+        );
+    }
+    let after = until_ready(&aws, &owner, &spec, 3).await;
+    assert_eq!(after.service.map(|s| s.desired_count), Some(2));
+    let inv = inventory(&aws, &owner).await;
+    assert_eq!(
+        inv,
+        Inventory::one_stack(),
+        "one of each, and still one deployment"
+    );
+    until_gone(&aws, &owner, &spec, 5).await;
+}
+
+#[tokio::test]
+async fn spec_changes_update_in_place_and_redeploy_only_on_shape_change() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("change");
+    let mut spec = spec(&vpc, &subnets);
+    let first = until_ready(&aws, &owner, &spec, 5).await;
+
+    // Image and desired count: a new task definition revision, the service updated,
+    // the API untouched (no new deployment).
+    spec.service.image = "nginx:1.28".into();
+    spec.service.desired_count = 3;
+    let changed = until_ready(&aws, &owner, &spec, 5).await;
+    assert_ne!(
+        changed.resources.task_definition_arn,
+        first.resources.task_definition_arn
+    );
+    assert_eq!(changed.service.as_ref().map(|s| s.desired_count), Some(3));
+    assert_eq!(
+        changed.resources.deployment_id, first.resources.deployment_id,
+        "no redeploy for a service change"
+    );
+    let inv = inventory(&aws, &owner).await;
+    assert_eq!(
+        (inv.task_definitions, inv.deployments),
+        (1, 1),
+        "old revision deregistered, one deployment"
+    );
+
+    // A third subnet changes the VPC link (links are immutable): a new link, the
+    // integrations repointed, exactly one new deployment, the old link retired.
+    let extra = aws
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.3.0/24")
+        .availability_zone(format!("{REGION}c"))
+        .send()
+        .await
+        .expect("subnet");
+    let mut ids = subnets.clone();
+    ids.push(
+        extra
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    spec.network.subnet_ids = Some(ids);
+    let before = aws.stats.snapshot();
+    let moved = until_ready(&aws, &owner, &spec, 5).await;
+    let calls = aws.stats.snapshot().since(&before);
+    assert_ne!(moved.resources.vpc_link_id, first.resources.vpc_link_id);
+    assert_ne!(moved.resources.deployment_id, first.resources.deployment_id);
+    assert_eq!(
+        calls.count("CreateDeployment"),
+        1,
+        "exactly one new deployment: {:?}",
+        calls.0
+    );
+    assert_eq!(calls.count("CreateVpcLink"), 1);
+    let inv = inventory(&aws, &owner).await;
+    assert_eq!(
+        (inv.vpc_links, inv.deployments, inv.stages),
+        (1, 1, 1),
+        "{inv:?}"
+    );
+
+    // Renaming the stage moves the API to the new stage and removes the old one.
+    spec.api.stage_name = "v2".into();
+    let renamed = until_ready(&aws, &owner, &spec, 5).await;
+    assert!(
+        renamed
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.ends_with("/v2"))
+    );
+    assert_eq!(inventory(&aws, &owner).await.stages, 1);
+    until_gone(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn tasks_not_running_keep_the_resource_reconciling() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("tasks");
+    let spec = spec(&vpc, &subnets);
+    set_running(&owner.resource_name("", 255), Some(0)).await;
+    let mut waiting = None;
+    for _ in 0..4 {
+        let outcome = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+            .await
+            .expect("pass");
+        assert!(!outcome.is_ready());
+        waiting = outcome.waiting_on().cloned();
+    }
+    let waiting = waiting.expect("a part not ready");
+    assert_eq!(
+        (waiting.condition, waiting.reason.as_str()),
+        ("ServiceReady", "TasksStarting")
+    );
+    assert_eq!(waiting.message, "0 of 2 tasks running");
+    set_running(&owner.resource_name("", 255), None).await;
+    until_ready(&aws, &owner, &spec, 3).await;
+    until_gone(&aws, &owner, &spec, 5).await;
+}
+
+/// Every mutating call of a create, once each: the call never sent (a crash before
+/// it) or its answer lost (a crash after it). The next passes converge with exactly
+/// one of each part: nothing duplicated, nothing lost.
+#[tokio::test]
+async fn lost_responses_and_crashes_never_duplicate() {
+    let (factory, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+
+    // How many writes a clean create makes.
+    let probe = owner("probe");
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &probe, &spec, 5).await;
+    let writes = aws.stats.snapshot().since(&before).writes();
+    until_gone(&aws, &probe, &spec, 5).await;
+    assert!(writes >= 20, "a create makes {writes} writes");
+
+    let faults = factory.faults();
+    let mut injected = Vec::new();
+    for fault in [Fault::LoseResponse, Fault::FailBeforeSend] {
+        for nth in 1..=writes {
+            let owner = owner(&format!("fault-{nth}"));
+            faults.arm(nth, fault);
+            let injected_before = faults.injected().len();
+            // The pass fails, or succeeds because the SDK's own retry repeated the call
+            // (exactly what happens to a lost response on AWS: a duplicate create).
+            // A create spans passes (the API is wired once the new link is seen
+            // AVAILABLE), so the n-th write may come in a later pass.
+            for _ in 0..4 {
+                let _ = reconcile::converge(&aws, &owner, &spec, Mode::Apply).await;
+                if faults.injected().len() > injected_before {
+                    break;
+                }
+            }
+            faults.disarm();
+            assert_eq!(
+                faults.injected().len(),
+                injected_before + 1,
+                "fault {nth} {fault:?} was injected"
+            );
+            until_ready(&aws, &owner, &spec, 6).await;
+            let inv = inventory(&aws, &owner).await;
+            assert_eq!(
+                inv,
+                Inventory::one_stack(),
+                "after {:?}",
+                faults.injected().last()
+            );
+            // Teardown interrupted the same way, then resumed: nothing remains.
+            faults.arm(nth.min(12), fault);
+            let _ = reconcile::teardown(&aws, &owner, &spec, Mode::Apply).await;
+            let _ = reconcile::teardown(&aws, &owner, &spec, Mode::Apply).await;
+            faults.disarm();
+            until_gone(&aws, &owner, &spec, 6).await;
+            assert_eq!(
+                inventory(&aws, &owner).await,
+                Inventory::default(),
+                "teardown after {:?}",
+                faults.injected().last()
+            );
+        }
+        injected.extend(faults.injected());
+    }
+    println!("faults injected ({}): {injected:#?}", injected.len());
+}
+
+#[tokio::test]
+async fn foreign_look_alikes_are_left_alone() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("foreign");
+    let spec = spec(&vpc, &subnets);
+
+    // Someone else's REST API claiming the same owner name (but not our uid), and an
+    // untagged ALB named like ours would be if the uid matched another object.
+    let impostor = aws
+        .apigw
+        .create_rest_api()
+        .name(format!("{}-{}", owner.namespace, owner.name))
+        .tags("privateapi.io/owner", owner.key())
+        .tags(TAG_UID, "someone-else")
+        .send()
+        .await
+        .expect("foreign api");
+    let impostor_id = impostor.id().unwrap_or_default().to_owned();
+
+    until_ready(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await.rest_apis, 1);
+    until_gone(&aws, &owner, &spec, 5).await;
+    aws.apigw
+        .get_rest_api()
+        .rest_api_id(&impostor_id)
+        .send()
+        .await
+        .expect("the foreign API survives");
+
+    // An ALB that has our deterministic name but is not ours: we stall, and touch nothing.
+    let squatter = common::owner("squatted");
+    let alb = aws
+        .elb
+        .create_load_balancer()
+        .name(privateapi::aws::elb::name(&squatter))
+        .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
+        .set_subnets(Some(subnets.clone()))
+        .send()
+        .await
+        .expect("foreign alb");
+    let err = reconcile::converge(&aws, &squatter, &spec, Mode::Apply)
+        .await
+        .expect_err("name conflict");
+    assert!(err.is_terminal());
+    assert_eq!(err.reason(), "NameConflict");
+    assert!(err.to_string().contains("not owned"), "{err}");
+    let arn = alb.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap_or_default()
+        .to_owned();
+    aws.elb
+        .describe_load_balancers()
+        .load_balancer_arns(&arn)
+        .send()
+        .await
+        .expect("the foreign ALB survives");
+    until_gone(&aws, &squatter, &spec, 5).await;
+    aws.elb
+        .describe_load_balancers()
+        .load_balancer_arns(&arn)
+        .send()
+        .await
+        .expect("still there after our teardown");
+}
+
+#[tokio::test]
+async fn invalid_input_is_a_clear_terminal_error() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("invalid");
+
+    let mut bad_subnet = spec(&vpc, &subnets);
+    bad_subnet.network.subnet_ids =
+        Some(vec![subnets[0].clone(), "subnet-0000000000000dead".into()]);
+    let err = reconcile::converge(&aws, &owner, &bad_subnet, Mode::Apply)
+        .await
+        .expect_err("unknown subnet");
+    assert!(err.is_terminal(), "{err}");
+    assert!(
+        err.to_string().contains("subnet-0000000000000dead"),
+        "{err}"
+    );
+
+    let mut bad_size = spec(&vpc, &subnets);
+    bad_size.service.cpu = 256;
+    bad_size.service.memory = 4096;
+    let err = reconcile::converge(&aws, &owner, &bad_size, Mode::Apply)
+        .await
+        .expect_err("bad fargate size");
+    assert_eq!(err.reason(), "InvalidSpec");
+    assert!(err.to_string().contains("cpu 256 / memory 4096"), "{err}");
+
+    let mut selector = spec(&vpc, &subnets);
+    selector.network.subnet_ids = None;
+    selector.network.subnet_selector = Some(tags(&[("tier", "public")]));
+    let err = reconcile::converge(&aws, &owner, &selector, Mode::Apply)
+        .await
+        .expect_err("no subnet matches");
+    assert!(err.to_string().contains("found 0 subnet(s)"), "{err}");
+
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::default(),
+        "nothing created on bad input"
+    );
+}
+
+#[tokio::test]
+async fn subnet_selector_and_existing_cluster_and_roles() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("byo");
+    let shared = aws
+        .ecs
+        .create_cluster()
+        .cluster_name(format!("shared-{}", owner.short_hash()))
+        .send()
+        .await
+        .expect("cluster");
+    let mut spec = spec(&vpc, &subnets);
+    spec.network.subnet_ids = None;
+    spec.network.subnet_selector = Some(tags(&[("tier", "private")]));
+    spec.service.cluster = Some(privateapi::crd::ClusterRef {
+        name: format!("shared-{}", owner.short_hash()),
+    });
+    spec.service.execution_role_arn = Some("arn:aws:iam::123456789012:role/byo-exec".into());
+    spec.service.task_role_arn = Some("arn:aws:iam::123456789012:role/byo-task".into());
+
+    let ready = until_ready(&aws, &owner, &spec, 5).await;
+    assert_eq!(ready.resources.subnet_ids, subnets);
+    assert_eq!(
+        ready.resources.cluster_arn.as_deref(),
+        shared.cluster().and_then(|c| c.cluster_arn())
+    );
+    let inv = inventory(&aws, &owner).await;
+    assert_eq!(
+        (inv.roles, inv.clusters),
+        (0, 0),
+        "no roles or cluster of our own"
+    );
+    until_gone(&aws, &owner, &spec, 5).await;
+    let cluster = aws
+        .ecs
+        .describe_clusters()
+        .clusters(format!("shared-{}", owner.short_hash()))
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        cluster.clusters()[0].status(),
+        Some("ACTIVE"),
+        "the given cluster is never deleted"
+    );
+}
