@@ -199,6 +199,11 @@ fn owner_of(obj: &PrivateApi) -> Result<Owner> {
 }
 
 async fn reconcile(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
+    let span = info_span!("reconcile", namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any());
+    reconcile_inner(obj, ctx).instrument(span).await
+}
+
+async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
     if let Some(left) = ctx.not_due(&obj) {
         return Ok(Action::requeue(left));
     }
@@ -435,7 +440,6 @@ pub async fn run(client: Client, aws: Arc<AwsFactory>, settings: Settings) -> Re
                 tracing::debug!(error = %e, "reconcile result");
             }
         })
-        .instrument(info_span!("controller"))
         .await;
     info!("controller stopped");
     Ok(())

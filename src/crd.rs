@@ -98,15 +98,15 @@ pub struct ServiceSpec {
     /// The port the container listens on.
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
-    pub port: u16,
+    pub port: i32,
     /// Fargate vCPU units.
     #[serde(default = "default_cpu")]
     #[schemars(extend("enum" = [256, 512, 1024, 2048, 4096, 8192, 16384]))]
-    pub cpu: u32,
+    pub cpu: i32,
     /// Memory in MiB; must be a Fargate size for `cpu`.
     #[serde(default = "default_memory")]
     #[schemars(range(min = 512, max = 122880))]
-    pub memory: u32,
+    pub memory: i32,
     #[serde(default = "default_desired_count")]
     #[schemars(range(min = 0, max = 1000))]
     pub desired_count: i32,
@@ -196,7 +196,7 @@ pub struct LoadBalancerSpec {
     /// The ALB's HTTP listener port (inside the VPC only: the ALB is internal).
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
-    pub listener_port: u16,
+    pub listener_port: i32,
 }
 
 impl Default for LoadBalancerSpec {
@@ -280,13 +280,13 @@ pub enum DeletionPolicy {
     Retain,
 }
 
-fn default_port() -> u16 {
+fn default_port() -> i32 {
     80
 }
-fn default_cpu() -> u32 {
+fn default_cpu() -> i32 {
     256
 }
-fn default_memory() -> u32 {
+fn default_memory() -> i32 {
     512
 }
 fn default_desired_count() -> i32 {
@@ -375,8 +375,8 @@ pub struct ServiceCounts {
 }
 
 /// Valid Fargate (cpu, memory) pairs, the same rule the CRD's CEL expression applies.
-pub fn fargate_size_ok(cpu: u32, memory: u32) -> bool {
-    let in_steps = |lo: u32, hi: u32, step: u32| memory >= lo && memory <= hi && memory % step == 0;
+pub fn fargate_size_ok(cpu: i32, memory: i32) -> bool {
+    let in_steps = |lo: i32, hi: i32, step: i32| memory >= lo && memory <= hi && memory % step == 0;
     match cpu {
         256 => [512, 1024, 2048].contains(&memory),
         512 => in_steps(1024, 4096, 1024),
@@ -430,7 +430,7 @@ impl PrivateApiSpec {
         if svc.image.trim().is_empty() {
             problems.push("spec.service.image: must not be empty".into());
         }
-        if svc.port == 0 {
+        if !(1..=65535).contains(&svc.port) {
             problems.push("spec.service.port: must be 1-65535".into());
         }
         if !fargate_size_ok(svc.cpu, svc.memory) {
@@ -464,7 +464,7 @@ impl PrivateApiSpec {
                 "spec.service.healthCheck: timeoutSeconds must be less than intervalSeconds".into(),
             );
         }
-        if self.load_balancer.listener_port == 0 {
+        if !(1..=65535).contains(&self.load_balancer.listener_port) {
             problems.push("spec.loadBalancer.listenerPort: must be 1-65535".into());
         }
         let stage = &self.api.stage_name;

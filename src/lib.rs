@@ -12,3 +12,9 @@ pub mod cli;
 pub mod controller;
 pub mod status;
 pub mod telemetry;
+
+/// Both ring (kube) and aws-lc-rs (the AWS SDK) are linked; rustls needs to be
+/// told which one serves connections that do not pick their own. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

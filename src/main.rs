@@ -99,6 +99,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();
+    privateapi::install_crypto_provider();
     if let Command::Crd = args.command {
         return match serde_yaml::to_string(&PrivateApi::crd()) {
             Ok(yaml) => {

@@ -106,8 +106,8 @@ pub struct ObservedGroup {
 pub fn desired(
     owner: &Owner,
     user_tags: &BTreeMap<String, String>,
-    listener_port: u16,
-    container_port: u16,
+    listener_port: i32,
+    container_port: i32,
 ) -> Vec<DesiredGroup> {
     GroupRole::ALL
         .into_iter()
@@ -118,8 +118,8 @@ pub fn desired(
             tags: owner.tags(role.tag(), user_tags),
             ingress: match role {
                 GroupRole::VpcLink => None,
-                GroupRole::LoadBalancer => Some((i32::from(listener_port), GroupRole::VpcLink)),
-                GroupRole::Tasks => Some((i32::from(container_port), GroupRole::LoadBalancer)),
+                GroupRole::LoadBalancer => Some((listener_port, GroupRole::VpcLink)),
+                GroupRole::Tasks => Some((container_port, GroupRole::LoadBalancer)),
             },
         })
         .collect()

@@ -88,7 +88,7 @@ pub fn load_balancer(i: Inputs<'_>, alb_security_group: &str) -> DesiredLoadBala
 pub fn target_group(i: Inputs<'_>) -> DesiredTargetGroup {
     DesiredTargetGroup {
         name: elb::name(i.owner),
-        port: i32::from(i.spec.service.port),
+        port: i.spec.service.port,
         vpc_id: i.spec.network.vpc_id.clone(),
         health: i.spec.service.health_check.clone(),
         tags: i.owner.tags("target-group", &i.spec.tags),
@@ -97,7 +97,7 @@ pub fn target_group(i: Inputs<'_>) -> DesiredTargetGroup {
 
 pub fn listener(i: Inputs<'_>) -> DesiredListener {
     DesiredListener {
-        port: i32::from(i.spec.load_balancer.listener_port),
+        port: i.spec.load_balancer.listener_port,
         tags: i.owner.tags("listener", &i.spec.tags),
     }
 }
@@ -126,7 +126,7 @@ pub fn task_definition(
     DesiredTaskDefinition {
         family: task_family(i.owner),
         image: svc.image.clone(),
-        port: i32::from(svc.port),
+        port: svc.port,
         cpu: svc.cpu,
         memory: svc.memory,
         env,
@@ -163,7 +163,7 @@ pub fn service(
         desired_count: svc.desired_count,
         task_definition_arn: task_definition_arn.to_owned(),
         target_group_arn: target_group_arn.to_owned(),
-        container_port: i32::from(svc.port),
+        container_port: svc.port,
         subnets: i.subnets.to_vec(),
         security_groups: vec![tasks_security_group.to_owned()],
         grace_period_seconds: svc.health_check_grace_period_seconds,

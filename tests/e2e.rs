@@ -1,0 +1,645 @@
+//! End to end: the operator binary against a real Kubernetes API server
+//! (apiextensions-apiserver + etcd, built by scripts/apiserver.sh) and the AWS
+//! emulator. Each test works in its own namespace with its own operator process
+//! (`--namespace`), so tests run in parallel without seeing each other.
+//!
+//! `USE_EXISTING_CLUSTER=1` runs them against the cluster of the current KUBECONFIG.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+use privateapi::aws::Owner;
+
+struct Cluster {
+    kubeconfig: String,
+    kubectl: String,
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let cluster = if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("1") {
+            Cluster {
+                kubeconfig: std::env::var("KUBECONFIG")
+                    .expect("USE_EXISTING_CLUSTER=1 needs KUBECONFIG"),
+                kubectl: "kubectl".into(),
+            }
+        } else {
+            let script = repo().join("scripts/apiserver.sh");
+            let out = Command::new(&script)
+                .arg("start")
+                .output()
+                .expect("run scripts/apiserver.sh start");
+            assert!(
+                out.status.success(),
+                "API server failed to start:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            let kubeconfig = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("export KUBECONFIG=").map(str::to_owned))
+                .expect("apiserver.sh prints KUBECONFIG");
+            let env = Command::new(&script)
+                .arg("env")
+                .output()
+                .expect("apiserver.sh env");
+            let bin = String::from_utf8_lossy(&env.stdout)
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("export PATH=")
+                        .and_then(|p| p.split(':').next())
+                        .map(str::to_owned)
+                })
+                .expect("apiserver.sh env prints PATH");
+            Cluster {
+                kubeconfig,
+                kubectl: format!("{bin}/kubectl"),
+            }
+        };
+        let crd = repo().join("crds/privateapi.io_privateapis.yaml");
+        let out = kubectl_with(
+            &cluster,
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                &crd.display().to_string(),
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "CRD apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = kubectl_with(
+            &cluster,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/privateapis.privateapi.io",
+                "--timeout=30s",
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "CRD not established: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster
+    })
+}
+
+fn kubectl_with(cluster: &Cluster, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(&cluster.kubectl)
+        .args(args)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("kubectl output")
+}
+
+fn kubectl(args: &[&str]) -> Output {
+    kubectl_with(cluster(), args, None)
+}
+
+fn kubectl_apply(manifest: &str) -> Output {
+    kubectl_with(cluster(), &["apply", "-f", "-"], Some(manifest))
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "kubectl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The operator binary, killed (SIGKILL) when dropped.
+struct Operator {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Operator {
+    fn start(namespace: &str, extra: &[&str]) -> Operator {
+        let log = std::env::temp_dir().join(format!(
+            "privateapi-e2e-{namespace}-{}.log",
+            rand::random::<u32>()
+        ));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_privateapi"))
+            .args(["run", "--namespace", namespace, "--poll-seconds", "1"])
+            .args(extra)
+            .envs(aws_env())
+            .env("KUBECONFIG", &cluster().kubeconfig)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start the operator");
+        Operator { child, log }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn manifest(ns: &str, name: &str, vpc: &str, subnets: &[String], extra_spec: &str) -> String {
+    format!(
+        "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: 'nginx:1.27', desiredCount: 2}}\n{extra_spec}",
+        subnets.join(", ")
+    )
+}
+
+fn get(ns: &str, name: &str) -> serde_json::Value {
+    let out = ok(kubectl(&["get", "papi", name, "-n", ns, "-o", "json"]));
+    serde_json::from_str(&out).expect("json")
+}
+
+fn owner_of(ns: &str, name: &str) -> Owner {
+    let obj = get(ns, name);
+    Owner::new(ns, name, obj["metadata"]["uid"].as_str().expect("uid"))
+}
+
+fn wait_ready(ns: &str, name: &str, op: &Operator) {
+    let out = kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("papi/{name}"),
+        "-n",
+        ns,
+        "--timeout=60s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{ns}/{name} not Ready: {}\n{}\noperator log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        serde_json::to_string_pretty(&get(ns, name)["status"]).unwrap_or_default(),
+        op.log()
+    );
+}
+
+fn wait_gone(ns: &str, name: &str, op: &Operator) {
+    let out = kubectl(&[
+        "wait",
+        "--for=delete",
+        &format!("papi/{name}"),
+        "-n",
+        ns,
+        "--timeout=60s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{ns}/{name} not deleted: {}\noperator log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        op.log()
+    );
+}
+
+fn condition<'a>(obj: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+fn namespace(test: &str) -> String {
+    format!("e2e-{test}-{:06x}", rand::random::<u32>() & 0xffffff)
+}
+
+#[tokio::test]
+async fn apply_change_and_delete() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("life");
+    let op = Operator::start(&ns, &[]);
+
+    ok(kubectl_apply(&manifest(
+        &ns,
+        "shop",
+        &vpc,
+        &subnets,
+        "  tags: {team: e2e}\n",
+    )));
+    wait_ready(&ns, "shop", &op);
+    let obj = get(&ns, "shop");
+    let status = &obj["status"];
+    let api_id = status["resources"]["restApiId"]
+        .as_str()
+        .expect("restApiId");
+    assert_eq!(
+        status["endpoint"],
+        format!("https://{api_id}.execute-api.eu-west-1.amazonaws.com/prod")
+    );
+    assert_eq!(status["observedGeneration"], obj["metadata"]["generation"]);
+    for id in [
+        "vpcLinkId",
+        "loadBalancerArn",
+        "loadBalancerDns",
+        "targetGroupArn",
+        "listenerArn",
+        "clusterArn",
+        "serviceArn",
+        "taskDefinitionArn",
+        "deploymentId",
+    ] {
+        assert!(
+            status["resources"][id]
+                .as_str()
+                .is_some_and(|v| !v.is_empty()),
+            "status.resources.{id} missing"
+        );
+    }
+    assert_eq!(status["service"]["runningCount"], 2);
+    for c in [
+        "Ready",
+        "SecurityGroupsReady",
+        "LoadBalancerReady",
+        "VpcLinkReady",
+        "ServiceReady",
+        "ApiReady",
+    ] {
+        assert_eq!(
+            condition(&obj, c).map(|c| c["status"].clone()),
+            Some("True".into()),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        condition(&obj, "Stalled").map(|c| c["status"].clone()),
+        Some("False".into())
+    );
+    assert!(
+        obj["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "privateapi.io/cleanup"))
+    );
+    let owner = owner_of(&ns, "shop");
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
+    let columns = ok(kubectl(&["get", "papi", "-n", &ns]));
+    assert!(
+        columns.contains("READY") && columns.contains("ENDPOINT") && columns.contains(api_id),
+        "{columns}"
+    );
+
+    // Image and count change: AWS updated, generation observed, no new deployment.
+    let deployment = status["resources"]["deploymentId"].clone();
+    ok(kubectl(&[
+        "patch",
+        "papi",
+        "shop",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"service":{"image":"nginx:1.28","desiredCount":3}}}"#,
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let obj = get(&ns, "shop");
+        let observed = obj["status"]["observedGeneration"] == obj["metadata"]["generation"];
+        let ready = condition(&obj, "Ready").is_some_and(|c| c["status"] == "True");
+        if observed && ready && obj["status"]["service"]["desiredCount"] == 3 {
+            assert_eq!(
+                obj["status"]["resources"]["deploymentId"], deployment,
+                "no new API deployment"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "change not applied: {}\n{}",
+            obj["status"],
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let inv = inventory(&aws, &owner).await;
+    assert_eq!(
+        (inv.task_definitions, inv.deployments, inv.services),
+        (1, 1, 1)
+    );
+
+    ok(kubectl(&[
+        "delete",
+        "papi",
+        "shop",
+        "-n",
+        &ns,
+        "--wait=false",
+    ]));
+    wait_gone(&ns, "shop", &op);
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::default(),
+        "nothing left in AWS"
+    );
+}
+
+#[tokio::test]
+async fn invalid_resources_are_refused_by_the_schema() {
+    let ns = namespace("invalid");
+    let base = |spec: &str| {
+        format!(
+            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: bad, namespace: {ns}}}\nspec:\n{spec}"
+        )
+    };
+    let cases = [
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, cpu: 256, memory: 4096}\n",
+            "not a Fargate size",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a]}\n  service: {image: x}\n",
+            "should have at least 2 items",
+        ),
+        (
+            "  network: {vpcId: vpc-1}\n  service: {image: x}\n",
+            "set exactly one of subnetIds or subnetSelector",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, port: 70000}\n",
+            "should be less than or equal to 65535",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  deletionPolicy: Orphan\n",
+            "supported values: \"Delete\", \"Retain\"",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, cpu: 300}\n",
+            "supported values",
+        ),
+        (
+            "  network: {vpcId: not-a-vpc, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n",
+            "should match",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, healthCheck: {intervalSeconds: 5, timeoutSeconds: 10}}\n",
+            "timeoutSeconds must be less than intervalSeconds",
+        ),
+    ];
+    for (spec, message) in cases {
+        let out = kubectl_apply(&base(spec));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "accepted:\n{spec}");
+        assert!(
+            stderr.contains(message),
+            "expected {message:?} in: {stderr}"
+        );
+    }
+
+    // vpcId is immutable once set.
+    ok(kubectl_apply(&base(
+        "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n",
+    )));
+    let out = kubectl(&[
+        "patch",
+        "papi",
+        "bad",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"network":{"vpcId":"vpc-2"}}}"#,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vpcId is immutable"));
+    ok(kubectl(&["delete", "papi", "bad", "-n", &ns]));
+}
+
+#[tokio::test]
+async fn aws_rejection_stalls_with_the_aws_message() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("stall");
+    let op = Operator::start(&ns, &[]);
+    let wrong = vec![subnets[0].clone(), "subnet-0000000000000dead".to_string()];
+    ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &wrong, "")));
+    let out = kubectl(&[
+        "wait",
+        "--for=condition=Stalled",
+        "papi/ghost",
+        "-n",
+        &ns,
+        "--timeout=30s",
+    ]);
+    assert!(out.status.success(), "not Stalled: {}", op.log());
+    let obj = get(&ns, "ghost");
+    let stalled = condition(&obj, "Stalled").expect("Stalled");
+    assert_eq!(stalled["reason"], "AwsRejected");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("subnet-0000000000000dead"),
+        "{stalled}"
+    );
+    assert_eq!(
+        condition(&obj, "Ready").map(|c| c["status"].clone()),
+        Some("False".into())
+    );
+
+    // Fixing the spec un-stalls it.
+    ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &subnets, "")));
+    wait_ready(&ns, "ghost", &op);
+    ok(kubectl(&[
+        "delete",
+        "papi",
+        "ghost",
+        "-n",
+        &ns,
+        "--wait=false",
+    ]));
+    wait_gone(&ns, "ghost", &op);
+}
+
+#[tokio::test]
+async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("retain");
+    let op = Operator::start(&ns, &["--resync-seconds", "2"]);
+    ok(kubectl_apply(&manifest(
+        &ns,
+        "keep",
+        &vpc,
+        &subnets,
+        "  deletionPolicy: Retain\n",
+    )));
+    wait_ready(&ns, "keep", &op);
+    let owner = owner_of(&ns, "keep");
+
+    // Drift made directly in AWS is repaired within the resync period.
+    let listener = get(&ns, "keep")["status"]["resources"]["listenerArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    aws.elb
+        .delete_listener()
+        .listener_arn(&listener)
+        .send()
+        .await
+        .expect("delete listener");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while inventory(&aws, &owner).await.listeners == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "listener not repaired:\n{}",
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    ok(kubectl(&[
+        "delete",
+        "papi",
+        "keep",
+        "-n",
+        &ns,
+        "--wait=false",
+    ]));
+    wait_gone(&ns, "keep", &op);
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::one_stack(),
+        "Retain leaves AWS untouched"
+    );
+    until_gone(&aws, &owner, &spec(&vpc, &subnets), 5).await;
+}
+
+#[tokio::test]
+async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("kill");
+    let names = ["a", "b", "c"];
+    for round in 0..3u64 {
+        let mut op = Operator::start(&ns, &[]);
+        for name in names {
+            ok(kubectl_apply(&manifest(
+                &ns,
+                &format!("{name}{round}"),
+                &vpc,
+                &subnets,
+                "",
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(150 + 150 * round)).await;
+        op.kill();
+        let op = Operator::start(&ns, &[]);
+        for name in names {
+            wait_ready(&ns, &format!("{name}{round}"), &op);
+            let owner = owner_of(&ns, &format!("{name}{round}"));
+            assert_eq!(
+                inventory(&aws, &owner).await,
+                Inventory::one_stack(),
+                "{name}{round} after SIGKILL in create"
+            );
+        }
+        let owners: Vec<Owner> = names
+            .iter()
+            .map(|n| owner_of(&ns, &format!("{n}{round}")))
+            .collect();
+        drop(op);
+
+        let mut op = Operator::start(&ns, &[]);
+        for name in names {
+            ok(kubectl(&[
+                "delete",
+                "papi",
+                &format!("{name}{round}"),
+                "-n",
+                &ns,
+                "--wait=false",
+            ]));
+        }
+        tokio::time::sleep(Duration::from_millis(100 + 100 * round)).await;
+        op.kill();
+        let op = Operator::start(&ns, &[]);
+        for name in names {
+            wait_gone(&ns, &format!("{name}{round}"), &op);
+        }
+        for owner in &owners {
+            assert_eq!(
+                inventory(&aws, owner).await,
+                Inventory::default(),
+                "{} after SIGKILL in delete",
+                owner.key()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn ten_resources_at_once() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("ten");
+    let op = Operator::start(&ns, &[]);
+    let started = Instant::now();
+    let all: String = (0..10)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                manifest(&ns, &format!("api-{i}"), &vpc, &subnets, "")
+            )
+        })
+        .collect();
+    ok(kubectl_apply(&all));
+    for i in 0..10 {
+        wait_ready(&ns, &format!("api-{i}"), &op);
+    }
+    println!("10 PrivateApis Ready in {:?}", started.elapsed());
+    for i in 0..10 {
+        assert_eq!(
+            inventory(&aws, &owner_of(&ns, &format!("api-{i}"))).await,
+            Inventory::one_stack()
+        );
+    }
+    ok(kubectl(&[
+        "delete",
+        "papi",
+        "--all",
+        "-n",
+        &ns,
+        "--wait=false",
+    ]));
+    for i in 0..10 {
+        wait_gone(&ns, &format!("api-{i}"), &op);
+    }
+}
