@@ -43,17 +43,11 @@ pub fn load(path: &Path) -> Result<PrivateApi> {
 }
 
 trait FromDoc {
-    fn deserialize_from(
-        doc: serde_yaml::Deserializer<'_>,
-        path: &Path,
-    ) -> Result<serde_yaml::Value>;
+    fn deserialize_from(doc: serde_yaml::Deserializer<'_>, path: &Path) -> Result<serde_yaml::Value>;
 }
 
 impl FromDoc for serde_yaml::Value {
-    fn deserialize_from(
-        doc: serde_yaml::Deserializer<'_>,
-        path: &Path,
-    ) -> Result<serde_yaml::Value> {
+    fn deserialize_from(doc: serde_yaml::Deserializer<'_>, path: &Path) -> Result<serde_yaml::Value> {
         use serde::Deserialize;
         serde_yaml::Value::deserialize(doc).map_err(|e| Error::Input {
             path: path.display().to_string(),
@@ -82,12 +76,7 @@ pub struct ApplyResult {
 }
 
 /// Reconciles until Ready, Stalled or the timeout; progress goes to the log.
-pub async fn apply(
-    factory: &AwsFactory,
-    obj: &PrivateApi,
-    timeout: Duration,
-    poll: Duration,
-) -> Result<ApplyResult> {
+pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<ApplyResult> {
     let aws = clients(factory, obj)?;
     let owner = owner(obj);
     let deadline = Instant::now() + timeout;
@@ -105,20 +94,15 @@ pub async fn apply(
                 ));
                 match &verdict {
                     Verdict::Ready => {
-                        info!(
-                            endpoint = outcome.endpoint.as_deref().unwrap_or_default(),
-                            "ready"
-                        );
+                        info!(endpoint = outcome.endpoint.as_deref().unwrap_or_default(), "ready");
                         return Ok(ApplyResult {
                             status: status.unwrap_or_default(),
                             ready: true,
                         });
                     }
-                    Verdict::Reconciling { reason, message } if outcome.changes.is_empty() => {
-                        if *message != last_wait {
-                            info!(reason, "waiting: {message}");
-                            last_wait = message.clone();
-                        }
+                    Verdict::Reconciling { reason, message } if outcome.changes.is_empty() && *message != last_wait => {
+                        info!(reason, "waiting: {message}");
+                        last_wait = message.clone();
                     }
                     _ => {}
                 }
@@ -128,13 +112,9 @@ pub async fn apply(
                     reason: error.reason().into(),
                     message: error.to_string(),
                 };
-                let status =
-                    status::next_status(status.as_ref(), obj.metadata.generation, None, &verdict);
+                let status = status::next_status(status.as_ref(), obj.metadata.generation, None, &verdict);
                 warn!(reason = error.reason(), "stalled: {error}");
-                return Ok(ApplyResult {
-                    status,
-                    ready: false,
-                });
+                return Ok(ApplyResult { status, ready: false });
             }
             Err(error) => warn!(reason = error.reason(), "will retry: {error}"),
         }
@@ -152,20 +132,13 @@ pub async fn apply(
 /// What apply would change, with no mutating call.
 pub async fn plan(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
     let aws = clients(factory, obj)?;
-    Ok(
-        reconcile::converge(&aws, &owner(obj), &obj.spec, Mode::Plan)
-            .await?
-            .changes,
-    )
+    Ok(reconcile::converge(&aws, &owner(obj), &obj.spec, Mode::Plan)
+        .await?
+        .changes)
 }
 
 /// Tears down until nothing remains; `Ok(false)` on timeout.
-pub async fn delete(
-    factory: &AwsFactory,
-    obj: &PrivateApi,
-    timeout: Duration,
-    poll: Duration,
-) -> Result<bool> {
+pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<bool> {
     let aws = clients(factory, obj)?;
     let owner = owner(obj);
     let deadline = Instant::now() + timeout;

@@ -21,6 +21,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::aws::{AwsFactory, Owner};
 use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::reconcile::{self, Mode};
 use crate::status::{self, Verdict};
 
@@ -57,6 +58,7 @@ pub struct Context {
     pub client: Client,
     pub aws: Arc<AwsFactory>,
     pub settings: Settings,
+    pub metrics: Arc<Metrics>,
     recorder: Recorder,
     events_available: AtomicBool,
     /// Per object: consecutive failures, for backoff (kube's error_policy never
@@ -68,7 +70,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, aws: Arc<AwsFactory>, settings: Settings) -> Self {
+    pub fn new(client: Client, aws: Arc<AwsFactory>, metrics: Arc<Metrics>, settings: Settings) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -78,20 +80,14 @@ impl Context {
             client,
             aws,
             settings,
+            metrics,
             events_available: AtomicBool::new(true),
             failures: Mutex::default(),
             schedule: Mutex::default(),
         }
     }
 
-    async fn publish(
-        &self,
-        obj: &PrivateApi,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) {
+    async fn publish(&self, obj: &PrivateApi, type_: EventType, reason: &str, action: &str, note: String) {
         if !self.events_available.load(Ordering::Relaxed) {
             return;
         }
@@ -122,8 +118,7 @@ impl Context {
         {
             return Ok(());
         }
-        let api: Api<PrivateApi> =
-            Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default());
+        let api: Api<PrivateApi> = Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default());
         let patch = serde_json::json!({
             "apiVersion": "privateapi.io/v1alpha1",
             "kind": "PrivateApi",
@@ -144,18 +139,13 @@ impl Context {
 
     fn schedule_next(&self, obj: &PrivateApi, after: Duration) -> Action {
         let mut schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-        schedule.insert(
-            Self::key(obj),
-            (obj.metadata.generation, Instant::now() + after),
-        );
+        schedule.insert(Self::key(obj), (obj.metadata.generation, Instant::now() + after));
         Action::requeue(after)
     }
 
     /// Time left before the next check, if this event changes nothing we act on.
     fn not_due(&self, obj: &PrivateApi) -> Option<Duration> {
-        if obj.metadata.deletion_timestamp.is_some()
-            || !obj.finalizers().iter().any(|f| f == FINALIZER)
-        {
+        if obj.metadata.deletion_timestamp.is_some() || !obj.finalizers().iter().any(|f| f == FINALIZER) {
             return None;
         }
         let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
@@ -166,14 +156,9 @@ impl Context {
 
     fn forget(&self, obj: &PrivateApi) {
         let key = Self::key(obj);
-        self.schedule
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
+        self.metrics.set_condition(&key, None);
+        self.schedule.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     }
 }
 
@@ -191,8 +176,7 @@ fn truncate(mut s: String, max: usize) -> String {
 
 fn owner_of(obj: &PrivateApi) -> Result<Owner> {
     Ok(Owner::new(
-        obj.namespace()
-            .ok_or(Error::MissingObjectKey("metadata.namespace"))?,
+        obj.namespace().ok_or(Error::MissingObjectKey("metadata.namespace"))?,
         obj.name_any(),
         obj.uid().ok_or(Error::MissingObjectKey("metadata.uid"))?,
     ))
@@ -200,16 +184,19 @@ fn owner_of(obj: &PrivateApi) -> Result<Owner> {
 
 async fn reconcile(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
     let span = info_span!("reconcile", namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any());
-    reconcile_inner(obj, ctx).instrument(span).await
+    let started = std::time::Instant::now();
+    let metrics = ctx.metrics.clone();
+    let result = reconcile_inner(obj, ctx).instrument(span).await;
+    let label = result.as_ref().err().filter(|e| !e.is_wait()).map(|e| e.metric_label());
+    metrics.observe_reconcile(started.elapsed(), label.as_deref());
+    result
 }
 
 async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
     if let Some(left) = ctx.not_due(&obj) {
         return Ok(Action::requeue(left));
     }
-    let ns = obj
-        .namespace()
-        .ok_or(Error::MissingObjectKey("metadata.namespace"))?;
+    let ns = obj.namespace().ok_or(Error::MissingObjectKey("metadata.namespace"))?;
     let api: Api<PrivateApi> = Api::namespaced(ctx.client.clone(), &ns);
     let key = Context::key(&obj);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
@@ -221,10 +208,7 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_ok() {
-        ctx.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
+        ctx.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     }
     result
 }
@@ -241,8 +225,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     match result {
         Ok(outcome) => {
             let verdict = Verdict::of(&outcome);
-            let next =
-                status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
+            let next = status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
             ctx.patch_status(&obj, next).await?;
             if !outcome.changes.is_empty() {
                 let note = outcome
@@ -251,22 +234,14 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                     .map(|c| c.to_string())
                     .collect::<Vec<_>>()
                     .join("\n");
-                ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note)
-                    .await;
+                ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note).await;
             }
             let after = match &verdict {
                 Verdict::Ready => {
                     if !was_ready {
-                        let note = format!(
-                            "serving at {}",
-                            outcome.endpoint.clone().unwrap_or_default()
-                        );
-                        ctx.publish(&obj, EventType::Normal, "Ready", "Reconcile", note)
-                            .await;
-                        info!(
-                            endpoint = outcome.endpoint.as_deref().unwrap_or_default(),
-                            "ready"
-                        );
+                        let note = format!("serving at {}", outcome.endpoint.clone().unwrap_or_default());
+                        ctx.publish(&obj, EventType::Normal, "Ready", "Reconcile", note).await;
+                        info!(endpoint = outcome.endpoint.as_deref().unwrap_or_default(), "ready");
                     }
                     ctx.settings.resync
                 }
@@ -288,6 +263,8 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                     message: error.to_string(),
                 }
             };
+            ctx.metrics
+                .set_condition(&Context::key(&obj), Some(verdict.condition()));
             let next = status::next_status(obj.status.as_ref(), generation, None, &verdict);
             let changed = obj
                 .status
@@ -297,14 +274,8 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
             if error.is_terminal() {
                 warn!(error = %error, "stalled");
                 if changed {
-                    ctx.publish(
-                        &obj,
-                        EventType::Warning,
-                        error.reason(),
-                        "Reconcile",
-                        error.to_string(),
-                    )
-                    .await;
+                    ctx.publish(&obj, EventType::Warning, error.reason(), "Reconcile", error.to_string())
+                        .await;
                 }
                 // Retry slowly: an admin may fix the account (quota, permissions) without touching the spec.
                 Ok(ctx.schedule_next(&obj, Duration::from_secs(300)))
@@ -331,6 +302,7 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
         ctx.forget(&obj);
         return Ok(Action::await_change());
     }
+    ctx.metrics.set_condition(&Context::key(&obj), Some("Deleting"));
     let owner = owner_of(&obj)?;
     let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
     let outcome = reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await;
@@ -348,8 +320,7 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                     message: format!("deleting: {error}"),
                 }
             };
-            let next =
-                status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
+            let next = status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
             ctx.patch_status(&obj, next).await?;
             return Err(error);
         }
@@ -361,8 +332,7 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
             .join("\n");
-        ctx.publish(&obj, EventType::Normal, "Deleting", "Delete", note)
-            .await;
+        ctx.publish(&obj, EventType::Normal, "Deleting", "Delete", note).await;
     }
     if outcome.is_done() {
         info!("all AWS resources deleted");
@@ -410,7 +380,7 @@ fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Actio
 }
 
 /// Runs the controller until SIGTERM / Ctrl-C.
-pub async fn run(client: Client, aws: Arc<AwsFactory>, settings: Settings) -> Result<()> {
+pub async fn run(client: Client, aws: Arc<AwsFactory>, metrics: Arc<Metrics>, settings: Settings) -> Result<()> {
     let api: Api<PrivateApi> = match &settings.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -429,7 +399,8 @@ pub async fn run(client: Client, aws: Arc<AwsFactory>, settings: Settings) -> Re
         watch = watch.labels(selector);
     }
     let concurrency = settings.concurrency;
-    let ctx = Arc::new(Context::new(client, aws, settings));
+    metrics.set_ready(true);
+    let ctx = Arc::new(Context::new(client, aws, metrics, settings));
     info!(concurrency, "controller started");
     Controller::new(api, watch)
         .with_config(controller::Config::default().concurrency(concurrency))

@@ -396,10 +396,7 @@ impl PrivateApiSpec {
         let mut problems = Vec::new();
         let net = &self.network;
         if !net.vpc_id.starts_with("vpc-") {
-            problems.push(format!(
-                "spec.network.vpcId: {:?} is not a VPC id (vpc-…)",
-                net.vpc_id
-            ));
+            problems.push(format!("spec.network.vpcId: {:?} is not a VPC id (vpc-…)", net.vpc_id));
         }
         match (&net.subnet_ids, &net.subnet_selector) {
             (Some(_), Some(_)) | (None, None) => {
@@ -410,9 +407,7 @@ impl PrivateApiSpec {
                     problems.push("spec.network.subnetIds: at least two subnets (in two availability zones) are needed by the ALB".into());
                 }
                 if let Some(bad) = ids.iter().find(|s| !s.starts_with("subnet-")) {
-                    problems.push(format!(
-                        "spec.network.subnetIds: {bad:?} is not a subnet id (subnet-…)"
-                    ));
+                    problems.push(format!("spec.network.subnetIds: {bad:?} is not a subnet id (subnet-…)"));
                 }
                 let mut unique = ids.clone();
                 unique.sort();
@@ -445,42 +440,27 @@ impl PrivateApiSpec {
         if let Some(bad) = svc.env.iter().find(|e| {
             e.name.is_empty()
                 || e.name.starts_with(|c: char| c.is_ascii_digit())
-                || !e
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || !e.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         }) {
-            problems.push(format!(
-                "spec.service.env: {:?} is not a valid variable name",
-                bad.name
-            ));
+            problems.push(format!("spec.service.env: {:?} is not a valid variable name", bad.name));
         }
         let hc = &svc.health_check;
         if !hc.path.starts_with('/') {
             problems.push("spec.service.healthCheck.path: must start with /".into());
         }
         if hc.timeout_seconds >= hc.interval_seconds {
-            problems.push(
-                "spec.service.healthCheck: timeoutSeconds must be less than intervalSeconds".into(),
-            );
+            problems.push("spec.service.healthCheck: timeoutSeconds must be less than intervalSeconds".into());
         }
         if !(1..=65535).contains(&self.load_balancer.listener_port) {
             problems.push("spec.loadBalancer.listenerPort: must be 1-65535".into());
         }
         let stage = &self.api.stage_name;
-        if stage.is_empty()
-            || stage.len() > 128
-            || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if stage.is_empty() || stage.len() > 128 || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             problems.push(format!(
                 "spec.api.stageName: {stage:?} must be 1-128 letters, digits or _"
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
 

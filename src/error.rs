@@ -45,8 +45,9 @@ impl Error {
             Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) => true,
             Error::Kube(_) | Error::DeletionPending(_) => false,
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_terminal(),
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.is_terminal()
+                }
                 _ => false,
             },
         }
@@ -58,8 +59,9 @@ impl Error {
             Error::Aws(e) => e.disposition() == Disposition::Wait,
             Error::DeletionPending(_) => true,
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.is_wait(),
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.is_wait()
+                }
                 _ => false,
             },
             _ => false,
@@ -71,6 +73,7 @@ impl Error {
         match self {
             Error::Aws(AwsError::Conflict(_)) => "NameConflict",
             Error::Aws(AwsError::NoRegion) => "NoRegion",
+            Error::Aws(AwsError::Paced { .. }) => "Paced",
             Error::Aws(e) => match e.disposition() {
                 Disposition::Terminal => "AwsRejected",
                 Disposition::Wait => "AwsDependency",
@@ -79,8 +82,9 @@ impl Error {
             Error::InvalidSpec(_) | Error::Input { .. } => "InvalidSpec",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.reason()
+                }
                 _ => "FinalizerError",
             },
             Error::MissingObjectKey(_) => "InvalidObject",

@@ -13,6 +13,7 @@ use privateapi::aws::{AwsFactory, Pacer};
 use privateapi::cli;
 use privateapi::controller::{self, Settings};
 use privateapi::crd::PrivateApi;
+use privateapi::metrics::Metrics;
 use privateapi::telemetry::{self, LogFormat};
 
 #[derive(Parser)]
@@ -64,6 +65,9 @@ enum Command {
         /// Reconciles at once.
         #[arg(long, default_value_t = 8, env = "PRIVATEAPI_CONCURRENCY")]
         concurrency: u16,
+        /// Address of /metrics, /healthz and /readyz ("off" to disable).
+        #[arg(long, default_value = "0.0.0.0:8080", env = "PRIVATEAPI_METRICS_ADDR")]
+        metrics_addr: String,
     },
     /// Create or update the stack of one manifest until Ready; prints the status.
     Apply {
@@ -114,6 +118,10 @@ async fn main() -> ExitCode {
     }
     telemetry::init(args.log_format);
     let pacer = match args.aws_pacing {
+        // The controller never holds a worker long for a slot: it requeues instead.
+        Pacing::Quotas if matches!(args.command, Command::Run { .. }) => {
+            Pacer::account_quotas().with_max_wait(Duration::from_secs(2))
+        }
         Pacing::Quotas => Pacer::account_quotas(),
         Pacing::Off => Pacer::off(),
     };
@@ -135,8 +143,18 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             resync_seconds,
             poll_seconds,
             concurrency,
+            metrics_addr,
         } => {
             let client = kube::Client::try_default().await?;
+            let metrics = Arc::new(Metrics::new(factory.stats()));
+            if metrics_addr != "off" {
+                let server = metrics.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = server.serve(&metrics_addr).await {
+                        tracing::error!(error = %e, addr = metrics_addr, "metrics endpoint failed");
+                    }
+                });
+            }
             let settings = Settings {
                 namespace,
                 selector,
@@ -144,7 +162,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 poll: Duration::from_secs(poll_seconds),
                 concurrency,
             };
-            controller::run(client, factory, settings).await?;
+            controller::run(client, factory, metrics, settings).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Apply {
@@ -200,11 +218,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 Duration::from_secs(poll_seconds),
             )
             .await?;
-            Ok(if done {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(if done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Crd => Ok(ExitCode::SUCCESS),
     }
@@ -212,12 +226,10 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
 
 fn print_value(value: &serde_json::Value, output: Output) -> privateapi::Result<()> {
     let text = match output {
-        Output::Json => {
-            serde_json::to_string_pretty(value).map_err(|e| privateapi::Error::Input {
-                path: "stdout".into(),
-                message: e.to_string(),
-            })?
-        }
+        Output::Json => serde_json::to_string_pretty(value).map_err(|e| privateapi::Error::Input {
+            path: "stdout".into(),
+            message: e.to_string(),
+        })?,
         Output::Yaml => serde_yaml::to_string(value).map_err(|e| privateapi::Error::Input {
             path: "stdout".into(),
             message: e.to_string(),

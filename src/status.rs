@@ -29,6 +29,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The kstatus condition that is True under this verdict.
+    pub fn condition(&self) -> &'static str {
+        match self {
+            Verdict::Ready => READY,
+            Verdict::Reconciling { .. } => RECONCILING,
+            Verdict::Stalled { .. } => STALLED,
+        }
+    }
+
     pub fn of(outcome: &Outcome) -> Verdict {
         if outcome.is_ready() {
             return Verdict::Ready;
@@ -106,10 +115,7 @@ pub fn next_status(
     }
     for c in &mut conditions {
         c.observed_generation = generation;
-        if let Some(before) = old
-            .iter()
-            .find(|o| o.type_ == c.type_ && o.status == c.status)
-        {
+        if let Some(before) = old.iter().find(|o| o.type_ == c.type_ && o.status == c.status) {
             c.last_transition_time = before.last_transition_time.clone();
         }
     }
@@ -198,31 +204,18 @@ mod tests {
             condition(Some(&s), RECONCILING).map(|c| c.status.as_str()),
             Some("False")
         );
-        assert_eq!(
-            condition(Some(&s), STALLED).map(|c| c.status.as_str()),
-            Some("False")
-        );
-        assert_eq!(
-            condition(Some(&s), "ApiReady").map(|c| c.status.as_str()),
-            Some("True")
-        );
-        assert!(
-            s.conditions
-                .iter()
-                .all(|c| c.observed_generation == Some(3))
-        );
+        assert_eq!(condition(Some(&s), STALLED).map(|c| c.status.as_str()), Some("False"));
+        assert_eq!(condition(Some(&s), "ApiReady").map(|c| c.status.as_str()), Some("True"));
+        assert!(s.conditions.iter().all(|c| c.observed_generation == Some(3)));
         assert_eq!(s.observed_generation, Some(3));
     }
 
     #[test]
     fn changes_made_mean_reconciling() {
         let mut outcome = ready_outcome();
-        outcome.changes.push(Change::new(
-            Verb::Update,
-            "EcsService",
-            "svc",
-            "desiredCount 1 → 2",
-        ));
+        outcome
+            .changes
+            .push(Change::new(Verb::Update, "EcsService", "svc", "desiredCount 1 → 2"));
         let verdict = Verdict::of(&outcome);
         assert!(matches!(&verdict, Verdict::Reconciling { reason, .. } if reason == "Applied"));
     }
@@ -254,10 +247,7 @@ mod tests {
 
     #[test]
     fn reasons_are_valid_condition_reasons() {
-        assert_eq!(
-            camel("Load balancer: provisioning"),
-            "Loadbalancerprovisioning"
-        );
+        assert_eq!(camel("Load balancer: provisioning"), "Loadbalancerprovisioning");
         assert_eq!(camel("123"), "R123");
     }
 }

@@ -6,12 +6,8 @@ use privateapi::crd::PrivateApi;
 #[test]
 fn committed_crd_matches_the_code() {
     let generated = serde_yaml::to_string(&PrivateApi::crd()).expect("serialize CRD");
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crds/privateapi.io_privateapis.yaml"
-    );
-    let committed =
-        std::fs::read_to_string(path).expect("crds/privateapi.io_privateapis.yaml exists");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/privateapi.io_privateapis.yaml");
+    let committed = std::fs::read_to_string(path).expect("crds/privateapi.io_privateapis.yaml exists");
     assert!(
         generated == committed,
         "crds/ is stale: run `make crds` (cargo run -- crd > crds/privateapi.io_privateapis.yaml) and commit"
@@ -27,8 +23,7 @@ fn examples_parse_and_validate() {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
             continue;
         }
-        let obj =
-            privateapi::cli::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let obj = privateapi::cli::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         obj.spec
             .validate()
             .unwrap_or_else(|p| panic!("{}: {}", path.display(), p.join("; ")));

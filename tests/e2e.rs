@@ -26,8 +26,7 @@ fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         let cluster = if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("1") {
             Cluster {
-                kubeconfig: std::env::var("KUBECONFIG")
-                    .expect("USE_EXISTING_CLUSTER=1 needs KUBECONFIG"),
+                kubeconfig: std::env::var("KUBECONFIG").expect("USE_EXISTING_CLUSTER=1 needs KUBECONFIG"),
                 kubectl: "kubectl".into(),
             }
         } else {
@@ -46,10 +45,7 @@ fn cluster() -> &'static Cluster {
                 .lines()
                 .find_map(|l| l.strip_prefix("export KUBECONFIG=").map(str::to_owned))
                 .expect("apiserver.sh prints KUBECONFIG");
-            let env = Command::new(&script)
-                .arg("env")
-                .output()
-                .expect("apiserver.sh env");
+            let env = Command::new(&script).arg("env").output().expect("apiserver.sh env");
             let bin = String::from_utf8_lossy(&env.stdout)
                 .lines()
                 .find_map(|l| {
@@ -145,13 +141,15 @@ struct Operator {
 
 impl Operator {
     fn start(namespace: &str, extra: &[&str]) -> Operator {
-        let log = std::env::temp_dir().join(format!(
-            "privateapi-e2e-{namespace}-{}.log",
-            rand::random::<u32>()
-        ));
+        let log = std::env::temp_dir().join(format!("privateapi-e2e-{namespace}-{}.log", rand::random::<u32>()));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_privateapi"))
             .args(["run", "--namespace", namespace, "--poll-seconds", "1"])
+            .args(if extra.contains(&"--metrics-addr") {
+                &[][..]
+            } else {
+                &["--metrics-addr", "off"][..]
+            })
             .args(extra)
             .envs(aws_env())
             .env("KUBECONFIG", &cluster().kubeconfig)
@@ -161,6 +159,26 @@ impl Operator {
             .spawn()
             .expect("start the operator");
         Operator { child, log }
+    }
+
+    /// SIGTERM, then how long the process took to exit and its exit status.
+    fn terminate(&mut self) -> (Duration, Option<i32>) {
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = started + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (started.elapsed(), status.code());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit within 10 s of SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn kill(&mut self) {
@@ -259,9 +277,7 @@ async fn apply_change_and_delete() {
     wait_ready(&ns, "shop", &op);
     let obj = get(&ns, "shop");
     let status = &obj["status"];
-    let api_id = status["resources"]["restApiId"]
-        .as_str()
-        .expect("restApiId");
+    let api_id = status["resources"]["restApiId"].as_str().expect("restApiId");
     assert_eq!(
         status["endpoint"],
         format!("https://{api_id}.execute-api.eu-west-1.amazonaws.com/prod")
@@ -279,9 +295,7 @@ async fn apply_change_and_delete() {
         "deploymentId",
     ] {
         assert!(
-            status["resources"][id]
-                .as_str()
-                .is_some_and(|v| !v.is_empty()),
+            status["resources"][id].as_str().is_some_and(|v| !v.is_empty()),
             "status.resources.{id} missing"
         );
     }
@@ -350,19 +364,63 @@ async fn apply_change_and_delete() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let inv = inventory(&aws, &owner).await;
-    assert_eq!(
-        (inv.task_definitions, inv.deployments, inv.services),
-        (1, 1, 1)
-    );
+    assert_eq!((inv.task_definitions, inv.deployments, inv.services), (1, 1, 1));
 
+    // A change of the API's shape (a new subnet → a new VPC link → new integrations):
+    // exactly one new deployment, the old link retired.
+    let extra = aws
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.3.0/24")
+        .availability_zone("eu-west-1c")
+        .send()
+        .await
+        .expect("subnet");
+    let third = extra
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_owned();
+    let patch = format!(
+        r#"{{"spec":{{"network":{{"subnetIds":["{}","{}","{third}"]}}}}}}"#,
+        subnets[0], subnets[1]
+    );
     ok(kubectl(&[
-        "delete",
+        "patch",
         "papi",
         "shop",
         "-n",
         &ns,
-        "--wait=false",
+        "--type=merge",
+        "-p",
+        &patch,
     ]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let obj = get(&ns, "shop");
+        let observed = obj["status"]["observedGeneration"] == obj["metadata"]["generation"];
+        let ready = condition(&obj, "Ready").is_some_and(|c| c["status"] == "True");
+        if observed && ready {
+            assert_ne!(obj["status"]["resources"]["deploymentId"], deployment, "redeployed");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shape change not applied: {}\n{}",
+            obj["status"],
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let inv = inventory(&aws, &owner).await;
+    assert_eq!(
+        (inv.vpc_links, inv.deployments),
+        (1, 1),
+        "one link, and one deployment (the old one removed): {inv:?}"
+    );
+
+    ok(kubectl(&["delete", "papi", "shop", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "shop", &op);
     assert_eq!(
         inventory(&aws, &owner).await,
@@ -417,10 +475,7 @@ async fn invalid_resources_are_refused_by_the_schema() {
         let out = kubectl_apply(&base(spec));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "accepted:\n{spec}");
-        assert!(
-            stderr.contains(message),
-            "expected {message:?} in: {stderr}"
-        );
+        assert!(stderr.contains(message), "expected {message:?} in: {stderr}");
     }
 
     // vpcId is immutable once set.
@@ -477,14 +532,7 @@ async fn aws_rejection_stalls_with_the_aws_message() {
     // Fixing the spec un-stalls it.
     ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &subnets, "")));
     wait_ready(&ns, "ghost", &op);
-    ok(kubectl(&[
-        "delete",
-        "papi",
-        "ghost",
-        "-n",
-        &ns,
-        "--wait=false",
-    ]));
+    ok(kubectl(&["delete", "papi", "ghost", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "ghost", &op);
 }
 
@@ -517,22 +565,11 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         .expect("delete listener");
     let deadline = Instant::now() + Duration::from_secs(30);
     while inventory(&aws, &owner).await.listeners == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "listener not repaired:\n{}",
-            op.log()
-        );
+        assert!(Instant::now() < deadline, "listener not repaired:\n{}", op.log());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    ok(kubectl(&[
-        "delete",
-        "papi",
-        "keep",
-        "-n",
-        &ns,
-        "--wait=false",
-    ]));
+    ok(kubectl(&["delete", "papi", "keep", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "keep", &op);
     assert_eq!(
         inventory(&aws, &owner).await,
@@ -571,10 +608,7 @@ async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
                 "{name}{round} after SIGKILL in create"
             );
         }
-        let owners: Vec<Owner> = names
-            .iter()
-            .map(|n| owner_of(&ns, &format!("{n}{round}")))
-            .collect();
+        let owners: Vec<Owner> = names.iter().map(|n| owner_of(&ns, &format!("{n}{round}"))).collect();
         drop(op);
 
         let mut op = Operator::start(&ns, &[]);
@@ -613,12 +647,7 @@ async fn ten_resources_at_once() {
     let op = Operator::start(&ns, &[]);
     let started = Instant::now();
     let all: String = (0..10)
-        .map(|i| {
-            format!(
-                "---\n{}",
-                manifest(&ns, &format!("api-{i}"), &vpc, &subnets, "")
-            )
-        })
+        .map(|i| format!("---\n{}", manifest(&ns, &format!("api-{i}"), &vpc, &subnets, "")))
         .collect();
     ok(kubectl_apply(&all));
     for i in 0..10 {
@@ -631,15 +660,68 @@ async fn ten_resources_at_once() {
             Inventory::one_stack()
         );
     }
-    ok(kubectl(&[
-        "delete",
-        "papi",
-        "--all",
-        "-n",
-        &ns,
-        "--wait=false",
-    ]));
+    ok(kubectl(&["delete", "papi", "--all", "-n", &ns, "--wait=false"]));
     for i in 0..10 {
         wait_gone(&ns, &format!("api-{i}"), &op);
     }
+}
+
+#[tokio::test]
+async fn metrics_health_and_graceful_shutdown() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("ops");
+    let port = 20000 + (rand::random::<u16>() % 20000);
+    let addr = format!("127.0.0.1:{port}");
+    let mut op = Operator::start(&ns, &["--metrics-addr", &addr, "--log-format", "json"]);
+    ok(kubectl_apply(&manifest(&ns, "watched", &vpc, &subnets, "")));
+    wait_ready(&ns, "watched", &op);
+
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let healthy = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(healthy.status(), 200);
+    let text = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    for needle in [
+        "privateapi_reconciles_total{outcome=\"ok\"}",
+        "privateapi_reconcile_duration_seconds_bucket",
+        "privateapi_resources{condition=\"Ready\"} 1",
+        "operation=\"CreateLoadBalancer\",outcome=\"ok\"} 1",
+    ] {
+        assert!(text.contains(needle), "{needle} not in:\n{text}");
+    }
+
+    // JSON logs carry the object on every reconcile line, and no credential.
+    let log = op.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("+ LoadBalancer"))
+        .expect("a reconcile log line");
+    let json: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
+    assert_eq!(json["span"]["namespace"], ns.as_str(), "{line}");
+    assert_eq!(json["span"]["name"], "watched", "{line}");
+    assert!(!log.contains("testing"), "a credential value leaked into the log");
+
+    let (took, code) = op.terminate();
+    assert_eq!(code, Some(0), "clean exit on SIGTERM:\n{}", op.log());
+    assert!(took < Duration::from_secs(10));
+    let op = Operator::start(&ns, &[]);
+    ok(kubectl(&["delete", "papi", "watched", "-n", &ns, "--wait=false"]));
+    wait_gone(&ns, "watched", &op);
 }

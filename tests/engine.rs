@@ -36,17 +36,13 @@ async fn create_is_ready_wired_and_idempotent() {
         ("deploymentId", &ids.deployment_id),
     ] {
         assert!(
-            id.as_deref()
-                .is_some_and(|v| !v.is_empty() && !v.starts_with('<')),
+            id.as_deref().is_some_and(|v| !v.is_empty() && !v.starts_with('<')),
             "{name}: {id:?}"
         );
     }
     assert_eq!(ids.security_group_ids.len(), 3);
     assert_eq!(
-        outcome
-            .service
-            .as_ref()
-            .map(|s| (s.running_count, s.desired_count)),
+        outcome.service.as_ref().map(|s| (s.running_count, s.desired_count)),
         Some((2, 2))
     );
 
@@ -75,15 +71,9 @@ async fn create_is_ready_wired_and_idempotent() {
             .await
             .expect("GetIntegration");
         assert_eq!(integration.r#type().map(|t| t.as_str()), Some("HTTP_PROXY"));
-        assert_eq!(
-            integration.connection_type().map(|t| t.as_str()),
-            Some("VPC_LINK")
-        );
+        assert_eq!(integration.connection_type().map(|t| t.as_str()), Some("VPC_LINK"));
         assert_eq!(integration.connection_id(), ids.vpc_link_id.as_deref());
-        assert_eq!(
-            integration.integration_target(),
-            ids.load_balancer_arn.as_deref()
-        );
+        assert_eq!(integration.integration_target(), ids.load_balancer_arn.as_deref());
         let dns = ids.load_balancer_dns.as_deref().unwrap_or_default();
         let uri = if path == rest_api::PROXY_PATH {
             format!("http://{dns}/{{proxy}}")
@@ -117,22 +107,14 @@ async fn create_is_ready_wired_and_idempotent() {
         .await
         .expect("second pass");
     let calls = aws.stats.snapshot().since(&before);
-    assert!(
-        again.is_ready() && again.changes.is_empty(),
-        "{:?}",
-        again.changes
-    );
+    assert!(again.is_ready() && again.changes.is_empty(), "{:?}", again.changes);
     assert_eq!(
         calls.writes(),
         0,
         "writes on a steady-state pass: {:?}",
         calls.write_operations()
     );
-    println!(
-        "steady-state pass: {} reads, 0 writes: {:?}",
-        calls.reads(),
-        calls.0
-    );
+    println!("steady-state pass: {} reads, 0 writes: {:?}", calls.reads(), calls.0);
 
     // plan agrees: nothing to do, and plan itself never writes.
     let before = aws.stats.snapshot();
@@ -237,12 +219,7 @@ async fn drift_is_repaired_without_redeploying() {
     let groups = privateapi::aws::security_group::observe(&aws, &owner, None)
         .await
         .expect("observe");
-    let rule = groups
-        .iter()
-        .find(|g| g.id == tasks_sg)
-        .expect("tasks group")
-        .rules[0]
-        .clone();
+    let rule = groups.iter().find(|g| g.id == tasks_sg).expect("tasks group").rules[0].clone();
     privateapi::aws::security_group::revoke(&aws, &tasks_sg, &rule)
         .await
         .expect("revoke");
@@ -265,11 +242,7 @@ async fn drift_is_repaired_without_redeploying() {
     let after = until_ready(&aws, &owner, &spec, 3).await;
     assert_eq!(after.service.map(|s| s.desired_count), Some(2));
     let inv = inventory(&aws, &owner).await;
-    assert_eq!(
-        inv,
-        Inventory::one_stack(),
-        "one of each, and still one deployment"
-    );
+    assert_eq!(inv, Inventory::one_stack(), "one of each, and still one deployment");
     until_gone(&aws, &owner, &spec, 5).await;
 }
 
@@ -335,21 +308,12 @@ async fn spec_changes_update_in_place_and_redeploy_only_on_shape_change() {
     );
     assert_eq!(calls.count("CreateVpcLink"), 1);
     let inv = inventory(&aws, &owner).await;
-    assert_eq!(
-        (inv.vpc_links, inv.deployments, inv.stages),
-        (1, 1, 1),
-        "{inv:?}"
-    );
+    assert_eq!((inv.vpc_links, inv.deployments, inv.stages), (1, 1, 1), "{inv:?}");
 
     // Renaming the stage moves the API to the new stage and removes the old one.
     spec.api.stage_name = "v2".into();
     let renamed = until_ready(&aws, &owner, &spec, 5).await;
-    assert!(
-        renamed
-            .endpoint
-            .as_deref()
-            .is_some_and(|e| e.ends_with("/v2"))
-    );
+    assert!(renamed.endpoint.as_deref().is_some_and(|e| e.ends_with("/v2")));
     assert_eq!(inventory(&aws, &owner).await.stages, 1);
     until_gone(&aws, &owner, &spec, 5).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
@@ -423,12 +387,7 @@ async fn lost_responses_and_crashes_never_duplicate() {
             );
             until_ready(&aws, &owner, &spec, 6).await;
             let inv = inventory(&aws, &owner).await;
-            assert_eq!(
-                inv,
-                Inventory::one_stack(),
-                "after {:?}",
-                faults.injected().last()
-            );
+            assert_eq!(inv, Inventory::one_stack(), "after {:?}", faults.injected().last());
             // Teardown interrupted the same way, then resumed: nothing remains.
             faults.arm(nth.min(12), fault);
             let _ = reconcile::teardown(&aws, &owner, &spec, Mode::Apply).await;
@@ -520,16 +479,12 @@ async fn invalid_input_is_a_clear_terminal_error() {
     let owner = owner("invalid");
 
     let mut bad_subnet = spec(&vpc, &subnets);
-    bad_subnet.network.subnet_ids =
-        Some(vec![subnets[0].clone(), "subnet-0000000000000dead".into()]);
+    bad_subnet.network.subnet_ids = Some(vec![subnets[0].clone(), "subnet-0000000000000dead".into()]);
     let err = reconcile::converge(&aws, &owner, &bad_subnet, Mode::Apply)
         .await
         .expect_err("unknown subnet");
     assert!(err.is_terminal(), "{err}");
-    assert!(
-        err.to_string().contains("subnet-0000000000000dead"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("subnet-0000000000000dead"), "{err}");
 
     let mut bad_size = spec(&vpc, &subnets);
     bad_size.service.cpu = 256;
@@ -583,11 +538,7 @@ async fn subnet_selector_and_existing_cluster_and_roles() {
         shared.cluster().and_then(|c| c.cluster_arn())
     );
     let inv = inventory(&aws, &owner).await;
-    assert_eq!(
-        (inv.roles, inv.clusters),
-        (0, 0),
-        "no roles or cluster of our own"
-    );
+    assert_eq!((inv.roles, inv.clusters), (0, 0), "no roles or cluster of our own");
     until_gone(&aws, &owner, &spec, 5).await;
     let cluster = aws
         .ecs

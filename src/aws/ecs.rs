@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ClusterField, Compatibility, ContainerDefinition,
-    DeploymentConfiguration, KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver,
-    NetworkConfiguration, NetworkMode, PortMapping, ServiceField, Tag, TaskDefinitionField,
-    TransportProtocol,
+    AssignPublicIp, AwsVpcConfiguration, ClusterField, Compatibility, ContainerDefinition, DeploymentConfiguration,
+    KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
+    PortMapping, ServiceField, Tag, TaskDefinitionField, TransportProtocol,
 };
 
 use super::Aws;
@@ -45,11 +44,7 @@ pub struct ObservedCluster {
     pub active: bool,
 }
 
-pub async fn observe_cluster(
-    aws: &Aws,
-    owner: &Owner,
-    desired: &DesiredCluster,
-) -> AwsResult<Option<ObservedCluster>> {
+pub async fn observe_cluster(aws: &Aws, owner: &Owner, desired: &DesiredCluster) -> AwsResult<Option<ObservedCluster>> {
     let out = aws
         .ecs
         .describe_clusters()
@@ -175,10 +170,7 @@ pub async fn observe_task_definition(
     }))
 }
 
-pub async fn register_task_definition(
-    aws: &Aws,
-    desired: &DesiredTaskDefinition,
-) -> AwsResult<String> {
+pub async fn register_task_definition(aws: &Aws, desired: &DesiredTaskDefinition) -> AwsResult<String> {
     let mut td_tags = desired.tags.clone();
     td_tags.insert(TAG_CONFIG.into(), desired.fingerprint());
     let container = ContainerDefinition::builder()
@@ -195,12 +187,7 @@ pub async fn register_task_definition(
             desired
                 .env
                 .iter()
-                .map(|e| {
-                    KeyValuePair::builder()
-                        .name(&e.name)
-                        .value(&e.value)
-                        .build()
-                })
+                .map(|e| KeyValuePair::builder().name(&e.name).value(&e.value).build())
                 .collect(),
         ))
         .set_command((!desired.command.is_empty()).then(|| desired.command.clone()))
@@ -330,17 +317,12 @@ pub fn service_drift(desired: &DesiredService, observed: &ObservedService) -> Ve
         ));
     }
     if observed.task_definition_arn != desired.task_definition_arn {
-        drift.push(format!(
-            "taskDefinition → {}",
-            short_arn(&desired.task_definition_arn)
-        ));
+        drift.push(format!("taskDefinition → {}", short_arn(&desired.task_definition_arn)));
     }
     if observed.target_groups != [desired.target_group_arn.clone()] {
         drift.push("loadBalancers".into());
     }
-    if observed.subnets != desired.subnets
-        || observed.security_groups != desired.security_groups
-        || observed.public_ip
+    if observed.subnets != desired.subnets || observed.security_groups != desired.security_groups || observed.public_ip
     {
         drift.push("networkConfiguration".into());
     }
@@ -386,14 +368,10 @@ pub async fn observe_service(
             owner.key()
         )));
     }
-    let vpc = svc
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration());
+    let vpc = svc.network_configuration().and_then(|n| n.awsvpc_configuration());
     let mut subnets = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
     subnets.sort();
-    let mut security_groups = vpc
-        .map(|v| v.security_groups().to_vec())
-        .unwrap_or_default();
+    let mut security_groups = vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default();
     security_groups.sort();
     let deployments = svc.deployments();
     let rolling_out = deployments.len() > 1
@@ -581,11 +559,7 @@ mod tests {
         };
         let mut other = td.clone();
         other.tags.insert("team".into(), "x".into());
-        assert_eq!(
-            td.fingerprint(),
-            other.fingerprint(),
-            "tags do not make a new revision"
-        );
+        assert_eq!(td.fingerprint(), other.fingerprint(), "tags do not make a new revision");
         other.image = "nginx:2".into();
         assert_ne!(td.fingerprint(), other.fingerprint());
     }

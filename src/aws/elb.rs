@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{
-    Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
-    Matcher, ProtocolEnum, Tag, TargetTypeEnum,
+    Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
+    Tag, TargetTypeEnum,
 };
 
 use super::Aws;
@@ -91,10 +91,9 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
         aws.elb.describe_load_balancers().names(&name).send(),
         aws.elb.describe_target_groups().names(&name).send(),
     );
-    let lb = found(lbs.map_err(aws_err("DescribeLoadBalancers")))?
-        .and_then(|out| out.load_balancers().first().cloned());
-    let tg = found(tgs.map_err(aws_err("DescribeTargetGroups")))?
-        .and_then(|out| out.target_groups().first().cloned());
+    let lb =
+        found(lbs.map_err(aws_err("DescribeLoadBalancers")))?.and_then(|out| out.load_balancers().first().cloned());
+    let tg = found(tgs.map_err(aws_err("DescribeTargetGroups")))?.and_then(|out| out.target_groups().first().cloned());
 
     let arns: Vec<String> = lb
         .iter()
@@ -111,16 +110,11 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
             .await
             .map_err(aws_err("DescribeTags"))?;
         for description in tags.tag_descriptions() {
-            let pairs = description
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value()?)));
+            let pairs = description.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
             if !owner.owns(pairs) {
                 return Err(AwsError::Conflict(format!(
                     "{} is named {name} but is not owned by {} (no matching privateapi.io/uid tag); it is left alone",
-                    description
-                        .resource_arn()
-                        .unwrap_or("a load balancer resource"),
+                    description.resource_arn().unwrap_or("a load balancer resource"),
                     owner.key()
                 )));
             }
@@ -153,10 +147,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
             .map(|l| ObservedListener {
                 arn: l.listener_arn().unwrap_or_default().to_owned(),
                 port: l.port().unwrap_or_default(),
-                protocol: l
-                    .protocol()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_default(),
+                protocol: l.protocol().map(|p| p.as_str().to_owned()).unwrap_or_default(),
                 forwards_to: l
                     .default_actions()
                     .iter()
@@ -179,8 +170,9 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
             arn,
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
             state: match code {
-                Some(LoadBalancerStateEnum::Active)
-                | Some(LoadBalancerStateEnum::ActiveImpaired) => LoadBalancerState::Active,
+                Some(LoadBalancerStateEnum::Active) | Some(LoadBalancerStateEnum::ActiveImpaired) => {
+                    LoadBalancerState::Active
+                }
                 Some(LoadBalancerStateEnum::Failed) => LoadBalancerState::Failed,
                 _ => LoadBalancerState::Provisioning,
             },
@@ -194,11 +186,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
             arn: tg.target_group_arn().unwrap_or_default().to_owned(),
             health: HealthCheck {
                 path: tg.health_check_path().unwrap_or("/").to_owned(),
-                matcher: tg
-                    .matcher()
-                    .and_then(|m| m.http_code())
-                    .unwrap_or("200")
-                    .to_owned(),
+                matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_owned(),
                 interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
                 timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
                 healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
@@ -216,10 +204,7 @@ fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 /// Returns the new ALB's ARN and DNS name.
-pub async fn create_load_balancer(
-    aws: &Aws,
-    desired: &DesiredLoadBalancer,
-) -> AwsResult<(String, String)> {
+pub async fn create_load_balancer(aws: &Aws, desired: &DesiredLoadBalancer) -> AwsResult<(String, String)> {
     let out = aws
         .elb
         .create_load_balancer()
@@ -318,12 +303,7 @@ fn forward(target_group_arn: &str) -> Action {
         .build()
 }
 
-pub async fn create_listener(
-    aws: &Aws,
-    lb_arn: &str,
-    tg_arn: &str,
-    desired: &DesiredListener,
-) -> AwsResult<String> {
+pub async fn create_listener(aws: &Aws, lb_arn: &str, tg_arn: &str, desired: &DesiredListener) -> AwsResult<String> {
     let out = aws
         .elb
         .create_listener()
@@ -345,12 +325,7 @@ pub async fn create_listener(
         })
 }
 
-pub async fn modify_listener(
-    aws: &Aws,
-    listener_arn: &str,
-    tg_arn: &str,
-    port: i32,
-) -> AwsResult<()> {
+pub async fn modify_listener(aws: &Aws, listener_arn: &str, tg_arn: &str, port: i32) -> AwsResult<()> {
     aws.elb
         .modify_listener()
         .listener_arn(listener_arn)
@@ -401,14 +376,8 @@ pub async fn delete_load_balancer(aws: &Aws, arn: &str) -> AwsResult<()> {
 
 /// Which listener to keep: the one on the desired port, else the oldest; the rest
 /// are strays (someone added them, or the port changed) and get removed.
-pub fn pick_listener<'a>(
-    listeners: &'a [ObservedListener],
-    port: i32,
-) -> (Option<&'a ObservedListener>, Vec<&'a ObservedListener>) {
-    let keep = listeners
-        .iter()
-        .find(|l| l.port == port)
-        .or_else(|| listeners.first());
+pub fn pick_listener(listeners: &[ObservedListener], port: i32) -> (Option<&ObservedListener>, Vec<&ObservedListener>) {
+    let keep = listeners.iter().find(|l| l.port == port).or_else(|| listeners.first());
     let strays = listeners
         .iter()
         .filter(|l| Some(l.arn.as_str()) != keep.map(|k| k.arn.as_str()))
@@ -417,9 +386,7 @@ pub fn pick_listener<'a>(
 }
 
 pub fn listener_in_sync(listener: &ObservedListener, port: i32, tg_arn: &str) -> bool {
-    listener.port == port
-        && listener.protocol == "HTTP"
-        && listener.forwards_to == [tg_arn.to_owned()]
+    listener.port == port && listener.protocol == "HTTP" && listener.forwards_to == [tg_arn.to_owned()]
 }
 
 #[cfg(test)]

@@ -28,14 +28,17 @@ pub enum AwsError {
         message: String,
     },
     #[error("{operation}: {message}")]
-    Transport {
-        operation: &'static str,
-        message: String,
-    },
+    Transport { operation: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("no AWS region: set spec.region, AWS_REGION or a profile region")]
     NoRegion,
+    /// Held back by our own pacing under the account quota: not an AWS error.
+    #[error("{operation} paced under the API Gateway account quota; next slot in {}s", retry_after.as_secs().max(1))]
+    Paced {
+        operation: &'static str,
+        retry_after: std::time::Duration,
+    },
     #[error("{operation}: AWS answered without {field}")]
     Incomplete {
         operation: &'static str,
@@ -134,10 +137,9 @@ impl AwsError {
             AwsError::Transport { .. } => Disposition::Retry,
             AwsError::Conflict(_) | AwsError::NoRegion => Disposition::Terminal,
             AwsError::Incomplete { .. } => Disposition::Retry,
+            AwsError::Paced { .. } => Disposition::Wait,
             AwsError::Api { code, message, .. } => {
-                if RETRY.contains(&code.as_str())
-                    || code.ends_with("Exception") && code.starts_with("Internal")
-                {
+                if RETRY.contains(&code.as_str()) || code.ends_with("Exception") && code.starts_with("Internal") {
                     Disposition::Retry
                 } else if WAIT.contains(&code.as_str())
                     || message.contains("referenced in")
@@ -200,15 +202,9 @@ mod tests {
 
     #[test]
     fn classifies_codes() {
-        assert_eq!(
-            api("TooManyRequestsException", "").disposition(),
-            Disposition::Retry
-        );
+        assert_eq!(api("TooManyRequestsException", "").disposition(), Disposition::Retry);
         assert_eq!(api("Throttling", "").disposition(), Disposition::Retry);
-        assert_eq!(
-            api("DependencyViolation", "").disposition(),
-            Disposition::Wait
-        );
+        assert_eq!(api("DependencyViolation", "").disposition(), Disposition::Wait);
         assert_eq!(
             api(
                 "BadRequestException",
@@ -217,15 +213,9 @@ mod tests {
             .disposition(),
             Disposition::Wait
         );
-        assert_eq!(
-            api("InvalidSubnetID.NotFound", "").disposition(),
-            Disposition::Terminal
-        );
+        assert_eq!(api("InvalidSubnetID.NotFound", "").disposition(), Disposition::Terminal);
         assert_eq!(api("AccessDenied", "").disposition(), Disposition::Terminal);
-        assert_eq!(
-            api("TooManyLoadBalancers", "").disposition(),
-            Disposition::Terminal
-        );
+        assert_eq!(api("TooManyLoadBalancers", "").disposition(), Disposition::Terminal);
     }
 
     #[test]

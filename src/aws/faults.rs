@@ -50,11 +50,7 @@ impl Faults {
 
     /// Operations a fault was injected into so far.
     pub fn injected(&self) -> Vec<String> {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .injected
-            .clone()
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).injected.clone()
     }
 
     fn on_send(&self, operation: &str) -> Option<Fault> {
@@ -98,9 +94,7 @@ impl Intercept for FaultInterceptor {
             return Ok(());
         };
         match self.0.on_send(&operation) {
-            Some(Fault::FailBeforeSend) => {
-                Err(format!("injected fault: {operation} not sent").into())
-            }
+            Some(Fault::FailBeforeSend) => Err(format!("injected fault: {operation} not sent").into()),
             Some(Fault::LoseResponse) => {
                 cfg.interceptor_state().store_put(Doomed);
                 Ok(())
@@ -116,10 +110,7 @@ impl Intercept for FaultInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if cfg.load::<Doomed>().is_some() {
-            let operation = cfg
-                .load::<Metadata>()
-                .map(|m| m.name().to_owned())
-                .unwrap_or_default();
+            let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
             return Err(format!("injected fault: response of {operation} lost").into());
         }
         Ok(())

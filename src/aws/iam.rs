@@ -12,8 +12,7 @@ use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::Owner;
 
-pub const EXECUTION_POLICY_ARN: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+pub const EXECUTION_POLICY_ARN: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 /// Lets the awslogs driver create the service's log group on first start.
 pub const LOGS_POLICY_NAME: &str = "privateapi-create-log-group";
 
@@ -59,12 +58,7 @@ pub enum RoleChange {
     PutInlinePolicy(String),
 }
 
-pub fn desired(
-    owner: &Owner,
-    kind: RoleKind,
-    user_tags: &BTreeMap<String, String>,
-    log_group: &str,
-) -> DesiredRole {
+pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, String>, log_group: &str) -> DesiredRole {
     let suffix = match kind {
         RoleKind::Execution => "exec",
         RoleKind::Task => "task",
@@ -99,20 +93,8 @@ pub fn desired(
 pub fn diff(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<RoleChange> {
     let Some(observed) = observed else {
         let mut changes = vec![RoleChange::Create];
-        changes.extend(
-            desired
-                .managed_policies
-                .iter()
-                .cloned()
-                .map(RoleChange::AttachPolicy),
-        );
-        changes.extend(
-            desired
-                .inline_policies
-                .keys()
-                .cloned()
-                .map(RoleChange::PutInlinePolicy),
-        );
+        changes.extend(desired.managed_policies.iter().cloned().map(RoleChange::AttachPolicy));
+        changes.extend(desired.inline_policies.keys().cloned().map(RoleChange::PutInlinePolicy));
         return changes;
     };
     let mut changes: Vec<RoleChange> = desired
@@ -134,11 +116,7 @@ pub fn diff(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<RoleC
 }
 
 /// Reads the role (and, when it has policies to keep, its policies).
-pub async fn observe(
-    aws: &Aws,
-    owner: &Owner,
-    desired: &DesiredRole,
-) -> AwsResult<Option<ObservedRole>> {
+pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResult<Option<ObservedRole>> {
     let Some(role) = found(
         aws.iam
             .get_role()
@@ -209,13 +187,10 @@ pub async fn create(aws: &Aws, desired: &DesiredRole) -> AwsResult<String> {
         .await
         .map_err(aws_err("CreateRole"));
     match result {
-        Ok(out) => out
-            .role()
-            .map(|r| r.arn().to_owned())
-            .ok_or(AwsError::Incomplete {
-                operation: "CreateRole",
-                field: "Role",
-            }),
+        Ok(out) => out.role().map(|r| r.arn().to_owned()).ok_or(AwsError::Incomplete {
+            operation: "CreateRole",
+            field: "Role",
+        }),
         // Created by an earlier call whose answer was lost.
         Err(e) if e.code() == Some("EntityAlreadyExists") => {
             let out = aws
@@ -225,12 +200,10 @@ pub async fn create(aws: &Aws, desired: &DesiredRole) -> AwsResult<String> {
                 .send()
                 .await
                 .map_err(aws_err("GetRole"))?;
-            out.role()
-                .map(|r| r.arn().to_owned())
-                .ok_or(AwsError::Incomplete {
-                    operation: "GetRole",
-                    field: "Role",
-                })
+            out.role().map(|r| r.arn().to_owned()).ok_or(AwsError::Incomplete {
+                operation: "GetRole",
+                field: "Role",
+            })
         }
         Err(e) => Err(e),
     }
@@ -248,11 +221,7 @@ pub async fn attach_policy(aws: &Aws, role: &str, policy_arn: &str) -> AwsResult
 }
 
 pub async fn put_inline_policy(aws: &Aws, desired: &DesiredRole, name: &str) -> AwsResult<()> {
-    let document = desired
-        .inline_policies
-        .get(name)
-        .cloned()
-        .unwrap_or_default();
+    let document = desired.inline_policies.get(name).cloned().unwrap_or_default();
     aws.iam
         .put_role_policy()
         .role_name(&desired.name)

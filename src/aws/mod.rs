@@ -44,12 +44,7 @@ pub struct Aws {
 }
 
 impl Aws {
-    fn from_sdk_config(
-        config: &SdkConfig,
-        stats: Arc<CallStats>,
-        pacer: Arc<Pacer>,
-        faults: Arc<Faults>,
-    ) -> Self {
+    fn from_sdk_config(config: &SdkConfig, stats: Arc<CallStats>, pacer: Arc<Pacer>, faults: Arc<Faults>) -> Self {
         let counter = stats::CountingInterceptor::new(stats.clone());
         let faults = faults::FaultInterceptor(faults);
         macro_rules! client {
@@ -124,10 +119,7 @@ impl AwsFactory {
             Some(r) if !r.is_empty() => r,
             _ => return Err(AwsError::NoRegion),
         };
-        let mut cache = self
-            .by_region
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.by_region.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(aws) = cache.get(&region) {
             return Ok(aws.clone());
         }
@@ -136,12 +128,7 @@ impl AwsFactory {
             .to_builder()
             .region(aws_types::region::Region::new(region.clone()))
             .build();
-        let aws = Aws::from_sdk_config(
-            &config,
-            self.stats.clone(),
-            self.pacer.clone(),
-            self.faults.clone(),
-        );
+        let aws = Aws::from_sdk_config(&config, self.stats.clone(), self.pacer.clone(), self.faults.clone());
         cache.insert(region, aws.clone());
         Ok(aws)
     }

@@ -30,12 +30,7 @@ pub async fn resolve_subnets(
     }
     if let Some(selector) = selector {
         for (key, value) in selector {
-            req = req.filters(
-                Filter::builder()
-                    .name(format!("tag:{key}"))
-                    .values(value)
-                    .build(),
-            );
+            req = req.filters(Filter::builder().name(format!("tag:{key}")).values(value).build());
         }
     }
     let out = req.send().await.map_err(aws_err("DescribeSubnets"))?;
@@ -54,11 +49,7 @@ pub async fn resolve_subnets(
                 code: "InvalidSubnetID.NotFound".into(),
                 message: format!(
                     "subnet(s) {} not found in VPC {vpc_id}",
-                    missing
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             });
         }

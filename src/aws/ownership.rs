@@ -24,11 +24,7 @@ pub struct Owner {
 }
 
 impl Owner {
-    pub fn new(
-        namespace: impl Into<String>,
-        name: impl Into<String>,
-        uid: impl Into<String>,
-    ) -> Self {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>, uid: impl Into<String>) -> Self {
         Owner {
             namespace: namespace.into(),
             name: name.into(),
@@ -78,11 +74,7 @@ impl Owner {
     }
 
     /// Tags for one part: the user's tags, then ours (ours win on a clash).
-    pub fn tags(
-        &self,
-        part: &str,
-        user_tags: &BTreeMap<String, String>,
-    ) -> BTreeMap<String, String> {
+    pub fn tags(&self, part: &str, user_tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut tags: BTreeMap<String, String> = user_tags
             .iter()
             .filter(|(k, _)| !k.starts_with("privateapi.io/") && !k.starts_with("aws:"))
@@ -103,9 +95,7 @@ impl Owner {
 
 /// The `part` tag of a tag list.
 pub fn part_of<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<&'a str> {
-    tags.into_iter()
-        .find(|(k, _)| *k == TAG_PART)
-        .map(|(_, v)| v)
+    tags.into_iter().find(|(k, _)| *k == TAG_PART).map(|(_, v)| v)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -123,11 +113,7 @@ mod tests {
 
     #[test]
     fn names_fit_and_stay_stable() {
-        let owner = Owner::new(
-            "payments-team-with-a-long-namespace",
-            "orders-api-v2",
-            "0d9c1f6e-uid",
-        );
+        let owner = Owner::new("payments-team-with-a-long-namespace", "orders-api-v2", "0d9c1f6e-uid");
         let alb = owner.resource_name("", 32);
         assert!(alb.len() <= 32, "{alb}");
         assert!(alb.starts_with("papi-payments"));
@@ -159,10 +145,7 @@ mod tests {
         assert_eq!(tags[TAG_UID], "uid-1");
         assert_eq!(tags["team"], "payments");
         assert!(owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
-        assert!(
-            !Owner::new("ns", "api", "uid-2")
-                .owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        );
+        assert!(!Owner::new("ns", "api", "uid-2").owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     }
 
     #[test]

@@ -97,9 +97,7 @@ pub struct ObservedApi {
 
 /// What the stage description says it serves: (shape fingerprint, deployment id).
 pub fn stage_marker(description: Option<&str>) -> Option<(&str, &str)> {
-    let rest = description?
-        .strip_prefix(STAGE_MARK)?
-        .strip_prefix(" shape=")?;
+    let rest = description?.strip_prefix(STAGE_MARK)?.strip_prefix(" shape=")?;
     let (shape, deployment) = rest.split_once(" deployment=")?;
     Some((shape, deployment))
 }
@@ -133,9 +131,7 @@ pub async fn find(aws: &Aws, owner: &Owner) -> AwsResult<Vec<String>> {
             .await
             .map_err(aws_err("GetRestApis"))?;
         for api in out.items() {
-            let tags = api
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let tags = api.tags().map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if tags.is_some_and(|t| owner.owns(t)) {
                 apis.push((
                     api.created_date().map(|d| d.secs()).unwrap_or_default(),
@@ -178,26 +174,18 @@ pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
         let observed = ObservedResource {
             id: resource.id().unwrap_or_default().to_owned(),
             has_any_method: method.is_some(),
-            integration: method
-                .and_then(|m| m.method_integration())
-                .map(|i| Integration {
-                    kind: i
-                        .r#type()
-                        .map(|t| t.as_str().to_owned())
-                        .unwrap_or_default(),
-                    http_method: i.http_method().unwrap_or_default().to_owned(),
-                    uri: i.uri().unwrap_or_default().to_owned(),
-                    connection_type: i
-                        .connection_type()
-                        .map(|t| t.as_str().to_owned())
-                        .unwrap_or_default(),
-                    connection_id: i.connection_id().unwrap_or_default().to_owned(),
-                    integration_target: i.integration_target().unwrap_or_default().to_owned(),
-                    request_parameters: i
-                        .request_parameters()
-                        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
-                }),
+            integration: method.and_then(|m| m.method_integration()).map(|i| Integration {
+                kind: i.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                http_method: i.http_method().unwrap_or_default().to_owned(),
+                uri: i.uri().unwrap_or_default().to_owned(),
+                connection_type: i.connection_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                connection_id: i.connection_id().unwrap_or_default().to_owned(),
+                integration_target: i.integration_target().unwrap_or_default().to_owned(),
+                request_parameters: i
+                    .request_parameters()
+                    .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            }),
         };
         match resource.path() {
             Some(ROOT_PATH) => api.root = Some(observed),
@@ -221,16 +209,14 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<String> {
     let endpoint = EndpointConfiguration::builder()
         .types(EndpointType::from(desired.endpoint_type.as_str()))
         .build();
-    aws.pacer.pace("CreateRestApi").await;
+    aws.pacer.pace("CreateRestApi").await?;
     let out = aws
         .apigw
         .create_rest_api()
         .name(&desired.name)
         .description(&desired.description)
         .endpoint_configuration(endpoint)
-        .set_tags(Some(
-            desired.tags.clone().into_iter().collect::<HashMap<_, _>>(),
-        ))
+        .set_tags(Some(desired.tags.clone().into_iter().collect::<HashMap<_, _>>()))
         .send()
         .await
         .map_err(aws_err("CreateRestApi"))?;
@@ -274,12 +260,7 @@ pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, proxy: bool)
     }
 }
 
-pub async fn put_integration(
-    aws: &Aws,
-    api_id: &str,
-    resource_id: &str,
-    integration: &Integration,
-) -> AwsResult<()> {
+pub async fn put_integration(aws: &Aws, api_id: &str, resource_id: &str, integration: &Integration) -> AwsResult<()> {
     aws.apigw
         .put_integration()
         .rest_api_id(api_id)
@@ -291,9 +272,7 @@ pub async fn put_integration(
         .connection_type(ConnectionType::from(integration.connection_type.as_str()))
         .connection_id(&integration.connection_id)
         .integration_target(&integration.integration_target)
-        .set_request_parameters(Some(
-            integration.request_parameters.clone().into_iter().collect(),
-        ))
+        .set_request_parameters(Some(integration.request_parameters.clone().into_iter().collect()))
         .send()
         .await
         .map_err(aws_err("PutIntegration"))?;
@@ -324,7 +303,7 @@ fn deployment_description(shape: &str) -> String {
 }
 
 pub async fn create_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResult<String> {
-    aws.pacer.pace("CreateDeployment").await;
+    aws.pacer.pace("CreateDeployment").await?;
     let out = aws
         .apigw
         .create_deployment()
@@ -339,12 +318,7 @@ pub async fn create_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResul
     })
 }
 
-pub async fn create_stage(
-    aws: &Aws,
-    api_id: &str,
-    desired: &DesiredApi,
-    deployment_id: &str,
-) -> AwsResult<()> {
+pub async fn create_stage(aws: &Aws, api_id: &str, desired: &DesiredApi, deployment_id: &str) -> AwsResult<()> {
     aws.apigw
         .create_stage()
         .rest_api_id(api_id)
@@ -359,13 +333,7 @@ pub async fn create_stage(
 }
 
 /// Points the stage at a deployment and records the shape, in one call.
-pub async fn point_stage(
-    aws: &Aws,
-    api_id: &str,
-    stage: &str,
-    shape: &str,
-    deployment_id: &str,
-) -> AwsResult<()> {
+pub async fn point_stage(aws: &Aws, api_id: &str, stage: &str, shape: &str, deployment_id: &str) -> AwsResult<()> {
     let replace = |path: &str, value: String| {
         PatchOperation::builder()
             .op(Op::Replace)
@@ -378,10 +346,7 @@ pub async fn point_stage(
         .rest_api_id(api_id)
         .stage_name(stage)
         .patch_operations(replace("/deploymentId", deployment_id.to_owned()))
-        .patch_operations(replace(
-            "/description",
-            stage_description(shape, deployment_id),
-        ))
+        .patch_operations(replace("/description", stage_description(shape, deployment_id)))
         .send()
         .await
         .map_err(aws_err("UpdateStage"))?;
@@ -415,7 +380,7 @@ pub async fn delete_deployment(aws: &Aws, api_id: &str, deployment_id: &str) -> 
 }
 
 pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
-    aws.pacer.pace("DeleteRestApi").await;
+    aws.pacer.pace("DeleteRestApi").await?;
     found(
         aws.apigw
             .delete_rest_api()
@@ -463,19 +428,10 @@ mod tests {
             deployment_id: Some(dep.into()),
             description: Some(desc.into()),
         };
-        assert!(stage_in_sync(
-            &stage(&stage_description("s1", "d1"), "d1"),
-            "s1"
-        ));
-        assert!(!stage_in_sync(
-            &stage(&stage_description("s1", "d1"), "d1"),
-            "s2"
-        ));
+        assert!(stage_in_sync(&stage(&stage_description("s1", "d1"), "d1"), "s1"));
+        assert!(!stage_in_sync(&stage(&stage_description("s1", "d1"), "d1"), "s2"));
         // Someone redeployed the stage by hand: we deploy ours again.
-        assert!(!stage_in_sync(
-            &stage(&stage_description("s1", "d1"), "d2"),
-            "s1"
-        ));
+        assert!(!stage_in_sync(&stage(&stage_description("s1", "d1"), "d2"), "s1"));
     }
 
     #[test]

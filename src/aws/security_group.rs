@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair,
-};
+use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 
 use super::Aws;
 use super::error::{AwsResult, aws_err};
@@ -22,11 +20,7 @@ pub enum GroupRole {
 }
 
 impl GroupRole {
-    pub const ALL: [GroupRole; 3] = [
-        GroupRole::VpcLink,
-        GroupRole::LoadBalancer,
-        GroupRole::Tasks,
-    ];
+    pub const ALL: [GroupRole; 3] = [GroupRole::VpcLink, GroupRole::LoadBalancer, GroupRole::Tasks];
 
     pub fn tag(self) -> &'static str {
         match self {
@@ -78,11 +72,7 @@ impl fmt::Display for Rule {
             Source::Group(g) => g.as_str(),
             Source::Cidr(c) | Source::Ipv6Cidr(c) | Source::PrefixList(c) => c.as_str(),
         };
-        write!(
-            f,
-            "{} {}-{} from {source}",
-            self.protocol, self.from_port, self.to_port
-        )
+        write!(f, "{} {}-{} from {source}", self.protocol, self.from_port, self.to_port)
     }
 }
 
@@ -125,11 +115,7 @@ pub fn desired(
         .collect()
 }
 
-pub async fn observe(
-    aws: &Aws,
-    owner: &Owner,
-    vpc_id: Option<&str>,
-) -> AwsResult<Vec<ObservedGroup>> {
+pub async fn observe(aws: &Aws, owner: &Owner, vpc_id: Option<&str>) -> AwsResult<Vec<ObservedGroup>> {
     let mut req = aws.ec2.describe_security_groups().filters(
         Filter::builder()
             .name(format!("tag:{TAG_UID}"))
@@ -139,10 +125,7 @@ pub async fn observe(
     if let Some(vpc) = vpc_id {
         req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
     }
-    let out = req
-        .send()
-        .await
-        .map_err(aws_err("DescribeSecurityGroups"))?;
+    let out = req.send().await.map_err(aws_err("DescribeSecurityGroups"))?;
     let mut groups: Vec<ObservedGroup> = out
         .security_groups()
         .iter()
@@ -212,16 +195,8 @@ pub fn desired_rules(group: &DesiredGroup, ids: &BTreeMap<GroupRole, String>) ->
 
 /// Rules to add and rules to remove so that `observed` becomes `desired` exactly.
 pub fn diff_rules(desired: &[Rule], observed: &[Rule]) -> (Vec<Rule>, Vec<Rule>) {
-    let add = desired
-        .iter()
-        .filter(|r| !observed.contains(r))
-        .cloned()
-        .collect();
-    let remove = observed
-        .iter()
-        .filter(|r| !desired.contains(r))
-        .cloned()
-        .collect();
+    let add = desired.iter().filter(|r| !observed.contains(r)).cloned().collect();
+    let remove = observed.iter().filter(|r| !desired.contains(r)).cloned().collect();
     (add, remove)
 }
 
@@ -246,12 +221,10 @@ pub async fn create(aws: &Aws, vpc_id: &str, group: &DesiredGroup) -> AwsResult<
         .send()
         .await
         .map_err(aws_err("CreateSecurityGroup"))?;
-    out.group_id()
-        .map(str::to_owned)
-        .ok_or(super::AwsError::Incomplete {
-            operation: "CreateSecurityGroup",
-            field: "GroupId",
-        })
+    out.group_id().map(str::to_owned).ok_or(super::AwsError::Incomplete {
+        operation: "CreateSecurityGroup",
+        field: "GroupId",
+    })
 }
 
 fn permission(rule: &Rule) -> IpPermission {
@@ -262,16 +235,10 @@ fn permission(rule: &Rule) -> IpPermission {
     match &rule.source {
         Source::Group(g) => b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build()),
         Source::Cidr(c) => b.ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(c).build()),
-        Source::Ipv6Cidr(c) => b.ipv6_ranges(
-            aws_sdk_ec2::types::Ipv6Range::builder()
-                .cidr_ipv6(c)
-                .build(),
-        ),
-        Source::PrefixList(c) => b.prefix_list_ids(
-            aws_sdk_ec2::types::PrefixListId::builder()
-                .prefix_list_id(c)
-                .build(),
-        ),
+        Source::Ipv6Cidr(c) => b.ipv6_ranges(aws_sdk_ec2::types::Ipv6Range::builder().cidr_ipv6(c).build()),
+        Source::PrefixList(c) => {
+            b.prefix_list_ids(aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(c).build())
+        }
     }
     .build()
 }
@@ -347,14 +314,8 @@ mod tests {
                 source: Source::Group("sg-link".into())
             }]
         );
-        let tasks = groups
-            .iter()
-            .find(|g| g.role == GroupRole::Tasks)
-            .expect("tasks group");
-        assert_eq!(
-            desired_rules(tasks, &ids)[0].source,
-            Source::Group("sg-alb".into())
-        );
+        let tasks = groups.iter().find(|g| g.role == GroupRole::Tasks).expect("tasks group");
+        assert_eq!(desired_rules(tasks, &ids)[0].source, Source::Group("sg-alb".into()));
         let link = groups
             .iter()
             .find(|g| g.role == GroupRole::VpcLink)

@@ -7,13 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::ConfigBag;
 
 #[derive(Debug, Default)]
 pub struct CallStats {
     calls: Mutex<BTreeMap<(String, String), u64>>,
+    outcomes: Mutex<BTreeMap<(String, String, &'static str), u64>>,
 }
 
 /// A copy of the counters at one moment; subtract two to get what happened between.
@@ -23,9 +26,19 @@ pub struct CallSnapshot(pub BTreeMap<(String, String), u64>);
 impl CallStats {
     pub fn record(&self, service: &str, operation: &str) {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        *calls
-            .entry((service.to_owned(), operation.to_owned()))
+        *calls.entry((service.to_owned(), operation.to_owned())).or_default() += 1;
+    }
+
+    pub fn record_outcome(&self, service: &str, operation: &str, outcome: &'static str) {
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        *outcomes
+            .entry((service.to_owned(), operation.to_owned(), outcome))
             .or_default() += 1;
+    }
+
+    /// Finished calls by (service, operation, outcome), for the metrics endpoint.
+    pub fn outcomes(&self) -> BTreeMap<(String, String, &'static str), u64> {
+        self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn snapshot(&self) -> CallSnapshot {
@@ -58,11 +71,7 @@ impl CallSnapshot {
     }
 
     pub fn reads(&self) -> u64 {
-        self.0
-            .iter()
-            .filter(|((_, op), _)| is_read(op))
-            .map(|(_, n)| n)
-            .sum()
+        self.0.iter().filter(|((_, op), _)| is_read(op)).map(|(_, n)| n).sum()
     }
 
     pub fn writes(&self) -> u64 {
@@ -111,6 +120,23 @@ impl Intercept for CountingInterceptor {
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
             self.0.record(meta.service(), meta.name());
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            let outcome = match context.output_or_error() {
+                Some(Ok(_)) => "ok",
+                Some(Err(err)) if err.as_operation_error().is_some() => "aws_error",
+                _ => "transport_error",
+            };
+            self.0.record_outcome(meta.service(), meta.name(), outcome);
         }
         Ok(())
     }

@@ -59,9 +59,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ObservedVpcLink>
             .await
             .map_err(aws_err("GetVpcLinks"))?;
         for link in out.items() {
-            let tags = link
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let tags = link.tags().map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             if !tags.is_some_and(|t| owner.owns(t)) {
                 continue;
             }
@@ -105,9 +103,7 @@ pub async fn observe_existing(aws: &Aws, id: &str) -> AwsResult<ObservedVpcLink>
         return Err(AwsError::Api {
             operation: "GetVpcLink",
             code: "NotFoundException".into(),
-            message: format!(
-                "VPC link {id} (spec.vpcLink.existingId) does not exist in this region"
-            ),
+            message: format!("VPC link {id} (spec.vpcLink.existingId) does not exist in this region"),
         });
     };
     Ok(ObservedVpcLink {
@@ -130,9 +126,9 @@ pub fn choose<'a>(
     observed: &'a [ObservedVpcLink],
 ) -> (Option<&'a ObservedVpcLink>, Vec<&'a ObservedVpcLink>) {
     let wanted = desired.fingerprint();
-    let current = observed.iter().find(|l| {
-        l.fingerprint.as_deref() == Some(wanted.as_str()) && l.state != LinkState::Deleting
-    });
+    let current = observed
+        .iter()
+        .find(|l| l.fingerprint.as_deref() == Some(wanted.as_str()) && l.state != LinkState::Deleting);
     let retire = observed
         .iter()
         .filter(|l| Some(l.id.as_str()) != current.map(|c| c.id.as_str()))
@@ -143,7 +139,7 @@ pub fn choose<'a>(
 pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
     let mut tags: HashMap<String, String> = desired.tags.clone().into_iter().collect();
     tags.insert(TAG_CONFIG.into(), desired.fingerprint());
-    aws.pacer.pace("CreateVpcLink").await;
+    aws.pacer.pace("CreateVpcLink").await?;
     let out = aws
         .apigwv2
         .create_vpc_link()
@@ -154,16 +150,14 @@ pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
         .send()
         .await
         .map_err(aws_err("CreateVpcLink"))?;
-    out.vpc_link_id()
-        .map(str::to_owned)
-        .ok_or(AwsError::Incomplete {
-            operation: "CreateVpcLink",
-            field: "VpcLinkId",
-        })
+    out.vpc_link_id().map(str::to_owned).ok_or(AwsError::Incomplete {
+        operation: "CreateVpcLink",
+        field: "VpcLinkId",
+    })
 }
 
 pub async fn delete(aws: &Aws, id: &str) -> AwsResult<()> {
-    aws.pacer.pace("DeleteVpcLink").await;
+    aws.pacer.pace("DeleteVpcLink").await?;
     found(
         aws.apigwv2
             .delete_vpc_link()
@@ -202,11 +196,7 @@ mod tests {
     fn keeps_the_oldest_matching_link_and_retires_the_rest() {
         let d = desired(&["subnet-a", "subnet-b"]);
         let fp = d.fingerprint();
-        let links = vec![
-            link("old", "stale", 1),
-            link("keep", &fp, 2),
-            link("dup", &fp, 3),
-        ];
+        let links = vec![link("old", "stale", 1), link("keep", &fp, 2), link("dup", &fp, 3)];
         let (current, retire) = choose(&d, &links);
         assert_eq!(current.map(|l| l.id.as_str()), Some("keep"));
         let retired: Vec<&str> = retire.iter().map(|l| l.id.as_str()).collect();

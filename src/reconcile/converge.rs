@@ -26,12 +26,7 @@ pub const VPC_LINK: &str = "VpcLinkReady";
 pub const SERVICE: &str = "ServiceReady";
 pub const API: &str = "ApiReady";
 
-pub async fn converge(
-    aws: &Aws,
-    owner: &Owner,
-    spec: &PrivateApiSpec,
-    mode: Mode,
-) -> Result<Outcome> {
+pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<Outcome> {
     spec.validate().map_err(Error::InvalidSpec)?;
     let net = &spec.network;
     let subnets = network::resolve_subnets(
@@ -151,40 +146,21 @@ impl Pass<'_> {
                 .find(|o| o.role == group.role)
                 .map(|o| o.rules.as_slice())
                 .unwrap_or(&[]);
-            let (add, remove) =
-                security_group::diff_rules(&security_group::desired_rules(group, &ids), current);
+            let (add, remove) = security_group::diff_rules(&security_group::desired_rules(group, &ids), current);
             let id = ids.get(&group.role).cloned().unwrap_or_default();
             for rule in add {
-                let change = Change::new(
-                    Verb::Update,
-                    "SecurityGroup",
-                    &group.name,
-                    format!("allow {rule}"),
-                );
+                let change = Change::new(Verb::Update, "SecurityGroup", &group.name, format!("allow {rule}"));
                 self.run
                     .write(change, security_group::authorize(aws, &id, &rule))
                     .await?;
             }
             for rule in remove {
-                let change = Change::new(
-                    Verb::Update,
-                    "SecurityGroup",
-                    &group.name,
-                    format!("revoke {rule}"),
-                );
-                self.run
-                    .write(change, security_group::revoke(aws, &id, &rule))
-                    .await?;
+                let change = Change::new(Verb::Update, "SecurityGroup", &group.name, format!("revoke {rule}"));
+                self.run.write(change, security_group::revoke(aws, &id, &rule)).await?;
             }
         }
-        self.out.resources.security_group_ids = ids
-            .iter()
-            .map(|(role, id)| (role.to_string(), id.clone()))
-            .collect();
-        self.part(PartStatus::ready(
-            SECURITY_GROUPS,
-            "link → ALB → tasks rules in place",
-        ));
+        self.out.resources.security_group_ids = ids.iter().map(|(role, id)| (role.to_string(), id.clone())).collect();
+        self.part(PartStatus::ready(SECURITY_GROUPS, "link → ALB → tasks rules in place"));
         Ok(ids)
     }
 
@@ -202,38 +178,24 @@ impl Pass<'_> {
             for change in iam::diff(role, current.as_ref()) {
                 match change {
                     RoleChange::Create => {
-                        let change =
-                            Change::new(Verb::Create, "IamRole", &role.name, role.kind.part());
+                        let change = Change::new(Verb::Create, "IamRole", &role.name, role.kind.part());
                         arn = self.run.write(change, iam::create(aws, role)).await?;
                     }
                     RoleChange::AttachPolicy(policy) => {
-                        let change = Change::new(
-                            Verb::Update,
-                            "IamRole",
-                            &role.name,
-                            format!("attach {policy}"),
-                        );
+                        let change = Change::new(Verb::Update, "IamRole", &role.name, format!("attach {policy}"));
                         self.run
                             .write(change, iam::attach_policy(aws, &role.name, &policy))
                             .await?;
                     }
                     RoleChange::PutInlinePolicy(policy) => {
-                        let change = Change::new(
-                            Verb::Update,
-                            "IamRole",
-                            &role.name,
-                            format!("put policy {policy}"),
-                        );
+                        let change = Change::new(Verb::Update, "IamRole", &role.name, format!("put policy {policy}"));
                         self.run
                             .write(change, iam::put_inline_policy(aws, role, &policy))
                             .await?;
                     }
                 }
             }
-            arns.insert(
-                role.kind,
-                arn.unwrap_or_else(|| after_apply(role.kind.part())),
-            );
+            arns.insert(role.kind, arn.unwrap_or_else(|| after_apply(role.kind.part())));
         }
         let svc = &self.inputs.spec.service;
         let execution = svc
@@ -271,10 +233,7 @@ impl Pass<'_> {
                 return Err(AwsError::Api {
                     operation: "DescribeClusters",
                     code: "ClusterNotActive".into(),
-                    message: format!(
-                        "ECS cluster {} (spec.service.cluster) is not ACTIVE",
-                        wanted.name
-                    ),
+                    message: format!("ECS cluster {} (spec.service.cluster) is not ACTIVE", wanted.name),
                 }
                 .into());
             }
@@ -282,10 +241,7 @@ impl Pass<'_> {
                 return Err(AwsError::Api {
                     operation: "DescribeClusters",
                     code: "ClusterNotFoundException".into(),
-                    message: format!(
-                        "ECS cluster {} (spec.service.cluster) does not exist",
-                        wanted.name
-                    ),
+                    message: format!("ECS cluster {} (spec.service.cluster) does not exist", wanted.name),
                 }
                 .into());
             }
@@ -299,10 +255,7 @@ impl Pass<'_> {
                 .unwrap_or_else(|| after_apply("cluster")),
         };
         self.out.resources.cluster_arn = Some(arn);
-        self.part(PartStatus::ready(
-            CLUSTER,
-            format!("cluster {}", wanted.name),
-        ));
+        self.part(PartStatus::ready(CLUSTER, format!("cluster {}", wanted.name)));
         Ok(wanted.name.clone())
     }
 
@@ -311,11 +264,7 @@ impl Pass<'_> {
     async fn load_balancer(&mut self, observed: &elb::Observed, refs: &mut Refs) -> Result<()> {
         let aws = self.run.aws;
         let i = self.inputs;
-        let alb_group = refs
-            .groups
-            .get(&GroupRole::LoadBalancer)
-            .cloned()
-            .unwrap_or_default();
+        let alb_group = refs.groups.get(&GroupRole::LoadBalancer).cloned().unwrap_or_default();
 
         let tg = desired::target_group(i);
         refs.target_group = match &observed.target_group {
@@ -323,10 +272,7 @@ impl Pass<'_> {
                 if current.health != tg.health {
                     let change = Change::new(Verb::Update, "TargetGroup", &tg.name, "health check");
                     self.run
-                        .write(
-                            change,
-                            elb::modify_health_check(aws, &current.arn, &tg.health),
-                        )
+                        .write(change, elb::modify_health_check(aws, &current.arn, &tg.health))
                         .await?;
                 }
                 current.arn.clone()
@@ -350,13 +296,9 @@ impl Pass<'_> {
         let (lb_arn, dns, state) = match &observed.load_balancer {
             Some(current) => {
                 if current.security_groups != lb.security_groups {
-                    let change =
-                        Change::new(Verb::Update, "LoadBalancer", &lb.name, "security groups");
+                    let change = Change::new(Verb::Update, "LoadBalancer", &lb.name, "security groups");
                     self.run
-                        .write(
-                            change,
-                            elb::set_security_groups(aws, &current.arn, &lb.security_groups),
-                        )
+                        .write(change, elb::set_security_groups(aws, &current.arn, &lb.security_groups))
                         .await?;
                 }
                 if current.subnets != lb.subnets {
@@ -385,11 +327,7 @@ impl Pass<'_> {
                     &lb.name,
                     format!("internal ALB in {} subnets", lb.subnets.len()),
                 );
-                match self
-                    .run
-                    .write(change, elb::create_load_balancer(aws, &lb))
-                    .await?
-                {
+                match self.run.write(change, elb::create_load_balancer(aws, &lb)).await? {
                     Some((arn, dns)) => (arn, dns, LoadBalancerState::Provisioning),
                     None => (
                         after_apply("ALB ARN"),
@@ -414,12 +352,7 @@ impl Pass<'_> {
                     self.run
                         .write(
                             change,
-                            elb::modify_listener(
-                                aws,
-                                &current.arn,
-                                &refs.target_group,
-                                listener.port,
-                            ),
+                            elb::modify_listener(aws, &current.arn, &refs.target_group, listener.port),
                         )
                         .await?;
                 }
@@ -440,15 +373,8 @@ impl Pass<'_> {
                 .unwrap_or_else(|| after_apply("listener ARN")),
         };
         for stray in strays {
-            let change = Change::new(
-                Verb::Delete,
-                "Listener",
-                format!("HTTP:{}", stray.port),
-                "not in spec",
-            );
-            self.run
-                .write(change, elb::delete_listener(aws, &stray.arn))
-                .await?;
+            let change = Change::new(Verb::Delete, "Listener", format!("HTTP:{}", stray.port), "not in spec");
+            self.run.write(change, elb::delete_listener(aws, &stray.arn)).await?;
         }
 
         let r = &mut self.out.resources;
@@ -460,11 +386,7 @@ impl Pass<'_> {
         refs.listener_exists = true;
         self.part(match state {
             LoadBalancerState::Active => PartStatus::ready(LOAD_BALANCER, "ALB active"),
-            _ => PartStatus::waiting(
-                LOAD_BALANCER,
-                "LoadBalancerProvisioning",
-                "the ALB is provisioning",
-            ),
+            _ => PartStatus::waiting(LOAD_BALANCER, "LoadBalancerProvisioning", "the ALB is provisioning"),
         });
         Ok(())
     }
@@ -472,25 +394,12 @@ impl Pass<'_> {
     // ------------------------------------------------------------ VPC link
 
     /// Ensures the link; returns the links to retire once the API has moved off them.
-    async fn vpc_link(
-        &mut self,
-        observed: &Links,
-        refs: &mut Refs,
-    ) -> Result<Vec<vpc_link::ObservedVpcLink>> {
+    async fn vpc_link(&mut self, observed: &Links, refs: &mut Refs) -> Result<Vec<vpc_link::ObservedVpcLink>> {
         let aws = self.run.aws;
         let (id, state, message, stale) = match observed {
-            Links::Existing(link) => (
-                link.id.clone(),
-                link.state,
-                link.message.clone(),
-                Vec::new(),
-            ),
+            Links::Existing(link) => (link.id.clone(), link.state, link.message.clone(), Vec::new()),
             Links::Owned(links) => {
-                let link_group = refs
-                    .groups
-                    .get(&GroupRole::VpcLink)
-                    .cloned()
-                    .unwrap_or_default();
+                let link_group = refs.groups.get(&GroupRole::VpcLink).cloned().unwrap_or_default();
                 let wanted = desired::vpc_link(self.inputs, &link_group);
                 let (current, retire) = vpc_link::choose(&wanted, links);
                 let stale: Vec<_> = retire.into_iter().cloned().collect();
@@ -522,11 +431,9 @@ impl Pass<'_> {
         self.out.resources.vpc_link_id = Some(id.clone());
         self.part(match state {
             LinkState::Available => PartStatus::ready(VPC_LINK, format!("VPC link {id} available")),
-            LinkState::Deleting => PartStatus::waiting(
-                VPC_LINK,
-                "VpcLinkDeleting",
-                format!("VPC link {id} is being deleted"),
-            ),
+            LinkState::Deleting => {
+                PartStatus::waiting(VPC_LINK, "VpcLinkDeleting", format!("VPC link {id} is being deleted"))
+            }
             _ => PartStatus::waiting(
                 VPC_LINK,
                 "VpcLinkPending",
@@ -542,11 +449,7 @@ impl Pass<'_> {
         for link in stale.iter().filter(|l| l.state != LinkState::Deleting) {
             let change = Change::new(Verb::Delete, "VpcLink", &link.id, "replaced");
             // Still referenced by an integration until the API moved: try again next pass.
-            if let Err(e) = self
-                .run
-                .write(change, vpc_link::delete(aws, &link.id))
-                .await
-            {
+            if let Err(e) = self.run.write(change, vpc_link::delete(aws, &link.id)).await {
                 tracing::info!(link = %link.id, error = %e, "old VPC link not deleted yet");
                 self.part(PartStatus::waiting(
                     VPC_LINK,
@@ -565,9 +468,7 @@ impl Pass<'_> {
         let td = desired::task_definition(i, &refs.execution_role, &refs.task_role);
         let current_td = ecs::observe_task_definition(aws, i.owner, &td.family).await?;
         let td_arn = match current_td {
-            Some(current) if current.fingerprint.as_deref() == Some(td.fingerprint().as_str()) => {
-                current.arn
-            }
+            Some(current) if current.fingerprint.as_deref() == Some(td.fingerprint().as_str()) => current.arn,
             other => {
                 let detail = match other {
                     Some(_) => format!("new revision: image {}", td.image),
@@ -584,11 +485,7 @@ impl Pass<'_> {
         };
         self.out.resources.task_definition_arn = Some(td_arn.clone());
 
-        let tasks_group = refs
-            .groups
-            .get(&GroupRole::Tasks)
-            .cloned()
-            .unwrap_or_default();
+        let tasks_group = refs.groups.get(&GroupRole::Tasks).cloned().unwrap_or_default();
         let wanted = desired::service(i, &refs.cluster, &td_arn, &refs.target_group, &tasks_group);
         let current = if refs.cluster.starts_with('<') {
             None
@@ -611,11 +508,7 @@ impl Pass<'_> {
                     running_count: 0,
                     desired_count: wanted.desired_count,
                 });
-                self.part(PartStatus::waiting(
-                    SERVICE,
-                    "ServiceStarting",
-                    "tasks are starting",
-                ));
+                self.part(PartStatus::waiting(SERVICE, "ServiceStarting", "tasks are starting"));
             }
             Some(svc) if svc.status == "DRAINING" => {
                 self.out.resources.service_arn = Some(svc.arn.clone());
@@ -628,15 +521,10 @@ impl Pass<'_> {
             Some(svc) => {
                 let drift = ecs::service_drift(&wanted, &svc);
                 if !drift.is_empty() {
-                    let change =
-                        Change::new(Verb::Update, "EcsService", &wanted.name, drift.join(", "));
-                    self.run
-                        .write(change, ecs::update_service(aws, &wanted))
-                        .await?;
+                    let change = Change::new(Verb::Update, "EcsService", &wanted.name, drift.join(", "));
+                    self.run.write(change, ecs::update_service(aws, &wanted)).await?;
                     if svc.task_definition_arn != wanted.task_definition_arn
-                        && svc
-                            .task_definition_arn
-                            .contains(&format!("/{}:", td.family))
+                        && svc.task_definition_arn.contains(&format!("/{}:", td.family))
                     {
                         // Running tasks keep their revision; the old one just stops being offered.
                         let change = Change::new(
@@ -646,10 +534,7 @@ impl Pass<'_> {
                             "superseded",
                         );
                         self.run
-                            .write(
-                                change,
-                                ecs::deregister_task_definition(aws, &svc.task_definition_arn),
-                            )
+                            .write(change, ecs::deregister_task_definition(aws, &svc.task_definition_arn))
                             .await?;
                     }
                 }
@@ -669,9 +554,7 @@ impl Pass<'_> {
     async fn api(&mut self, found: &[String], refs: &Refs) -> Result<()> {
         let aws = self.run.aws;
         let i = self.inputs;
-        let (Some((alb_arn, dns)), Some((link_id, link_state))) =
-            (&refs.load_balancer, &refs.vpc_link)
-        else {
+        let (Some((alb_arn, dns)), Some((link_id, link_state))) = (&refs.load_balancer, &refs.vpc_link) else {
             return Ok(());
         };
         let wanted = desired::api(i, dns, link_id, alb_arn);
@@ -683,20 +566,12 @@ impl Pass<'_> {
             self.run.write(change, rest_api::delete(aws, extra)).await?;
         }
         let (api_id, mut current) = match found.first() {
-            Some(id) => (
-                id.clone(),
-                rest_api::observe(aws, id).await?.unwrap_or_default(),
-            ),
+            Some(id) => (id.clone(), rest_api::observe(aws, id).await?.unwrap_or_default()),
             None => {
                 let created = self
                     .run
                     .write(
-                        Change::new(
-                            Verb::Create,
-                            "RestApi",
-                            &wanted.name,
-                            wanted.endpoint_type.clone(),
-                        ),
+                        Change::new(Verb::Create, "RestApi", &wanted.name, wanted.endpoint_type.clone()),
                         rest_api::create(aws, &wanted),
                     )
                     .await?;
@@ -739,13 +614,7 @@ impl Pass<'_> {
                 .unwrap_or_else(|| after_apply("proxy resource id")),
         };
         for (path, resource_id, observed, integration, proxy) in [
-            (
-                rest_api::ROOT_PATH,
-                &root_id,
-                current.root.take(),
-                &wanted.root,
-                false,
-            ),
+            (rest_api::ROOT_PATH, &root_id, current.root.take(), &wanted.root, false),
             (
                 rest_api::PROXY_PATH,
                 &proxy_id,
@@ -758,20 +627,12 @@ impl Pass<'_> {
             if !observed.has_any_method {
                 let change = Change::new(Verb::Create, "ApiMethod", format!("ANY {path}"), "");
                 self.run
-                    .write(
-                        change,
-                        rest_api::put_method(aws, &api_id, resource_id, proxy),
-                    )
+                    .write(change, rest_api::put_method(aws, &api_id, resource_id, proxy))
                     .await?;
             }
             if observed.integration.as_ref() != Some(integration) {
                 let detail = format!("HTTP_PROXY via VPC link {link_id} to {}", integration.uri);
-                let change = Change::new(
-                    Verb::Update,
-                    "ApiIntegration",
-                    format!("ANY {path}"),
-                    detail,
-                );
+                let change = Change::new(Verb::Update, "ApiIntegration", format!("ANY {path}"), detail);
                 self.run
                     .write(
                         change,
@@ -783,9 +644,7 @@ impl Pass<'_> {
 
         let stage = current.stages.iter().find(|s| s.name == wanted.stage_name);
         let deployment_id = match stage {
-            Some(stage) if rest_api::stage_in_sync(stage, &shape) => {
-                stage.deployment_id.clone().unwrap_or_default()
-            }
+            Some(stage) if rest_api::stage_in_sync(stage, &shape) => stage.deployment_id.clone().unwrap_or_default(),
             _ => {
                 let deployment = match self.run.mode {
                     Mode::Apply => rest_api::find_deployment(aws, &api_id, &shape).await?,
@@ -796,12 +655,7 @@ impl Pass<'_> {
                     None => self
                         .run
                         .write(
-                            Change::new(
-                                Verb::Create,
-                                "ApiDeployment",
-                                &api_id,
-                                format!("shape {shape}"),
-                            ),
+                            Change::new(Verb::Create, "ApiDeployment", &api_id, format!("shape {shape}")),
                             rest_api::create_deployment(aws, &api_id, &shape),
                         )
                         .await?
@@ -816,10 +670,7 @@ impl Pass<'_> {
                             format!("deployment {deployment}"),
                         );
                         self.run
-                            .write(
-                                change,
-                                rest_api::create_stage(aws, &api_id, &wanted, &deployment),
-                            )
+                            .write(change, rest_api::create_stage(aws, &api_id, &wanted, &deployment))
                             .await?;
                     }
                     Some(stage) => {
@@ -832,22 +683,11 @@ impl Pass<'_> {
                         self.run
                             .write(
                                 change,
-                                rest_api::point_stage(
-                                    aws,
-                                    &api_id,
-                                    &stage.name,
-                                    &shape,
-                                    &deployment,
-                                ),
+                                rest_api::point_stage(aws, &api_id, &stage.name, &shape, &deployment),
                             )
                             .await?;
-                        if let Some(old) = stage
-                            .deployment_id
-                            .as_deref()
-                            .filter(|old| *old != deployment)
-                        {
-                            let change =
-                                Change::new(Verb::Delete, "ApiDeployment", old, "superseded");
+                        if let Some(old) = stage.deployment_id.as_deref().filter(|old| *old != deployment) {
+                            let change = Change::new(Verb::Delete, "ApiDeployment", old, "superseded");
                             if let Err(e) = self
                                 .run
                                 .write(change, rest_api::delete_deployment(aws, &api_id, old))
@@ -862,10 +702,11 @@ impl Pass<'_> {
             }
         };
         // Stages we made under another name (the stage was renamed in the spec).
-        for stale in current.stages.iter().filter(|s| {
-            s.name != wanted.stage_name
-                && rest_api::stage_marker(s.description.as_deref()).is_some()
-        }) {
+        for stale in current
+            .stages
+            .iter()
+            .filter(|s| s.name != wanted.stage_name && rest_api::stage_marker(s.description.as_deref()).is_some())
+        {
             let change = Change::new(Verb::Delete, "ApiStage", &stale.name, "renamed in spec");
             self.run
                 .write(change, rest_api::delete_stage(aws, &api_id, &stale.name))
@@ -873,11 +714,7 @@ impl Pass<'_> {
         }
 
         self.out.resources.deployment_id = Some(deployment_id);
-        self.out.endpoint = Some(rest_api::invoke_url(
-            &api_id,
-            &aws.region,
-            &wanted.stage_name,
-        ));
+        self.out.endpoint = Some(rest_api::invoke_url(&api_id, &aws.region, &wanted.stage_name));
         self.part(PartStatus::ready(
             API,
             format!("stage {} serves shape {shape}", wanted.stage_name),

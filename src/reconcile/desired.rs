@@ -22,10 +22,7 @@ pub struct Inputs<'a> {
 
 impl Inputs<'_> {
     pub fn log_group(&self) -> String {
-        format!(
-            "/ecs/privateapi/{}/{}",
-            self.owner.namespace, self.owner.name
-        )
+        format!("/ecs/privateapi/{}/{}", self.owner.namespace, self.owner.name)
     }
 }
 
@@ -43,20 +40,10 @@ pub fn roles(i: Inputs<'_>) -> Vec<DesiredRole> {
     let svc = &i.spec.service;
     let mut roles = Vec::new();
     if svc.execution_role_arn.is_none() {
-        roles.push(iam::desired(
-            i.owner,
-            RoleKind::Execution,
-            &i.spec.tags,
-            &i.log_group(),
-        ));
+        roles.push(iam::desired(i.owner, RoleKind::Execution, &i.spec.tags, &i.log_group()));
     }
     if svc.task_role_arn.is_none() {
-        roles.push(iam::desired(
-            i.owner,
-            RoleKind::Task,
-            &i.spec.tags,
-            &i.log_group(),
-        ));
+        roles.push(iam::desired(i.owner, RoleKind::Task, &i.spec.tags, &i.log_group()));
     }
     roles
 }
@@ -115,11 +102,7 @@ pub fn task_family(owner: &Owner) -> String {
     owner.resource_name("", 255)
 }
 
-pub fn task_definition(
-    i: Inputs<'_>,
-    execution_role_arn: &str,
-    task_role_arn: &str,
-) -> DesiredTaskDefinition {
+pub fn task_definition(i: Inputs<'_>, execution_role_arn: &str, task_role_arn: &str) -> DesiredTaskDefinition {
     let svc = &i.spec.service;
     let mut env = svc.env.clone();
     env.sort_by(|a, b| a.name.cmp(&b.name));
@@ -135,10 +118,7 @@ pub fn task_definition(
             .execution_role_arn
             .clone()
             .unwrap_or_else(|| execution_role_arn.to_owned()),
-        task_role_arn: svc
-            .task_role_arn
-            .clone()
-            .unwrap_or_else(|| task_role_arn.to_owned()),
+        task_role_arn: svc.task_role_arn.clone().unwrap_or_else(|| task_role_arn.to_owned()),
         log_group: i.log_group(),
         region: i.region.to_owned(),
         tags: i.owner.tags("task-definition", &i.spec.tags),
@@ -177,12 +157,12 @@ pub fn api(i: Inputs<'_>, alb_dns: &str, vpc_link_id: &str, alb_arn: &str) -> De
     let (root, proxy) = rest_api::integrations(alb_dns, vpc_link_id, alb_arn);
     DesiredApi {
         name: format!("{}-{}", i.owner.namespace, i.owner.name),
-        description: i.spec.api.description.clone().unwrap_or_else(|| {
-            format!(
-                "privateapi {} (managed by privateapi-operator)",
-                i.owner.key()
-            )
-        }),
+        description: i
+            .spec
+            .api
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", i.owner.key())),
         endpoint_type: i.spec.api.endpoint_type.as_aws().to_owned(),
         tags: i.owner.tags("rest-api", &i.spec.tags),
         stage_name: i.spec.api.stage_name.clone(),
@@ -243,9 +223,7 @@ mod tests {
         let mut s = s;
         s.service.execution_role_arn = Some("arn:aws:iam::123456789012:role/exec".into());
         s.service.task_role_arn = Some("arn:aws:iam::123456789012:role/task".into());
-        s.service.cluster = Some(crate::crd::ClusterRef {
-            name: "shared".into(),
-        });
+        s.service.cluster = Some(crate::crd::ClusterRef { name: "shared".into() });
         assert!(with(&s, roles).is_empty());
         let c = with(&s, cluster);
         assert!(!c.managed);

@@ -42,12 +42,7 @@ pub struct Change {
 }
 
 impl Change {
-    pub fn new(
-        verb: Verb,
-        part: &'static str,
-        name: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(verb: Verb, part: &'static str, name: impl Into<String>, detail: impl Into<String>) -> Self {
         Change {
             verb,
             part,
@@ -91,11 +86,7 @@ impl PartStatus {
         }
     }
 
-    pub fn waiting(
-        condition: &'static str,
-        reason: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn waiting(condition: &'static str, reason: impl Into<String>, message: impl Into<String>) -> Self {
         PartStatus {
             condition,
             ready: false,
@@ -145,11 +136,7 @@ impl<'a> Run<'a> {
 
     /// Makes one change (or, in plan mode, records it and returns `None` without
     /// ever polling `call`, so nothing is sent).
-    pub async fn write<T>(
-        &mut self,
-        change: Change,
-        call: impl Future<Output = AwsResult<T>>,
-    ) -> AwsResult<Option<T>> {
+    pub async fn write<T>(&mut self, change: Change, call: impl Future<Output = AwsResult<T>>) -> AwsResult<Option<T>> {
         match self.mode {
             Mode::Plan => {
                 self.changes.push(change);

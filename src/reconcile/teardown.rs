@@ -34,12 +34,7 @@ impl TeardownOutcome {
     }
 }
 
-pub async fn teardown(
-    aws: &Aws,
-    owner: &Owner,
-    spec: &PrivateApiSpec,
-    mode: Mode,
-) -> Result<TeardownOutcome> {
+pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<TeardownOutcome> {
     let mut run = Run::new(aws, mode);
     let mut waiting = Vec::new();
 
@@ -59,19 +54,13 @@ pub async fn teardown(
         rest_api::find(aws, owner),
         vpc_link::observe(aws, owner),
         security_group::observe(aws, owner, None),
-        async {
-            not_ours_is_none(elb::observe(aws, owner).await.map(Some))
-                .map(Option::unwrap_or_default)
-        },
+        async { not_ours_is_none(elb::observe(aws, owner).await.map(Some)).map(Option::unwrap_or_default) },
     )?;
 
     // 1. REST APIs (their stages and deployments go with them).
     for id in &apis {
-        run.write(
-            Change::new(Verb::Delete, "RestApi", id, ""),
-            rest_api::delete(aws, id),
-        )
-        .await?;
+        run.write(Change::new(Verb::Delete, "RestApi", id, ""), rest_api::delete(aws, id))
+            .await?;
     }
 
     // 2. VPC links; AWS refuses while an integration still references one.
@@ -89,9 +78,7 @@ pub async fn teardown(
     // 3. The ECS service: scaled in and deleted in one call, then DRAINING → INACTIVE.
     let mut service_gone = true;
     for cluster in &clusters {
-        let found = match not_ours_is_none(
-            ecs::observe_service(aws, owner, cluster, &service_name).await,
-        ) {
+        let found = match not_ours_is_none(ecs::observe_service(aws, owner, cluster, &service_name).await) {
             Ok(found) => found,
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
@@ -99,12 +86,7 @@ pub async fn teardown(
         if let Some(svc) = found {
             service_gone = false;
             if svc.status == "ACTIVE" {
-                let change = Change::new(
-                    Verb::Delete,
-                    "EcsService",
-                    &service_name,
-                    "scale to 0 and delete",
-                );
+                let change = Change::new(Verb::Delete, "EcsService", &service_name, "scale to 0 and delete");
                 run.write(change, ecs::delete_service(aws, cluster, &service_name))
                     .await?;
             }
@@ -122,20 +104,13 @@ pub async fn teardown(
                 arn.rsplit('/').next().unwrap_or(&arn),
                 "deregister",
             );
-            run.write(change, ecs::deregister_task_definition(aws, &arn))
-                .await?;
+            run.write(change, ecs::deregister_task_definition(aws, &arn)).await?;
         }
 
         // 5. Listener → target group → ALB.
         for listener in &lb.listeners {
-            let change = Change::new(
-                Verb::Delete,
-                "Listener",
-                format!("HTTP:{}", listener.port),
-                "",
-            );
-            run.write(change, elb::delete_listener(aws, &listener.arn))
-                .await?;
+            let change = Change::new(Verb::Delete, "Listener", format!("HTTP:{}", listener.port), "");
+            run.write(change, elb::delete_listener(aws, &listener.arn)).await?;
         }
         if let Some(tg) = &lb.target_group {
             run.write(
@@ -159,14 +134,8 @@ pub async fn teardown(
     if waiting.is_empty() {
         for group in &groups {
             for rule in &group.rules {
-                let change = Change::new(
-                    Verb::Update,
-                    "SecurityGroup",
-                    &group.id,
-                    format!("revoke {rule}"),
-                );
-                run.write(change, security_group::revoke(aws, &group.id, rule))
-                    .await?;
+                let change = Change::new(Verb::Update, "SecurityGroup", &group.id, format!("revoke {rule}"));
+                run.write(change, security_group::revoke(aws, &group.id, rule)).await?;
             }
         }
         for group in &groups {
@@ -176,18 +145,11 @@ pub async fn teardown(
                 &group.id,
                 format!("{} group", group.role),
             );
-            match run
-                .write(change, security_group::delete(aws, &group.id))
-                .await
-            {
+            match run.write(change, security_group::delete(aws, &group.id)).await {
                 Ok(_) => {}
                 // ENIs of deleted tasks, ALB nodes or link endpoints linger for minutes.
                 Err(e) if e.disposition() == Disposition::Wait => {
-                    waiting.push(format!(
-                        "security group {} to be released ({})",
-                        group.id,
-                        e.message()
-                    ));
+                    waiting.push(format!("security group {} to be released ({})", group.id, e.message()));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -221,10 +183,7 @@ pub async fn teardown(
             {
                 Ok(_) => {}
                 Err(e) if e.disposition() == Disposition::Wait => {
-                    waiting.push(format!(
-                        "ECS cluster {own_cluster} to be empty ({})",
-                        e.message()
-                    ));
+                    waiting.push(format!("ECS cluster {own_cluster} to be empty ({})", e.message()));
                 }
                 Err(e) => return Err(e.into()),
             }

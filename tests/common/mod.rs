@@ -39,10 +39,7 @@ pub fn endpoint() -> String {
         );
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .find_map(|l| {
-                l.strip_prefix("export AWS_ENDPOINT_URL=")
-                    .map(str::to_owned)
-            })
+            .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL=").map(str::to_owned))
             .expect("emulator.sh prints AWS_ENDPOINT_URL")
     })
     .clone()
@@ -91,11 +88,7 @@ pub async fn network(aws: &Aws) -> (String, Vec<String>) {
         .send()
         .await
         .expect("CreateVpc");
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .expect("vpc id")
-        .to_owned();
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
     let mut subnets = Vec::new();
     for (i, az) in ["a", "b"].iter().enumerate() {
         let s = aws
@@ -113,12 +106,7 @@ pub async fn network(aws: &Aws) -> (String, Vec<String>) {
             .send()
             .await
             .expect("CreateSubnet");
-        subnets.push(
-            s.subnet()
-                .and_then(|s| s.subnet_id())
-                .expect("subnet id")
-                .to_owned(),
-        );
+        subnets.push(s.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned());
     }
     subnets.sort();
     (vpc_id, subnets)
@@ -133,12 +121,7 @@ pub fn spec(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
 }
 
 /// Converges until Ready (at most `passes` passes), returning the last outcome.
-pub async fn until_ready(
-    aws: &Aws,
-    owner: &Owner,
-    spec: &PrivateApiSpec,
-    passes: usize,
-) -> Outcome {
+pub async fn until_ready(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes: usize) -> Outcome {
     let mut last = None;
     for _ in 0..passes {
         match reconcile::converge(aws, owner, spec, Mode::Apply).await {
@@ -257,9 +240,7 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
         .await
         .expect("GetVpcLinks")
         .len();
-    let apis = privateapi::aws::rest_api::find(aws, owner)
-        .await
-        .expect("GetRestApis");
+    let apis = privateapi::aws::rest_api::find(aws, owner).await.expect("GetRestApis");
     inv.rest_apis = apis.len();
     for api in &apis {
         let d = aws
@@ -270,13 +251,7 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
             .await
             .expect("GetDeployments");
         inv.deployments += d.items().len();
-        let s = aws
-            .apigw
-            .get_stages()
-            .rest_api_id(api)
-            .send()
-            .await
-            .expect("GetStages");
+        let s = aws.apigw.get_stages().rest_api_id(api).send().await.expect("GetStages");
         inv.stages += s.item().len();
     }
 
@@ -317,11 +292,10 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
                 .count();
         }
     }
-    inv.task_definitions =
-        privateapi::aws::ecs::list_task_definitions(aws, &owner.resource_name("", 255))
-            .await
-            .expect("ListTaskDefinitions")
-            .len();
+    inv.task_definitions = privateapi::aws::ecs::list_task_definitions(aws, &owner.resource_name("", 255))
+        .await
+        .expect("ListTaskDefinitions")
+        .len();
     for suffix in ["exec", "task"] {
         if aws
             .iam
@@ -348,9 +322,10 @@ async fn owned_arns(aws: &Aws, owner: &Owner, arns: &[String]) -> Vec<String> {
             .await
             .expect("DescribeTags");
         for d in tags.tag_descriptions() {
-            if d.tags().iter().any(|t| {
-                t.key() == Some("privateapi.io/uid") && t.value() == Some(owner.uid.as_str())
-            }) {
+            if d.tags()
+                .iter()
+                .any(|t| t.key() == Some("privateapi.io/uid") && t.value() == Some(owner.uid.as_str()))
+            {
                 owned.push(d.resource_arn().unwrap_or_default().to_owned());
             }
         }
@@ -371,16 +346,9 @@ pub async fn set_running(service: &str, running: Option<i32>) {
         .send()
         .await
         .expect("emulator control endpoint");
-    assert!(
-        resp.status().is_success(),
-        "emulator control: {}",
-        resp.status()
-    );
+    assert!(resp.status().is_success(), "emulator control: {}", resp.status());
 }
 
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make test`: lint, then every test (unit, emulator integration, end to end),
+# on servers of its own (own ports and state), stopped again at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PRIVATEAPI_CACHE="${PRIVATEAPI_CACHE:-$HOME/.cache/privateapi-operator}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PRIVATEAPI_CACHE/target}"
+# Servers for the tests only: never the demo's, never a user's cluster.
+export PRIVATEAPI_STATE="${PRIVATEAPI_TEST_STATE:-$PRIVATEAPI_CACHE/test-state}"
+export MOTO_PORT="${PRIVATEAPI_TEST_MOTO_PORT:-5056}"
+export APISERVER_PORT="${PRIVATEAPI_TEST_APISERVER_PORT:-26444}"
+export ETCD_CLIENT_PORT="${PRIVATEAPI_TEST_ETCD_CLIENT_PORT:-23791}"
+export ETCD_PEER_PORT="${PRIVATEAPI_TEST_ETCD_PEER_PORT:-23801}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+cleanup() {
+  scripts/emulator.sh stop >/dev/null 2>&1 || true
+  [[ "${USE_EXISTING_CLUSTER:-}" == 1 ]] || scripts/apiserver.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+step "lint: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
+step "AWS emulator (moto, patched) and Kubernetes API server (apiextensions-apiserver + etcd)"
+eval "$(scripts/emulator.sh start)"
+if [[ "${USE_EXISTING_CLUSTER:-}" == 1 ]]; then
+  echo "using the cluster of KUBECONFIG=${KUBECONFIG:?USE_EXISTING_CLUSTER=1 needs KUBECONFIG}" >&2
+else
+  eval "$(scripts/apiserver.sh start)"
+fi
+scripts/emulator.sh smoke >/dev/null
+
+step "cargo test (unit, engine against the emulator, end to end against the API server)"
+cargo test --all-targets -- --test-threads "${PRIVATEAPI_TEST_THREADS:-4}"

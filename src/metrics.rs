@@ -1,0 +1,201 @@
+//! Prometheus metrics and health endpoints, served on `--metrics-addr`:
+//! `/metrics` (text format), `/healthz` (alive), `/readyz` (watching).
+//!
+//! A small hand-written HTTP/1.1 responder: three fixed GET routes do not need a
+//! web framework in the dependency tree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::aws::CallStats;
+
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    reconciles: Mutex<BTreeMap<&'static str, u64>>,
+    errors: Mutex<BTreeMap<String, u64>>,
+    duration: Mutex<Histogram>,
+    /// Current verdict per object (namespace/name → condition).
+    conditions: Mutex<BTreeMap<String, &'static str>>,
+    ready: AtomicBool,
+    aws: Mutex<Option<Arc<CallStats>>>,
+}
+
+impl Metrics {
+    pub fn new(aws: Arc<CallStats>) -> Self {
+        let metrics = Metrics::default();
+        *metrics.aws.lock().unwrap_or_else(|p| p.into_inner()) = Some(aws);
+        metrics
+    }
+
+    pub fn observe_reconcile(&self, elapsed: Duration, error: Option<&str>) {
+        let outcome = if error.is_some() { "error" } else { "ok" };
+        *self
+            .reconciles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+        if let Some(label) = error {
+            *self
+                .errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(label.to_owned())
+                .or_default() += 1;
+        }
+        let secs = elapsed.as_secs_f64();
+        let mut h = self.duration.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    pub fn set_condition(&self, object: &str, condition: Option<&'static str>) {
+        let mut map = self.conditions.lock().unwrap_or_else(|p| p.into_inner());
+        match condition {
+            Some(c) => map.insert(object.to_owned(), c),
+            None => map.remove(object),
+        };
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP privateapi_reconciles_total Reconciles by outcome.");
+        let _ = writeln!(out, "# TYPE privateapi_reconciles_total counter");
+        for (outcome, n) in self.reconciles.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "privateapi_reconciles_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP privateapi_reconcile_errors_total Failed reconciles by error kind."
+        );
+        let _ = writeln!(out, "# TYPE privateapi_reconcile_errors_total counter");
+        for (kind, n) in self.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "privateapi_reconcile_errors_total{{kind=\"{kind}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP privateapi_reconcile_duration_seconds Time of one reconcile."
+        );
+        let _ = writeln!(out, "# TYPE privateapi_reconcile_duration_seconds histogram");
+        {
+            let h = self.duration.lock().unwrap_or_else(|p| p.into_inner());
+            for (le, n) in BUCKETS.iter().zip(h.counts.iter()) {
+                let _ = writeln!(out, "privateapi_reconcile_duration_seconds_bucket{{le=\"{le}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "privateapi_reconcile_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "privateapi_reconcile_duration_seconds_sum {}", h.sum);
+            let _ = writeln!(out, "privateapi_reconcile_duration_seconds_count {}", h.count);
+        }
+        let _ = writeln!(out, "# HELP privateapi_resources Resources by current condition.");
+        let _ = writeln!(out, "# TYPE privateapi_resources gauge");
+        let mut by_condition: BTreeMap<&str, u64> = ["Ready", "Reconciling", "Stalled", "Deleting"]
+            .into_iter()
+            .map(|c| (c, 0))
+            .collect();
+        for c in self.conditions.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            *by_condition.entry(c).or_default() += 1;
+        }
+        for (c, n) in by_condition {
+            let _ = writeln!(out, "privateapi_resources{{condition=\"{c}\"}} {n}");
+        }
+        if let Some(stats) = self.aws.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = writeln!(
+                out,
+                "# HELP privateapi_aws_calls_total AWS API calls by service, operation and outcome."
+            );
+            let _ = writeln!(out, "# TYPE privateapi_aws_calls_total counter");
+            for ((service, operation, outcome), n) in stats.outcomes() {
+                let _ = writeln!(
+                    out,
+                    "privateapi_aws_calls_total{{service=\"{service}\",operation=\"{operation}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+        out
+    }
+
+    /// Serves the endpoints until the process ends.
+    pub async fn serve(self: Arc<Self>, addr: &str) -> std::io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr, "metrics and health endpoints listening");
+        loop {
+            let (mut socket, _) = listener.accept().await?;
+            let metrics = self.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let (status, body) = match path {
+                    "/metrics" => ("200 OK", metrics.render()),
+                    "/healthz" | "/livez" => ("200 OK", "ok\n".to_owned()),
+                    "/readyz" if metrics.ready.load(Ordering::Relaxed) => ("200 OK", "ok\n".to_owned()),
+                    "/readyz" => ("503 Service Unavailable", "not watching yet\n".to_owned()),
+                    _ => ("404 Not Found", "not found\n".to_owned()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let stats = Arc::new(CallStats::default());
+        stats.record_outcome("ECS", "DescribeServices", "ok");
+        let m = Metrics::new(stats);
+        m.observe_reconcile(Duration::from_millis(30), None);
+        m.observe_reconcile(Duration::from_millis(2), Some("AwsRejected"));
+        m.set_condition("ns/a", Some("Ready"));
+        let text = m.render();
+        assert!(text.contains("privateapi_reconciles_total{outcome=\"ok\"} 1"), "{text}");
+        assert!(text.contains("privateapi_reconcile_errors_total{kind=\"AwsRejected\"} 1"));
+        assert!(text.contains("privateapi_reconcile_duration_seconds_bucket{le=\"0.05\"} 2"));
+        assert!(text.contains("privateapi_reconcile_duration_seconds_count 2"));
+        assert!(text.contains("privateapi_resources{condition=\"Ready\"} 1"));
+        assert!(
+            text.contains(
+                "privateapi_aws_calls_total{service=\"ECS\",operation=\"DescribeServices\",outcome=\"ok\"} 1"
+            )
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The `privateapi` binary without Kubernetes: apply / plan / delete of a manifest
+//! against the AWS emulator, with the documented exit codes and outputs.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn privateapi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_privateapi"))
+        .args(args)
+        .envs(aws_env())
+        .output()
+        .expect("run privateapi")
+}
+
+fn write_manifest(name: &str, vpc: &str, subnets: &[String], image: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("privateapi-cli-{name}-{}.yaml", rand::random::<u32>()));
+    let yaml = format!(
+        "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: cli}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: '{image}'}}\n",
+        subnets.join(", ")
+    );
+    std::fs::write(&path, yaml).expect("write manifest");
+    path
+}
+
+#[tokio::test]
+async fn plan_apply_plan_delete() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let name = format!("cli{:x}", rand::random::<u16>());
+    let file = write_manifest(&name, &vpc, &subnets, "nginx:1.27");
+    let f = file.display().to_string();
+
+    let plan = privateapi(&["plan", "-f", &f]);
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "changes pending: {}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("+ LoadBalancer") && text.contains("+ RestApi") && text.contains("change(s) pending"),
+        "{text}"
+    );
+
+    let apply = privateapi(&["apply", "-f", &f, "-o", "json", "--poll-seconds", "1"]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "apply: {}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("JSON status on stdout");
+    let endpoint = status["status"]["endpoint"].as_str().expect("endpoint");
+    assert!(
+        endpoint.starts_with("https://") && endpoint.ends_with(".execute-api.eu-west-1.amazonaws.com/prod"),
+        "{endpoint}"
+    );
+    let progress = String::from_utf8_lossy(&apply.stderr);
+    assert!(
+        progress.contains("+ VpcLink") && progress.contains("ready"),
+        "progress on stderr: {progress}"
+    );
+
+    let plan = privateapi(&["plan", "-f", &f, "-o", "json"]);
+    assert_eq!(plan.status.code(), Some(0));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    assert_eq!(plan["changes"], serde_json::json!([]));
+
+    let changed = write_manifest(&name, &vpc, &subnets, "nginx:1.28");
+    let plan = privateapi(&["plan", "-f", &changed.display().to_string()]);
+    assert_eq!(plan.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("~ EcsService"),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+
+    let delete = privateapi(&["delete", "-f", &f, "--poll-seconds", "1"]);
+    assert_eq!(
+        delete.status.code(),
+        Some(0),
+        "delete: {}",
+        String::from_utf8_lossy(&delete.stderr)
+    );
+    let owner = privateapi::aws::Owner::offline("cli", &name);
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn bad_input_exits_1_with_the_reason() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let missing = privateapi(&["plan", "-f", "/nonexistent.yaml"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.yaml"));
+
+    let path = std::env::temp_dir().join(format!("privateapi-cli-bad-{}.yaml", rand::random::<u32>()));
+    std::fs::write(
+        &path,
+        format!("apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: bad}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: x, cpu: 256, memory: 8192}}\n", subnets.join(", ")),
+    )
+    .expect("write");
+    let apply = privateapi(&["apply", "-f", &path.display().to_string(), "-o", "json"]);
+    assert_eq!(apply.status.code(), Some(1));
+    let status: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("status JSON even when stalled");
+    let stalled = status["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stalled["status"], "True");
+    assert!(
+        stalled["message"].as_str().unwrap_or_default().contains("Fargate"),
+        "{stalled}"
+    );
+
+    let crd = privateapi(&["crd"]);
+    assert_eq!(crd.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&crd.stdout).contains("name: privateapis.privateapi.io"));
+}
