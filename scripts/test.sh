@@ -36,4 +36,4 @@ fi
 scripts/emulator.sh smoke >/dev/null
 
 step "cargo test (unit, engine against the emulator, end to end against the API server)"
-cargo test --all-targets -- --test-threads "${PRIVATEAPI_TEST_THREADS:-4}"
+cargo test --all-targets --no-fail-fast -- --test-threads "${PRIVATEAPI_TEST_THREADS:-4}"

@@ -225,6 +225,8 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     match result {
         Ok(outcome) => {
             let verdict = Verdict::of(&outcome);
+            ctx.metrics
+                .set_condition(&Context::key(&obj), Some(verdict.condition()));
             let next = status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
             ctx.patch_status(&obj, next).await?;
             if !outcome.changes.is_empty() {

@@ -115,6 +115,13 @@ async fn create_is_ready_wired_and_idempotent() {
         calls.write_operations()
     );
     println!("steady-state pass: {} reads, 0 writes: {:?}", calls.reads(), calls.0);
+    let outcomes = aws.stats.outcomes();
+    assert!(
+        outcomes
+            .iter()
+            .any(|((_, op, outcome), n)| op == "CreateLoadBalancer" && *outcome == "ok" && *n >= 1),
+        "call outcomes are counted: {outcomes:?}"
+    );
 
     // plan agrees: nothing to do, and plan itself never writes.
     let before = aws.stats.snapshot();
