@@ -183,7 +183,7 @@ fn owner_of(obj: &PrivateApi) -> Result<Owner> {
 }
 
 async fn reconcile(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
-    let span = info_span!("reconcile", namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any());
+    let span = info_span!("reconcile", namespace = %obj.namespace().unwrap_or_default(), privateapi = %obj.name_any());
     let started = std::time::Instant::now();
     let metrics = ctx.metrics.clone();
     let result = reconcile_inner(obj, ctx).instrument(span).await;

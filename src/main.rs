@@ -13,6 +13,7 @@ use privateapi::aws::{AwsFactory, Pacer};
 use privateapi::cli;
 use privateapi::controller::{self, Settings};
 use privateapi::crd::PrivateApi;
+use privateapi::leader::{LeaderElection, LeaseConfig};
 use privateapi::metrics::Metrics;
 use privateapi::telemetry::{self, LogFormat};
 
@@ -68,6 +69,14 @@ enum Command {
         /// Address of /metrics, /healthz and /readyz ("off" to disable).
         #[arg(long, default_value = "0.0.0.0:8080", env = "PRIVATEAPI_METRICS_ADDR")]
         metrics_addr: String,
+        /// Act only while holding a coordination.k8s.io Lease (for more than one replica).
+        #[arg(long, env = "PRIVATEAPI_LEADER_ELECT")]
+        leader_elect: bool,
+        /// Namespace of the Lease.
+        #[arg(long, default_value = "default", env = "POD_NAMESPACE")]
+        lease_namespace: String,
+        #[arg(long, default_value = "privateapi-operator", env = "PRIVATEAPI_LEASE_NAME")]
+        lease_name: String,
     },
     /// Create or update the stack of one manifest until Ready; prints the status.
     Apply {
@@ -144,6 +153,9 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             poll_seconds,
             concurrency,
             metrics_addr,
+            leader_elect,
+            lease_namespace,
+            lease_name,
         } => {
             let client = kube::Client::try_default().await?;
             let metrics = Arc::new(Metrics::new(factory.stats()));
@@ -162,7 +174,36 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 poll: Duration::from_secs(poll_seconds),
                 concurrency,
             };
-            controller::run(client, factory, metrics, settings).await?;
+            if !leader_elect {
+                controller::run(client, factory, metrics, settings).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let election = LeaderElection::new(
+                client.clone(),
+                LeaseConfig {
+                    namespace: lease_namespace,
+                    name: lease_name,
+                    identity: identity(),
+                    duration: Duration::from_secs(15),
+                    renew_every: Duration::from_secs(5),
+                },
+            );
+            // A standby is healthy and ready: it only waits.
+            metrics.set_ready(true);
+            tokio::select! {
+                acquired = election.acquire() => acquired?,
+                _ = shutdown_signal() => return Ok(ExitCode::SUCCESS),
+            }
+            tokio::select! {
+                ran = controller::run(client, factory, metrics, settings) => {
+                    election.release().await;
+                    ran?;
+                }
+                _ = election.keep() => {
+                    tracing::error!("leadership lost; exiting so that a restart rejoins as a standby");
+                    return Ok(ExitCode::from(3));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Apply {
@@ -221,6 +262,34 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             Ok(if done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Crd => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// This replica's name in the Lease: the pod name, else host name + random suffix.
+fn identity() -> String {
+    let base = std::env::var("POD_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "privateapi".into())
+        });
+    format!("{base}-{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
 }
 

@@ -715,7 +715,7 @@ async fn metrics_health_and_graceful_shutdown() {
         .expect("a reconcile log line");
     let json: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
     assert_eq!(json["span"]["namespace"], ns.as_str(), "{line}");
-    assert_eq!(json["span"]["name"], "watched", "{line}");
+    assert_eq!(json["span"]["privateapi"], "watched", "{line}");
     assert!(!log.contains("testing"), "a credential value leaked into the log");
 
     let (took, code) = op.terminate();
@@ -724,4 +724,78 @@ async fn metrics_health_and_graceful_shutdown() {
     let op = Operator::start(&ns, &[]);
     ok(kubectl(&["delete", "papi", "watched", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "watched", &op);
+}
+
+/// The Lease kind where the API server has none (see tests/fixtures/lease-crd.yaml).
+fn ensure_lease_kind() {
+    let served = kubectl(&["api-resources", "--api-group=coordination.k8s.io", "-o", "name"]);
+    if String::from_utf8_lossy(&served.stdout).contains("leases") {
+        return;
+    }
+    let crd = repo().join("tests/fixtures/lease-crd.yaml");
+    ok(kubectl(&["apply", "--server-side", "-f", &crd.display().to_string()]));
+    ok(kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/leases.coordination.k8s.io",
+        "--timeout=30s",
+    ]));
+}
+
+fn lease_holder(ns: &str) -> String {
+    let out = kubectl(&[
+        "get",
+        "lease",
+        "privateapi-operator",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test]
+async fn leader_election_lets_one_replica_act_and_fails_over() {
+    ensure_lease_kind();
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("leader");
+    let args = ["--leader-elect", "--lease-namespace", &ns];
+    let mut first = Operator::start(&ns, &args);
+    // Let the first one lead before the second starts, so who leads is known.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lease_holder(&ns).is_empty() {
+        assert!(Instant::now() < deadline, "nobody took the lease:\n{}", first.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut second = Operator::start(&ns, &args);
+    ok(kubectl_apply(&manifest(&ns, "one", &vpc, &subnets, "")));
+    wait_ready(&ns, "one", &first);
+    assert!(first.log().contains("acquired leadership"), "{}", first.log());
+    assert!(second.log().contains("standing by"), "{}", second.log());
+    assert!(
+        !second.log().contains("applying"),
+        "the standby acted:\n{}",
+        second.log()
+    );
+
+    // The leader dies without releasing: the standby takes over once the lease expires.
+    first.kill();
+    let killed_at = Instant::now();
+    ok(kubectl_apply(&manifest(&ns, "two", &vpc, &subnets, "")));
+    let out = kubectl(&["wait", "--for=condition=Ready", "papi/two", "-n", &ns, "--timeout=60s"]);
+    assert!(out.status.success(), "standby did not take over:\n{}", second.log());
+    println!("failover after SIGKILL of the leader: {:?}", killed_at.elapsed());
+    assert!(second.log().contains("acquired leadership"));
+
+    // A clean shutdown releases the lease at once.
+    let (_, code) = second.terminate();
+    assert_eq!(code, Some(0), "{}", second.log());
+    assert_eq!(lease_holder(&ns), "", "lease released on SIGTERM");
+
+    let op = Operator::start(&ns, &[]);
+    ok(kubectl(&["delete", "papi", "--all", "-n", &ns, "--wait=false"]));
+    wait_gone(&ns, "one", &op);
+    wait_gone(&ns, "two", &op);
 }
