@@ -107,8 +107,13 @@ impl Pass<'_> {
         Ok(())
     }
 
+    /// Records a part's readiness; a later word on the same part replaces the earlier
+    /// (conditions are a map keyed by type).
     fn part(&mut self, status: PartStatus) {
-        self.out.parts.push(status);
+        match self.out.parts.iter_mut().find(|p| p.condition == status.condition) {
+            Some(existing) => *existing = status,
+            None => self.out.parts.push(status),
+        }
     }
 
     // ------------------------------------------------------------ security groups
