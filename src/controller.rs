@@ -417,3 +417,170 @@ pub async fn run(client: Client, aws: Arc<AwsFactory>, metrics: Arc<Metrics>, se
     info!("controller stopped");
     Ok(())
 }
+
+/// Controller behaviour against a mock API server (tower-test): each scenario
+/// lists the exact Kubernetes requests the reconcile must make, in order, and a
+/// 1-second timeout catches requests it should not make. None of them reaches AWS.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use tower_test::mock::{self, Handle};
+
+    type ApiServer = Handle<Request<Body>, Response<Body>>;
+
+    fn object(extra: &str) -> PrivateApi {
+        serde_yaml::from_str(&format!(
+            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: shop, namespace: ns, uid: u-1, generation: 1{extra}}}\nspec:\n  network: {{vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}}\n  service: {{image: nginx}}\n"
+        ))
+        .expect("test object")
+    }
+
+    async fn context() -> (Arc<Context>, ApiServer) {
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "default");
+        // An AWS endpoint nothing listens on: any AWS call would fail the scenario.
+        let config = aws_config::SdkConfig::builder()
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let aws = Arc::new(AwsFactory::new(config, crate::aws::Pacer::off()));
+        let metrics = Arc::new(Metrics::new(aws.stats()));
+        (
+            Arc::new(Context::new(client, aws, metrics, Settings::default())),
+            handle,
+        )
+    }
+
+    async fn expect(
+        server: &mut ApiServer,
+        method: Method,
+        path: &str,
+    ) -> (serde_json::Value, String, mock::SendResponse<Response<Body>>) {
+        let (request, respond) = tokio::time::timeout(Duration::from_secs(1), server.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("no {method} {path} within 1 s"))
+            .expect("service not called");
+        assert_eq!(request.method(), method);
+        let uri = request.uri().to_string();
+        assert!(uri.starts_with(path), "{uri} does not start with {path}");
+        let body = request.into_body().collect_bytes().await.expect("body");
+        let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        (json, uri, respond)
+    }
+
+    fn reply(respond: mock::SendResponse<Response<Body>>, obj: &PrivateApi) {
+        let body = serde_json::to_vec(obj).expect("serialize");
+        respond.send_response(Response::builder().body(Body::from(body)).expect("response"));
+    }
+
+    async fn no_more_requests(server: &mut ApiServer) {
+        let next = tokio::time::timeout(Duration::from_millis(200), server.next_request()).await;
+        // Timed out, or the client is gone: either way nothing more was asked.
+        if let Ok(Some((request, _))) = next {
+            panic!("unexpected request: {} {}", request.method(), request.uri());
+        }
+    }
+
+    const PATH: &str = "/apis/privateapi.io/v1alpha1/namespaces/ns/privateapis/shop";
+
+    #[tokio::test]
+    async fn finalizer_is_added_before_anything_else() {
+        let (ctx, mut server) = context().await;
+        let obj = object("");
+        let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx));
+        let (patch, _, respond) = expect(&mut server, Method::PATCH, PATH).await;
+        assert!(
+            patch.to_string().contains(FINALIZER),
+            "JSON patch adds the finalizer: {patch}"
+        );
+        reply(respond, &obj);
+        let action = task.await.expect("join").expect("reconcile");
+        assert_eq!(action, Action::await_change());
+        no_more_requests(&mut server).await;
+    }
+
+    #[tokio::test]
+    async fn invalid_spec_is_stalled_by_server_side_apply_of_status() {
+        let (ctx, mut server) = context().await;
+        let mut obj = object(", finalizers: [privateapi.io/cleanup]");
+        obj.spec.service.memory = 8192; // not a Fargate size for 256 CPU
+        let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx));
+        let (patch, uri, respond) = expect(&mut server, Method::PATCH, &format!("{PATH}/status")).await;
+        assert!(
+            uri.contains("fieldManager=privateapi-operator") && uri.contains("force=true"),
+            "{uri}"
+        );
+        let stalled = patch["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(stalled["status"], "True", "{patch}");
+        assert_eq!(stalled["reason"], "InvalidSpec");
+        assert_eq!(patch["status"]["observedGeneration"], 1);
+        reply(respond, &obj);
+        // Then a Warning event; this API server has no events API (404), which is fine.
+        let (_, uri, respond) = expect(&mut server, Method::POST, "/apis/events.k8s.io/v1/namespaces/ns/events").await;
+        assert!(uri.contains("events"), "{uri}");
+        respond.send_response(
+            Response::builder()
+                .status(404)
+                .body(Body::from(b"{}".to_vec()))
+                .expect("404"),
+        );
+        let action = task
+            .await
+            .expect("join")
+            .expect("terminal errors are handled, not retried hot");
+        assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    }
+
+    #[tokio::test]
+    async fn retain_lets_go_without_touching_aws() {
+        let (ctx, mut server) = context().await;
+        let obj = object(", finalizers: [privateapi.io/cleanup], deletionTimestamp: '2026-11-25T10:00:00Z'");
+        let mut obj = obj;
+        obj.spec.deletion_policy = DeletionPolicy::Retain;
+        let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
+        // The Retained event (404 here: no events API), then the finalizer removal.
+        let mut saw_finalizer_patch = false;
+        for _ in 0..3 {
+            let Ok(Some((request, respond))) =
+                tokio::time::timeout(Duration::from_secs(1), server.next_request()).await
+            else {
+                break;
+            };
+            if request.uri().path() == PATH && request.method() == Method::PATCH {
+                saw_finalizer_patch = true;
+                let mut released = obj.clone();
+                released.metadata.finalizers = None;
+                reply(respond, &released);
+                break;
+            }
+            respond.send_response(
+                Response::builder()
+                    .status(404)
+                    .body(Body::from(b"{}".to_vec()))
+                    .expect("404"),
+            );
+        }
+        assert!(saw_finalizer_patch, "finalizer removed");
+        let action = task.await.expect("join").expect("reconcile");
+        assert_eq!(action, Action::await_change());
+        assert_eq!(ctx.aws.stats().snapshot().total(), 0, "no AWS call");
+    }
+
+    #[tokio::test]
+    async fn own_status_write_does_not_trigger_aws_work() {
+        let (ctx, mut server) = context().await;
+        let obj = object(", finalizers: [privateapi.io/cleanup]");
+        ctx.schedule_next(&obj, Duration::from_secs(60));
+        let action = reconcile(Arc::new(obj), ctx.clone()).await.expect("reconcile");
+        assert!(action != Action::await_change(), "still scheduled for its next check");
+        assert_eq!(ctx.aws.stats().snapshot().total(), 0, "no AWS call");
+        no_more_requests(&mut server).await;
+    }
+}
