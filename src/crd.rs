@@ -226,7 +226,9 @@ pub struct ApiSpec {
     #[serde(default = "default_stage")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_]{1,128}$"))]
     pub stage_name: String,
+    /// Immutable: changing it would mean a new REST API (and a new endpoint).
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "endpointType is immutable (a new endpoint would mean a new REST API)"}]))]
     pub endpoint_type: EndpointType,
     /// Description shown in the API Gateway console.
     #[serde(default, skip_serializing_if = "Option::is_none")]

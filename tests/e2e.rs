@@ -494,6 +494,18 @@ async fn invalid_resources_are_refused_by_the_schema() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("vpcId is immutable"));
+    let out = kubectl(&[
+        "patch",
+        "papi",
+        "bad",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"api":{"endpointType":"EDGE"}}}"#,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("endpointType is immutable"));
     ok(kubectl(&["delete", "papi", "bad", "-n", &ns]));
 }
 
