@@ -108,10 +108,7 @@ pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, po
                 }
             }
             Err(error) if error.is_terminal() => {
-                let verdict = Verdict::Stalled {
-                    reason: error.reason().into(),
-                    message: error.to_string(),
-                };
+                let verdict = Verdict::of_error(&error, "");
                 let status = status::next_status(status.as_ref(), obj.metadata.generation, None, &verdict);
                 warn!(reason = error.reason(), "stalled: {error}");
                 return Ok(ApplyResult { status, ready: false });

@@ -230,12 +230,11 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
             let next = status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
             ctx.patch_status(&obj, next).await?;
             if !outcome.changes.is_empty() {
-                let note = outcome
-                    .changes
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let note = reconcile::summary(
+                    &outcome.changes,
+                    "
+",
+                );
                 ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note).await;
             }
             let after = match &verdict {
@@ -254,17 +253,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
             Ok(ctx.schedule_next(&obj, after))
         }
         Err(error) => {
-            let verdict = if error.is_terminal() {
-                Verdict::Stalled {
-                    reason: error.reason().into(),
-                    message: error.to_string(),
-                }
-            } else {
-                Verdict::Reconciling {
-                    reason: error.reason().into(),
-                    message: error.to_string(),
-                }
-            };
+            let verdict = Verdict::of_error(&error, "");
             ctx.metrics
                 .set_condition(&Context::key(&obj), Some(verdict.condition()));
             let next = status::next_status(obj.status.as_ref(), generation, None, &verdict);
@@ -311,29 +300,18 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     let outcome = match outcome {
         Ok(o) => o,
         Err(error) => {
-            let verdict = if error.is_terminal() {
-                Verdict::Stalled {
-                    reason: error.reason().into(),
-                    message: format!("deleting: {error}"),
-                }
-            } else {
-                Verdict::Reconciling {
-                    reason: "Deleting".into(),
-                    message: format!("deleting: {error}"),
-                }
-            };
+            let verdict = Verdict::of_error(&error, "deleting");
             let next = status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
             ctx.patch_status(&obj, next).await?;
             return Err(error);
         }
     };
     if !outcome.changes.is_empty() {
-        let note = outcome
-            .changes
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let note = reconcile::summary(
+            &outcome.changes,
+            "
+",
+        );
         ctx.publish(&obj, EventType::Normal, "Deleting", "Delete", note).await;
     }
     if outcome.is_done() {

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::crd::PrivateApiStatus;
+use crate::error::Error;
 use crate::reconcile::{Outcome, PartStatus};
 
 pub const READY: &str = "Ready";
@@ -29,6 +30,21 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A failed reconcile: Stalled when a human must act, else Reconciling.
+    pub fn of_error(error: &Error, context: &str) -> Verdict {
+        let message = if context.is_empty() {
+            error.to_string()
+        } else {
+            format!("{context}: {error}")
+        };
+        let reason = error.reason().to_owned();
+        if error.is_terminal() {
+            Verdict::Stalled { reason, message }
+        } else {
+            Verdict::Reconciling { reason, message }
+        }
+    }
+
     /// The kstatus condition that is True under this verdict.
     pub fn condition(&self) -> &'static str {
         match self {
@@ -52,12 +68,7 @@ impl Verdict {
                 message: format!(
                     "{} change(s) made: {}",
                     outcome.changes.len(),
-                    outcome
-                        .changes
-                        .iter()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    crate::reconcile::summary(&outcome.changes, "; ")
                 ),
             },
         }

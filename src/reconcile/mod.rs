@@ -152,6 +152,15 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The changes as one line each (or joined by `separator`), for events and messages.
+pub fn summary(changes: &[Change], separator: &str) -> String {
+    changes
+        .iter()
+        .map(Change::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 /// Placeholder for an ID that only exists after apply (plan mode).
 pub fn after_apply(what: &str) -> String {
     format!("<{what} after apply>")
