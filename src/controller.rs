@@ -230,11 +230,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
             let next = status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
             ctx.patch_status(&obj, next).await?;
             if !outcome.changes.is_empty() {
-                let note = reconcile::summary(
-                    &outcome.changes,
-                    "
-",
-                );
+                let note = reconcile::summary(&outcome.changes, "\n");
                 ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note).await;
             }
             let after = match &verdict {
@@ -307,11 +303,7 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
         }
     };
     if !outcome.changes.is_empty() {
-        let note = reconcile::summary(
-            &outcome.changes,
-            "
-",
-        );
+        let note = reconcile::summary(&outcome.changes, "\n");
         ctx.publish(&obj, EventType::Normal, "Deleting", "Delete", note).await;
     }
     if outcome.is_done() {
