@@ -7,13 +7,14 @@ export PRIVATEAPI_CACHE ?= $(HOME)/.cache/privateapi-operator
 export CARGO_TARGET_DIR ?= $(PRIVATEAPI_CACHE)/target
 BIN := $(CARGO_TARGET_DIR)/debug/privateapi
 
-.PHONY: help build demo demo-stop test unit lint crds fmt emulator apiserver stop clean-state
+.PHONY: help build demo demo-stop test unit lint crds chart fmt emulator apiserver stop
 
 help:
 	@echo "make demo       run the operator end to end on a local API server + AWS emulator"
 	@echo "make demo-stop  stop what the demo started"
 	@echo "make test       every test: lint, unit, emulator integration, end to end"
-	@echo "make crds       regenerate crds/ from the code"
+	@echo "make crds       regenerate crds/ (and the chart's and kustomize's copies) from the code"
+	@echo "make chart      render the Helm chart with default values (no helm binary needed)"
 	@echo "make build      cargo build (debug)"
 
 build:
@@ -40,6 +41,11 @@ fmt:
 
 crds: build
 	$(BIN) crd > crds/privateapi.io_privateapis.yaml
+	cp crds/privateapi.io_privateapis.yaml charts/privateapi-operator/crds/
+	cp crds/privateapi.io_privateapis.yaml deploy/kustomize/crds/
+
+chart:
+	@scripts/helm-render.sh template charts/privateapi-operator
 
 emulator:
 	@scripts/emulator.sh start

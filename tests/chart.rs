@@ -1,0 +1,1018 @@
+//! The Helm chart (charts/privateapi-operator) and the deploy/ manifests.
+//!
+//! No helm binary can be installed here, so the chart is rendered by
+//! scripts/helm-render.sh (Go text/template + sprig + Helm's own functions and
+//! values/schema handling, built from Debian's Go sources on first use). The
+//! rendered documents are checked by parsing them (kinds, the restricted Pod
+//! Security Standard, probes, values reaching args/env, RBAC rules), and the ones
+//! the test API server serves are applied to it:
+//!
+//!   - the CRD: `kubectl apply --server-side --dry-run=server`, then applied for
+//!     real so that PrivateApi examples (NOTES.txt's, deploy/flux's) are
+//!     validated against its schema, CEL rules included;
+//!   - ServiceAccount, (Cluster)Role(Binding), Service, Deployment and
+//!     ServiceMonitor are NOT validated server-side: the test API server is the
+//!     bare apiextensions-apiserver (no core/v1, apps, rbac groups; a full
+//!     cluster given with USE_EXISTING_CLUSTER=1 does validate them), and
+//!     kubectl needs a server that knows a kind even for --dry-run=client.
+//!     Instead, the built-in kinds are decoded strictly into their k8s.io/api Go
+//!     types by `helm-render.sh kube-validate` (unknown, misspelled or mistyped
+//!     fields fail, as the API server's decoding would), and checked by the
+//!     structural assertions in this file (names, labels, selectors, ports,
+//!     probes, RBAC references). The API server's semantic validation of those
+//!     kinds is not reproduced; ServiceMonitor (a Prometheus Operator CRD) is
+//!     only parsed.
+//!
+//! The API server comes from scripts/apiserver.sh as in tests/e2e.rs
+//! (USE_EXISTING_CLUSTER=1 uses the current KUBECONFIG instead).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+const RELEASE: &str = "privateapi-operator";
+const NAMESPACE: &str = "privateapi-system";
+const CHART: &str = "charts/privateapi-operator";
+const CRD: &str = "crds/privateapi.io_privateapis.yaml";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf-8 output")
+}
+
+fn helm_render(args: &[&str]) -> Output {
+    Command::new(repo().join("scripts/helm-render.sh"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run scripts/helm-render.sh")
+}
+
+/// `helm template privateapi-operator charts/privateapi-operator -n privateapi-system ARGS`.
+fn template(args: &[&str]) -> String {
+    let mut all = vec!["template", RELEASE, CHART, "-n", NAMESPACE];
+    all.extend_from_slice(args);
+    check(&helm_render(&all), &format!("helm-render.sh {}", all.join(" ")))
+}
+
+/// One rendered document: its `# Source:` and its raw text and parsed value.
+struct Doc {
+    source: String,
+    text: String,
+    value: Value,
+}
+
+impl Doc {
+    fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or_default()
+    }
+    fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or_default()
+    }
+}
+
+fn docs(stream: &str) -> Vec<Doc> {
+    assert!(
+        stream.starts_with("---\n# Source: "),
+        "not helm template output:\n{stream}"
+    );
+    stream
+        .split("---\n# Source: ")
+        .filter(|chunk| !chunk.is_empty())
+        .map(|chunk| {
+            let (source, text) = chunk.split_once('\n').expect("a source line");
+            let value: Value =
+                serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{source} is not YAML: {e}\n{text}"));
+            Doc {
+                source: source.to_owned(),
+                text: text.to_owned(),
+                value,
+            }
+        })
+        .collect()
+}
+
+fn kinds(docs: &[Doc]) -> Vec<String> {
+    docs.iter().map(|d| d.kind().to_owned()).collect()
+}
+
+fn find<'a>(docs: &'a [Doc], kind: &str) -> &'a Doc {
+    docs.iter()
+        .find(|d| d.kind() == kind)
+        .unwrap_or_else(|| panic!("no {kind} in the rendering (kinds: {:?})", kinds(docs)))
+}
+
+fn container(docs: &[Doc]) -> &Value {
+    let containers = find(docs, "Deployment").value["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .expect("containers");
+    assert_eq!(containers.len(), 1, "one container expected");
+    &containers[0]
+}
+
+fn env(docs: &[Doc]) -> BTreeMap<String, Value> {
+    container(docs)["env"]
+        .as_sequence()
+        .expect("env")
+        .iter()
+        .map(|e| (e["name"].as_str().expect("env name").to_owned(), e.clone()))
+        .collect()
+}
+
+fn env_value(docs: &[Doc], name: &str) -> Option<String> {
+    env(docs).get(name).map(|e| {
+        e["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no string value"))
+            .to_owned()
+    })
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("expected a list, got {v:?}"))
+        .iter()
+        .map(|x| x.as_str().expect("string").to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------- structure
+
+/// Checks every built-in kind the chart renders the way the API server would
+/// catch the mistakes that matter here (the test server cannot: see the top).
+fn structurally_valid(docs: &[Doc]) {
+    let dns1123_label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    let expected_api = BTreeMap::from([
+        ("CustomResourceDefinition", "apiextensions.k8s.io/v1"),
+        ("ServiceAccount", "v1"),
+        ("Service", "v1"),
+        ("ClusterRole", "rbac.authorization.k8s.io/v1"),
+        ("ClusterRoleBinding", "rbac.authorization.k8s.io/v1"),
+        ("Role", "rbac.authorization.k8s.io/v1"),
+        ("RoleBinding", "rbac.authorization.k8s.io/v1"),
+        ("Deployment", "apps/v1"),
+        ("ServiceMonitor", "monitoring.coreos.com/v1"),
+    ]);
+    for d in docs {
+        let api = expected_api
+            .get(d.kind())
+            .unwrap_or_else(|| panic!("{}: unexpected kind {:?}", d.source, d.kind()));
+        assert_eq!(d.value["apiVersion"].as_str(), Some(*api), "{}: apiVersion", d.source);
+        let name = d.name();
+        assert!(
+            !name.is_empty() && name.len() <= 253 && name.split('.').all(dns1123_label),
+            "{}: metadata.name {name:?} is not a DNS-1123 subdomain",
+            d.source
+        );
+        if let Some(labels) = d.value["metadata"]["labels"].as_mapping() {
+            for (k, v) in labels {
+                let v = v
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{}: label {k:?} is not a string", d.source));
+                assert!(
+                    v.len() <= 63 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                    "{}: label value {v:?} is invalid",
+                    d.source
+                );
+            }
+        }
+        let cluster_scoped = ["CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"].contains(&d.kind());
+        assert_eq!(
+            d.value["metadata"]["namespace"].is_null(),
+            cluster_scoped,
+            "{}: {} should {}have metadata.namespace",
+            d.source,
+            d.kind(),
+            if cluster_scoped { "not " } else { "" }
+        );
+    }
+    let deployment = &find(docs, "Deployment").value;
+    let pod = &deployment["spec"]["template"];
+    let selector = deployment["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .expect("selector");
+    for (k, v) in selector {
+        assert_eq!(
+            &pod["metadata"]["labels"][k], v,
+            "pod template lacks selector label {k:?}"
+        );
+    }
+    let c = container(docs);
+    let port_names: Vec<&str> = c["ports"]
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .map(|p| {
+            let name = p["name"].as_str().expect("port name");
+            assert!(name.len() <= 15 && dns1123_label(name), "port name {name:?} invalid");
+            assert!(
+                p["containerPort"].as_u64().is_some_and(|n| (1..=65535).contains(&n)),
+                "containerPort"
+            );
+            name
+        })
+        .collect();
+    for probe in ["livenessProbe", "readinessProbe"] {
+        let port = c[probe]["httpGet"]["port"].as_str().expect("named probe port");
+        assert!(
+            port_names.contains(&port),
+            "{probe} uses port {port:?}, not a container port"
+        );
+    }
+    for name in env(docs).keys() {
+        assert!(
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !name.as_bytes()[0].is_ascii_digit(),
+            "env name {name:?}"
+        );
+    }
+    let service = &find(docs, "Service").value;
+    for (k, v) in service["spec"]["selector"].as_mapping().expect("service selector") {
+        assert_eq!(
+            &pod["metadata"]["labels"][k], v,
+            "Service selects label {k:?} the pods lack"
+        );
+    }
+    for p in service["spec"]["ports"].as_sequence().expect("service ports") {
+        let target = p["targetPort"].as_str().expect("named targetPort");
+        assert!(
+            port_names.contains(&target),
+            "Service targetPort {target:?} is no container port"
+        );
+    }
+    // The binding binds the role the chart renders, to the ServiceAccount it renders.
+    let role = docs
+        .iter()
+        .find(|d| d.kind().ends_with("Role") && !d.kind().ends_with("Binding"))
+        .expect("a Role or ClusterRole");
+    let binding = find(docs, &format!("{}Binding", role.kind()));
+    assert_eq!(binding.value["roleRef"]["kind"].as_str(), Some(role.kind()));
+    assert_eq!(binding.value["roleRef"]["name"].as_str(), Some(role.name()));
+    assert_eq!(
+        binding.value["roleRef"]["apiGroup"].as_str(),
+        Some("rbac.authorization.k8s.io")
+    );
+    let subject = &binding.value["subjects"][0];
+    assert_eq!(subject["kind"].as_str(), Some("ServiceAccount"));
+    assert_eq!(
+        subject["name"], pod["spec"]["serviceAccountName"],
+        "binding subject is not the pod's SA"
+    );
+    assert_eq!(subject["namespace"].as_str(), Some(NAMESPACE));
+}
+
+/// Decodes every built-in object strictly into its k8s.io/api Go type
+/// (`helm-render.sh kube-validate`): a misspelled or mistyped field fails, as
+/// with `kubectl apply --validate=strict` on a full cluster.
+fn strictly_typed(stream: &str) {
+    let mut child = Command::new(repo().join("scripts/helm-render.sh"))
+        .args(["kube-validate", "-"])
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("helm-render.sh kube-validate");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stream.as_bytes())
+        .expect("write");
+    let report = check(
+        &child.wait_with_output().expect("output"),
+        "helm-render.sh kube-validate",
+    );
+    for line in report.lines() {
+        assert!(
+            line.starts_with("valid ")
+                || line.starts_with("skipped apiextensions.k8s.io/v1/CustomResourceDefinition ")
+                || line.starts_with("skipped monitoring.coreos.com/v1/ServiceMonitor "),
+            "kube-validate: {line}"
+        );
+    }
+    for kind in ["v1/ServiceAccount", "v1/Service", "apps/v1/Deployment"] {
+        assert!(
+            report.contains(&format!("valid {kind} ")),
+            "{kind} not validated:\n{report}"
+        );
+    }
+}
+
+/// The restricted Pod Security Standard (v1.36), for the one pod the chart runs.
+fn restricted_pod_security(docs: &[Doc]) {
+    let spec = &find(docs, "Deployment").value["spec"]["template"]["spec"];
+    for host in ["hostNetwork", "hostPID", "hostIPC"] {
+        assert!(!spec[host].as_bool().unwrap_or(false), "{host} must be off");
+    }
+    assert!(
+        spec["volumes"].is_null(),
+        "the operator needs no volume (and no hostPath)"
+    );
+    let pod_sc = &spec["securityContext"];
+    assert_eq!(pod_sc["runAsNonRoot"].as_bool(), Some(true), "pod runAsNonRoot");
+    assert_eq!(
+        pod_sc["seccompProfile"]["type"].as_str(),
+        Some("RuntimeDefault"),
+        "pod seccompProfile"
+    );
+    assert_ne!(pod_sc["runAsUser"].as_u64(), Some(0), "runAsUser 0");
+    let c = container(docs);
+    let sc = &c["securityContext"];
+    assert_eq!(
+        sc["allowPrivilegeEscalation"].as_bool(),
+        Some(false),
+        "allowPrivilegeEscalation"
+    );
+    assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"], "capabilities.drop");
+    assert!(sc["capabilities"]["add"].is_null(), "no capability may be added");
+    assert!(!sc["privileged"].as_bool().unwrap_or(false), "privileged");
+    assert_eq!(
+        sc["readOnlyRootFilesystem"].as_bool(),
+        Some(true),
+        "readOnlyRootFilesystem"
+    );
+    assert_eq!(sc["runAsNonRoot"].as_bool(), Some(true), "container runAsNonRoot");
+    for p in c["ports"].as_sequence().expect("ports") {
+        assert!(p["hostPort"].is_null(), "hostPort");
+    }
+}
+
+// ---------------------------------------------------------------- rendering
+
+#[test]
+fn default_rendering() {
+    let out = template(&[]);
+    let docs = docs(&out);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Service",
+            "Deployment"
+        ],
+        "kinds and Helm's install order"
+    );
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    restricted_pod_security(&docs);
+
+    // The chart's CRD is the repository's, byte for byte, and rendered verbatim.
+    let crd = std::fs::read_to_string(repo().join(CRD)).expect("crds/");
+    let chart_crd = std::fs::read_to_string(repo().join(CHART).join(CRD)).expect("chart crds/");
+    assert!(
+        chart_crd == crd,
+        "{CHART}/{CRD} differs from {CRD}: copy it again (cp {CRD} {CHART}/crds/)"
+    );
+    assert_eq!(docs[0].source, format!("{RELEASE}/{CRD}"));
+    assert_eq!(
+        docs[0].text.trim_end(),
+        crd.trim_end(),
+        "the CRD must be rendered verbatim"
+    );
+
+    let d = &find(&docs, "Deployment").value;
+    assert_eq!(d["spec"]["replicas"].as_u64(), Some(1));
+    assert_eq!(
+        d["spec"]["strategy"]["type"].as_str(),
+        Some("Recreate"),
+        "no two operators at once"
+    );
+    let c = container(&docs);
+    assert_eq!(
+        c["image"].as_str(),
+        Some("privateapi-operator:0.1.0"),
+        "image defaults to the appVersion"
+    );
+    assert_eq!(strings(&c["args"]), ["run"]);
+    assert!(c["command"].is_null(), "the image's ENTRYPOINT is /privateapi");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"));
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"].as_str(), Some("/readyz"));
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(8080));
+    assert_eq!(c["resources"]["requests"]["cpu"].as_str(), Some("50m"));
+    assert_eq!(c["resources"]["requests"]["memory"].as_str(), Some("64Mi"));
+    assert_eq!(c["resources"]["limits"]["cpu"].as_str(), Some("500m"));
+    assert_eq!(c["resources"]["limits"]["memory"].as_str(), Some("256Mi"));
+    let pod_name = &env(&docs)["POD_NAME"];
+    assert_eq!(
+        pod_name["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+        Some("metadata.name")
+    );
+    for (name, value) in [
+        ("PRIVATEAPI_METRICS_ADDR", "0.0.0.0:8080"),
+        ("PRIVATEAPI_LOG_FORMAT", "json"),
+        ("PRIVATEAPI_AWS_PACING", "quotas"),
+        ("PRIVATEAPI_RESYNC_SECONDS", "300"),
+        ("PRIVATEAPI_POLL_SECONDS", "10"),
+        ("PRIVATEAPI_CONCURRENCY", "8"),
+    ] {
+        assert_eq!(env_value(&docs, name).as_deref(), Some(value), "{name}");
+    }
+    // Empty values are not passed at all (the operator then uses its defaults).
+    for name in ["PRIVATEAPI_NAMESPACE", "PRIVATEAPI_SELECTOR", "AWS_REGION"] {
+        assert!(
+            env_value(&docs, name).is_none(),
+            "{name} set although its value is empty"
+        );
+    }
+
+    let rules = find(&docs, "ClusterRole").value["rules"].clone();
+    let rules: Vec<(Vec<String>, Vec<String>, Vec<String>)> = rules
+        .as_sequence()
+        .expect("rules")
+        .iter()
+        .map(|r| (strings(&r["apiGroups"]), strings(&r["resources"]), strings(&r["verbs"])))
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        rules,
+        [
+            (
+                s(&["privateapi.io"]),
+                s(&["privateapis"]),
+                s(&["get", "list", "watch", "patch", "update"])
+            ),
+            (
+                s(&["privateapi.io"]),
+                s(&["privateapis/status"]),
+                s(&["get", "patch", "update"])
+            ),
+            (s(&["privateapi.io"]), s(&["privateapis/finalizers"]), s(&["update"])),
+            (s(&["events.k8s.io"]), s(&["events"]), s(&["create", "patch"])),
+        ],
+        "RBAC rules: exactly what the operator calls"
+    );
+    let sa = find(&docs, "ServiceAccount");
+    assert_eq!(sa.name(), RELEASE);
+    assert!(
+        sa.value["metadata"]["annotations"].is_null(),
+        "no IRSA annotation by default"
+    );
+}
+
+#[test]
+fn namespaced_rbac_for_one_watched_namespace() {
+    let out = template(&["--set", "rbac.scope=namespace", "--set", "watchNamespace=team-a"]);
+    let docs = docs(&out);
+    assert_eq!(
+        kinds(&docs),
+        [
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "Deployment"
+        ]
+    );
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    restricted_pod_security(&docs);
+    for kind in ["Role", "RoleBinding"] {
+        assert_eq!(
+            find(&docs, kind).value["metadata"]["namespace"].as_str(),
+            Some("team-a"),
+            "the {kind} lives in the watched namespace"
+        );
+    }
+    assert_eq!(env_value(&docs, "PRIVATEAPI_NAMESPACE").as_deref(), Some("team-a"));
+    assert_eq!(
+        find(&docs, "Deployment").value["metadata"]["namespace"].as_str(),
+        Some(NAMESPACE),
+        "the operator itself stays in the release namespace"
+    );
+}
+
+#[test]
+fn values_reach_args_env_and_objects() {
+    let out = template(&[
+        "--set",
+        "resyncSeconds=60,pollSeconds=5,concurrency=3,logFormat=text,awsPacing=off",
+        "--set",
+        "awsRegion=eu-west-1",
+        "--set",
+        "selector=team=payments",
+        "--set",
+        "metrics.port=9090",
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "installCRDs=false",
+        "--set",
+        "image.repository=registry.example/privateapi-operator,image.tag=1.2.3",
+        "--set-string",
+        r"serviceAccount.annotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::123456789012:role/papi-operator",
+        "--set",
+        "watchNamespace=team-b",
+    ]);
+    let docs = docs(&out);
+    assert!(
+        !kinds(&docs).iter().any(|k| k == "CustomResourceDefinition"),
+        "installCRDs=false"
+    );
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    restricted_pod_security(&docs);
+    for (name, value) in [
+        ("PRIVATEAPI_RESYNC_SECONDS", "60"),
+        ("PRIVATEAPI_POLL_SECONDS", "5"),
+        ("PRIVATEAPI_CONCURRENCY", "3"),
+        ("PRIVATEAPI_LOG_FORMAT", "text"),
+        ("PRIVATEAPI_AWS_PACING", "off"),
+        ("AWS_REGION", "eu-west-1"),
+        ("PRIVATEAPI_SELECTOR", "team=payments"),
+        ("PRIVATEAPI_NAMESPACE", "team-b"),
+        ("PRIVATEAPI_METRICS_ADDR", "0.0.0.0:9090"),
+    ] {
+        assert_eq!(env_value(&docs, name).as_deref(), Some(value), "{name}");
+    }
+    let c = container(&docs);
+    assert_eq!(c["image"].as_str(), Some("registry.example/privateapi-operator:1.2.3"));
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(9090));
+    let service = &find(&docs, "Service").value;
+    assert_eq!(service["spec"]["ports"][0]["port"].as_u64(), Some(9090));
+    let monitor = &find(&docs, "ServiceMonitor").value;
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"].as_str(), Some("metrics"));
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"].as_str(), Some("/metrics"));
+    assert_eq!(monitor["spec"]["endpoints"][0]["interval"].as_str(), Some("30s"));
+    assert_eq!(
+        find(&docs, "ServiceAccount").value["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].as_str(),
+        Some("arn:aws:iam::123456789012:role/papi-operator")
+    );
+    // Cluster scope still works with one watched namespace.
+    assert!(kinds(&docs).iter().any(|k| k == "ClusterRole"));
+}
+
+#[test]
+fn invalid_values_are_refused() {
+    for (set, expect) in [
+        ("rbac.scope=namespace", "watchNamespace"),
+        ("rbac.scope=tenant", "/rbac/scope"),
+        ("replicaCount=2", "/replicaCount"),
+        ("logFormat=xml", "/logFormat"),
+        ("awsPacing=fast", "/awsPacing"),
+        (
+            "securityContext.allowPrivilegeEscalation=true",
+            "allowPrivilegeEscalation",
+        ),
+        ("podSecurityContext.runAsNonRoot=false", "runAsNonRoot"),
+        ("watchNamespace=Team_A", "/watchNamespace"),
+        ("metrics.port=0", "/metrics/port"),
+        ("extraEnv[0].name=A,extraEnv[0].value=1", "/extraEnv/0/value"),
+        ("watchNamespaces=typo", "watchNamespaces"),
+    ] {
+        let out = helm_render(&["template", RELEASE, CHART, "-n", NAMESPACE, "--set", set]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "--set {set} should be refused, rendered:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr.contains(expect),
+            "--set {set}: the error should name {expect:?}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn notes_explain_the_first_privateapi() {
+    let out = helm_render(&[
+        "notes",
+        RELEASE,
+        CHART,
+        "-n",
+        NAMESPACE,
+        "--set",
+        "watchNamespace=team-a",
+    ]);
+    let notes = check(&out, "helm-render.sh notes");
+    for needle in [
+        "kind: PrivateApi",
+        "kubectl wait -n team-a privateapi/hello --for=condition=Ready",
+        ".status.endpoint",
+        "eks.amazonaws.com/role-arn",
+        "deploy/iam-policy.json",
+    ] {
+        assert!(notes.contains(needle), "NOTES.txt should mention {needle:?}:\n{notes}");
+    }
+    // With an IRSA role set, the warning goes away.
+    let out = helm_render(&[
+        "notes",
+        RELEASE,
+        CHART,
+        "--set-string",
+        r"serviceAccount.annotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::1:role/x",
+    ]);
+    assert!(!check(&out, "notes").contains("NOTE: the ServiceAccount has no"));
+}
+
+/// The example PrivateApi of NOTES.txt (the lines between the heredoc markers).
+fn notes_example() -> String {
+    let out = helm_render(&["notes", RELEASE, CHART, "-n", NAMESPACE]);
+    let notes = check(&out, "helm-render.sh notes");
+    let start = notes.find("<<'YAML'").expect("a heredoc in NOTES.txt");
+    let body = &notes[start..];
+    let body = &body[body.find('\n').expect("newline") + 1..];
+    let end = body.find("\n  YAML").expect("end of heredoc");
+    body[..end]
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---------------------------------------------------------------- deploy/
+
+/// kubectl 1.36 from scripts/apiserver.sh (built with the API server).
+fn kubectl_path() -> String {
+    cluster().kubectl.clone()
+}
+
+/// Integral floats as integers (kustomize writes `maximum: 65535.0` as 65535).
+fn integral(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Number((f as i64).into()),
+            _ => v.clone(),
+        },
+        Value::Sequence(s) => Value::Sequence(s.iter().map(integral).collect()),
+        Value::Mapping(m) => Value::Mapping(m.iter().map(|(k, x)| (k.clone(), integral(x))).collect()),
+        _ => v.clone(),
+    }
+}
+
+fn normalized(v: &Value) -> Value {
+    let mut v = integral(v);
+    if let Some(labels) = v
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("labels"))
+        .and_then(|l| l.as_mapping_mut())
+    {
+        labels.remove("helm.sh/chart");
+        labels.remove("app.kubernetes.io/managed-by");
+    }
+    v
+}
+
+#[test]
+fn kustomize_base_matches_the_chart() {
+    let crd = std::fs::read(repo().join(CRD)).expect("crds/");
+    let copy = std::fs::read(repo().join("deploy/kustomize").join(CRD)).expect("deploy/kustomize/crds/");
+    assert!(copy == crd, "deploy/kustomize/{CRD} differs from {CRD}: copy it again");
+
+    let out = Command::new(kubectl_path())
+        .args(["kustomize", "deploy/kustomize"])
+        .current_dir(repo())
+        .output()
+        .expect("kubectl kustomize");
+    let built = check(&out, "kubectl kustomize deploy/kustomize");
+    let mut kustomized: BTreeMap<(String, String), Value> = BTreeMap::new();
+    for doc in serde_yaml::Deserializer::from_str(&built) {
+        let v = Value::deserialize(doc).expect("kustomize output is YAML");
+        let key = (
+            v["kind"].as_str().expect("kind").to_owned(),
+            v["metadata"]["name"].as_str().expect("name").to_owned(),
+        );
+        kustomized.insert(key, v);
+    }
+    let ns = kustomized
+        .remove(&("Namespace".to_owned(), NAMESPACE.to_owned()))
+        .expect("the base creates the privateapi-system Namespace");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as_str(),
+        Some("restricted"),
+        "the namespace enforces the restricted Pod Security Standard"
+    );
+    let chart: BTreeMap<(String, String), Value> = docs(&template(&[]))
+        .iter()
+        .map(|d| ((d.kind().to_owned(), d.name().to_owned()), d.value.clone()))
+        .collect();
+    assert_eq!(
+        kustomized.keys().collect::<Vec<_>>(),
+        chart.keys().collect::<Vec<_>>(),
+        "deploy/kustomize has other objects than the chart's default rendering"
+    );
+    for (key, value) in &chart {
+        assert!(
+            normalized(value) == normalized(&kustomized[key]),
+            "{key:?} differs between the chart's default rendering and deploy/kustomize \
+             (regenerate deploy/kustomize from `scripts/helm-render.sh template {RELEASE} {CHART} -n {NAMESPACE}`):\n\
+             chart:\n{}\nkustomize:\n{}",
+            serde_yaml::to_string(&normalized(value)).unwrap_or_default(),
+            serde_yaml::to_string(&normalized(&kustomized[key])).unwrap_or_default()
+        );
+    }
+}
+
+/// The chart values embedded in a GitOps manifest, written to a file for -f.
+fn values_file(name: &str, values: &Value) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("privateapi-chart-test-{}-{name}.yaml", std::process::id()));
+    std::fs::write(&path, serde_yaml::to_string(values).expect("values")).expect("write values");
+    path
+}
+
+#[test]
+fn gitops_manifests_use_valid_values() {
+    let app: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("deploy/argocd/application.yaml")).expect("application.yaml"),
+    )
+    .expect("application.yaml is YAML");
+    assert_eq!(app["kind"].as_str(), Some("Application"));
+    assert_eq!(app["spec"]["source"]["path"].as_str(), Some(CHART));
+    assert_eq!(app["spec"]["destination"]["namespace"].as_str(), Some(NAMESPACE));
+    let release: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("deploy/flux/operator/helmrelease.yaml")).expect("helmrelease.yaml"),
+    )
+    .expect("helmrelease.yaml is YAML");
+    assert_eq!(release["kind"].as_str(), Some("HelmRelease"));
+    assert_eq!(
+        release["spec"]["chart"]["spec"]["chart"].as_str(),
+        Some(&format!("./{CHART}")[..])
+    );
+    for (name, values) in [
+        ("argocd", &app["spec"]["source"]["helm"]["valuesObject"]),
+        ("flux", &release["spec"]["values"]),
+    ] {
+        assert!(values.is_mapping(), "{name}: no chart values found");
+        let file = values_file(name, values);
+        let out = template(&["-f", &file.display().to_string()]);
+        let _ = std::fs::remove_file(&file);
+        let docs = docs(&out);
+        structurally_valid(&docs);
+        strictly_typed(&out);
+        restricted_pod_security(&docs);
+        assert!(
+            container(&docs)["image"]
+                .as_str()
+                .is_some_and(|i| i.ends_with("/privateapi-operator:0.1.0")),
+            "{name}: image"
+        );
+        assert!(
+            find(&docs, "ServiceAccount").value["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].is_string(),
+            "{name}: IRSA annotation"
+        );
+    }
+    // The Flux Kustomization health-checks the PrivateApi objects it applies.
+    let text = std::fs::read_to_string(repo().join("deploy/flux/kustomizations.yaml")).expect("kustomizations");
+    let checks: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).expect("YAML"))
+        .filter(|k| k["metadata"]["name"].as_str() == Some("privateapis"))
+        .flat_map(|k| k["spec"]["healthChecks"].as_sequence().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["kind"].as_str() == Some("PrivateApi")
+                && c["apiVersion"].as_str() == Some("privateapi.io/v1alpha1")),
+        "deploy/flux/kustomizations.yaml: the privateapis Kustomization must health-check PrivateApi objects"
+    );
+}
+
+// ---------------------------------------------------------------- Argo CD health
+
+fn health(object: &str) -> (String, String) {
+    let mut child = Command::new(repo().join("scripts/helm-render.sh"))
+        .args(["argocd-health", "deploy/argocd/health-check.lua", "-"])
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("helm-render.sh argocd-health");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(object.as_bytes())
+        .expect("write");
+    let out = check(&child.wait_with_output().expect("output"), "argocd-health");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    (
+        v["status"].as_str().expect("status").to_owned(),
+        v["message"].as_str().expect("message").to_owned(),
+    )
+}
+
+/// A PrivateApi at `generation` with the three kstatus conditions as the operator writes them.
+fn object(generation: u32, observed: u32, ready: bool, reconciling: bool, stalled: bool, message: &str) -> String {
+    let c = |t: &str, s: bool, m: &str| {
+        format!(
+            "  - {{type: {t}, status: \"{}\", reason: {}, message: \"{}\", observedGeneration: {observed}, lastTransitionTime: \"2026-01-01T00:00:00Z\"}}\n",
+            if s { "True" } else { "False" },
+            if s { "Because" } else { "Other" },
+            if s { m } else { "" }
+        )
+    };
+    format!(
+        "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: a, namespace: n, generation: {generation}}}\n\
+         status:\n  observedGeneration: {observed}\n  conditions:\n{}{}{}",
+        c("Ready", ready, message),
+        c("Reconciling", reconciling, message),
+        c("Stalled", stalled, message)
+    )
+}
+
+#[test]
+fn argocd_health_check_follows_the_conditions() {
+    let cm: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("deploy/argocd/argocd-cm.yaml")).expect("argocd-cm.yaml"),
+    )
+    .expect("argocd-cm.yaml is YAML");
+    let lua = std::fs::read_to_string(repo().join("deploy/argocd/health-check.lua")).expect("health-check.lua");
+    assert_eq!(
+        cm["data"]["resource.customizations.health.privateapi.io_PrivateApi"].as_str(),
+        Some(lua.as_str()),
+        "argocd-cm.yaml must carry health-check.lua verbatim"
+    );
+
+    let cases = [
+        ("apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {name: a, generation: 1}\n".to_owned(), "Progressing", ""),
+        (object(1, 1, true, false, false, "serving at https://x"), "Healthy", "serving at https://x"),
+        (object(2, 1, true, false, false, "serving at https://x"), "Progressing", "generation 2"),
+        (object(3, 3, false, true, false, "waiting for the ALB"), "Progressing", "waiting for the ALB"),
+        (object(3, 3, false, false, true, "AccessDenied: not authorized"), "Degraded", "AccessDenied"),
+        (object(4, 3, false, false, true, "AccessDenied: not authorized"), "Progressing", "generation 4"),
+        (
+            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {name: a, generation: 1, deletionTimestamp: \"2026-01-01T00:00:00Z\"}\n"
+                .to_owned(),
+            "Progressing",
+            "Deleting",
+        ),
+    ];
+    for (obj, status, message) in cases {
+        let (got, msg) = health(&obj);
+        assert_eq!(got, status, "health of:\n{obj}\nmessage: {msg}");
+        assert!(
+            msg.contains(message),
+            "message {msg:?} should contain {message:?} for:\n{obj}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- API server
+
+struct Cluster {
+    kubeconfig: String,
+    kubectl: String,
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("1") {
+            return Cluster {
+                kubeconfig: std::env::var("KUBECONFIG").expect("USE_EXISTING_CLUSTER=1 needs KUBECONFIG"),
+                kubectl: "kubectl".into(),
+            };
+        }
+        let script = repo().join("scripts/apiserver.sh");
+        let out = Command::new(&script)
+            .arg("start")
+            .output()
+            .expect("run scripts/apiserver.sh start");
+        let stdout = check(&out, "scripts/apiserver.sh start");
+        let kubeconfig = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("export KUBECONFIG=").map(str::to_owned))
+            .expect("apiserver.sh prints KUBECONFIG");
+        let env = Command::new(&script).arg("env").output().expect("apiserver.sh env");
+        let bin = String::from_utf8_lossy(&env.stdout)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("export PATH=")
+                    .and_then(|p| p.split(':').next())
+                    .map(str::to_owned)
+            })
+            .expect("apiserver.sh env prints PATH");
+        Cluster {
+            kubeconfig,
+            kubectl: format!("{bin}/kubectl"),
+        }
+    })
+}
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
+    let c = cluster();
+    let mut child = Command::new(&c.kubectl)
+        .args(args)
+        .env("KUBECONFIG", &c.kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("kubectl output")
+}
+
+#[test]
+fn crd_and_examples_pass_the_real_api_server() {
+    let docs = docs(&template(&["--set", "metrics.serviceMonitor.enabled=true"]));
+    let crd = &docs[0];
+    assert_eq!(crd.kind(), "CustomResourceDefinition");
+    let out = kubectl(
+        &[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(&crd.text),
+    );
+    check(&out, "kubectl apply --dry-run=server (CRD)");
+    // Install it (the same file tests/e2e.rs installs) to validate PrivateApi objects.
+    check(
+        &kubectl(
+            &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+            Some(&crd.text),
+        ),
+        "kubectl apply (CRD)",
+    );
+    check(
+        &kubectl(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/privateapis.privateapi.io",
+                "--timeout=30s",
+            ],
+            None,
+        ),
+        "CRD established",
+    );
+    let examples = [
+        ("NOTES.txt example", notes_example()),
+        (
+            "deploy/flux/apis/hello.yaml",
+            std::fs::read_to_string(repo().join("deploy/flux/apis/hello.yaml")).expect("hello.yaml"),
+        ),
+    ];
+    for (what, manifest) in examples {
+        let out = kubectl(
+            &["apply", "--dry-run=server", "-n", "default", "-f", "-"],
+            Some(&manifest),
+        );
+        check(&out, &format!("kubectl apply --dry-run=server ({what})"));
+    }
+
+    // What the server does not serve: these kinds are checked structurally only.
+    let out = kubectl(&["api-resources", "-o", "name"], None);
+    let served = check(&out, "kubectl api-resources");
+    for (kind, resource) in [
+        ("ServiceAccount", "serviceaccounts"),
+        ("Service", "services"),
+        ("ClusterRole", "clusterroles.rbac.authorization.k8s.io"),
+        ("Deployment", "deployments.apps"),
+        ("ServiceMonitor", "servicemonitors.monitoring.coreos.com"),
+    ] {
+        assert!(kinds(&docs).iter().any(|k| k == kind), "{kind} rendered");
+        if !served.lines().any(|l| l == resource) {
+            continue;
+        }
+        // A full cluster (USE_EXISTING_CLUSTER=1): validate it server-side too,
+        // when the release namespace exists there.
+        let doc = docs.iter().find(|d| d.kind() == kind).expect("doc");
+        let namespaced = !doc.value["metadata"]["namespace"].is_null();
+        if namespaced && !kubectl(&["get", "namespace", NAMESPACE], None).status.success() {
+            continue;
+        }
+        let out = kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&doc.text));
+        check(&out, &format!("kubectl apply --dry-run=server ({kind})"));
+    }
+    structurally_valid(&docs);
+}
