@@ -1016,3 +1016,45 @@ fn crd_and_examples_pass_the_real_api_server() {
     }
     structurally_valid(&docs);
 }
+
+#[test]
+fn leader_election_allows_replicas_with_a_lease_role() {
+    let out = template(&["--set", "leaderElection.enabled=true", "--set", "replicaCount=2"]);
+    let docs = docs(&out);
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    restricted_pod_security(&docs);
+    let deployment = &find(&docs, "Deployment").value;
+    assert_eq!(deployment["spec"]["replicas"].as_i64(), Some(2));
+    assert_eq!(deployment["spec"]["strategy"]["type"].as_str(), Some("RollingUpdate"));
+    assert_eq!(env_value(&docs, "PRIVATEAPI_LEADER_ELECT").as_deref(), Some("true"));
+    assert_eq!(
+        env_value(&docs, "PRIVATEAPI_LEASE_NAME").as_deref(),
+        Some("privateapi-operator")
+    );
+    assert!(
+        env(&docs).contains_key("POD_NAMESPACE"),
+        "the Lease's namespace comes from the pod"
+    );
+    let role = docs
+        .iter()
+        .find(|d| d.kind() == "Role" && d.name().ends_with("-leader"))
+        .expect("a Role for the Lease");
+    assert_eq!(role.value["metadata"]["namespace"].as_str(), Some(NAMESPACE));
+    let rules = role.value["rules"].as_sequence().expect("rules");
+    let one = |s: &str| Value::Sequence(vec![Value::String(s.into())]);
+    assert!(rules.iter().all(|r| r["apiGroups"] == one("coordination.k8s.io")));
+    assert!(rules.iter().any(|r| r["resourceNames"] == one("privateapi-operator")));
+    assert!(
+        docs.iter()
+            .any(|d| d.kind() == "RoleBinding" && d.name().ends_with("-leader"))
+    );
+
+    // Without it: one replica, Recreate, no Lease role.
+    let plain = self::docs(&template(&[]));
+    assert_eq!(
+        find(&plain, "Deployment").value["spec"]["strategy"]["type"].as_str(),
+        Some("Recreate")
+    );
+    assert!(!plain.iter().any(|d| d.name().ends_with("-leader")));
+}
