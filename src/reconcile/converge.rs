@@ -67,7 +67,6 @@ struct Refs {
     cluster: String,
     target_group: String,
     load_balancer: Option<(String, String)>,
-    listener_exists: bool,
     vpc_link: Option<(String, LinkState)>,
 }
 
@@ -96,7 +95,6 @@ impl Pass<'_> {
             cluster,
             target_group: String::new(),
             load_balancer: None,
-            listener_exists: false,
             vpc_link: None,
         };
         self.load_balancer(&lb, &mut refs).await?;
@@ -388,7 +386,6 @@ impl Pass<'_> {
         r.load_balancer_dns = Some(dns.clone());
         r.listener_arn = Some(listener_arn);
         refs.load_balancer = Some((lb_arn, dns));
-        refs.listener_exists = true;
         self.part(match state {
             LoadBalancerState::Active => PartStatus::ready(LOAD_BALANCER, "ALB active"),
             _ => PartStatus::waiting(LOAD_BALANCER, "LoadBalancerProvisioning", "the ALB is provisioning"),
@@ -492,11 +489,8 @@ impl Pass<'_> {
 
         let tasks_group = refs.groups.get(&GroupRole::Tasks).cloned().unwrap_or_default();
         let wanted = desired::service(i, &refs.cluster, &td_arn, &refs.target_group, &tasks_group);
-        let current = if refs.cluster.starts_with('<') {
-            None
-        } else {
-            ecs::observe_service(aws, i.owner, &refs.cluster, &wanted.name).await?
-        };
+        // In plan mode the cluster may not exist yet: that reads as "no service".
+        let current = ecs::observe_service(aws, i.owner, &refs.cluster, &wanted.name).await?;
         match current {
             None => {
                 let detail = format!("{} task(s)", wanted.desired_count);
