@@ -217,7 +217,7 @@ pub struct VpcLinkSpec {
     pub existing_id: Option<String>,
 }
 
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiSpec {
     #[serde(default, rename = "type")]
@@ -234,6 +234,21 @@ pub struct ApiSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub description: Option<String>,
+    /// Stage-wide throttling of every method. Omitted: the stage's throttling is
+    /// left as it is (the account defaults for a new stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Throttle {
+    /// Steady-state requests per second.
+    #[schemars(range(min = 0.0, max = 100000.0))]
+    pub rate_limit: f64,
+    /// Largest burst of requests.
+    #[schemars(range(min = 0, max = 100000))]
+    pub burst_limit: i32,
 }
 
 impl Default for ApiSpec {
@@ -243,6 +258,7 @@ impl Default for ApiSpec {
             stage_name: default_stage(),
             endpoint_type: EndpointType::default(),
             description: None,
+            throttle: None,
         }
     }
 }

@@ -560,3 +560,66 @@ async fn subnet_selector_and_existing_cluster_and_roles() {
         "the given cluster is never deleted"
     );
 }
+
+#[tokio::test]
+async fn stage_throttling_is_set_kept_and_changed_without_redeploy() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("throttle");
+    let mut spec = spec(&vpc, &subnets);
+    spec.api.throttle = Some(privateapi::crd::Throttle {
+        rate_limit: 50.0,
+        burst_limit: 100,
+    });
+    let ready = until_ready(&aws, &owner, &spec, 5).await;
+    let api_id = ready.resources.rest_api_id.clone().unwrap_or_default();
+    let throttle = |stage: aws_sdk_apigateway::operation::get_stage::GetStageOutput| {
+        stage
+            .method_settings()
+            .and_then(|m| m.get("*/*"))
+            .map(|m| (m.throttling_rate_limit(), m.throttling_burst_limit()))
+    };
+    let stage = aws
+        .apigw
+        .get_stage()
+        .rest_api_id(&api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .expect("GetStage");
+    assert_eq!(throttle(stage), Some((50.0, 100)));
+
+    let before = aws.stats.snapshot();
+    reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("steady pass");
+    assert_eq!(
+        aws.stats.snapshot().since(&before).writes(),
+        0,
+        "unchanged throttling is not rewritten"
+    );
+
+    spec.api.throttle = Some(privateapi::crd::Throttle {
+        rate_limit: 10.0,
+        burst_limit: 20,
+    });
+    let before = aws.stats.snapshot();
+    let changed = until_ready(&aws, &owner, &spec, 3).await;
+    let calls = aws.stats.snapshot().since(&before);
+    assert_eq!(
+        calls.count("CreateDeployment"),
+        0,
+        "a stage setting is not a new deployment"
+    );
+    assert_eq!(changed.resources.deployment_id, ready.resources.deployment_id);
+    let stage = aws
+        .apigw
+        .get_stage()
+        .rest_api_id(&api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .expect("GetStage");
+    assert_eq!(throttle(stage), Some((10.0, 20)));
+    until_gone(&aws, &owner, &spec, 5).await;
+}

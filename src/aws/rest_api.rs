@@ -41,6 +41,9 @@ pub struct DesiredApi {
     pub tags: BTreeMap<String, String>,
     #[serde(skip)]
     pub stage_name: String,
+    /// Stage settings, not part of a deployment's snapshot: (rate, burst).
+    #[serde(skip)]
+    pub throttle: Option<(f64, i32)>,
     pub root: Integration,
     pub proxy: Integration,
 }
@@ -85,6 +88,8 @@ pub struct ObservedStage {
     pub name: String,
     pub deployment_id: Option<String>,
     pub description: Option<String>,
+    /// Throttling of all methods (`*/*`): (rate, burst).
+    pub throttle: Option<(f64, i32)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -200,6 +205,10 @@ pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
             name: s.stage_name().unwrap_or_default().to_owned(),
             deployment_id: s.deployment_id().map(str::to_owned),
             description: s.description().map(str::to_owned),
+            throttle: s
+                .method_settings()
+                .and_then(|m| m.get("*/*"))
+                .map(|m| (m.throttling_rate_limit(), m.throttling_burst_limit())),
         })
         .collect();
     Ok(Some(api))
@@ -353,6 +362,27 @@ pub async fn point_stage(aws: &Aws, api_id: &str, stage: &str, shape: &str, depl
     Ok(())
 }
 
+/// Sets the stage-wide throttling (all methods).
+pub async fn set_throttle(aws: &Aws, api_id: &str, stage: &str, (rate, burst): (f64, i32)) -> AwsResult<()> {
+    let replace = |path: &str, value: String| {
+        PatchOperation::builder()
+            .op(Op::Replace)
+            .path(path)
+            .value(value)
+            .build()
+    };
+    aws.apigw
+        .update_stage()
+        .rest_api_id(api_id)
+        .stage_name(stage)
+        .patch_operations(replace("/*/*/throttling/rateLimit", rate.to_string()))
+        .patch_operations(replace("/*/*/throttling/burstLimit", burst.to_string()))
+        .send()
+        .await
+        .map_err(aws_err("UpdateStage"))?;
+    Ok(())
+}
+
 pub async fn delete_stage(aws: &Aws, api_id: &str, stage: &str) -> AwsResult<()> {
     found(
         aws.apigw
@@ -427,6 +457,7 @@ mod tests {
             name: "prod".into(),
             deployment_id: Some(dep.into()),
             description: Some(desc.into()),
+            throttle: None,
         };
         assert!(stage_in_sync(&stage(&stage_description("s1", "d1"), "d1"), "s1"));
         assert!(!stage_in_sync(&stage(&stage_description("s1", "d1"), "d1"), "s2"));
@@ -443,6 +474,7 @@ mod tests {
             endpoint_type: "REGIONAL".into(),
             tags: BTreeMap::new(),
             stage_name: "prod".into(),
+            throttle: None,
             root,
             proxy,
         };

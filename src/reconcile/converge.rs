@@ -700,6 +700,18 @@ impl Pass<'_> {
                 deployment
             }
         };
+        if let Some(throttle) = wanted.throttle
+            && stage.and_then(|s| s.throttle) != Some(throttle)
+        {
+            let detail = format!("throttle {} req/s, burst {}", throttle.0, throttle.1);
+            let change = Change::new(Verb::Update, "ApiStage", &wanted.stage_name, detail);
+            self.run
+                .write(
+                    change,
+                    rest_api::set_throttle(aws, &api_id, &wanted.stage_name, throttle),
+                )
+                .await?;
+        }
         // Stages we made under another name (the stage was renamed in the spec).
         for stale in current
             .stages

@@ -166,6 +166,7 @@ pub fn api(i: Inputs<'_>, alb_dns: &str, vpc_link_id: &str, alb_arn: &str) -> De
         endpoint_type: i.spec.api.endpoint_type.as_aws().to_owned(),
         tags: i.owner.tags("rest-api", &i.spec.tags),
         stage_name: i.spec.api.stage_name.clone(),
+        throttle: i.spec.api.throttle.map(|t| (t.rate_limit, t.burst_limit)),
         root,
         proxy,
     }
