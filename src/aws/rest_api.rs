@@ -290,7 +290,21 @@ pub async fn put_integration(aws: &Aws, api_id: &str, resource_id: &str, integra
 
 /// A deployment already made for this shape (after a crash or a lost response),
 /// so that it is reused instead of deploying twice.
-pub async fn find_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResult<Option<String>> {
+pub fn find_deployment(deployments: &[Deployment], shape: &str) -> Option<String> {
+    let wanted = deployment_description(shape);
+    deployments
+        .iter()
+        .find(|d| d.description.as_deref() == Some(wanted.as_str()))
+        .map(|d| d.id.clone())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: String,
+    pub description: Option<String>,
+}
+
+pub async fn list_deployments(aws: &Aws, api_id: &str) -> AwsResult<Vec<Deployment>> {
     let out = aws
         .apigw
         .get_deployments()
@@ -299,12 +313,16 @@ pub async fn find_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResult<
         .send()
         .await
         .map_err(aws_err("GetDeployments"))?;
-    let wanted = deployment_description(shape);
     Ok(out
         .items()
         .iter()
-        .find(|d| d.description() == Some(wanted.as_str()))
-        .and_then(|d| d.id().map(str::to_owned)))
+        .filter_map(|d| {
+            Some(Deployment {
+                id: d.id()?.to_owned(),
+                description: d.description().map(str::to_owned),
+            })
+        })
+        .collect())
 }
 
 fn deployment_description(shape: &str) -> String {

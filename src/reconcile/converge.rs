@@ -522,20 +522,6 @@ impl Pass<'_> {
                 if !drift.is_empty() {
                     let change = Change::new(Verb::Update, "EcsService", &wanted.name, drift.join(", "));
                     self.run.write(change, ecs::update_service(aws, &wanted)).await?;
-                    if svc.task_definition_arn != wanted.task_definition_arn
-                        && svc.task_definition_arn.contains(&format!("/{}:", td.family))
-                    {
-                        // Running tasks keep their revision; the old one just stops being offered.
-                        let change = Change::new(
-                            Verb::Delete,
-                            "TaskDefinition",
-                            short(&svc.task_definition_arn),
-                            "superseded",
-                        );
-                        self.run
-                            .write(change, ecs::deregister_task_definition(aws, &svc.task_definition_arn))
-                            .await?;
-                    }
                 }
                 self.out.resources.service_arn = Some(svc.arn.clone());
                 self.out.service = Some(ServiceCounts {
@@ -543,6 +529,26 @@ impl Pass<'_> {
                     desired_count: wanted.desired_count,
                 });
                 self.part(service_status(&svc, wanted.desired_count));
+            }
+        }
+        self.sweep_task_definitions(&td.family, &td_arn).await
+    }
+
+    /// Deregisters every ACTIVE revision of our family but the one in use. Old ones
+    /// are superseded by an update; extra ones come from a repeated register (the
+    /// SDK retries a call whose answer was lost) or a deregistration that failed.
+    /// Running tasks keep their revision; it just stops being offered.
+    async fn sweep_task_definitions(&mut self, family: &str, keep: &str) -> Result<()> {
+        let aws = self.run.aws;
+        if keep.starts_with('<') {
+            return Ok(());
+        }
+        for arn in ecs::list_task_definitions(aws, family).await? {
+            if arn != keep {
+                let change = Change::new(Verb::Delete, "TaskDefinition", short(&arn), "not in use");
+                self.run
+                    .write(change, ecs::deregister_task_definition(aws, &arn))
+                    .await?;
             }
         }
         Ok(())
@@ -642,13 +648,16 @@ impl Pass<'_> {
         }
 
         let stage = current.stages.iter().find(|s| s.name == wanted.stage_name);
+        // Every deployment of our API: one to reuse after a lost answer, and the
+        // garbage (superseded, or duplicated by a retried CreateDeployment) to sweep.
+        let deployments = match current.root.is_some() || !current.stages.is_empty() {
+            true => rest_api::list_deployments(aws, &api_id).await?,
+            false => Vec::new(),
+        };
         let deployment_id = match stage {
             Some(stage) if rest_api::stage_in_sync(stage, &shape) => stage.deployment_id.clone().unwrap_or_default(),
             _ => {
-                let deployment = match self.run.mode {
-                    Mode::Apply => rest_api::find_deployment(aws, &api_id, &shape).await?,
-                    Mode::Plan => None,
-                };
+                let deployment = rest_api::find_deployment(&deployments, &shape);
                 let deployment = match deployment {
                     Some(d) => d,
                     None => self
@@ -685,21 +694,25 @@ impl Pass<'_> {
                                 rest_api::point_stage(aws, &api_id, &stage.name, &shape, &deployment),
                             )
                             .await?;
-                        if let Some(old) = stage.deployment_id.as_deref().filter(|old| *old != deployment) {
-                            let change = Change::new(Verb::Delete, "ApiDeployment", old, "superseded");
-                            if let Err(e) = self
-                                .run
-                                .write(change, rest_api::delete_deployment(aws, &api_id, old))
-                                .await
-                            {
-                                tracing::info!(deployment = old, error = %e, "old deployment kept");
-                            }
-                        }
                     }
                 }
                 deployment
             }
         };
+        // Deployments no stage serves any more (stages of other names keep theirs).
+        let serving: Vec<&str> = current
+            .stages
+            .iter()
+            .filter(|s| s.name != wanted.stage_name)
+            .filter_map(|s| s.deployment_id.as_deref())
+            .chain([deployment_id.as_str()])
+            .collect();
+        for unused in deployments.iter().filter(|d| !serving.contains(&d.id.as_str())) {
+            let change = Change::new(Verb::Delete, "ApiDeployment", &unused.id, "not served by a stage");
+            self.run
+                .write(change, rest_api::delete_deployment(aws, &api_id, &unused.id))
+                .await?;
+        }
         if let Some(throttle) = wanted.throttle
             && stage.and_then(|s| s.throttle) != Some(throttle)
         {
