@@ -7,12 +7,13 @@ export PRIVATEAPI_CACHE ?= $(HOME)/.cache/privateapi-operator
 export CARGO_TARGET_DIR ?= $(PRIVATEAPI_CACHE)/target
 BIN := $(CARGO_TARGET_DIR)/debug/privateapi
 
-.PHONY: help build demo demo-stop test unit lint crds chart fmt emulator apiserver stop
+.PHONY: help build demo demo-stop test bench unit lint crds chart fmt emulator apiserver stop
 
 help:
 	@echo "make demo       run the operator end to end on a local API server + AWS emulator"
 	@echo "make demo-stop  stop what the demo started"
 	@echo "make test       every test: lint, unit, emulator integration, end to end"
+	@echo "make bench      scale benchmark: N = 1, 10, 100 PrivateApis (and 10 under the AWS quotas), figures printed"
 	@echo "make crds       regenerate crds/ (and the chart's and kustomize's copies) from the code"
 	@echo "make chart      render the Helm chart with default values (no helm binary needed)"
 	@echo "make build      cargo build (debug)"
@@ -28,6 +29,9 @@ demo-stop:
 
 test:
 	@scripts/test.sh
+
+bench:
+	@scripts/bench.sh
 
 unit:
 	cargo test --lib --bins

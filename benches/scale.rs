@@ -1,0 +1,670 @@
+//! Scale benchmark (`make bench`, or `scripts/bench.sh`): the operator binary against
+//! the real API server (scripts/apiserver.sh) and the AWS emulator
+//! (scripts/emulator.sh), its AWS traffic counted by scripts/awsproxy.py.
+//!
+//! For each N of `BENCH_SIZES` (default 1,10,100), unthrottled (`--aws-pacing off`,
+//! no quotas in the proxy): time from `kubectl apply` of N PrivateApis to all Ready,
+//! per-resource pick-up (first status write) and Ready latency, AWS calls per resource
+//! to create, per steady-state resync pass (reads and writes) and to tear down, API
+//! Gateway deployments made, the operator's peak and idle RSS, teardown time.
+//!
+//! Then `BENCH_QUOTA_SIZE` (default 10; 0 skips) resources with the proxy enforcing
+//! API Gateway's account quotas and the operator pacing itself (`--aws-pacing
+//! quotas`): time to Ready and to deleted against the minimum the quotas allow, and
+//! how many calls were throttled.
+//!
+//! Knobs: BENCH_SIZES, BENCH_QUOTA_SIZE, BENCH_RESYNC_SECONDS (steady phase, default
+//! 10), BENCH_STEADY_SECONDS (measuring window, default 30), AWSPROXY_PORT.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::watcher;
+use privateapi::aws::{Aws, Owner};
+use privateapi::crd::PrivateApi;
+use support::*;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The commit the operator was built from, and whether src/ had local changes.
+fn source_version() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(sha) => {
+            let dirty = git(&["status", "--porcelain", "--", "src", "Cargo.lock"]).is_some_and(|s| !s.is_empty());
+            format!("git {sha}{}", if dirty { " + uncommitted changes" } else { "" })
+        }
+        None => "unknown (not a git checkout)".into(),
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0);
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpus} CPUs ({cpu}), {:.1} GiB RAM, Linux {}",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        kernel.trim()
+    )
+}
+
+/// When each object was first seen, first given a status, Ready, and deleted.
+#[derive(Clone, Debug)]
+struct Timeline {
+    seen: Instant,
+    finalizer: Option<Instant>,
+    first_status: Option<Instant>,
+    ready: Option<Instant>,
+    deleted: Option<Instant>,
+    uid: String,
+}
+
+type Timelines = Arc<Mutex<HashMap<String, Timeline>>>;
+
+fn watch(client: kube::Client, ns: &str) -> (Timelines, tokio::task::JoinHandle<()>) {
+    let timelines: Timelines = Arc::default();
+    let api: Api<PrivateApi> = Api::namespaced(client, ns);
+    let map = timelines.clone();
+    let task = tokio::spawn(async move {
+        let mut stream = watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = stream.next().await {
+            let now = Instant::now();
+            let (obj, deleted) = match event {
+                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),
+                Ok(watcher::Event::Delete(o)) => (o, true),
+                _ => continue,
+            };
+            let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+            let t = map.entry(obj.name_any()).or_insert_with(|| Timeline {
+                seen: now,
+                finalizer: None,
+                first_status: None,
+                ready: None,
+                deleted: None,
+                uid: obj.uid().unwrap_or_default(),
+            });
+            if obj.finalizers().iter().any(|f| f == privateapi::crd::FINALIZER) && t.finalizer.is_none() {
+                t.finalizer = Some(now);
+            }
+            if obj.status.is_some() && t.first_status.is_none() {
+                t.first_status = Some(now);
+            }
+            let ready = privateapi::status::is_ready(obj.status.as_ref())
+                && obj.status.as_ref().and_then(|s| s.observed_generation) == obj.metadata.generation;
+            if ready && t.ready.is_none() {
+                t.ready = Some(now);
+            }
+            if deleted {
+                t.deleted = Some(now);
+            }
+        }
+    });
+    (timelines, task)
+}
+
+async fn kube_client(kubeconfig: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("read kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig");
+    kube::Client::try_from(config).expect("kube client")
+}
+
+fn operator_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_privateapi"))
+}
+
+struct Run<'a> {
+    ns: String,
+    proxy: &'a Proxy,
+    log: PathBuf,
+    metrics: String,
+}
+
+impl Run<'_> {
+    fn operator(&self, extra: &[&str]) -> Operator {
+        let mut env = common::aws_env();
+        env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL" && *k != "PRIVATEAPI_AWS_PACING");
+        env.push(("AWS_ENDPOINT_URL", self.proxy.url.clone()));
+        env.push(("KUBECONFIG", cluster().kubeconfig.clone()));
+        env.push(("RUST_LOG", "info".into()));
+        let mut args = vec!["run", "--namespace", &self.ns, "--metrics-addr", &self.metrics];
+        args.extend_from_slice(extra);
+        Operator::start(&operator_bin(), &args, &env, &self.log)
+    }
+
+    /// `privateapi_reconciles_total`, all outcomes; None until the endpoint answers.
+    async fn reconciles(&self) -> Option<u64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.metrics))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        Some(
+            text.lines()
+                .filter(|l| l.starts_with("privateapi_reconciles_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum(),
+        )
+    }
+
+    /// Waits for `/readyz` (the controller listed the objects and watches).
+    async fn wait_started(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let ready = reqwest::get(format!("http://{}/readyz", self.metrics))
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "operator not ready within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for the reconcile count to move, and returns the new count.
+    async fn next_reconcile(&self) -> u64 {
+        let start = self.reconciles().await.unwrap_or(0);
+        loop {
+            let now = self.reconciles().await.unwrap_or(0);
+            if now > start {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn wait_reconciles(&self, at_least: u64, limit: Duration) -> u64 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(n) = self.reconciles().await
+                && n >= at_least
+            {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "operator did not reach {at_least} reconciles in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Figures {
+    n: usize,
+    all_ready: f64,
+    ready_p50: f64,
+    ready_p99: f64,
+    pickup_p50: f64,
+    pickup_p99: f64,
+    finalizer_p50: f64,
+    finalizer_p99: f64,
+    create_calls: u64,
+    create_writes: u64,
+    deployments: u64,
+    steady_passes: u64,
+    steady_reconciles: u64,
+    steady_reads: u64,
+    steady_writes: u64,
+    restart_writes: u64,
+    teardown: f64,
+    teardown_calls: u64,
+    rss_start_kib: u64,
+    peak_kib: u64,
+    idle_kib: u64,
+    cpu_operator_create: f64,
+    cpu_moto_create: f64,
+    cpu_proxy_create: f64,
+    cpu_operator_steady: f64,
+    throttled_create: u64,
+    throttled_teardown: u64,
+    throttled_ops: Vec<String>,
+    throttle_errors_in_reconciles: usize,
+    stacks_ok: usize,
+    leftovers: usize,
+    create_by_service: BTreeMap<String, u64>,
+    steady_by_op: BTreeMap<String, u64>,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+async fn until<F: FnMut() -> bool>(limit: Duration, what: &str, mut done: F) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn run(
+    aws: &Aws,
+    client: &kube::Client,
+    proxy: &Proxy,
+    n: usize,
+    quotas: bool,
+    steady: Option<(u64, u64)>,
+) -> Figures {
+    let tag = if quotas { "q" } else { "u" };
+    let ns = format!("bench-{tag}{n}-{:04x}", rand::random::<u16>());
+    let (vpc, subnets) = common::network(aws).await;
+    let run = Run {
+        ns: ns.clone(),
+        proxy,
+        log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
+        metrics: format!("127.0.0.1:{}", free_port()),
+    };
+    let pacing = if quotas { "quotas" } else { "off" };
+    let mut f = Figures {
+        n,
+        ..Default::default()
+    };
+    proxy
+        .config(serde_json::json!({"quotas": quotas, "error_rate": 0.0, "lose_rate": 0.0}))
+        .await;
+    let (timelines, watch_task) = watch(client.clone(), &ns);
+
+    // ---- create
+    let mut op = run.operator(&["--aws-pacing", pacing]);
+    run.wait_started(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    f.rss_start_kib = op.memory_kib().map(|m| m.0).unwrap_or(0);
+    proxy.reset().await;
+    let manifests: String = (0..n)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                manifest(&ns, &format!("api-{i:03}"), &vpc, &subnets, "nginx:1.27")
+            )
+        })
+        .collect();
+    let moto_pid = script_pid(&format!("moto-{}.pid", env_or("MOTO_PORT", 5055u16)));
+    let proxy_pid = script_pid(&format!("awsproxy-{}.pid", proxy.port()));
+    let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds).unwrap_or(0.0);
+    let (op_cpu0, moto_cpu0, proxy_cpu0) = (op.cpu_seconds(), cpu(moto_pid), cpu(proxy_pid));
+    let t0 = Instant::now();
+    ok(kubectl_apply(&manifests));
+    let limit = Duration::from_secs(if quotas {
+        120 + 20 * n as u64
+    } else {
+        120 + 3 * n as u64
+    });
+    until(limit, "all Ready", || {
+        let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+        map.len() == n && map.values().all(|t| t.ready.is_some())
+    })
+    .await;
+    f.all_ready = secs(t0.elapsed());
+    f.cpu_operator_create = op.cpu_seconds() - op_cpu0;
+    f.cpu_moto_create = cpu(moto_pid) - moto_cpu0;
+    f.cpu_proxy_create = cpu(proxy_pid) - proxy_cpu0;
+    let create = proxy.stats().await;
+    f.peak_kib = op.memory_kib().map(|m| m.1).unwrap_or(0);
+    let owners: Vec<Owner> = {
+        let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ready: Vec<f64> = map.values().filter_map(|t| t.ready.map(|r| secs(r - t0))).collect();
+        let mut pickup: Vec<f64> = map
+            .values()
+            .filter_map(|t| t.first_status.map(|s| secs(s.saturating_duration_since(t.seen))))
+            .collect();
+        let mut finalizer: Vec<f64> = map
+            .values()
+            .filter_map(|t| t.finalizer.map(|s| secs(s.saturating_duration_since(t.seen))))
+            .collect();
+        ready.sort_by(f64::total_cmp);
+        pickup.sort_by(f64::total_cmp);
+        finalizer.sort_by(f64::total_cmp);
+        f.finalizer_p50 = percentile(&finalizer, 50.0);
+        f.finalizer_p99 = percentile(&finalizer, 99.0);
+        f.ready_p50 = percentile(&ready, 50.0);
+        f.ready_p99 = percentile(&ready, 99.0);
+        f.pickup_p50 = percentile(&pickup, 50.0);
+        f.pickup_p99 = percentile(&pickup, 99.0);
+        map.iter().map(|(name, t)| Owner::new(&ns, name, &t.uid)).collect()
+    };
+    f.create_calls = create.total();
+    f.create_writes = create.writes();
+    f.deployments = create.count("CreateDeployment");
+    f.throttled_create = create.outcome("throttled");
+    f.throttled_ops = create
+        .throttled_operations()
+        .into_iter()
+        .map(|o| format!("create {o}"))
+        .collect();
+    for (service, _, count) in create.calls() {
+        *f.create_by_service.entry(service).or_default() += count;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    f.idle_kib = op.memory_kib().map(|m| m.0).unwrap_or(0);
+    for owner in &owners {
+        if support::inventory_all_pages(aws, owner).await == common::Inventory::one_stack() {
+            f.stacks_ok += 1;
+        }
+    }
+    op.terminate();
+    f.throttle_errors_in_reconciles = op
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("TooManyRequests") || l.contains("Throttling"))
+        .count();
+
+    // ---- steady state: a restart (one pass per object), then resync passes
+    if let Some((resync, window)) = steady {
+        proxy.reset().await;
+        let resync_arg = resync.to_string();
+        let mut op = run.operator(&["--aws-pacing", pacing, "--resync-seconds", &resync_arg]);
+        run.wait_reconciles(n as u64, Duration::from_secs(60 + n as u64)).await;
+        f.restart_writes = proxy.stats().await.writes();
+        // The window opens and closes just after a reconcile finished, so that few
+        // passes are cut in two by its edges (none with N = 1).
+        let before = run.next_reconcile().await;
+        let cpu_before = op.cpu_seconds();
+        proxy.reset().await;
+        tokio::time::sleep(Duration::from_secs(window)).await;
+        let after = run.next_reconcile().await;
+        f.cpu_operator_steady = op.cpu_seconds() - cpu_before;
+        let stats = proxy.stats().await;
+        // A full pass starts with the subnets: DescribeSubnets counts passes as AWS sees them.
+        f.steady_reconciles = after - before;
+        f.steady_passes = stats.count("DescribeSubnets");
+        f.steady_reads = stats.reads();
+        f.steady_writes = stats.writes();
+        for (_, op_name, count) in stats.calls() {
+            *f.steady_by_op.entry(op_name).or_default() += count;
+        }
+        f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
+        op.terminate();
+    }
+
+    // ---- teardown (a fresh operator with the default resync, so that only deletes run)
+    let mut op = run.operator(&["--aws-pacing", pacing]);
+    run.wait_reconciles(n as u64, Duration::from_secs(60 + n as u64)).await;
+    proxy.reset().await;
+    let t1 = Instant::now();
+    ok(kubectl(&["delete", "papi", "--all", "-n", &ns, "--wait=false"]));
+    let limit = Duration::from_secs(if quotas {
+        120 + 40 * n as u64
+    } else {
+        120 + 3 * n as u64
+    });
+    until(limit, "all deleted", || {
+        let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().all(|t| t.deleted.is_some())
+    })
+    .await;
+    f.teardown = secs(t1.elapsed());
+    let teardown = proxy.stats().await;
+    f.teardown_calls = teardown.total();
+    f.throttled_teardown = teardown.outcome("throttled");
+    f.throttled_ops.extend(
+        teardown
+            .throttled_operations()
+            .into_iter()
+            .map(|o| format!("teardown {o}")),
+    );
+    f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
+    op.terminate();
+    f.throttle_errors_in_reconciles += op
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("TooManyRequests") || l.contains("Throttling"))
+        .count();
+    for owner in &owners {
+        if support::inventory_all_pages(aws, owner).await != common::Inventory::default() {
+            f.leftovers += 1;
+        }
+    }
+    watch_task.abort();
+    eprintln!("[bench] operator log: {}", run.log.display());
+    f
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn per(total: u64, n: usize) -> String {
+    format!("{:.1}", total as f64 / n.max(1) as f64)
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo test --all-targets` (make test) runs bench targets too, without `--bench`:
+    // there the benchmark only says how to run it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("scale benchmark: run it with `make bench` (or `cargo bench --bench scale`)");
+        return;
+    }
+    privateapi::install_crypto_provider();
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "1,10,100".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .collect();
+    let quota_n: usize = env_or("BENCH_QUOTA_SIZE", 10);
+    let resync: u64 = env_or("BENCH_RESYNC_SECONDS", 10);
+    let window: u64 = env_or("BENCH_STEADY_SECONDS", 30);
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build (cargo bench profile)"
+    };
+    println!("privateapi-operator scale benchmark");
+    println!("machine:  {}", machine());
+    println!(
+        "operator: {} ({build}), source {}",
+        operator_bin().display(),
+        source_version()
+    );
+    println!(
+        "setup:    apiextensions-apiserver + etcd (scripts/apiserver.sh), moto (scripts/emulator.sh), \
+         every AWS call through scripts/awsproxy.py; operator defaults (--concurrency 8, --poll-seconds 10) \
+         unless said otherwise"
+    );
+    println!();
+
+    let started = Instant::now();
+    let moto = common::endpoint();
+    let proxy = Proxy::start(&moto, std::env::var("AWSPROXY_PORT").ok().and_then(|p| p.parse().ok()));
+    let kubeconfig = cluster().kubeconfig.clone();
+    let client = kube_client(&kubeconfig).await;
+    let (_factory, aws) = common::aws().await;
+
+    let mut results = Vec::new();
+    for &n in &sizes {
+        eprintln!("[bench] N={n}, unthrottled ...");
+        let t = Instant::now();
+        let f = run(&aws, &client, &proxy, n, false, Some((resync, window))).await;
+        eprintln!("[bench] N={n} done in {:.0} s", t.elapsed().as_secs_f64());
+        results.push(f);
+    }
+
+    println!("Unthrottled (--aws-pacing off, no quotas in the proxy)");
+    println!();
+    println!(
+        "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync pass (writes) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for f in &results {
+        println!(
+            "| {} | {:.1} s | {:.1} / {:.1} s | {:.0} / {:.0} ms, {:.2} / {:.2} s | {} ({}) | {} | {} ({}) over {} passes ({} reconciles) | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
+            f.n,
+            f.all_ready,
+            f.ready_p50,
+            f.ready_p99,
+            f.finalizer_p50 * 1000.0,
+            f.finalizer_p99 * 1000.0,
+            f.pickup_p50,
+            f.pickup_p99,
+            per(f.create_calls, f.n),
+            per(f.create_writes, f.n),
+            f.deployments,
+            if f.steady_passes > 0 {
+                format!(
+                    "{:.1}",
+                    (f.steady_reads + f.steady_writes) as f64 / f.steady_passes as f64
+                )
+            } else {
+                "-".into()
+            },
+            f.steady_writes,
+            f.steady_passes,
+            f.steady_reconciles,
+            f.restart_writes,
+            f.teardown,
+            per(f.teardown_calls, f.n),
+            mib(f.rss_start_kib),
+            mib(f.idle_kib),
+            mib(f.peak_kib),
+            f.stacks_ok,
+            f.n,
+            f.leftovers,
+        );
+    }
+    if let Some(f) = results.first() {
+        println!();
+        println!(
+            "create calls by service, N={} (per resource): {}",
+            f.n,
+            f.create_by_service
+                .iter()
+                .map(|(s, c)| format!("{s} {}", per(*c, f.n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for f in results.iter().filter(|f| f.steady_passes > 0) {
+        println!(
+            "one steady-state pass, N={} (calls per pass): {}",
+            f.n,
+            f.steady_by_op
+                .iter()
+                .map(|(o, c)| format!("{o} {:.1}", *c as f64 / f.steady_passes as f64))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!();
+    println!(
+        "| N | CPU to create all: operator / moto / proxy (s) | operator CPU per resource created (ms) | operator CPU per steady pass (ms) |"
+    );
+    println!("|---|---|---|---|");
+    for f in &results {
+        println!(
+            "| {} | {:.2} / {:.1} / {:.1} | {:.0} | {} |",
+            f.n,
+            f.cpu_operator_create,
+            f.cpu_moto_create,
+            f.cpu_proxy_create,
+            f.cpu_operator_create * 1000.0 / f.n.max(1) as f64,
+            if f.steady_passes > 0 {
+                format!("{:.1}", f.cpu_operator_steady * 1000.0 / f.steady_passes as f64)
+            } else {
+                "-".into()
+            },
+        );
+    }
+    println!();
+    println!(
+        "pick-up = from the object's appearance in a watch to the operator's finalizer, and to its first status \
+         write (after the first full pass over AWS); Ready = from `kubectl apply` of all N; \
+         steady state: operator restarted with --resync-seconds {resync}, calls counted over {window} s and \
+         divided by the full passes made in it (DescribeSubnets calls: one per pass), reconciles = the \
+         operator's privateapi_reconciles_total in the window; writes after restart = AWS writes of the restarted \
+         operator's first pass over N Ready objects; teardown: `kubectl delete --all` until every object is gone \
+         (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included)."
+    );
+
+    if quota_n > 0 {
+        eprintln!("[bench] N={quota_n}, with quotas ...");
+        let t = Instant::now();
+        let f = run(&aws, &client, &proxy, quota_n, true, None).await;
+        eprintln!("[bench] quotas N={quota_n} done in {:.0} s", t.elapsed().as_secs_f64());
+        let n = quota_n as f64;
+        let create_min = (n - 1.0) * 15.0;
+        let delete_min = (n - 1.0) * 30.0;
+        println!();
+        println!(
+            "With API Gateway's account quotas enforced by the proxy (CreateRestApi 1/3 s, CreateDeployment 1/5 s, \
+             CreateVpcLink 1/15 s, DeleteVpcLink 1/30 s, DeleteRestApi 1/30 s, 10/s burst 40 overall) and \
+             --aws-pacing quotas, N={quota_n}"
+        );
+        println!();
+        println!(
+            "| N | all Ready | quota minimum (CreateVpcLink) | Ready p50 / p99 | teardown | quota minimum (DeleteVpcLink, DeleteRestApi) | 429s create / teardown | throttling errors in reconciles | stacks exact / leftovers |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| {} | {:.1} s | ≥ {:.0} s | {:.1} / {:.1} s | {:.1} s | ≥ {:.0} s | {} / {} | {} | {}/{} / {} |",
+            f.n,
+            f.all_ready,
+            create_min,
+            f.ready_p50,
+            f.ready_p99,
+            f.teardown,
+            delete_min,
+            f.throttled_create,
+            f.throttled_teardown,
+            f.throttle_errors_in_reconciles,
+            f.stacks_ok,
+            f.n,
+            f.leftovers
+        );
+        if !f.throttled_ops.is_empty() {
+            println!();
+            println!("429s by operation: {}", f.throttled_ops.join(", "));
+        }
+        println!();
+        println!(
+            "quota minimum = (N-1) × the slowest paced interval: N VPC links at 1 per 15 s need (N-1)×15 s after \
+             the first (100 would need ≥ 25 min, too long for a benchmark run, hence N={quota_n}); deletes: 1 per \
+             30 s. 429s = calls the proxy refused as over quota (the SDK retries them); throttling errors in \
+             reconciles = operator log lines with a throttling error (one that got past the SDK's retries)."
+        );
+    }
+    println!();
+    println!("total benchmark time: {:.0} s", started.elapsed().as_secs_f64());
+}
