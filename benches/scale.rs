@@ -147,8 +147,12 @@ async fn kube_client(kubeconfig: &str) -> kube::Client {
     kube::Client::try_from(config).expect("kube client")
 }
 
+/// The operator built with this benchmark, or another build (PRIVATEAPI_BENCH_OPERATOR):
+/// a long run can then go on while the tree is rebuilt.
 fn operator_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_privateapi"))
+    std::env::var_os("PRIVATEAPI_BENCH_OPERATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_privateapi")))
 }
 
 struct Run<'a> {
@@ -260,11 +264,14 @@ struct Figures {
     throttled_create: u64,
     throttled_teardown: u64,
     throttled_ops: Vec<String>,
+    throttle_log: Vec<String>,
     throttle_errors_in_reconciles: usize,
     stacks_ok: usize,
     leftovers: usize,
     create_by_service: BTreeMap<String, u64>,
     steady_by_op: BTreeMap<String, u64>,
+    /// Where the emulator's time went while creating: (operation, seconds), slowest first.
+    create_upstream: Vec<(String, f64)>,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -368,6 +375,7 @@ async fn run(
     f.create_writes = create.writes();
     f.deployments = create.count("CreateDeployment");
     f.throttled_create = create.outcome("throttled");
+    f.throttle_log = throttle_log(&create, "create");
     f.throttled_ops = create
         .throttled_operations()
         .into_iter()
@@ -376,6 +384,7 @@ async fn run(
     for (service, _, count) in create.calls() {
         *f.create_by_service.entry(service).or_default() += count;
     }
+    f.create_upstream = upstream_seconds(&create);
     tokio::time::sleep(Duration::from_secs(5)).await;
     f.idle_kib = op.memory_kib().map(|m| m.0).unwrap_or(0);
     for owner in &owners {
@@ -438,6 +447,7 @@ async fn run(
     let teardown = proxy.stats().await;
     f.teardown_calls = teardown.total();
     f.throttled_teardown = teardown.outcome("throttled");
+    f.throttle_log.extend(throttle_log(&teardown, "teardown"));
     f.throttled_ops.extend(
         teardown
             .throttled_operations()
@@ -459,6 +469,35 @@ async fn run(
     watch_task.abort();
     eprintln!("[bench] operator log: {}", run.log.display());
     f
+}
+
+/// Seconds the proxy waited on the emulator, per operation, slowest first.
+fn upstream_seconds(stats: &Stats) -> Vec<(String, f64)> {
+    let mut by_op: Vec<(String, f64)> = stats.0["upstream_seconds"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(op, s)| (op.clone(), s.as_f64().unwrap_or(0.0)))
+        .collect();
+    by_op.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by_op
+}
+
+/// The proxy's log of quota refusals, one line each.
+fn throttle_log(stats: &Stats, phase: &str) -> Vec<String> {
+    stats.0["throttle_log"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "{phase} {:.1} s: {} {}",
+                e["at_seconds"].as_f64().unwrap_or(0.0),
+                e["operation"].as_str().unwrap_or("?"),
+                e["tokens"]
+            )
+        })
+        .collect()
 }
 
 fn mib(kib: u64) -> String {
@@ -522,101 +561,117 @@ async fn main() {
         results.push(f);
     }
 
-    println!("Unthrottled (--aws-pacing off, no quotas in the proxy)");
-    println!();
-    println!(
-        "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync pass (writes) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for f in &results {
-        println!(
-            "| {} | {:.1} s | {:.1} / {:.1} s | {:.0} / {:.0} ms, {:.2} / {:.2} s | {} ({}) | {} | {} ({}) over {} passes ({} reconciles) | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
-            f.n,
-            f.all_ready,
-            f.ready_p50,
-            f.ready_p99,
-            f.finalizer_p50 * 1000.0,
-            f.finalizer_p99 * 1000.0,
-            f.pickup_p50,
-            f.pickup_p99,
-            per(f.create_calls, f.n),
-            per(f.create_writes, f.n),
-            f.deployments,
-            if f.steady_passes > 0 {
-                format!(
-                    "{:.1}",
-                    (f.steady_reads + f.steady_writes) as f64 / f.steady_passes as f64
-                )
-            } else {
-                "-".into()
-            },
-            f.steady_writes,
-            f.steady_passes,
-            f.steady_reconciles,
-            f.restart_writes,
-            f.teardown,
-            per(f.teardown_calls, f.n),
-            mib(f.rss_start_kib),
-            mib(f.idle_kib),
-            mib(f.peak_kib),
-            f.stacks_ok,
-            f.n,
-            f.leftovers,
-        );
-    }
-    if let Some(f) = results.first() {
+    if !results.is_empty() {
+        println!("Unthrottled (--aws-pacing off, no quotas in the proxy)");
         println!();
         println!(
-            "create calls by service, N={} (per resource): {}",
-            f.n,
-            f.create_by_service
-                .iter()
-                .map(|(s, c)| format!("{s} {}", per(*c, f.n)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync pass (writes) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
         );
-    }
-    for f in results.iter().filter(|f| f.steady_passes > 0) {
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for f in &results {
+            println!(
+                "| {} | {:.1} s | {:.1} / {:.1} s | {:.0} / {:.0} ms, {:.2} / {:.2} s | {} ({}) | {} | {} ({}) over {} passes ({} reconciles) | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
+                f.n,
+                f.all_ready,
+                f.ready_p50,
+                f.ready_p99,
+                f.finalizer_p50 * 1000.0,
+                f.finalizer_p99 * 1000.0,
+                f.pickup_p50,
+                f.pickup_p99,
+                per(f.create_calls, f.n),
+                per(f.create_writes, f.n),
+                f.deployments,
+                if f.steady_passes > 0 {
+                    format!(
+                        "{:.1}",
+                        (f.steady_reads + f.steady_writes) as f64 / f.steady_passes as f64
+                    )
+                } else {
+                    "-".into()
+                },
+                f.steady_writes,
+                f.steady_passes,
+                f.steady_reconciles,
+                f.restart_writes,
+                f.teardown,
+                per(f.teardown_calls, f.n),
+                mib(f.rss_start_kib),
+                mib(f.idle_kib),
+                mib(f.peak_kib),
+                f.stacks_ok,
+                f.n,
+                f.leftovers,
+            );
+        }
+        if let Some(f) = results.first() {
+            println!();
+            println!(
+                "create calls by service, N={} (per resource): {}",
+                f.n,
+                f.create_by_service
+                    .iter()
+                    .map(|(s, c)| format!("{s} {}", per(*c, f.n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for f in &results {
+            let total: f64 = f.create_upstream.iter().map(|(_, s)| s).sum();
+            println!(
+                "emulator time while creating, N={}: {:.1} s in all; slowest operations: {}",
+                f.n,
+                total,
+                f.create_upstream
+                    .iter()
+                    .take(8)
+                    .map(|(o, s)| format!("{o} {s:.1} s"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for f in results.iter().filter(|f| f.steady_passes > 0) {
+            println!(
+                "one steady-state pass, N={} (calls per pass): {}",
+                f.n,
+                f.steady_by_op
+                    .iter()
+                    .map(|(o, c)| format!("{o} {:.1}", *c as f64 / f.steady_passes as f64))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        println!();
         println!(
-            "one steady-state pass, N={} (calls per pass): {}",
-            f.n,
-            f.steady_by_op
-                .iter()
-                .map(|(o, c)| format!("{o} {:.1}", *c as f64 / f.steady_passes as f64))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "| N | CPU to create all: operator / moto / proxy (s) | operator CPU per resource created (ms) | operator CPU per steady pass (ms) |"
         );
-    }
-    println!();
-    println!(
-        "| N | CPU to create all: operator / moto / proxy (s) | operator CPU per resource created (ms) | operator CPU per steady pass (ms) |"
-    );
-    println!("|---|---|---|---|");
-    for f in &results {
+        println!("|---|---|---|---|");
+        for f in &results {
+            println!(
+                "| {} | {:.2} / {:.1} / {:.1} | {:.0} | {} |",
+                f.n,
+                f.cpu_operator_create,
+                f.cpu_moto_create,
+                f.cpu_proxy_create,
+                f.cpu_operator_create * 1000.0 / f.n.max(1) as f64,
+                if f.steady_passes > 0 {
+                    format!("{:.1}", f.cpu_operator_steady * 1000.0 / f.steady_passes as f64)
+                } else {
+                    "-".into()
+                },
+            );
+        }
+        println!();
         println!(
-            "| {} | {:.2} / {:.1} / {:.1} | {:.0} | {} |",
-            f.n,
-            f.cpu_operator_create,
-            f.cpu_moto_create,
-            f.cpu_proxy_create,
-            f.cpu_operator_create * 1000.0 / f.n.max(1) as f64,
-            if f.steady_passes > 0 {
-                format!("{:.1}", f.cpu_operator_steady * 1000.0 / f.steady_passes as f64)
-            } else {
-                "-".into()
-            },
-        );
-    }
-    println!();
-    println!(
-        "pick-up = from the object's appearance in a watch to the operator's finalizer, and to its first status \
+            "pick-up = from the object's appearance in a watch to the operator's finalizer, and to its first status \
          write (after the first full pass over AWS); Ready = from `kubectl apply` of all N; \
          steady state: operator restarted with --resync-seconds {resync}, calls counted over {window} s and \
          divided by the full passes made in it (DescribeSubnets calls: one per pass), reconciles = the \
          operator's privateapi_reconciles_total in the window; writes after restart = AWS writes of the restarted \
          operator's first pass over N Ready objects; teardown: `kubectl delete --all` until every object is gone \
          (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included)."
-    );
+        );
+    }
 
     if quota_n > 0 {
         eprintln!("[bench] N={quota_n}, with quotas ...");
@@ -656,6 +711,11 @@ async fn main() {
         if !f.throttled_ops.is_empty() {
             println!();
             println!("429s by operation: {}", f.throttled_ops.join(", "));
+            println!();
+            println!("429s one by one (seconds into the phase, tokens left in the buckets):");
+            for line in &f.throttle_log {
+                println!("- {line}");
+            }
         }
         println!();
         println!(

@@ -23,7 +23,9 @@ protocols of apigateway and apigatewayv2).
 
 Control endpoints (never counted, never faulted):
 
-  GET  /_proxy/stats    counts (JSON)
+  GET  /_proxy/stats    counts (JSON), the first 100 quota refusals with the
+                        bucket levels at that moment (throttle_log), and the time
+                        spent waiting on the upstream per operation (upstream_seconds)
   POST /_proxy/reset    zero the counts and refill the quota buckets
   GET  /_proxy/config   the current configuration
   POST /_proxy/config   merge a JSON object into it:
@@ -221,15 +223,15 @@ APIGW_SERVICES = ("apigateway", "apigatewayv2")
 
 
 class Bucket:
-    def __init__(self, rate, burst):
+    def __init__(self, rate, burst, now):
         self.rate = float(rate)
         self.burst = float(burst)
         self.tokens = float(burst)
-        self.at = time.monotonic()
+        self.at = now  # the caller's clock reading: a later one would leave a new bucket short
 
     def refill(self, now):
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = max(self.at, now)
 
     def has(self, now):
         self.refill(now)
@@ -270,6 +272,8 @@ class State:
             self.outcomes = defaultdict(int)
             self.injected = defaultdict(int)
             self.faults_injected = 0
+            self.throttle_log = []
+            self.upstream_seconds = defaultdict(float)  # service.op -> time spent waiting on the upstream
             self.started = time.time()
             self.buckets = {}
 
@@ -331,12 +335,18 @@ class State:
             for name, rate, burst in limits:
                 b = self.buckets.get(name)
                 if b is None or b.rate != float(rate) or b.burst != float(burst):
-                    b = self.buckets[name] = Bucket(rate, burst)
+                    b = self.buckets[name] = Bucket(rate, burst, now)
                 buckets.append(b)
             if all(b.has(now) for b in buckets):
                 for b in buckets:
                     b.take()
                 return True
+            if len(self.throttle_log) < 100:
+                self.throttle_log.append({
+                    "at_seconds": round(time.time() - self.started, 3),
+                    "operation": service + "." + op,
+                    "tokens": {name: round(b.tokens, 3) for (name, _, _), b in zip(limits, buckets)},
+                })
             return False
 
     def dice(self, service, op):
@@ -360,8 +370,9 @@ class State:
                 self.faults_injected += 1
             return fault
 
-    def count(self, service, op, outcome):
+    def count(self, service, op, outcome, seconds=0.0):
         with self.lock:
+            self.upstream_seconds[service + "." + op] += seconds
             self.calls[service][op] += 1
             self.by_op[service + "." + op][outcome] += 1
             self.outcomes[outcome] += 1
@@ -379,6 +390,8 @@ class State:
                 "injected": {k: self.injected.get(k, 0) for k in ("throttle", "error500", "timeout")},
                 "totals": {"calls": total, "reads": reads, "writes": total - reads},
                 "faults_injected": self.faults_injected,
+                "throttle_log": list(self.throttle_log),
+                "upstream_seconds": {k: round(v, 3) for k, v in sorted(self.upstream_seconds.items())},
                 "config": dict(self.config),
                 "since_seconds": round(time.time() - self.started, 3),
             }
@@ -519,6 +532,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def forward(self, body, service, op, count=True, lose=False):
         resp = None
+        started = time.monotonic()
         for attempt in (1, 2):  # a kept-alive upstream connection may have been closed by moto
             conn = self.upstream(fresh=(attempt == 2))
             try:
@@ -543,10 +557,11 @@ class Handler(BaseHTTPRequestHandler):
             self._upstream.close()
             self._upstream = None
         if count:
+            took = time.monotonic() - started
             if lose:
-                STATE.count(service, op, "lost")
+                STATE.count(service, op, "lost", took)
                 return self.drop()
-            STATE.count(service, op, "ok" if resp.status < 400 else "aws_error")
+            STATE.count(service, op, "ok" if resp.status < 400 else "aws_error", took)
         headers = {}
         for k, v in resp.getheaders():
             if k.lower() in HOP_BY_HOP or k.lower() in ("content-length", "server", "date"):

@@ -268,7 +268,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                 Ok(ctx.schedule_next(&obj, Duration::from_secs(300)))
             } else if error.is_wait() {
                 info!(error = %error, "waiting on AWS");
-                Ok(ctx.schedule_next(&obj, ctx.settings.poll))
+                Ok(ctx.schedule_next(&obj, error.retry_after().unwrap_or(ctx.settings.poll)))
             } else {
                 Err(error)
             }
@@ -333,7 +333,8 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
 fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = Context::key(&obj);
     if error.is_wait() {
-        return Action::requeue(ctx.settings.poll.min(Duration::from_secs(5)));
+        let soon = ctx.settings.poll.min(Duration::from_secs(5));
+        return Action::requeue(error.retry_after().unwrap_or(soon));
     }
     if error.is_terminal() {
         warn!(object = %key, error = %error, "reconcile failed (needs attention)");

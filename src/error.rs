@@ -68,6 +68,20 @@ impl Error {
         }
     }
 
+    /// When AWS (or our pacing under its quotas) said when to come back.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Aws(AwsError::Paced { retry_after, .. }) => Some(*retry_after),
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.retry_after()
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The condition reason shown to users, in CamelCase.
     pub fn reason(&self) -> &'static str {
         match self {

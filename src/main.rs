@@ -32,6 +32,9 @@ struct Cli {
     /// Pace API Gateway writes under the account quotas (`off` for emulators).
     #[arg(long, global = true, value_enum, default_value_t = Pacing::Quotas, env = "PRIVATEAPI_AWS_PACING")]
     aws_pacing: Pacing,
+    /// Abandon (and retry) one AWS HTTP attempt after this many seconds without an answer.
+    #[arg(long, global = true, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600), env = "PRIVATEAPI_AWS_ATTEMPT_TIMEOUT_SECONDS")]
+    aws_attempt_timeout_seconds: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -134,7 +137,7 @@ async fn main() -> ExitCode {
         Pacing::Quotas => Pacer::account_quotas(),
         Pacing::Off => Pacer::off(),
     };
-    let factory = Arc::new(AwsFactory::from_env(pacer).await);
+    let factory = Arc::new(AwsFactory::from_env(pacer, Duration::from_secs(args.aws_attempt_timeout_seconds)).await);
     match execute(args.command, factory).await {
         Ok(code) => code,
         Err(e) => {

@@ -591,7 +591,15 @@ async fn proxy_names_and_counts_every_call_like_the_sdk() {
 /// An engine (`converge` / `teardown` from the library) whose AWS calls go through
 /// the proxy.
 async fn engine_via(proxy: &Proxy) -> (privateapi::aws::AwsFactory, privateapi::aws::Aws) {
+    engine_with_timeout(proxy, Duration::from_secs(20)).await
+}
+
+async fn engine_with_timeout(
+    proxy: &Proxy,
+    attempt_timeout: Duration,
+) -> (privateapi::aws::AwsFactory, privateapi::aws::Aws) {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(privateapi::aws::request_timeouts(attempt_timeout))
         .endpoint_url(&proxy.url)
         .region(aws_sdk_ec2::config::Region::new(REGION))
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
@@ -602,6 +610,36 @@ async fn engine_via(proxy: &Proxy) -> (privateapi::aws::AwsFactory, privateapi::
     let factory = privateapi::aws::AwsFactory::new(config, privateapi::aws::Pacer::off());
     let aws = factory.for_region(None).expect("region");
     (factory, aws)
+}
+
+/// An AWS call that never answers is abandoned after the attempt timeout and
+/// retried: the pass goes on instead of holding a worker until the connection dies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_call_is_abandoned_and_retried() {
+    let proxy = Proxy::start(&endpoint(), None);
+    let (_f, via) = engine_with_timeout(&proxy, Duration::from_secs(2)).await;
+    let (_g, direct) = aws().await;
+    let (vpc, subnets) = network(&direct).await;
+    let owner = owner("unanswered");
+    let spec = spec(&vpc, &subnets);
+    proxy
+        .config(serde_json::json!({
+            "error_rate": 1.0, "error_kinds": ["timeout"], "hold_seconds": 60,
+            "faults_on": "all", "faults_ops": ["GetRestApis", "DescribeSecurityGroups"], "fault_budget": 2,
+        }))
+        .await;
+    let started = Instant::now();
+    let first = privateapi::reconcile::converge(&via, &owner, &spec, Mode::Apply).await;
+    let took = started.elapsed();
+    assert_eq!(proxy.stats().await.0["injected"]["timeout"], 2, "both calls were held");
+    assert!(first.is_ok(), "the pass went on after the retries: {first:?}");
+    assert!(
+        took < Duration::from_secs(20),
+        "held for {took:?}: the 60 s hang was waited out"
+    );
+    proxy.config(serde_json::json!({"error_rate": 0.0})).await;
+    until_ready(&via, &owner, &spec, 6).await;
+    until_gone(&via, &owner, &spec, 10).await;
 }
 
 /// Each mutating call the engine makes, in turn, has its answer lost once (AWS acts,

@@ -20,7 +20,10 @@ pub mod vpc_link;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
@@ -70,6 +73,19 @@ impl Aws {
     }
 }
 
+/// Bounds on AWS calls: an attempt that never answers (a dropped connection, a
+/// black-holed endpoint) is abandoned and retried instead of holding a worker. The
+/// slowest calls we make (DescribeSecurityGroups in a big account, GetRestApis) answer
+/// in well under a second, so the default of 20 s per attempt leaves room for a slow region.
+pub fn request_timeouts(attempt: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5).min(attempt))
+        .operation_attempt_timeout(attempt)
+        // Every attempt of the standard retry policy, plus its backoff.
+        .operation_timeout(attempt * 4 + Duration::from_secs(30))
+        .build()
+}
+
 /// Hands out [`Aws`] clients per region, built once from the standard SDK
 /// configuration (environment, profile, IRSA / Pod Identity, `AWS_ENDPOINT_URL`).
 #[derive(Debug)]
@@ -82,9 +98,10 @@ pub struct AwsFactory {
 }
 
 impl AwsFactory {
-    pub async fn from_env(pacer: Pacer) -> Self {
+    pub async fn from_env(pacer: Pacer, attempt_timeout: Duration) -> Self {
         let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(4))
+            .timeout_config(request_timeouts(attempt_timeout))
             .load()
             .await;
         Self::new(base, pacer)

@@ -16,20 +16,39 @@ use super::AwsError;
 const MARGIN: f64 = 1.1;
 
 /// Spaces out calls of the same operation: each one takes the next free slot.
+///
 /// A caller whose slot is further away than `max_wait` is told to come back later
-/// instead of holding a worker.
+/// (`Paced`, with the time to come back) instead of holding a worker, and the slot
+/// is kept for it under its key (the object the call is about). So a hundred
+/// resources waiting for `CreateVpcLink` form a queue and each comes back once, at
+/// its turn, instead of all of them retrying at every slot.
 #[derive(Debug)]
 pub struct Pacer {
     intervals: HashMap<&'static str, Duration>,
-    next_slot: Mutex<HashMap<&'static str, Instant>>,
+    queues: Mutex<HashMap<&'static str, Queue>>,
     max_wait: Duration,
 }
+
+/// One paced operation's schedule.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The latest slot handed out: no call goes out sooner than one interval after it.
+    last: Option<Instant>,
+    /// The next slot nobody holds.
+    next_free: Option<Instant>,
+    /// Slots promised to callers that were sent away, by key.
+    held: HashMap<String, Instant>,
+}
+
+/// A promised slot nobody came back for within this long is given up (the object
+/// was deleted, or its spec changed and the call is no longer needed).
+const FORGET_AFTER: Duration = Duration::from_secs(300);
 
 impl Default for Pacer {
     fn default() -> Self {
         Pacer {
             intervals: HashMap::new(),
-            next_slot: Mutex::new(HashMap::new()),
+            queues: Mutex::new(HashMap::new()),
             max_wait: Duration::MAX,
         }
     }
@@ -63,21 +82,38 @@ impl Pacer {
     }
 
     /// Waits for this operation's next slot (immediately if it is not paced).
-    pub async fn pace(&self, operation: &'static str) -> Result<(), AwsError> {
+    /// `key` names what the call is about (a resource name or id): a caller sent
+    /// away keeps its slot under that key.
+    pub async fn pace(&self, operation: &'static str, key: &str) -> Result<(), AwsError> {
         let Some(interval) = self.intervals.get(operation).copied() else {
             return Ok(());
         };
         let slot = {
-            let mut next = self.next_slot.lock().await;
+            let mut queues = self.queues.lock().await;
+            let queue = queues.entry(operation).or_default();
             let now = Instant::now();
-            let slot = next.get(operation).copied().filter(|t| *t > now).unwrap_or(now);
+            queue.held.retain(|_, slot| *slot + FORGET_AFTER > now);
+            let earliest = queue.last.map_or(now, |last| (last + interval).max(now));
+            let slot = match queue.held.get(key) {
+                // A late comer cannot use its slot if a later one was handed out meanwhile.
+                Some(held) => (*held).max(earliest),
+                None => {
+                    let slot = queue.next_free.map_or(earliest, |free| free.max(earliest));
+                    queue.next_free = Some(slot + interval);
+                    slot
+                }
+            };
             if slot - now > self.max_wait {
-                return Err(AwsError::Paced {
-                    operation,
-                    retry_after: slot - now,
-                });
+                queue.held.insert(key.to_owned(), slot);
+                // Back a little early: the remaining wait is then spent here, in `sleep_until`.
+                let retry_after = (slot - now).saturating_sub(self.max_wait / 2);
+                return Err(AwsError::Paced { operation, retry_after });
             }
-            next.insert(operation, slot + interval);
+            queue.held.remove(key);
+            queue.last = Some(queue.last.map_or(slot, |last| last.max(slot)));
+            if queue.next_free.is_none_or(|free| free < slot + interval) {
+                queue.next_free = Some(slot + interval);
+            }
             slot
         };
         tokio::time::sleep_until(slot).await;
@@ -94,32 +130,76 @@ mod tests {
         let pacer = Pacer::account_quotas();
         let start = Instant::now();
         for _ in 0..3 {
-            pacer.pace("CreateRestApi").await.expect("slot");
+            pacer.pace("CreateRestApi", "a").await.expect("slot");
         }
         assert_eq!(start.elapsed(), Duration::from_secs(6).mul_f64(MARGIN));
         // Unpaced operations never wait.
         let t = Instant::now();
-        pacer.pace("GetRestApis").await.expect("unpaced");
+        pacer.pace("GetRestApis", "a").await.expect("unpaced");
         assert_eq!(t.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_far_slot_is_refused_not_waited_for() {
+    async fn a_far_slot_is_held_for_the_caller_sent_away() {
+        let interval = Duration::from_secs(15).mul_f64(MARGIN);
         let pacer = Pacer::account_quotas().with_max_wait(Duration::from_secs(2));
-        pacer.pace("CreateVpcLink").await.expect("first is free");
-        let err = pacer.pace("CreateVpcLink").await.expect_err("next slot is 15 s away");
-        assert!(
-            matches!(
-                err,
-                AwsError::Paced {
-                    operation: "CreateVpcLink",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        // The refused caller did not take the slot: after 15 s it is free again.
-        tokio::time::advance(Duration::from_secs(15)).await;
-        pacer.pace("CreateVpcLink").await.expect("free again");
+        pacer.pace("CreateVpcLink", "a").await.expect("first is free");
+        let start = Instant::now();
+        let retry_b = match pacer.pace("CreateVpcLink", "b").await {
+            Err(AwsError::Paced {
+                operation: "CreateVpcLink",
+                retry_after,
+            }) => retry_after,
+            other => panic!("b: {other:?}"),
+        };
+        let retry_c = match pacer.pace("CreateVpcLink", "c").await {
+            Err(AwsError::Paced { retry_after, .. }) => retry_after,
+            other => panic!("c: {other:?}"),
+        };
+        // Each is told to come back a little before its own slot, b before c.
+        assert_eq!(retry_b, interval - Duration::from_secs(1));
+        assert_eq!(retry_c, interval * 2 - Duration::from_secs(1));
+        // c coming back early is sent away again, with its slot kept.
+        tokio::time::advance(retry_b).await;
+        assert!(pacer.pace("CreateVpcLink", "c").await.is_err());
+        // b comes back and gets its slot, exactly one interval after a.
+        pacer.pace("CreateVpcLink", "b").await.expect("b's slot");
+        assert_eq!(start.elapsed(), interval);
+        // A newcomer queues behind c.
+        assert!(pacer.pace("CreateVpcLink", "d").await.is_err());
+        tokio::time::advance(retry_c - retry_b).await;
+        pacer.pace("CreateVpcLink", "c").await.expect("c's slot");
+        assert_eq!(start.elapsed(), interval * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_comer_pushes_the_next_slot_back() {
+        let interval = Duration::from_secs(30).mul_f64(MARGIN);
+        let pacer = Pacer::account_quotas().with_max_wait(Duration::from_secs(2));
+        let start = Instant::now();
+        pacer.pace("DeleteRestApi", "a").await.expect("first is free");
+        assert!(pacer.pace("DeleteRestApi", "b").await.is_err());
+        assert!(pacer.pace("DeleteRestApi", "c").await.is_err());
+        // b comes back 1.5 s after its slot: it goes at once.
+        tokio::time::advance(interval + Duration::from_millis(1500)).await;
+        pacer.pace("DeleteRestApi", "b").await.expect("b, late");
+        let b_sent = start.elapsed();
+        // c, on time for its own slot, still waits one whole interval after b.
+        tokio::time::advance(interval * 2 - b_sent - Duration::from_millis(500)).await;
+        pacer.pace("DeleteRestApi", "c").await.expect("c waits < 2 s");
+        assert_eq!(start.elapsed() - b_sent, interval);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_nobody_comes_back_for_is_given_up() {
+        let pacer = Pacer::account_quotas().with_max_wait(Duration::from_secs(2));
+        pacer.pace("CreateVpcLink", "a").await.expect("first is free");
+        assert!(pacer.pace("CreateVpcLink", "gone").await.is_err());
+        tokio::time::advance(FORGET_AFTER + Duration::from_secs(60)).await;
+        pacer
+            .pace("CreateVpcLink", "new")
+            .await
+            .expect("free: the held slot is long past");
+        assert!(pacer.queues.lock().await["CreateVpcLink"].held.is_empty());
     }
 }

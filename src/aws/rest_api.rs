@@ -218,7 +218,7 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<String> {
     let endpoint = EndpointConfiguration::builder()
         .types(EndpointType::from(desired.endpoint_type.as_str()))
         .build();
-    aws.pacer.pace("CreateRestApi").await?;
+    aws.pacer.pace("CreateRestApi", &desired.name).await?;
     let out = aws
         .apigw
         .create_rest_api()
@@ -330,7 +330,7 @@ fn deployment_description(shape: &str) -> String {
 }
 
 pub async fn create_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResult<String> {
-    aws.pacer.pace("CreateDeployment").await?;
+    aws.pacer.pace("CreateDeployment", api_id).await?;
     let out = aws
         .apigw
         .create_deployment()
@@ -428,7 +428,7 @@ pub async fn delete_deployment(aws: &Aws, api_id: &str, deployment_id: &str) -> 
 }
 
 pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
-    aws.pacer.pace("DeleteRestApi").await?;
+    aws.pacer.pace("DeleteRestApi", api_id).await?;
     found(
         aws.apigw
             .delete_rest_api()

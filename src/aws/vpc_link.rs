@@ -139,7 +139,7 @@ pub fn choose<'a>(
 pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
     let mut tags: HashMap<String, String> = desired.tags.clone().into_iter().collect();
     tags.insert(TAG_CONFIG.into(), desired.fingerprint());
-    aws.pacer.pace("CreateVpcLink").await?;
+    aws.pacer.pace("CreateVpcLink", &desired.name).await?;
     let out = aws
         .apigwv2
         .create_vpc_link()
@@ -157,7 +157,7 @@ pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
 }
 
 pub async fn delete(aws: &Aws, id: &str) -> AwsResult<()> {
-    aws.pacer.pace("DeleteVpcLink").await?;
+    aws.pacer.pace("DeleteVpcLink", id).await?;
     found(
         aws.apigwv2
             .delete_vpc_link()
