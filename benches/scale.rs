@@ -176,6 +176,15 @@ impl Run<'_> {
 
     /// `privateapi_reconciles_total`, all outcomes; None until the endpoint answers.
     async fn reconciles(&self) -> Option<u64> {
+        self.metric_sum("privateapi_reconciles_total{").await
+    }
+
+    /// `privateapi_resyncs_total`, drift checks and full passes of Ready resources.
+    async fn resyncs(&self) -> Option<u64> {
+        self.metric_sum("privateapi_resyncs_total{").await
+    }
+
+    async fn metric_sum(&self, prefix: &str) -> Option<u64> {
         let text = reqwest::get(format!("http://{}/metrics", self.metrics))
             .await
             .ok()?
@@ -184,7 +193,7 @@ impl Run<'_> {
             .ok()?;
         Some(
             text.lines()
-                .filter(|l| l.starts_with("privateapi_reconciles_total{"))
+                .filter(|l| l.starts_with(prefix))
                 .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
                 .sum(),
         )
@@ -247,10 +256,8 @@ struct Figures {
     create_calls: u64,
     create_writes: u64,
     deployments: u64,
-    steady_passes: u64,
-    steady_reconciles: u64,
-    steady_reads: u64,
-    steady_writes: u64,
+    /// Resync windows: [0] drift checks (the default cadence), [1] full passes only.
+    steady: [Steady; 2],
     restart_writes: u64,
     teardown: f64,
     teardown_calls: u64,
@@ -260,7 +267,6 @@ struct Figures {
     cpu_operator_create: f64,
     cpu_moto_create: f64,
     cpu_proxy_create: f64,
-    cpu_operator_steady: f64,
     throttled_create: u64,
     throttled_teardown: u64,
     throttled_ops: Vec<String>,
@@ -269,9 +275,31 @@ struct Figures {
     stacks_ok: usize,
     leftovers: usize,
     create_by_service: BTreeMap<String, u64>,
-    steady_by_op: BTreeMap<String, u64>,
     /// Where the emulator's time went while creating: (operation, seconds), slowest first.
     create_upstream: Vec<(String, f64)>,
+}
+
+/// One steady-state window: resyncs of Ready resources and the AWS calls they made.
+#[derive(Debug, Default)]
+struct Steady {
+    resyncs: u64,
+    reads: u64,
+    writes: u64,
+    cpu: f64,
+    by_op: BTreeMap<String, u64>,
+}
+
+impl Steady {
+    fn calls_per_resync(&self) -> Option<f64> {
+        (self.resyncs > 0).then(|| (self.reads + self.writes) as f64 / self.resyncs as f64)
+    }
+
+    fn cell(&self) -> String {
+        match self.calls_per_resync() {
+            Some(c) => format!("{c:.2} ({}) over {} resyncs", self.writes, self.resyncs),
+            None => "-".into(),
+        }
+    }
 }
 
 fn secs(d: Duration) -> f64 {
@@ -399,32 +427,44 @@ async fn run(
         .filter(|l| l.contains("TooManyRequests") || l.contains("Throttling"))
         .count();
 
-    // ---- steady state: a restart (one pass per object), then resync passes
+    // ---- steady state: a restart (one full pass per object), then resyncs; once
+    // with drift checks (the default: full passes hourly), once with full passes only
     if let Some((resync, window)) = steady {
-        proxy.reset().await;
         let resync_arg = resync.to_string();
-        let mut op = run.operator(&["--aws-pacing", pacing, "--resync-seconds", &resync_arg]);
-        run.wait_reconciles(n as u64, Duration::from_secs(60 + n as u64)).await;
-        f.restart_writes = proxy.stats().await.writes();
-        // The window opens and closes just after a reconcile finished, so that few
-        // passes are cut in two by its edges (none with N = 1).
-        let before = run.next_reconcile().await;
-        let cpu_before = op.cpu_seconds();
-        proxy.reset().await;
-        tokio::time::sleep(Duration::from_secs(window)).await;
-        let after = run.next_reconcile().await;
-        f.cpu_operator_steady = op.cpu_seconds() - cpu_before;
-        let stats = proxy.stats().await;
-        // A full pass starts with the subnets: DescribeSubnets counts passes as AWS sees them.
-        f.steady_reconciles = after - before;
-        f.steady_passes = stats.count("DescribeSubnets");
-        f.steady_reads = stats.reads();
-        f.steady_writes = stats.writes();
-        for (_, op_name, count) in stats.calls() {
-            *f.steady_by_op.entry(op_name).or_default() += count;
+        for (slot, full_resync) in [(0, "3600"), (1, "0")] {
+            proxy.reset().await;
+            let mut op = run.operator(&[
+                "--aws-pacing",
+                pacing,
+                "--resync-seconds",
+                &resync_arg,
+                "--full-resync-seconds",
+                full_resync,
+            ]);
+            run.wait_reconciles(n as u64, Duration::from_secs(60 + n as u64)).await;
+            if slot == 0 {
+                f.restart_writes = proxy.stats().await.writes();
+            }
+            // The window opens and closes just after a reconcile finished, so that few
+            // resyncs are cut in two by its edges (none with N = 1).
+            run.next_reconcile().await;
+            let resyncs_before = run.resyncs().await.unwrap_or(0);
+            let cpu_before = op.cpu_seconds();
+            proxy.reset().await;
+            tokio::time::sleep(Duration::from_secs(window)).await;
+            run.next_reconcile().await;
+            let stats = proxy.stats().await;
+            let steady = &mut f.steady[slot];
+            steady.resyncs = run.resyncs().await.unwrap_or(0) - resyncs_before;
+            steady.cpu = op.cpu_seconds() - cpu_before;
+            steady.reads = stats.reads();
+            steady.writes = stats.writes();
+            for (_, op_name, count) in stats.calls() {
+                *steady.by_op.entry(op_name).or_default() += count;
+            }
+            f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
+            op.terminate();
         }
-        f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
-        op.terminate();
     }
 
     // ---- teardown (a fresh operator with the default resync, so that only deletes run)
@@ -565,12 +605,12 @@ async fn main() {
         println!("Unthrottled (--aws-pacing off, no quotas in the proxy)");
         println!();
         println!(
-            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync pass (writes) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
+            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync (writes): drift check | … full pass | … default cadence (11 checks + 1 full pass per hour) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for f in &results {
             println!(
-                "| {} | {:.1} s | {:.1} / {:.1} s | {:.0} / {:.0} ms, {:.2} / {:.2} s | {} ({}) | {} | {} ({}) over {} passes ({} reconciles) | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
+                "| {} | {:.1} s | {:.1} / {:.1} s | {:.0} / {:.0} ms, {:.2} / {:.2} s | {} ({}) | {} | {} | {} | {} | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
                 f.n,
                 f.all_ready,
                 f.ready_p50,
@@ -582,17 +622,12 @@ async fn main() {
                 per(f.create_calls, f.n),
                 per(f.create_writes, f.n),
                 f.deployments,
-                if f.steady_passes > 0 {
-                    format!(
-                        "{:.1}",
-                        (f.steady_reads + f.steady_writes) as f64 / f.steady_passes as f64
-                    )
-                } else {
-                    "-".into()
+                f.steady[0].cell(),
+                f.steady[1].cell(),
+                match (f.steady[0].calls_per_resync(), f.steady[1].calls_per_resync()) {
+                    (Some(check), Some(full)) => format!("{:.2}", (11.0 * check + full) / 12.0),
+                    _ => "-".into(),
                 },
-                f.steady_writes,
-                f.steady_passes,
-                f.steady_reconciles,
                 f.restart_writes,
                 f.teardown,
                 per(f.teardown_calls, f.n),
@@ -630,20 +665,26 @@ async fn main() {
                     .join(", ")
             );
         }
-        for f in results.iter().filter(|f| f.steady_passes > 0) {
-            println!(
-                "one steady-state pass, N={} (calls per pass): {}",
-                f.n,
-                f.steady_by_op
-                    .iter()
-                    .map(|(o, c)| format!("{o} {:.1}", *c as f64 / f.steady_passes as f64))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        for f in &results {
+            for (kind, steady) in ["drift check", "full pass"].iter().zip(&f.steady) {
+                if steady.resyncs == 0 {
+                    continue;
+                }
+                println!(
+                    "one {kind}, N={} (calls per resync): {}",
+                    f.n,
+                    steady
+                        .by_op
+                        .iter()
+                        .map(|(o, c)| format!("{o} {:.2}", *c as f64 / steady.resyncs as f64))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
         }
         println!();
         println!(
-            "| N | CPU to create all: operator / moto / proxy (s) | operator CPU per resource created (ms) | operator CPU per steady pass (ms) |"
+            "| N | CPU to create all: operator / moto / proxy (s) | operator CPU per resource created (ms) | operator CPU per resync (ms): drift check / full pass |"
         );
         println!("|---|---|---|---|");
         for f in &results {
@@ -654,11 +695,14 @@ async fn main() {
                 f.cpu_moto_create,
                 f.cpu_proxy_create,
                 f.cpu_operator_create * 1000.0 / f.n.max(1) as f64,
-                if f.steady_passes > 0 {
-                    format!("{:.1}", f.cpu_operator_steady * 1000.0 / f.steady_passes as f64)
-                } else {
-                    "-".into()
-                },
+                f.steady
+                    .iter()
+                    .map(|s| match s.resyncs {
+                        0 => "-".to_string(),
+                        r => format!("{:.1}", s.cpu * 1000.0 / r as f64),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" / "),
             );
         }
         println!();
@@ -666,8 +710,11 @@ async fn main() {
             "pick-up = from the object's appearance in a watch to the operator's finalizer, and to its first status \
          write (after the first full pass over AWS); Ready = from `kubectl apply` of all N; \
          steady state: operator restarted with --resync-seconds {resync}, calls counted over {window} s and \
-         divided by the full passes made in it (DescribeSubnets calls: one per pass), reconciles = the \
-         operator's privateapi_reconciles_total in the window; writes after restart = AWS writes of the restarted \
+         divided by the resyncs of Ready resources made in it (privateapi_resyncs_total): first with the default \
+         --full-resync-seconds 3600 (every resync in the window is a drift check: the shared region inventory \
+         plus one DescribeServices), then with --full-resync-seconds 0 (every resync a full pass); default \
+         cadence = --resync-seconds 300 and --full-resync-seconds 3600, i.e. 11 drift checks and 1 full pass \
+         per hour; writes after restart = AWS writes of the restarted \
          operator's first pass over N Ready objects; teardown: `kubectl delete --all` until every object is gone \
          (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included)."
         );

@@ -18,6 +18,7 @@ use rand::Rng;
 use tokio::time::Instant;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::aws::inventory::InventoryCache;
 use crate::aws::{AwsFactory, Owner};
 use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus};
 use crate::error::{Error, Result};
@@ -33,8 +34,12 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// Only reconcile objects matching this label selector.
     pub selector: Option<String>,
-    /// Full re-check of a Ready resource against AWS (catches drift made outside).
+    /// Re-check of a Ready resource against AWS (catches drift made outside): a drift
+    /// check against the shared region inventory, or a full pass when one is due.
     pub resync: Duration,
+    /// A full pass (every part read, leftovers swept) at least this often; a drift
+    /// check in between. Zero or not above `resync`: every resync is a full pass.
+    pub full_resync: Duration,
     /// Reconciles running at once.
     pub concurrency: u16,
     /// Requeue while AWS is provisioning.
@@ -47,6 +52,7 @@ impl Default for Settings {
             namespace: None,
             selector: None,
             resync: Duration::from_secs(300),
+            full_resync: Duration::from_secs(3600),
             concurrency: 8,
             poll: Duration::from_secs(10),
         }
@@ -67,6 +73,10 @@ pub struct Context {
     /// Per object: the generation last checked and when the next check is due;
     /// watch events caused by our own status writes are answered from here.
     schedule: Mutex<HashMap<String, (Option<i64>, Instant)>>,
+    /// Per object: the generation and time of its last full pass.
+    last_full_pass: Mutex<HashMap<String, (Option<i64>, Instant)>>,
+    /// Region inventories shared by the drift checks of one resync window.
+    inventories: InventoryCache,
 }
 
 impl Context {
@@ -79,12 +89,39 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             aws,
-            settings,
             metrics,
             events_available: AtomicBool::new(true),
             failures: Mutex::default(),
             schedule: Mutex::default(),
+            last_full_pass: Mutex::default(),
+            // Fresh enough for drift found by one resync to be repaired by the next.
+            inventories: InventoryCache::new(
+                (settings.resync / 2).clamp(Duration::from_secs(1), Duration::from_secs(60)),
+            ),
+            settings,
         }
+    }
+
+    /// A drift check will do instead of a full pass: the object is Ready at this
+    /// generation, and its last full pass, at this generation, is recent enough.
+    fn drift_check_will_do(&self, obj: &PrivateApi) -> bool {
+        if self.settings.full_resync <= self.settings.resync {
+            return false;
+        }
+        let generation = obj.metadata.generation;
+        let ready = obj.status.as_ref().is_some_and(|s| {
+            s.observed_generation == generation && status::is_ready(Some(s)) && s.resources.rest_api_id.is_some()
+        });
+        let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        ready
+            && last
+                .get(&Self::key(obj))
+                .is_some_and(|(g, at)| *g == generation && at.elapsed() < self.settings.full_resync)
+    }
+
+    fn full_pass_done(&self, obj: &PrivateApi) {
+        let mut last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        last.insert(Self::key(obj), (obj.metadata.generation, Instant::now()));
     }
 
     async fn publish(&self, obj: &PrivateApi, type_: EventType, reason: &str, action: &str, note: String) {
@@ -159,6 +196,10 @@ impl Context {
         self.metrics.set_condition(&key, None);
         self.schedule.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        self.last_full_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
     }
 }
 
@@ -216,11 +257,28 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
 async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     let owner = owner_of(&obj)?;
     let was_ready = status::is_ready(obj.status.as_ref());
+    if ctx.drift_check_will_do(&obj) {
+        // Boxed, like the passes below: their futures are large, worker stacks are not.
+        match Box::pin(drift_check(&obj, &owner, ctx)).await {
+            Ok(findings) if findings.is_empty() => {
+                ctx.metrics.observe_resync("drift_check");
+                return Ok(ctx.schedule_next(&obj, ctx.settings.resync));
+            }
+            Ok(findings) => info!(drift = %findings.join("; "), "drift found: full pass"),
+            Err(error) => info!(error = %error, "drift check failed: full pass"),
+        }
+    }
     let result = async {
         let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
-        reconcile::converge(&aws, &owner, &obj.spec, Mode::Apply).await
+        Box::pin(reconcile::converge(&aws, &owner, &obj.spec, Mode::Apply)).await
     }
     .await;
+    if result.is_ok() {
+        ctx.full_pass_done(&obj);
+        if was_ready {
+            ctx.metrics.observe_resync("full");
+        }
+    }
     let generation = obj.metadata.generation;
     match result {
         Ok(outcome) => {
@@ -276,6 +334,16 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     }
 }
 
+async fn drift_check(obj: &PrivateApi, owner: &Owner, ctx: &Context) -> Result<Vec<String>> {
+    let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
+    let inventory = ctx.inventories.get(&aws).await?;
+    let ids = obj.status.as_ref().map(|s| &s.resources);
+    let Some(ids) = ids else {
+        return Ok(vec!["no resources in status".into()]);
+    };
+    Ok(reconcile::drift::check(&aws, &inventory, owner, &obj.spec, ids).await?)
+}
+
 async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.publish(
@@ -292,7 +360,7 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     ctx.metrics.set_condition(&Context::key(&obj), Some("Deleting"));
     let owner = owner_of(&obj)?;
     let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
-    let outcome = reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await;
+    let outcome = Box::pin(reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply)).await;
     let outcome = match outcome {
         Ok(o) => o,
         Err(error) => {

@@ -63,6 +63,11 @@ enum Command {
         /// Seconds between full checks of a Ready resource against AWS.
         #[arg(long, default_value_t = 300, env = "PRIVATEAPI_RESYNC_SECONDS")]
         resync_seconds: u64,
+        /// Seconds between full passes over a Ready resource (every part read, leftovers
+        /// swept); resyncs in between are drift checks against a shared region inventory.
+        /// 0: every resync is a full pass.
+        #[arg(long, default_value_t = 3600, env = "PRIVATEAPI_FULL_RESYNC_SECONDS")]
+        full_resync_seconds: u64,
         /// Seconds between checks while AWS provisions.
         #[arg(long, default_value_t = 10, env = "PRIVATEAPI_POLL_SECONDS")]
         poll_seconds: u64,
@@ -153,6 +158,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             namespace,
             selector,
             resync_seconds,
+            full_resync_seconds,
             poll_seconds,
             concurrency,
             metrics_addr,
@@ -174,6 +180,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 namespace,
                 selector,
                 resync: Duration::from_secs(resync_seconds),
+                full_resync: Duration::from_secs(full_resync_seconds),
                 poll: Duration::from_secs(poll_seconds),
                 concurrency,
             };

@@ -28,6 +28,8 @@ struct Histogram {
 pub struct Metrics {
     reconciles: Mutex<BTreeMap<&'static str, u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
+    /// Resyncs of Ready resources, by kind (drift_check, full).
+    resyncs: Mutex<BTreeMap<&'static str, u64>>,
     duration: Mutex<Histogram>,
     /// Current verdict per object (namespace/name → condition).
     conditions: Mutex<BTreeMap<String, &'static str>>,
@@ -67,6 +69,15 @@ impl Metrics {
         }
         h.sum += secs;
         h.count += 1;
+    }
+
+    pub fn observe_resync(&self, kind: &'static str) {
+        *self
+            .resyncs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default() += 1;
     }
 
     pub fn set_condition(&self, object: &str, condition: Option<&'static str>) {
@@ -113,6 +124,21 @@ impl Metrics {
             );
             let _ = writeln!(out, "privateapi_reconcile_duration_seconds_sum {}", h.sum);
             let _ = writeln!(out, "privateapi_reconcile_duration_seconds_count {}", h.count);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP privateapi_resyncs_total Re-checks of Ready resources: drift_check (shared region inventory) or full (every part read)."
+        );
+        let _ = writeln!(out, "# TYPE privateapi_resyncs_total counter");
+        for kind in ["drift_check", "full"] {
+            let n = self
+                .resyncs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(kind)
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(out, "privateapi_resyncs_total{{kind=\"{kind}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP privateapi_resources Resources by current condition.");
         let _ = writeln!(out, "# TYPE privateapi_resources gauge");

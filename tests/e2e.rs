@@ -553,7 +553,7 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("retain");
-    let op = Operator::start(&ns, &["--resync-seconds", "2"]);
+    let op = Operator::start(&ns, &["--resync-seconds", "2", "--full-resync-seconds", "8"]);
     ok(kubectl_apply(&manifest(
         &ns,
         "keep",
@@ -564,7 +564,41 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
     wait_ready(&ns, "keep", &op);
     let owner = owner_of(&ns, "keep");
 
-    // Drift made directly in AWS is repaired within the resync period.
+    // Drift the drift check sees (the service scaled by hand) is repaired within a
+    // resync or two.
+    let name = owner.resource_name("", 255);
+    aws.ecs
+        .update_service()
+        .cluster(&name)
+        .service(&name)
+        .desired_count(5)
+        .send()
+        .await
+        .expect("scale");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let services = aws.ecs.describe_services().cluster(&name).services(&name).send().await;
+        let count = services
+            .ok()
+            .and_then(|s| s.services().first().map(|s| s.desired_count()));
+        if count == Some(2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scale not repaired (count {count:?}):\n{}",
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        op.log().contains("drift found: full pass"),
+        "repaired, but not after a drift check:\n{}",
+        op.log()
+    );
+
+    // Drift only a full pass sees (a listener deleted) is repaired within the full
+    // resync period.
     let listener = get(&ns, "keep")["status"]["resources"]["listenerArn"]
         .as_str()
         .unwrap_or_default()

@@ -623,3 +623,83 @@ async fn stage_throttling_is_set_kept_and_changed_without_redeploy() {
     assert_eq!(throttle(stage), Some((10.0, 20)));
     until_gone(&aws, &owner, &spec, 5).await;
 }
+
+/// The cheap resync: one shared region inventory plus one DescribeServices per
+/// resource. In sync it finds nothing; each drift it claims to see, it sees; after a
+/// full pass repairs the drift it finds nothing again.
+#[tokio::test]
+async fn drift_check_sees_drift_with_one_read_per_resource() {
+    use privateapi::aws::inventory::Inventory;
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let owners: Vec<_> = (0..3).map(|i| owner(&format!("driftcheck{i}"))).collect();
+    let mut ids = Vec::new();
+    for owner in &owners {
+        ids.push(until_ready(&aws, owner, &spec, 5).await.resources);
+    }
+
+    // In sync: 4 listing calls for the whole region (one page each here), then one
+    // DescribeServices per resource, and no write.
+    let before = aws.stats.snapshot();
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    for (owner, ids) in owners.iter().zip(&ids) {
+        let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids)
+            .await
+            .expect("check");
+        assert!(found.is_empty(), "{}: {found:?}", owner.name);
+    }
+    let calls = aws.stats.snapshot().since(&before);
+    assert_eq!(calls.writes(), 0);
+    assert_eq!(calls.total(), 4 + owners.len() as u64, "{:?}", calls.0);
+
+    // Drift behind the operator's back, one kind per resource.
+    let (a, b, c) = (&owners[0], &owners[1], &owners[2]);
+    aws.ecs
+        .update_service()
+        .cluster(a.resource_name("", 255))
+        .service(a.resource_name("", 255))
+        .desired_count(7)
+        .send()
+        .await
+        .expect("scale a");
+    let tasks_sg = ids[1].security_group_ids["tasks"].clone();
+    let groups = privateapi::aws::security_group::observe(&aws, b, None)
+        .await
+        .expect("observe b");
+    let rule = groups.iter().find(|g| g.id == tasks_sg).expect("tasks group").rules[0].clone();
+    privateapi::aws::security_group::revoke(&aws, &tasks_sg, &rule)
+        .await
+        .expect("revoke b");
+    rest_api::delete(&aws, ids[2].rest_api_id.as_deref().unwrap_or_default())
+        .await
+        .expect("delete c's API");
+
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    for (owner, ids, expected) in [
+        (a, &ids[0], "service desiredCount 7 → 2"),
+        (b, &ids[1], "tasks security group rules changed"),
+        (c, &ids[2], "REST API missing"),
+    ] {
+        let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids)
+            .await
+            .expect("check");
+        assert!(found.iter().any(|f| f == expected), "{}: {found:?}", owner.name);
+    }
+
+    // A full pass repairs, and the next check finds nothing.
+    for owner in &owners {
+        until_ready(&aws, owner, &spec, 5).await;
+    }
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    for owner in &owners {
+        let ids = until_ready(&aws, owner, &spec, 1).await.resources;
+        let found = reconcile::drift::check(&aws, &inventory, owner, &spec, &ids)
+            .await
+            .expect("check");
+        assert!(found.is_empty(), "{} after repair: {found:?}", owner.name);
+    }
+    for owner in &owners {
+        until_gone(&aws, owner, &spec, 10).await;
+    }
+}

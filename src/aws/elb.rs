@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{
-    Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
-    Tag, TargetTypeEnum,
+    Action, ActionTypeEnum, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher,
+    ProtocolEnum, Tag, TargetTypeEnum,
 };
 
 use super::Aws;
@@ -123,17 +123,8 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
 
     let mut observed = Observed::default();
     if let Some(lb) = lb {
-        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
-        let state = lb.state();
-        let code = state.and_then(|s| s.code());
-        let mut subnets: Vec<String> = lb
-            .availability_zones()
-            .iter()
-            .filter_map(|az| az.subnet_id().map(str::to_owned))
-            .collect();
-        subnets.sort();
-        let mut security_groups = lb.security_groups().to_vec();
-        security_groups.sort();
+        let lb = convert_load_balancer(&lb);
+        let arn = lb.arn.clone();
         let listeners = aws
             .elb
             .describe_listeners()
@@ -166,20 +157,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
                     .collect(),
             })
             .collect();
-        observed.load_balancer = Some(ObservedLoadBalancer {
-            arn,
-            dns_name: lb.dns_name().unwrap_or_default().to_owned(),
-            state: match code {
-                Some(LoadBalancerStateEnum::Active) | Some(LoadBalancerStateEnum::ActiveImpaired) => {
-                    LoadBalancerState::Active
-                }
-                Some(LoadBalancerStateEnum::Failed) => LoadBalancerState::Failed,
-                _ => LoadBalancerState::Provisioning,
-            },
-            state_reason: state.and_then(|s| s.reason()).map(str::to_owned),
-            subnets,
-            security_groups,
-        });
+        observed.load_balancer = Some(lb);
     }
     if let Some(tg) = tg {
         observed.target_group = Some(ObservedTargetGroup {
@@ -195,6 +173,54 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
         });
     }
     Ok(observed)
+}
+
+fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
+    let state = lb.state();
+    let mut subnets: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|az| az.subnet_id().map(str::to_owned))
+        .collect();
+    subnets.sort();
+    let mut security_groups = lb.security_groups().to_vec();
+    security_groups.sort();
+    ObservedLoadBalancer {
+        arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
+        dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+        state: match state.and_then(|s| s.code()) {
+            Some(LoadBalancerStateEnum::Active) | Some(LoadBalancerStateEnum::ActiveImpaired) => {
+                LoadBalancerState::Active
+            }
+            Some(LoadBalancerStateEnum::Failed) => LoadBalancerState::Failed,
+            _ => LoadBalancerState::Provisioning,
+        },
+        state_reason: state.and_then(|s| s.reason()).map(str::to_owned),
+        subnets,
+        security_groups,
+    }
+}
+
+/// Every load balancer of the region (ownership is not checked: callers look up
+/// ARNs they already proved are theirs).
+pub async fn list_load_balancers(aws: &Aws) -> AwsResult<Vec<ObservedLoadBalancer>> {
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = aws
+            .elb
+            .describe_load_balancers()
+            .page_size(400)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(aws_err("DescribeLoadBalancers"))?;
+        all.extend(out.load_balancers().iter().map(convert_load_balancer));
+        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {

@@ -9,6 +9,7 @@ pub mod elb;
 pub mod error;
 pub mod faults;
 pub mod iam;
+pub mod inventory;
 pub mod network;
 pub mod ownership;
 pub mod pacing;

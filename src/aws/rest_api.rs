@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
-use super::ownership::{Owner, fingerprint};
+use super::ownership::{Owner, TAG_UID, fingerprint};
 
 pub const PROXY_PATH: &str = "/{proxy+}";
 pub const ROOT_PATH: &str = "/";
@@ -124,6 +124,26 @@ pub fn stage_in_sync(stage: &ObservedStage, shape: &str) -> bool {
 
 /// IDs of every REST API of ours, oldest first.
 pub async fn find(aws: &Aws, owner: &Owner) -> AwsResult<Vec<String>> {
+    let mut apis: Vec<(i64, String)> = list_all(aws)
+        .await?
+        .into_iter()
+        .filter(|api| api.uid.as_deref() == Some(owner.uid.as_str()))
+        .map(|api| (api.created, api.id))
+        .collect();
+    apis.sort();
+    Ok(apis.into_iter().map(|(_, id)| id).collect())
+}
+
+/// One REST API of the region, as `GetRestApis` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedApi {
+    pub id: String,
+    pub created: i64,
+    /// The uid of the PrivateApi that owns it, if any.
+    pub uid: Option<String>,
+}
+
+pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
     let mut apis = Vec::new();
     let mut position: Option<String> = None;
     loop {
@@ -135,22 +155,16 @@ pub async fn find(aws: &Aws, owner: &Owner) -> AwsResult<Vec<String>> {
             .send()
             .await
             .map_err(aws_err("GetRestApis"))?;
-        for api in out.items() {
-            let tags = api.tags().map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if tags.is_some_and(|t| owner.owns(t)) {
-                apis.push((
-                    api.created_date().map(|d| d.secs()).unwrap_or_default(),
-                    api.id().unwrap_or_default().to_owned(),
-                ));
-            }
-        }
+        apis.extend(out.items().iter().map(|api| ListedApi {
+            id: api.id().unwrap_or_default().to_owned(),
+            created: api.created_date().map(|d| d.secs()).unwrap_or_default(),
+            uid: api.tags().and_then(|t| t.get(TAG_UID)).cloned(),
+        }));
         position = out.position().map(str::to_owned);
         if position.is_none() || out.items().is_empty() {
-            break;
+            return Ok(apis);
         }
     }
-    apis.sort();
-    Ok(apis.into_iter().map(|(_, id)| id).collect())
 }
 
 /// Resources (with methods and integrations embedded) and stages of one API.

@@ -129,18 +129,48 @@ pub async fn observe(aws: &Aws, owner: &Owner, vpc_id: Option<&str>) -> AwsResul
     let mut groups: Vec<ObservedGroup> = out
         .security_groups()
         .iter()
-        .filter_map(|g| {
-            let tags = g.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
-            let role = GroupRole::from_tag(part_of(tags)?)?;
-            Some(ObservedGroup {
-                id: g.group_id()?.to_owned(),
-                role,
-                rules: flatten(g.ip_permissions()),
-            })
-        })
+        .filter_map(convert)
+        .map(|(_, g)| g)
         .collect();
     groups.sort_by(|a, b| (a.role, &a.id).cmp(&(b.role, &b.id)));
     Ok(groups)
+}
+
+/// Every group of every PrivateApi in the region, with its owner's uid.
+pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(String, ObservedGroup)>> {
+    let mut groups = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = aws
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("tag-key").values(TAG_UID).build())
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws_err("DescribeSecurityGroups"))?;
+        groups.extend(out.security_groups().iter().filter_map(convert));
+        token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+        if token.is_none() {
+            return Ok(groups);
+        }
+    }
+}
+
+/// A group of ours, with its owner's uid; `None` for groups without our tags.
+fn convert(g: &aws_sdk_ec2::types::SecurityGroup) -> Option<(String, ObservedGroup)> {
+    let tags = || g.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
+    let role = GroupRole::from_tag(part_of(tags())?)?;
+    let uid = tags().find(|(k, _)| *k == TAG_UID)?.1.to_owned();
+    Some((
+        uid,
+        ObservedGroup {
+            id: g.group_id()?.to_owned(),
+            role,
+            rules: flatten(g.ip_permissions()),
+        },
+    ))
 }
 
 fn flatten(perms: &[IpPermission]) -> Vec<Rule> {

@@ -10,7 +10,7 @@ use aws_sdk_apigatewayv2::types::VpcLinkStatus;
 
 use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
-use super::ownership::{Owner, fingerprint};
+use super::ownership::{Owner, TAG_UID, fingerprint};
 
 pub const TAG_CONFIG: &str = "privateapi.io/config";
 
@@ -47,6 +47,18 @@ pub struct ObservedVpcLink {
 
 /// Every link of ours, oldest first.
 pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ObservedVpcLink>> {
+    let mut links: Vec<ObservedVpcLink> = list_all(aws)
+        .await?
+        .into_iter()
+        .filter(|(uid, _)| uid.as_deref() == Some(owner.uid.as_str()))
+        .map(|(_, link)| link)
+        .collect();
+    links.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(links)
+}
+
+/// Every link in the region, with the uid of the PrivateApi that owns it, if any.
+pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLink)>> {
     let mut links = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -59,19 +71,14 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ObservedVpcLink>
             .await
             .map_err(aws_err("GetVpcLinks"))?;
         for link in out.items() {
-            let tags = link.tags().map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if !tags.is_some_and(|t| owner.owns(t)) {
-                continue;
-            }
-            links.push(convert(link));
+            let uid = link.tags().and_then(|t| t.get(TAG_UID)).cloned();
+            links.push((uid, convert(link)));
         }
         token = out.next_token().map(str::to_owned);
         if token.is_none() {
-            break;
+            return Ok(links);
         }
     }
-    links.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    Ok(links)
 }
 
 fn convert(link: &aws_sdk_apigatewayv2::types::VpcLink) -> ObservedVpcLink {

@@ -4,6 +4,7 @@
 
 pub mod converge;
 pub mod desired;
+pub mod drift;
 pub mod teardown;
 
 use std::fmt;
