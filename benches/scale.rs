@@ -227,16 +227,21 @@ impl Run<'_> {
     }
 
     async fn wait_reconciles(&self, at_least: u64, limit: Duration) -> u64 {
+        self.wait_metric("privateapi_reconciles_total{", at_least, limit).await
+    }
+
+    /// Waits until the sum of the metric lines starting with `prefix` reaches `at_least`.
+    async fn wait_metric(&self, prefix: &str, at_least: u64, limit: Duration) -> u64 {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(n) = self.reconciles().await
+            if let Some(n) = self.metric_sum(prefix).await
                 && n >= at_least
             {
                 return n;
             }
             assert!(
                 Instant::now() < deadline,
-                "operator did not reach {at_least} reconciles in {limit:?}"
+                "operator did not reach {at_least} of {prefix} in {limit:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -441,7 +446,14 @@ async fn run(
                 "--full-resync-seconds",
                 full_resync,
             ]);
-            run.wait_reconciles(n as u64, Duration::from_secs(60 + n as u64)).await;
+            // The restart's first pass over each Ready object is a full one: wait for
+            // all of them, so that the window holds resyncs only.
+            run.wait_metric(
+                "privateapi_resyncs_total{kind=\"full\"}",
+                n as u64,
+                Duration::from_secs(60 + 2 * n as u64),
+            )
+            .await;
             if slot == 0 {
                 f.restart_writes = proxy.stats().await.writes();
             }
@@ -509,6 +521,63 @@ async fn run(
     watch_task.abort();
     eprintln!("[bench] operator log: {}", run.log.display());
     f
+}
+
+/// Memory with many objects: `n` PrivateApis whose subnets do not exist, so each
+/// costs one AWS call and ends `Stalled`, cached by the operator with a status. What
+/// the operator keeps per object (the reflector's copy, its schedule, backoff and
+/// metrics entries) is the same for a Ready one, whose status holds a few more IDs.
+/// Returns the RSS (KiB) at start, once every object has a status, and the peak.
+async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u64, u64, u64) {
+    let ns = format!("bench-m{n}-{:04x}", rand::random::<u16>());
+    let run = Run {
+        ns: ns.clone(),
+        proxy,
+        log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
+        metrics: format!("127.0.0.1:{}", free_port()),
+    };
+    let (timelines, watch_task) = watch(client.clone(), &ns);
+    let mut op = run.operator(&["--aws-pacing", "off"]);
+    run.wait_started(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = op.memory_kib().map(|m| m.0).unwrap_or(0);
+    let subnets = [
+        "subnet-0000000000000000a".to_string(),
+        "subnet-0000000000000000b".to_string(),
+    ];
+    for chunk in (0..n).collect::<Vec<_>>().chunks(250) {
+        let manifests: String = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    "---\n{}",
+                    manifest(
+                        &ns,
+                        &format!("m-{i:04}"),
+                        "vpc-00000000000000000",
+                        &subnets,
+                        "nginx:1.27"
+                    )
+                )
+            })
+            .collect();
+        ok(kubectl_apply(&manifests));
+    }
+    until(
+        Duration::from_secs(120 + n as u64 / 2),
+        "every object has a status",
+        || {
+            let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+            map.len() == n && map.values().all(|t| t.first_status.is_some())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (idle, peak) = op.memory_kib().unwrap_or((0, 0));
+    op.terminate();
+    watch_task.abort();
+    eprintln!("[bench] operator log: {}", run.log.display());
+    (start, idle, peak)
 }
 
 /// Seconds the proxy waited on the emulator, per operation, slowest first.
@@ -718,6 +787,34 @@ async fn main() {
          operator's first pass over N Ready objects; teardown: `kubectl delete --all` until every object is gone \
          (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included)."
         );
+    }
+
+    let memory_sizes: Vec<usize> = std::env::var("BENCH_MEMORY_SIZES")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .collect();
+    if !memory_sizes.is_empty() {
+        println!();
+        println!(
+            "Memory with many objects (each Stalled after one AWS call: its subnets do not exist; cached with its \
+             status like any other)"
+        );
+        println!();
+        println!("| objects | RSS start | RSS with all cached (idle) | peak | per 1,000 objects |");
+        println!("|---|---|---|---|---|");
+        for &n in &memory_sizes {
+            eprintln!("[bench] memory, {n} objects ...");
+            let (start, idle, peak) = memory_with_many(&client, &proxy, n).await;
+            println!(
+                "| {n} | {} MiB | {} MiB | {} MiB | {:.1} MiB |",
+                mib(start),
+                mib(idle),
+                mib(peak),
+                idle.saturating_sub(start) as f64 / 1024.0 * 1000.0 / n as f64
+            );
+        }
     }
 
     if quota_n > 0 {

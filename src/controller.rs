@@ -12,7 +12,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Resource, ResourceExt};
 use rand::Rng;
 use tokio::time::Instant;
@@ -27,6 +27,8 @@ use crate::reconcile::{self, Mode};
 use crate::status::{self, Verdict};
 
 pub const FIELD_MANAGER: &str = "privateapi-operator";
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -443,7 +445,18 @@ pub async fn run(client: Client, aws: Arc<AwsFactory>, metrics: Arc<Metrics>, se
     metrics.set_ready(true);
     let ctx = Arc::new(Context::new(client, aws, metrics, settings));
     info!(concurrency, "controller started");
-    Controller::new(api, watch)
+    // The cache keeps what reconciles read: not the field-ownership bookkeeping nor
+    // kubectl's copy of the last applied manifest, which together outweigh the object.
+    let (reader, writer) = reflector::store();
+    let objects = watcher(api, watch)
+        .default_backoff()
+        .modify(|obj: &mut PrivateApi| {
+            obj.managed_fields_mut().clear();
+            obj.annotations_mut().remove(LAST_APPLIED);
+        })
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
