@@ -327,7 +327,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                 // Retry slowly: an admin may fix the account (quota, permissions) without touching the spec.
                 Ok(ctx.schedule_next(&obj, Duration::from_secs(300)))
             } else if error.is_wait() {
-                info!(error = %error, "waiting on AWS");
+                info!(error = %error, retry_in = ?error.retry_after(), "waiting on AWS");
                 Ok(ctx.schedule_next(&obj, error.retry_after().unwrap_or(ctx.settings.poll)))
             } else {
                 Err(error)
@@ -404,6 +404,9 @@ fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Actio
     let key = Context::key(&obj);
     if error.is_wait() {
         let soon = ctx.settings.poll.min(Duration::from_secs(5));
+        if let Some(retry_in) = error.retry_after() {
+            info!(object = %key, error = %error, ?retry_in, "waiting on AWS");
+        }
         return Action::requeue(error.retry_after().unwrap_or(soon));
     }
     if error.is_terminal() {

@@ -33,8 +33,11 @@ pub enum AwsError {
     Conflict(String),
     #[error("no AWS region: set spec.region, AWS_REGION or a profile region")]
     NoRegion,
-    /// Held back by our own pacing under the account quota: not an AWS error.
-    #[error("{operation} paced under the API Gateway account quota; next slot in {}s", retry_after.as_secs().max(1))]
+    /// Held back by our own pacing under the account quota: not an AWS error. The text
+    /// goes into `.status` and must not change while the object waits (no countdown):
+    /// a different status would be written, its watch event would wake the object
+    /// again, and so on.
+    #[error("{operation} waits for its turn under the API Gateway account quota")]
     Paced {
         operation: &'static str,
         retry_after: std::time::Duration,
@@ -216,6 +219,18 @@ mod tests {
         assert_eq!(api("InvalidSubnetID.NotFound", "").disposition(), Disposition::Terminal);
         assert_eq!(api("AccessDenied", "").disposition(), Disposition::Terminal);
         assert_eq!(api("TooManyLoadBalancers", "").disposition(), Disposition::Terminal);
+    }
+
+    #[test]
+    fn paced_text_stays_the_same_while_waiting() {
+        let paced = |secs| AwsError::Paced {
+            operation: "DeleteRestApi",
+            retry_after: std::time::Duration::from_secs(secs),
+        };
+        // It is written to .status: a countdown in it would rewrite the status (and wake
+        // the object through its own watch event) at every retry.
+        assert_eq!(paced(1400).to_string(), paced(3).to_string());
+        assert_eq!(paced(3).disposition(), Disposition::Wait);
     }
 
     #[test]
