@@ -61,6 +61,14 @@ impl Default for Settings {
     }
 }
 
+/// When an object was last looked at, and when it is next due.
+#[derive(Clone, Copy, Debug)]
+struct Checked {
+    generation: Option<i64>,
+    deleting: bool,
+    due: Instant,
+}
+
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
     pub client: Client,
@@ -74,7 +82,7 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// Per object: the generation last checked and when the next check is due;
     /// watch events caused by our own status writes are answered from here.
-    schedule: Mutex<HashMap<String, (Option<i64>, Instant)>>,
+    schedule: Mutex<HashMap<String, Checked>>,
     /// Per object: the generation and time of its last full pass.
     last_full_pass: Mutex<HashMap<String, (Option<i64>, Instant)>>,
     /// Region inventories shared by the drift checks of one resync window.
@@ -178,19 +186,28 @@ impl Context {
 
     fn schedule_next(&self, obj: &PrivateApi, after: Duration) -> Action {
         let mut schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-        schedule.insert(Self::key(obj), (obj.metadata.generation, Instant::now() + after));
+        let checked = Checked {
+            generation: obj.metadata.generation,
+            deleting: obj.metadata.deletion_timestamp.is_some(),
+            due: Instant::now() + after,
+        };
+        schedule.insert(Self::key(obj), checked);
         Action::requeue(after)
     }
 
-    /// Time left before the next check, if this event changes nothing we act on.
+    /// Time left before the next check, if this event changes nothing we act on:
+    /// same generation, same side of deletion, finalizer in place (our own status
+    /// writes and finalizer patches come back as watch events).
     fn not_due(&self, obj: &PrivateApi) -> Option<Duration> {
-        if obj.metadata.deletion_timestamp.is_some() || !obj.finalizers().iter().any(|f| f == FINALIZER) {
+        if !obj.finalizers().iter().any(|f| f == FINALIZER) {
             return None;
         }
         let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-        let (generation, due) = schedule.get(&Self::key(obj))?;
+        let checked = schedule.get(&Self::key(obj))?;
         let now = Instant::now();
-        (*generation == obj.metadata.generation && *due > now).then(|| *due - now)
+        let same = checked.generation == obj.metadata.generation
+            && checked.deleting == obj.metadata.deletion_timestamp.is_some();
+        (same && checked.due > now).then(|| checked.due - now)
     }
 
     fn forget(&self, obj: &PrivateApi) {
@@ -407,7 +424,9 @@ fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Actio
         if let Some(retry_in) = error.retry_after() {
             info!(object = %key, error = %error, ?retry_in, "waiting on AWS");
         }
-        return Action::requeue(error.retry_after().unwrap_or(soon));
+        // Deletion waits here (a pending teardown is an error, to keep the finalizer):
+        // remembered, so that the watch events of its own status writes do not wake it.
+        return ctx.schedule_next(&obj, error.retry_after().unwrap_or(soon));
     }
     if error.is_terminal() {
         warn!(object = %key, error = %error, "reconcile failed (needs attention)");
