@@ -414,7 +414,13 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     let next = status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
     ctx.patch_status(&obj, next).await?;
     // An error keeps the finalizer on; error_policy requeues soon without counting a failure.
-    Err(Error::DeletionPending(message))
+    // Something was deleted: the next layer can usually go soon. Otherwise AWS is
+    // still releasing something (ENIs, a draining service): poll.
+    let retry_after = match outcome.changes.is_empty() {
+        true => ctx.settings.poll.min(Duration::from_secs(5)),
+        false => Duration::from_secs(1),
+    };
+    Err(Error::DeletionPending { message, retry_after })
 }
 
 fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Action {

@@ -25,9 +25,13 @@ pub enum Error {
     #[error("{path}: {message}")]
     Input { path: String, message: String },
 
-    /// Teardown is under way and waits on AWS; not a failure.
-    #[error("deletion in progress: {0}")]
-    DeletionPending(String),
+    /// Teardown is under way and waits on AWS; not a failure. Look again after
+    /// `retry_after`.
+    #[error("deletion in progress: {message}")]
+    DeletionPending {
+        message: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl From<kube::Error> for Error {
@@ -43,7 +47,7 @@ impl Error {
         match self {
             Error::Aws(e) => e.disposition() == Disposition::Terminal,
             Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) => true,
-            Error::Kube(_) | Error::DeletionPending(_) => false,
+            Error::Kube(_) | Error::DeletionPending { .. } => false,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
                     e.is_terminal()
@@ -57,7 +61,7 @@ impl Error {
     pub fn is_wait(&self) -> bool {
         match self {
             Error::Aws(e) => e.disposition() == Disposition::Wait,
-            Error::DeletionPending(_) => true,
+            Error::DeletionPending { .. } => true,
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
                     e.is_wait()
@@ -71,7 +75,9 @@ impl Error {
     /// When AWS (or our pacing under its quotas) said when to come back.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            Error::Aws(AwsError::Paced { retry_after, .. }) => Some(*retry_after),
+            Error::Aws(AwsError::Paced { retry_after, .. }) | Error::DeletionPending { retry_after, .. } => {
+                Some(*retry_after)
+            }
             Error::Finalizer(inner) => match inner.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
                     e.retry_after()
@@ -102,7 +108,7 @@ impl Error {
                 _ => "FinalizerError",
             },
             Error::MissingObjectKey(_) => "InvalidObject",
-            Error::DeletionPending(_) => "Deleting",
+            Error::DeletionPending { .. } => "Deleting",
         }
     }
 

@@ -453,7 +453,8 @@ def _ecs_running() -> None:
 def _ecs_create_service() -> None:
     """WHY: moto's CreateService (1) silently *replaces* an existing ACTIVE service of
     the same name (AWS: InvalidParameterException "Creation of service was not
-    idempotent."), (2) accepts a loadBalancers targetGroupArn that doesn't exist or
+    idempotent.", unless the request repeats the clientToken that created it: then
+    AWS returns that service), (2) accepts a loadBalancers targetGroupArn that doesn't exist or
     has no load balancer (AWS: InvalidParameterException "The target group with
     targetGroupArn ... does not have an associated load balancer." -- so the listener
     must exist before the service), (3) forgets deploymentConfiguration,
@@ -509,10 +510,29 @@ def _ecs_create_service() -> None:
 
     def make_resp(orig: Callable[..., Any]) -> Callable[..., Any]:
         def create_service(self: Any) -> Any:
+            # AWS: a CreateService repeated with the same clientToken (the SDK retrying a
+            # call whose answer was lost) returns the service it created the first time.
+            token = self._get_param("clientToken")
+            if token:
+                try:
+                    existing = self.ecs_backend._get_service(
+                        self._get_param("cluster", "default"), self._get_param("serviceName")
+                    )
+                except Exception:  # noqa: BLE001 - not there: create it
+                    existing = None
+                if (
+                    existing is not None
+                    and existing.status in ("ACTIVE", "DRAINING")
+                    and getattr(existing, "_privateapi_client_token", None) == token
+                ):
+                    from moto.core.responses import ActionResult
+
+                    return ActionResult({"service": existing})
             result = orig(self)
             try:
                 backend = self.ecs_backend
                 svc = backend._get_service(self._get_param("cluster", "default"), self._get_param("serviceName"))
+                svc._privateapi_client_token = token
                 for param, (attr, default) in extra.items():
                     if attr in svc.__dict__:
                         continue  # moto stores it itself now

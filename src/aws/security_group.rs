@@ -250,11 +250,40 @@ pub async fn create(aws: &Aws, vpc_id: &str, group: &DesiredGroup) -> AwsResult<
         )
         .send()
         .await
-        .map_err(aws_err("CreateSecurityGroup"))?;
-    out.group_id().map(str::to_owned).ok_or(super::AwsError::Incomplete {
-        operation: "CreateSecurityGroup",
-        field: "GroupId",
-    })
+        .map_err(aws_err("CreateSecurityGroup"));
+    match out {
+        Ok(out) => out.group_id().map(str::to_owned).ok_or(super::AwsError::Incomplete {
+            operation: "CreateSecurityGroup",
+            field: "GroupId",
+        }),
+        // Made by an earlier attempt whose answer was lost (the SDK retried): ours if
+        // it carries our uid, someone else's otherwise.
+        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => adopt(aws, vpc_id, group).await,
+        Err(e) => Err(e),
+    }
+}
+
+async fn adopt(aws: &Aws, vpc_id: &str, group: &DesiredGroup) -> AwsResult<String> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(&group.name).build())
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(aws_err("DescribeSecurityGroups"))?;
+    let uid = group.tags.get(TAG_UID).map(String::as_str);
+    let ours = out
+        .security_groups()
+        .iter()
+        .find(|g| g.tags().iter().any(|t| t.key() == Some(TAG_UID) && t.value() == uid));
+    match ours.and_then(|g| g.group_id()) {
+        Some(id) => Ok(id.to_owned()),
+        None => Err(super::AwsError::Conflict(format!(
+            "security group {} exists in {vpc_id} but is not ours (no matching {TAG_UID} tag); it is left alone",
+            group.name
+        ))),
+    }
 }
 
 fn permission(rule: &Rule) -> IpPermission {
