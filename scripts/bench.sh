@@ -8,7 +8,9 @@
 #   BENCH_SIZES=1,10 BENCH_QUOTA_SIZE=0 scripts/bench.sh   quicker
 #
 # Knobs (environment): BENCH_SIZES (default 1,10,100), BENCH_QUOTA_SIZE (default 10,
-# 0 skips the quota run), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30);
+# 0 skips the quota run), BENCH_QUOTA_TEARDOWN (true; false stops the quota run after
+# the restart, before the deletes), BENCH_MEMORY_SIZES (1000; objects for the memory
+# run, empty skips it), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30);
 # ports: PRIVATEAPI_BENCH_{MOTO,PROXY,APISERVER,ETCD_CLIENT,ETCD_PEER}_PORT.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -48,6 +48,18 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// The API Gateway client, once the account-wide request quota has room.
+    pub async fn apigw(&self) -> &aws_sdk_apigateway::Client {
+        self.pacer.api_gateway_call().await;
+        &self.apigw
+    }
+
+    /// The API Gateway V2 client (VPC links), under the same account-wide quota.
+    pub async fn apigwv2(&self) -> &aws_sdk_apigatewayv2::Client {
+        self.pacer.api_gateway_call().await;
+        &self.apigwv2
+    }
+
     fn from_sdk_config(config: &SdkConfig, stats: Arc<CallStats>, pacer: Arc<Pacer>, faults: Arc<Faults>) -> Self {
         let counter = stats::CountingInterceptor::new(stats.clone());
         let faults = faults::FaultInterceptor(faults);

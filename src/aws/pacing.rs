@@ -27,7 +27,24 @@ pub struct Pacer {
     intervals: HashMap<&'static str, Duration>,
     queues: Mutex<HashMap<&'static str, Queue>>,
     max_wait: Duration,
+    /// Every API Gateway call of the account, reads included, shares one quota.
+    api_gateway: Option<Mutex<Bucket>>,
 }
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+/// API Gateway's account quota is 10 requests a second with a burst of 40, for all
+/// callers of the account together: keep clear of it so that the console, CI and
+/// other tools of the same account still get their share.
+const API_GATEWAY_RATE: f64 = 8.0;
+const API_GATEWAY_BURST: f64 = 20.0;
 
 /// One paced operation's schedule.
 #[derive(Debug, Default)]
@@ -50,6 +67,7 @@ impl Default for Pacer {
             intervals: HashMap::new(),
             queues: Mutex::new(HashMap::new()),
             max_wait: Duration::MAX,
+            api_gateway: None,
         }
     }
 }
@@ -71,8 +89,36 @@ impl Pacer {
         ]);
         Pacer {
             intervals,
+            api_gateway: Some(Mutex::new(Bucket {
+                rate: API_GATEWAY_RATE,
+                burst: API_GATEWAY_BURST,
+                tokens: API_GATEWAY_BURST,
+                at: Instant::now(),
+            })),
             ..Pacer::default()
         }
+    }
+
+    /// Waits for room under the account-wide API Gateway request quota (every call,
+    /// read or write). A restart over many resources reads every API at once: without
+    /// this, the reads alone trip the quota and the SDK's retries run out.
+    pub async fn api_gateway_call(&self) {
+        let Some(bucket) = &self.api_gateway else {
+            return;
+        };
+        let wake = {
+            let mut b = bucket.lock().await;
+            let now = Instant::now();
+            b.tokens = (b.tokens + (now - b.at).as_secs_f64() * b.rate).min(b.burst);
+            b.at = now;
+            // Take the token now, even if it is not there yet: callers queue in order.
+            b.tokens -= 1.0;
+            if b.tokens >= 0.0 {
+                return;
+            }
+            now + Duration::from_secs_f64(-b.tokens / b.rate)
+        };
+        tokio::time::sleep_until(wake).await;
     }
 
     /// Waits at most this long for a slot; beyond, `pace` answers `Paced`.
@@ -188,6 +234,28 @@ mod tests {
         tokio::time::advance(interval * 2 - b_sent - Duration::from_millis(500)).await;
         pacer.pace("DeleteRestApi", "c").await.expect("c waits < 2 s");
         assert_eq!(start.elapsed() - b_sent, interval);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn api_gateway_calls_stay_under_the_account_rate() {
+        let pacer = Pacer::account_quotas();
+        let start = Instant::now();
+        // The burst goes at once, then API_GATEWAY_RATE a second.
+        for _ in 0..API_GATEWAY_BURST as usize {
+            pacer.api_gateway_call().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        for _ in 0..(2.0 * API_GATEWAY_RATE) as usize {
+            pacer.api_gateway_call().await;
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!((took - 2.0).abs() < 0.01, "{took}");
+        // Unpaced: never waits.
+        let off = Pacer::off();
+        for _ in 0..1000 {
+            off.api_gateway_call().await;
+        }
+        assert_eq!(start.elapsed().as_secs_f64(), took);
     }
 
     #[tokio::test(start_paused = true)]

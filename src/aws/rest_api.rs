@@ -148,7 +148,8 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
     let mut position: Option<String> = None;
     loop {
         let out = aws
-            .apigw
+            .apigw()
+            .await
             .get_rest_apis()
             .limit(500)
             .set_position(position)
@@ -170,13 +171,14 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
 /// Resources (with methods and integrations embedded) and stages of one API.
 pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
     let (resources, stages) = tokio::join!(
-        aws.apigw
+        aws.apigw()
+            .await
             .get_resources()
             .rest_api_id(id)
             .embed("methods")
             .limit(500)
             .send(),
-        aws.apigw.get_stages().rest_api_id(id).send(),
+        aws.apigw().await.get_stages().rest_api_id(id).send(),
     );
     let Some(resources) = found(resources.map_err(aws_err("GetResources")))? else {
         return Ok(None);
@@ -234,7 +236,8 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<String> {
         .build();
     aws.pacer.pace("CreateRestApi", &desired.name).await?;
     let out = aws
-        .apigw
+        .apigw()
+        .await
         .create_rest_api()
         .name(&desired.name)
         .description(&desired.description)
@@ -251,7 +254,8 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<String> {
 
 pub async fn create_proxy_resource(aws: &Aws, api_id: &str, root_id: &str) -> AwsResult<String> {
     let out = aws
-        .apigw
+        .apigw()
+        .await
         .create_resource()
         .rest_api_id(api_id)
         .parent_id(root_id)
@@ -267,7 +271,8 @@ pub async fn create_proxy_resource(aws: &Aws, api_id: &str, root_id: &str) -> Aw
 
 pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, proxy: bool) -> AwsResult<()> {
     let mut req = aws
-        .apigw
+        .apigw()
+        .await
         .put_method()
         .rest_api_id(api_id)
         .resource_id(resource_id)
@@ -284,7 +289,8 @@ pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, proxy: bool)
 }
 
 pub async fn put_integration(aws: &Aws, api_id: &str, resource_id: &str, integration: &Integration) -> AwsResult<()> {
-    aws.apigw
+    aws.apigw()
+        .await
         .put_integration()
         .rest_api_id(api_id)
         .resource_id(resource_id)
@@ -320,7 +326,8 @@ pub struct Deployment {
 
 pub async fn list_deployments(aws: &Aws, api_id: &str) -> AwsResult<Vec<Deployment>> {
     let out = aws
-        .apigw
+        .apigw()
+        .await
         .get_deployments()
         .rest_api_id(api_id)
         .limit(500)
@@ -346,7 +353,8 @@ fn deployment_description(shape: &str) -> String {
 pub async fn create_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResult<String> {
     aws.pacer.pace("CreateDeployment", api_id).await?;
     let out = aws
-        .apigw
+        .apigw()
+        .await
         .create_deployment()
         .rest_api_id(api_id)
         .description(deployment_description(shape))
@@ -360,7 +368,8 @@ pub async fn create_deployment(aws: &Aws, api_id: &str, shape: &str) -> AwsResul
 }
 
 pub async fn create_stage(aws: &Aws, api_id: &str, desired: &DesiredApi, deployment_id: &str) -> AwsResult<()> {
-    aws.apigw
+    aws.apigw()
+        .await
         .create_stage()
         .rest_api_id(api_id)
         .stage_name(&desired.stage_name)
@@ -382,7 +391,8 @@ pub async fn point_stage(aws: &Aws, api_id: &str, stage: &str, shape: &str, depl
             .value(value)
             .build()
     };
-    aws.apigw
+    aws.apigw()
+        .await
         .update_stage()
         .rest_api_id(api_id)
         .stage_name(stage)
@@ -403,7 +413,8 @@ pub async fn set_throttle(aws: &Aws, api_id: &str, stage: &str, (rate, burst): (
             .value(value)
             .build()
     };
-    aws.apigw
+    aws.apigw()
+        .await
         .update_stage()
         .rest_api_id(api_id)
         .stage_name(stage)
@@ -417,7 +428,8 @@ pub async fn set_throttle(aws: &Aws, api_id: &str, stage: &str, (rate, burst): (
 
 pub async fn delete_stage(aws: &Aws, api_id: &str, stage: &str) -> AwsResult<()> {
     found(
-        aws.apigw
+        aws.apigw()
+            .await
             .delete_stage()
             .rest_api_id(api_id)
             .stage_name(stage)
@@ -430,7 +442,8 @@ pub async fn delete_stage(aws: &Aws, api_id: &str, stage: &str) -> AwsResult<()>
 
 pub async fn delete_deployment(aws: &Aws, api_id: &str, deployment_id: &str) -> AwsResult<()> {
     found(
-        aws.apigw
+        aws.apigw()
+            .await
             .delete_deployment()
             .rest_api_id(api_id)
             .deployment_id(deployment_id)
@@ -444,7 +457,8 @@ pub async fn delete_deployment(aws: &Aws, api_id: &str, deployment_id: &str) -> 
 pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
     aws.pacer.pace("DeleteRestApi", api_id).await?;
     found(
-        aws.apigw
+        aws.apigw()
+            .await
             .delete_rest_api()
             .rest_api_id(api_id)
             .send()

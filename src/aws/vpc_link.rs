@@ -63,7 +63,8 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLi
     let mut token: Option<String> = None;
     loop {
         let out = aws
-            .apigwv2
+            .apigwv2()
+            .await
             .get_vpc_links()
             .max_results("500")
             .set_next_token(token)
@@ -99,7 +100,8 @@ fn convert(link: &aws_sdk_apigatewayv2::types::VpcLink) -> ObservedVpcLink {
 /// A link named in the spec: used as it is, never changed or deleted.
 pub async fn observe_existing(aws: &Aws, id: &str) -> AwsResult<ObservedVpcLink> {
     let out = found(
-        aws.apigwv2
+        aws.apigwv2()
+            .await
             .get_vpc_link()
             .vpc_link_id(id)
             .send()
@@ -148,7 +150,8 @@ pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
     tags.insert(TAG_CONFIG.into(), desired.fingerprint());
     aws.pacer.pace("CreateVpcLink", &desired.name).await?;
     let out = aws
-        .apigwv2
+        .apigwv2()
+        .await
         .create_vpc_link()
         .name(&desired.name)
         .set_subnet_ids(Some(desired.subnets.clone()))
@@ -166,7 +169,8 @@ pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
 pub async fn delete(aws: &Aws, id: &str) -> AwsResult<()> {
     aws.pacer.pace("DeleteVpcLink", id).await?;
     found(
-        aws.apigwv2
+        aws.apigwv2()
+            .await
             .delete_vpc_link()
             .vpc_link_id(id)
             .send()
