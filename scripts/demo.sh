@@ -73,7 +73,7 @@ start() {
   $KUBECTL get papi hello -o jsonpath='{.status.resources}' | python3 -m json.tool
 
   step "What the operator did"
-  grep -E "applying|ready" "$OPERATOR_LOG" | sed -E 's/^[^ ]+ +//' | cut -c1-160
+  grep -E "applied|ready" "$OPERATOR_LOG" | sed -E 's/^[^ ]+ +//' | cut -c1-160
 
   step "privateapi plan on the live object (its uid finds the same AWS objects): nothing to change"
   $KUBECTL get papi hello -o yaml > "$DEMO/live.yaml"

@@ -821,7 +821,7 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
     assert!(first.log().contains("acquired leadership"), "{}", first.log());
     assert!(second.log().contains("standing by"), "{}", second.log());
     assert!(
-        !second.log().contains("applying"),
+        !second.log().contains("applied"),
         "the standby acted:\n{}",
         second.log()
     );

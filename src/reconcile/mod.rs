@@ -144,8 +144,11 @@ impl<'a> Run<'a> {
                 Ok(None)
             }
             Mode::Apply => {
-                tracing::info!(change = %change, "applying");
-                let value = call.await?;
+                // Logged once done: a call held back by pacing, or refused, changed nothing.
+                let value = call
+                    .await
+                    .inspect_err(|e| tracing::debug!(change = %change, error = %e, "not applied"))?;
+                tracing::info!(change = %change, "applied");
                 self.changes.push(change);
                 Ok(Some(value))
             }
