@@ -862,7 +862,7 @@ async fn main() {
             f.ready_p99,
             f.restart,
             if f.teardown.is_nan() {
-                "not run (BENCH_QUOTA_TEARDOWN=0)".to_string()
+                "not run (BENCH_QUOTA_TEARDOWN=false)".to_string()
             } else {
                 format!("{:.1} s", f.teardown)
             },
@@ -887,9 +887,10 @@ async fn main() {
         println!();
         println!(
             "quota minimum = (N-1) × the slowest paced interval: N VPC links at 1 per 15 s need (N-1)×15 s after \
-             the first (100 would need ≥ 25 min, too long for a benchmark run, hence N={quota_n}); deletes: 1 per \
-             30 s. 429s = calls the proxy refused as over quota (the SDK retries them); throttling errors in \
-             reconciles = operator log lines with a throttling error (one that got past the SDK's retries)."
+             the first (the pacer keeps a 10 % margin: (N-1)×16.5 s); deletes: 1 per 30 s. restart = a fresh \
+             operator's first pass over the N Ready objects (every API Gateway call paced at 8/s). 429s = calls \
+             the proxy refused as over quota (the SDK retries them); throttling errors in reconciles = operator \
+             log lines with a throttling error (one that got past the SDK's retries)."
         );
     }
     println!();
