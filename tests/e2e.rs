@@ -6,123 +6,15 @@
 //! `USE_EXISTING_CLUSTER=1` runs them against the cluster of the current KUBECONFIG.
 
 mod common;
+mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
 use privateapi::aws::Owner;
-
-struct Cluster {
-    kubeconfig: String,
-    kubectl: String,
-}
-
-fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        let cluster = if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("1") {
-            Cluster {
-                kubeconfig: std::env::var("KUBECONFIG").expect("USE_EXISTING_CLUSTER=1 needs KUBECONFIG"),
-                kubectl: "kubectl".into(),
-            }
-        } else {
-            let script = repo().join("scripts/apiserver.sh");
-            let out = Command::new(&script)
-                .arg("start")
-                .output()
-                .expect("run scripts/apiserver.sh start");
-            assert!(
-                out.status.success(),
-                "API server failed to start:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-            let kubeconfig = stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("export KUBECONFIG=").map(str::to_owned))
-                .expect("apiserver.sh prints KUBECONFIG");
-            let env = Command::new(&script).arg("env").output().expect("apiserver.sh env");
-            let bin = String::from_utf8_lossy(&env.stdout)
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("export PATH=")
-                        .and_then(|p| p.split(':').next())
-                        .map(str::to_owned)
-                })
-                .expect("apiserver.sh env prints PATH");
-            Cluster {
-                kubeconfig,
-                kubectl: format!("{bin}/kubectl"),
-            }
-        };
-        let crd = repo().join("crds/privateapi.io_privateapis.yaml");
-        let out = kubectl_with(
-            &cluster,
-            &[
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                &crd.display().to_string(),
-            ],
-            None,
-        );
-        assert!(
-            out.status.success(),
-            "CRD apply: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = kubectl_with(
-            &cluster,
-            &[
-                "wait",
-                "--for=condition=Established",
-                "crd/privateapis.privateapi.io",
-                "--timeout=30s",
-            ],
-            None,
-        );
-        assert!(
-            out.status.success(),
-            "CRD not established: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        cluster
-    })
-}
-
-fn kubectl_with(cluster: &Cluster, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(&cluster.kubectl)
-        .args(args)
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("kubectl output")
-}
-
-fn kubectl(args: &[&str]) -> Output {
-    kubectl_with(cluster(), args, None)
-}
-
-fn kubectl_apply(manifest: &str) -> Output {
-    kubectl_with(cluster(), &["apply", "-f", "-"], Some(manifest))
-}
+use support::{cluster, kubectl, kubectl_apply};
 
 fn ok(out: Output) -> String {
     assert!(
