@@ -424,7 +424,7 @@ async fn run(
     tokio::time::sleep(Duration::from_secs(5)).await;
     f.idle_kib = op.memory_kib().map(|m| m.0).unwrap_or(0);
     for owner in &owners {
-        if support::inventory_all_pages(aws, owner).await == common::Inventory::one_stack() {
+        if common::inventory(aws, owner).await == common::Inventory::one_stack() {
             f.stacks_ok += 1;
         }
     }
@@ -523,7 +523,7 @@ async fn run(
     op.terminate();
     f.throttle_errors_in_reconciles += count_throttle_errors(&op);
     for owner in &owners {
-        if support::inventory_all_pages(aws, owner).await != common::Inventory::default() {
+        if common::inventory(aws, owner).await != common::Inventory::default() {
             f.leftovers += 1;
         }
     }

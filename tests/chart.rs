@@ -26,11 +26,12 @@
 //! The API server comes from scripts/apiserver.sh as in tests/e2e.rs
 //! (USE_EXISTING_CLUSTER=1 uses the current KUBECONFIG instead).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -650,7 +651,7 @@ fn notes_example() -> String {
 
 /// kubectl 1.36 from scripts/apiserver.sh (built with the API server).
 fn kubectl_path() -> String {
-    cluster().kubectl.clone()
+    support::cluster().kubectl.clone()
 }
 
 /// Integral floats as integers (kustomize writes `maximum: 65535.0` as 65535).
@@ -876,66 +877,8 @@ fn argocd_health_check_follows_the_conditions() {
 
 // ---------------------------------------------------------------- API server
 
-struct Cluster {
-    kubeconfig: String,
-    kubectl: String,
-}
-
-fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        if std::env::var("USE_EXISTING_CLUSTER").as_deref() == Ok("1") {
-            return Cluster {
-                kubeconfig: std::env::var("KUBECONFIG").expect("USE_EXISTING_CLUSTER=1 needs KUBECONFIG"),
-                kubectl: "kubectl".into(),
-            };
-        }
-        let script = repo().join("scripts/apiserver.sh");
-        let out = Command::new(&script)
-            .arg("start")
-            .output()
-            .expect("run scripts/apiserver.sh start");
-        let stdout = check(&out, "scripts/apiserver.sh start");
-        let kubeconfig = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("export KUBECONFIG=").map(str::to_owned))
-            .expect("apiserver.sh prints KUBECONFIG");
-        let env = Command::new(&script).arg("env").output().expect("apiserver.sh env");
-        let bin = String::from_utf8_lossy(&env.stdout)
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("export PATH=")
-                    .and_then(|p| p.split(':').next())
-                    .map(str::to_owned)
-            })
-            .expect("apiserver.sh env prints PATH");
-        Cluster {
-            kubeconfig,
-            kubectl: format!("{bin}/kubectl"),
-        }
-    })
-}
-
 fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    let c = cluster();
-    let mut child = Command::new(&c.kubectl)
-        .args(args)
-        .env("KUBECONFIG", &c.kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("kubectl output")
+    support::kubectl_with(support::cluster(), args, stdin)
 }
 
 #[test]

@@ -459,7 +459,7 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
             .await
             .unwrap_or_default();
         assert_eq!(
-            inventory_all_pages(&aws, &owners[n]).await,
+            inventory(&aws, &owners[n]).await,
             Inventory::one_stack(),
             "{n}: exactly one of each part (ACTIVE task definitions: {revisions:?})\n{}",
             context(&h, &journal)
@@ -486,7 +486,7 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
     }
     for n in ["c", "d"] {
         assert_eq!(
-            inventory_all_pages(&aws, &owners[n]).await,
+            inventory(&aws, &owners[n]).await,
             Inventory::default(),
             "{n}: nothing of a deleted resource remains\n{}",
             context(&h, &journal)
@@ -508,7 +508,7 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
     assert!(gone, "a, b not deleted\n{}", context(&h, &journal));
     for n in ["a", "b"] {
         assert_eq!(
-            inventory_all_pages(&aws, &owners[n]).await,
+            inventory(&aws, &owners[n]).await,
             Inventory::default(),
             "{n} after delete"
         );
@@ -539,16 +539,7 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_names_and_counts_every_call_like_the_sdk() {
     let proxy = Proxy::start(&endpoint(), None);
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&proxy.url)
-        .region(aws_sdk_ec2::config::Region::new(REGION))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let factory = privateapi::aws::AwsFactory::new(config, privateapi::aws::Pacer::off());
-    let via_proxy = factory.for_region(None).expect("region");
+    let (_factory, via_proxy) = engine_via(&proxy).await;
     let (_f, direct) = aws().await;
     let (vpc, subnets) = network(&direct).await;
     let owner = owner("proxycount");
@@ -598,16 +589,7 @@ async fn engine_with_timeout(
     proxy: &Proxy,
     attempt_timeout: Duration,
 ) -> (privateapi::aws::AwsFactory, privateapi::aws::Aws) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(privateapi::aws::request_timeouts(attempt_timeout))
-        .endpoint_url(&proxy.url)
-        .region(aws_sdk_ec2::config::Region::new(REGION))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let factory = privateapi::aws::AwsFactory::new(config, privateapi::aws::Pacer::off());
+    let factory = factory_at(&proxy.url, attempt_timeout).await;
     let aws = factory.for_region(None).expect("region");
     (factory, aws)
 }
@@ -736,7 +718,7 @@ async fn every_lost_answer_ends_in_one_stack_and_then_nothing() {
                         if !last.is_empty() {
                             return Err(format!("after {what}: not Ready after 8 passes ({last})"));
                         }
-                        let inv = inventory_all_pages(&direct, &owner).await;
+                        let inv = inventory(&direct, &owner).await;
                         if inv != Inventory::one_stack() {
                             return Err(format!("after {what}: {}", inventory_diff(&inv, &Inventory::one_stack())));
                         }
@@ -745,7 +727,7 @@ async fn every_lost_answer_ends_in_one_stack_and_then_nothing() {
                     if !teardown_until_done(&via, &owner, &spec).await {
                         return Err("teardown not done after 12 passes".into());
                     }
-                    let inv = inventory_all_pages(&direct, &owner).await;
+                    let inv = inventory(&direct, &owner).await;
                     if inv != Inventory::default() {
                         return Err(format!("after delete: {}", inventory_diff(&inv, &Inventory::default())));
                     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use aws_sdk_ec2::config::{Credentials, Region};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -58,10 +59,17 @@ pub fn aws_env() -> Vec<(&'static str, String)> {
 }
 
 pub async fn factory() -> AwsFactory {
+    factory_at(&endpoint(), Duration::from_secs(20)).await
+}
+
+/// Clients of `url` (the emulator, or a proxy in front of it), unpaced, with this
+/// timeout per attempt.
+pub async fn factory_at(url: &str, attempt_timeout: Duration) -> AwsFactory {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(url)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .timeout_config(privateapi::aws::request_timeouts(attempt_timeout))
         .load()
         .await;
     AwsFactory::new(config, Pacer::off())
@@ -200,28 +208,33 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
     inv.security_groups = groups.security_groups().len();
 
     // ALBs and target groups by tags, not by name: a duplicate would have the same name.
-    let lbs = aws
-        .elb
-        .describe_load_balancers()
-        .send()
+    // Every page: moto pages at 50, and the fault suite and benchmark make more.
+    let lb_arns: Vec<String> = privateapi::aws::elb::list_load_balancers(aws)
         .await
-        .expect("DescribeLoadBalancers");
-    let tgs = aws
-        .elb
-        .describe_target_groups()
-        .send()
-        .await
-        .expect("DescribeTargetGroups");
-    let lb_arns: Vec<String> = lbs
-        .load_balancers()
-        .iter()
-        .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
+        .expect("DescribeLoadBalancers")
+        .into_iter()
+        .map(|lb| lb.arn)
         .collect();
-    let tg_arns: Vec<String> = tgs
-        .target_groups()
-        .iter()
-        .filter_map(|t| t.target_group_arn().map(str::to_owned))
-        .collect();
+    let mut tg_arns = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = aws
+            .elb
+            .describe_target_groups()
+            .set_marker(marker)
+            .send()
+            .await
+            .expect("DescribeTargetGroups");
+        tg_arns.extend(
+            out.target_groups()
+                .iter()
+                .filter_map(|t| t.target_group_arn().map(str::to_owned)),
+        );
+        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
     let owned_lbs = owned_arns(aws, owner, &lb_arns).await;
     inv.load_balancers = owned_lbs.len();
     inv.target_groups = owned_arns(aws, owner, &tg_arns).await.len();

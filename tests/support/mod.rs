@@ -1,7 +1,8 @@
-//! Shared by tests/faults.rs and benches/scale.rs (next to tests/common): the real
-//! Kubernetes API server (scripts/apiserver.sh) and kubectl, the operator binary as a
-//! child process, the AWS proxy (scripts/awsproxy.py: counts, quotas, faults) and a
-//! TCP relay that can sever the operator's connection to the API server.
+//! Shared by tests/e2e.rs, tests/chart.rs, tests/faults.rs and benches/scale.rs (next
+//! to tests/common): the real Kubernetes API server (scripts/apiserver.sh) and
+//! kubectl, the operator binary as a child process, the AWS proxy
+//! (scripts/awsproxy.py: counts, quotas, faults) and a TCP relay that can sever the
+//! operator's connection to the API server.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -547,104 +548,6 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-// ------------------------------------------------------------------ inventory, every page
-
-/// `common::inventory`, with the ALB / target group / listener counts taken over every
-/// page: common's reads only the first page of DescribeLoadBalancers and
-/// DescribeTargetGroups, and moto pages at 50 (AWS: 400), so with more than 50 ALBs
-/// in the region it undercounts.
-pub async fn inventory_all_pages(
-    aws: &privateapi::aws::Aws,
-    owner: &privateapi::aws::Owner,
-) -> crate::common::Inventory {
-    let mut inv = crate::common::inventory(aws, owner).await;
-    let (lbs, tgs, listeners) = elb_parts(aws, &owner.uid).await;
-    inv.load_balancers = lbs;
-    inv.target_groups = tgs;
-    inv.listeners = listeners;
-    inv
-}
-
-/// (ALBs, target groups, listeners) tagged with this uid, over every page.
-pub async fn elb_parts(aws: &privateapi::aws::Aws, uid: &str) -> (usize, usize, usize) {
-    let mut lb_arns = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = aws
-            .elb
-            .describe_load_balancers()
-            .set_marker(marker)
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        lb_arns.extend(
-            out.load_balancers()
-                .iter()
-                .filter_map(|l| l.load_balancer_arn().map(str::to_owned)),
-        );
-        marker = out.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let mut tg_arns = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = aws
-            .elb
-            .describe_target_groups()
-            .set_marker(marker)
-            .send()
-            .await
-            .expect("DescribeTargetGroups");
-        tg_arns.extend(
-            out.target_groups()
-                .iter()
-                .filter_map(|t| t.target_group_arn().map(str::to_owned)),
-        );
-        marker = out.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let owned = |arns: Vec<String>| async move {
-        let mut owned = Vec::new();
-        for chunk in arns.chunks(20) {
-            let tags = aws
-                .elb
-                .describe_tags()
-                .set_resource_arns(Some(chunk.to_vec()))
-                .send()
-                .await
-                .expect("DescribeTags");
-            for d in tags.tag_descriptions() {
-                if d.tags()
-                    .iter()
-                    .any(|t| t.key() == Some("privateapi.io/uid") && t.value() == Some(uid))
-                {
-                    owned.push(d.resource_arn().unwrap_or_default().to_owned());
-                }
-            }
-        }
-        owned
-    };
-    let lbs = owned(lb_arns).await;
-    let tgs = owned(tg_arns).await;
-    let mut listeners = 0;
-    for arn in &lbs {
-        listeners += aws
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .expect("DescribeListeners")
-            .listeners()
-            .len();
-    }
-    (lbs.len(), tgs.len(), listeners)
 }
 
 /// CPU time (user + system) a process used so far, in seconds (/proc/PID/stat).
