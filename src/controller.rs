@@ -20,7 +20,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::aws::inventory::InventoryCache;
 use crate::aws::{AwsFactory, Owner};
-use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus};
+use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus, ResourceIds};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Mode};
@@ -112,21 +112,20 @@ impl Context {
         }
     }
 
-    /// A drift check will do instead of a full pass: the object is Ready at this
-    /// generation, and its last full pass, at this generation, is recent enough.
-    fn drift_check_will_do(&self, obj: &PrivateApi) -> bool {
+    /// The IDs to drift-check, when a drift check will do instead of a full pass: the
+    /// object is Ready at this generation, and its last full pass, at this
+    /// generation, is recent enough.
+    fn ids_for_drift_check<'a>(&self, obj: &'a PrivateApi) -> Option<&'a ResourceIds> {
         if self.settings.full_resync <= self.settings.resync {
-            return false;
+            return None;
         }
         let generation = obj.metadata.generation;
-        let ready = obj.status.as_ref().is_some_and(|s| {
+        let status = obj.status.as_ref().filter(|s| {
             s.observed_generation == generation && status::is_ready(Some(s)) && s.resources.rest_api_id.is_some()
-        });
+        })?;
         let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
-        ready
-            && last
-                .get(&Self::key(obj))
-                .is_some_and(|(g, at)| *g == generation && at.elapsed() < self.settings.full_resync)
+        let (g, at) = last.get(&Self::key(obj))?;
+        (*g == generation && at.elapsed() < self.settings.full_resync).then_some(&status.resources)
     }
 
     fn full_pass_done(&self, obj: &PrivateApi) {
@@ -276,9 +275,9 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
 async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     let owner = owner_of(&obj)?;
     let was_ready = status::is_ready(obj.status.as_ref());
-    if ctx.drift_check_will_do(&obj) {
+    if let Some(ids) = ctx.ids_for_drift_check(&obj) {
         // Boxed, like the passes below: their futures are large, worker stacks are not.
-        match Box::pin(drift_check(&obj, &owner, ctx)).await {
+        match Box::pin(drift_check(&obj, &owner, ids, ctx)).await {
             Ok(findings) if findings.is_empty() => {
                 ctx.metrics.observe_resync("drift_check");
                 return Ok(ctx.schedule_next(&obj, ctx.settings.resync));
@@ -353,13 +352,9 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     }
 }
 
-async fn drift_check(obj: &PrivateApi, owner: &Owner, ctx: &Context) -> Result<Vec<String>> {
+async fn drift_check(obj: &PrivateApi, owner: &Owner, ids: &ResourceIds, ctx: &Context) -> Result<Vec<String>> {
     let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
     let inventory = ctx.inventories.get(&aws).await?;
-    let ids = obj.status.as_ref().map(|s| &s.resources);
-    let Some(ids) = ids else {
-        return Ok(vec!["no resources in status".into()]);
-    };
     Ok(reconcile::drift::check(&aws, &inventory, owner, &obj.spec, ids).await?)
 }
 

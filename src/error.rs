@@ -41,56 +41,52 @@ impl From<kube::Error> for Error {
 }
 
 impl Error {
+    /// The error an apply or a cleanup failed with, when the finalizer helper wraps
+    /// one; the error itself otherwise. Every question below is asked of this.
+    fn cause(&self) -> &Error {
+        match self {
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.cause()
+                }
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+
     /// Terminal errors need a change of spec (or of the AWS account) to go away;
     /// the resource goes `Stalled` and is retried only slowly.
     pub fn is_terminal(&self) -> bool {
-        match self {
+        match self.cause() {
             Error::Aws(e) => e.disposition() == Disposition::Terminal,
             Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) => true,
-            Error::Kube(_) | Error::DeletionPending { .. } => false,
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
-                    e.is_terminal()
-                }
-                _ => false,
-            },
+            Error::Kube(_) | Error::DeletionPending { .. } | Error::Finalizer(_) => false,
         }
     }
 
     /// A "not yet" answer from AWS (dependency still there): wait, do not alarm.
     pub fn is_wait(&self) -> bool {
-        match self {
+        match self.cause() {
             Error::Aws(e) => e.disposition() == Disposition::Wait,
             Error::DeletionPending { .. } => true,
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
-                    e.is_wait()
-                }
-                _ => false,
-            },
             _ => false,
         }
     }
 
     /// When AWS (or our pacing under its quotas) said when to come back.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
+        match self.cause() {
             Error::Aws(AwsError::Paced { retry_after, .. }) | Error::DeletionPending { retry_after, .. } => {
                 Some(*retry_after)
             }
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
-                    e.retry_after()
-                }
-                _ => None,
-            },
             _ => None,
         }
     }
 
     /// The condition reason shown to users, in CamelCase.
     pub fn reason(&self) -> &'static str {
-        match self {
+        match self.cause() {
             Error::Aws(AwsError::Conflict(_)) => "NameConflict",
             Error::Aws(AwsError::NoRegion) => "NoRegion",
             Error::Aws(AwsError::Paced { .. }) => "Paced",
@@ -101,12 +97,7 @@ impl Error {
             },
             Error::InvalidSpec(_) | Error::Input { .. } => "InvalidSpec",
             Error::Kube(_) => "KubernetesError",
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
-                    e.reason()
-                }
-                _ => "FinalizerError",
-            },
+            Error::Finalizer(_) => "FinalizerError",
             Error::MissingObjectKey(_) => "InvalidObject",
             Error::DeletionPending { .. } => "Deleting",
         }

@@ -20,7 +20,6 @@ pub mod vpc_link;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
