@@ -148,6 +148,7 @@ def reset_config() -> None:
         CONFIG.clear()
         CONFIG["ecs_running"] = _default_ecs_running()
         CONFIG["ecs_overrides"] = {}
+        CONFIG["vpclink_pending_reads"] = {}
 
 
 def _ecs_mode(service: Any) -> Any:
@@ -210,6 +211,26 @@ def control_app(app: Callable[..., Any]) -> Callable[..., Any]:
                             CONFIG["ecs_overrides"][(cluster, service)] = value
                 ov = [{"cluster": c, "service": s, "running": v} for (c, s), v in CONFIG["ecs_overrides"].items()]
                 return respond(start_response, "200 OK", {"running": CONFIG["ecs_running"], "overrides": ov})
+            if path == "/_privateapi/vpclink":
+                if method == "POST":
+                    try:
+                        n = int(environ.get("CONTENT_LENGTH") or 0)
+                        data = json.loads(environ["wsgi.input"].read(n) or b"{}")
+                        reads = data.get("pending_reads")
+                        if data.get("unset"):
+                            reads = None
+                        elif isinstance(reads, bool) or not isinstance(reads, int) or reads < 0:
+                            raise ValueError("pending_reads: an integer >= 0")
+                    except Exception as e:  # noqa: BLE001
+                        return respond(start_response, "400 Bad Request", {"error": str(e)})
+                    with CONFIG_LOCK:
+                        table = CONFIG["vpclink_pending_reads"]
+                        key = str(data.get("name") or "*")
+                        if reads is None:
+                            table.pop(key, None)
+                        else:
+                            table[key] = reads
+                return respond(start_response, "200 OK", {"pending_reads": CONFIG["vpclink_pending_reads"]})
             return respond(start_response, "404 Not Found", {"error": f"unknown {path}"})
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             reset_config()
@@ -274,6 +295,39 @@ def _ec2_sg_rule_eq() -> None:
             lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description")
         )
     assert probe()
+
+
+@patch("ec2_tags_lookup_by_id")
+def _ec2_tags_by_id() -> None:
+    """WHY (speed, not behaviour): moto reads one EC2 resource's tags by scanning every
+    tag in the region (describe_tags with a resource-id regex), and it does so for each
+    group a DescribeSecurityGroups filters or returns. With 100 stacks (300 groups) one
+    DescribeSecurityGroups by tag took 215 ms, and creating 100 stacks spent most of
+    moto's CPU there: a quadratic AWS does not have. Same answer, read by id."""
+    from moto.ec2.models.core import TaggedEC2Resource
+    from moto.ec2.models.tags import TagBackend
+
+    _require(TaggedEC2Resource, "get_tags")
+    _require(TagBackend, "describe_tags")
+    if "describe_tags" not in inspect.getsource(TaggedEC2Resource.get_tags):
+        raise Skip("moto no longer scans describe_tags for one resource's tags")
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def get_tags(self: Any) -> list[dict[str, str]]:
+            store = getattr(getattr(self, "ec2_backend", None), "tags", None)
+            rid = getattr(self, "id", None)
+            if not isinstance(store, dict) or not rid:
+                return orig(self)
+            kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(rid), "")
+            return [
+                {"resource_id": rid, "key": k, "value": v, "resource_type": kind}
+                for k, v in (store[rid] if rid in store else {}).items()
+            ]
+
+        return get_tags
+
+    _wrap(TaggedEC2Resource, "get_tags", make)
 
 
 @patch("ec2_sg_delete_dependency_violation")
@@ -805,6 +859,44 @@ def _elbv2_target_health() -> None:
 # --------------------------------------------------------------------------------------
 # API Gateway v2 (VPC links)
 # --------------------------------------------------------------------------------------
+
+
+@patch("apigatewayv2_vpc_link_pending")
+def _apigwv2_pending() -> None:
+    """WHY: moto's VPC links are AVAILABLE from CreateVpcLink on; AWS's are PENDING for
+    minutes, and the operator must wait for AVAILABLE before it wires integrations.
+    Knob (default off, reset by /moto-api/reset): POST /_privateapi/vpclink
+    {"pending_reads": N, "name": LINK_NAME} makes new links of that name (or every new
+    link, without "name") answer PENDING to their CreateVpcLink and to the next N reads
+    that return them, then AVAILABLE. {"name": ..., "unset": true} removes it."""
+    from moto.apigatewayv2.models import VpcLink
+
+    _require(VpcLink, "__init__", "to_json")
+
+    def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            orig(self, *args, **kwargs)
+            table = CONFIG.get("vpclink_pending_reads") or {}
+            reads = table.get(getattr(self, "name", None), table.get("*"))
+            # The CreateVpcLink answer is one more read of the new link.
+            self._privateapi_pending = 0 if reads is None else reads + 1
+
+        return __init__
+
+    def make_to_json(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def to_json(self: Any) -> dict[str, Any]:
+            out = orig(self)
+            left = getattr(self, "_privateapi_pending", 0)
+            if left > 0 and out.get("vpcLinkStatus") == "AVAILABLE":
+                self._privateapi_pending = left - 1
+                out["vpcLinkStatus"] = "PENDING"
+                out["vpcLinkStatusMessage"] = "VPC link is provisioning ENIs"
+            return out
+
+        return to_json
+
+    _wrap(VpcLink, "__init__", make_init)
+    _wrap(VpcLink, "to_json", make_to_json)
 
 
 @patch("apigatewayv2_delete_missing_vpc_link")

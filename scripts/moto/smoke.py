@@ -460,6 +460,17 @@ def apigateway() -> None:
           and items[0]["VpcLinkStatus"] == "AVAILABLE", items)
     check("GetVpcLink", apigw2.get_vpc_link(VpcLinkId=S["vpc_link"])["Name"] == f"vl-{RUN}")
 
+    # The knob: PENDING for the create and one more read, then AVAILABLE.
+    pending = f"vlp-{RUN}"
+    http("POST", "/_privateapi/vpclink", {"name": pending, "pending_reads": 1})
+    try:
+        vlp = apigw2.create_vpc_link(Name=pending, SubnetIds=S["subnets"], SecurityGroupIds=[S["sg_alb"]])
+        seen = [vlp["VpcLinkStatus"]] + [apigw2.get_vpc_link(VpcLinkId=vlp["VpcLinkId"])["VpcLinkStatus"] for _ in range(2)]
+        check("/_privateapi/vpclink pending_reads=1: PENDING, PENDING, AVAILABLE", seen == ["PENDING", "PENDING", "AVAILABLE"], seen)
+        apigw2.delete_vpc_link(VpcLinkId=vlp["VpcLinkId"])
+    finally:
+        http("POST", "/_privateapi/vpclink", {"name": pending, "unset": True})
+
     api = apigw.create_rest_api(name=f"api-{RUN}", description="smoke", endpointConfiguration={"types": ["REGIONAL"]}, tags={UID_KEY: UID})
     S["api"] = api["id"]
     check("CreateRestApi REGIONAL with tags", api["endpointConfiguration"]["types"] == ["REGIONAL"] and api["tags"] == {UID_KEY: UID}, api)
