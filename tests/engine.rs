@@ -352,6 +352,60 @@ async fn tasks_not_running_keep_the_resource_reconciling() {
     until_gone(&aws, &owner, &spec, 5).await;
 }
 
+#[tokio::test]
+async fn a_pending_vpc_link_holds_back_only_the_integrations() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("pending-link");
+    let spec = spec(&vpc, &subnets);
+    let link_name = owner.resource_name("", 128);
+    set_link_pending(&link_name, Some(2)).await;
+
+    // First pass: everything is made but the API's wiring, which needs a usable link.
+    let first = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("first pass");
+    assert!(!first.is_ready());
+    let reason = |outcome: &reconcile::Outcome, condition: &str| {
+        outcome
+            .parts
+            .iter()
+            .find(|p| p.condition == condition)
+            .map(|p| p.reason.clone())
+    };
+    assert_eq!(reason(&first, "VpcLinkReady").as_deref(), Some("VpcLinkPending"));
+    assert_eq!(reason(&first, "ApiReady").as_deref(), Some("WaitingForVpcLink"));
+    assert!(
+        first.resources.rest_api_id.is_some(),
+        "the REST API itself does not wait"
+    );
+    assert_eq!(first.resources.deployment_id, None);
+    let made: Vec<&str> = first.changes.iter().map(|c| c.part).collect();
+    for part in ["ApiIntegration", "ApiDeployment", "ApiStage"] {
+        assert!(
+            !made.contains(&part),
+            "{part} made before the link was usable: {made:?}"
+        );
+    }
+
+    // Still PENDING on the next read: nothing more to do, nothing duplicated.
+    let second = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("second pass");
+    assert_eq!(reason(&second, "VpcLinkReady").as_deref(), Some("VpcLinkPending"));
+    assert!(
+        second.changes.iter().all(|c| c.part != "VpcLink"),
+        "{:?}",
+        second.changes
+    );
+
+    // AVAILABLE: the integrations, the deployment and the stage follow.
+    until_ready(&aws, &owner, &spec, 4).await;
+    set_link_pending(&link_name, None).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
+    until_gone(&aws, &owner, &spec, 5).await;
+}
+
 /// Every mutating call of a create, once each: the call never sent (a crash before
 /// it) or its answer lost (a crash after it). The next passes converge with exactly
 /// one of each part: nothing duplicated, nothing lost.

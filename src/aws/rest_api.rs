@@ -230,7 +230,9 @@ pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
     Ok(Some(api))
 }
 
-pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<String> {
+/// A new API as CreateRestApi describes it: its id, and its root resource (`/`) when
+/// AWS says which it is (it does), so that the pass needs not read the API back.
+pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Option<ObservedApi>)> {
     let endpoint = EndpointConfiguration::builder()
         .types(EndpointType::from(desired.endpoint_type.as_str()))
         .build();
@@ -246,10 +248,21 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<String> {
         .send()
         .await
         .map_err(aws_err("CreateRestApi"))?;
-    out.id().map(str::to_owned).ok_or(AwsError::Incomplete {
+    let id = out.id().map(str::to_owned).ok_or(AwsError::Incomplete {
         operation: "CreateRestApi",
         field: "id",
-    })
+    })?;
+    let fresh = out.root_resource_id().map(|root| ObservedApi {
+        id: id.clone(),
+        root: Some(ObservedResource {
+            id: root.to_owned(),
+            has_any_method: false,
+            integration: None,
+        }),
+        proxy: None,
+        stages: Vec::new(),
+    });
+    Ok((id, fresh))
 }
 
 pub async fn create_proxy_resource(aws: &Aws, api_id: &str, root_id: &str) -> AwsResult<String> {

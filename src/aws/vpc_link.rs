@@ -36,6 +36,18 @@ pub enum LinkState {
     Failed,
 }
 
+impl From<Option<&VpcLinkStatus>> for LinkState {
+    /// An INACTIVE link (unused for ~60 days) revives on use: usable.
+    fn from(status: Option<&VpcLinkStatus>) -> Self {
+        match status {
+            Some(VpcLinkStatus::Available) | Some(VpcLinkStatus::Inactive) => LinkState::Available,
+            Some(VpcLinkStatus::Deleting) => LinkState::Deleting,
+            Some(VpcLinkStatus::Failed) => LinkState::Failed,
+            _ => LinkState::Pending,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedVpcLink {
     pub id: String,
@@ -85,12 +97,7 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLi
 fn convert(link: &aws_sdk_apigatewayv2::types::VpcLink) -> ObservedVpcLink {
     ObservedVpcLink {
         id: link.vpc_link_id().unwrap_or_default().to_owned(),
-        state: match link.vpc_link_status() {
-            Some(VpcLinkStatus::Available) | Some(VpcLinkStatus::Inactive) => LinkState::Available,
-            Some(VpcLinkStatus::Deleting) => LinkState::Deleting,
-            Some(VpcLinkStatus::Failed) => LinkState::Failed,
-            _ => LinkState::Pending,
-        },
+        state: LinkState::from(link.vpc_link_status()),
         message: link.vpc_link_status_message().map(str::to_owned),
         fingerprint: link.tags().and_then(|t| t.get(TAG_CONFIG)).cloned(),
         created: link.created_date().map(|d| d.secs()).unwrap_or_default(),
@@ -117,12 +124,7 @@ pub async fn observe_existing(aws: &Aws, id: &str) -> AwsResult<ObservedVpcLink>
     };
     Ok(ObservedVpcLink {
         id: id.to_owned(),
-        state: match out.vpc_link_status() {
-            Some(VpcLinkStatus::Available) | Some(VpcLinkStatus::Inactive) => LinkState::Available,
-            Some(VpcLinkStatus::Deleting) => LinkState::Deleting,
-            Some(VpcLinkStatus::Failed) => LinkState::Failed,
-            _ => LinkState::Pending,
-        },
+        state: LinkState::from(out.vpc_link_status()),
         message: out.vpc_link_status_message().map(str::to_owned),
         fingerprint: None,
         created: 0,
@@ -145,7 +147,8 @@ pub fn choose<'a>(
     (current, retire)
 }
 
-pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
+/// The new link's id and the state AWS reports for it (PENDING, on AWS).
+pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<(String, LinkState)> {
     let mut tags: HashMap<String, String> = desired.tags.clone().into_iter().collect();
     tags.insert(TAG_CONFIG.into(), desired.fingerprint());
     aws.pacer.pace("CreateVpcLink", &desired.name).await?;
@@ -160,10 +163,11 @@ pub async fn create(aws: &Aws, desired: &DesiredVpcLink) -> AwsResult<String> {
         .send()
         .await
         .map_err(aws_err("CreateVpcLink"))?;
-    out.vpc_link_id().map(str::to_owned).ok_or(AwsError::Incomplete {
+    let id = out.vpc_link_id().map(str::to_owned).ok_or(AwsError::Incomplete {
         operation: "CreateVpcLink",
         field: "VpcLinkId",
-    })
+    })?;
+    Ok((id, LinkState::from(out.vpc_link_status())))
 }
 
 pub async fn delete(aws: &Aws, id: &str) -> AwsResult<()> {

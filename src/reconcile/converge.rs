@@ -409,15 +409,15 @@ impl Pass<'_> {
                     Some(link) => (link.id.clone(), link.state, link.message.clone(), stale),
                     None => {
                         let detail = format!("{} subnets", wanted.subnets.len());
-                        let id = self
+                        let (id, state) = self
                             .run
                             .write(
                                 Change::new(Verb::Create, "VpcLink", &wanted.name, detail),
                                 vpc_link::create(aws, &wanted),
                             )
                             .await?
-                            .unwrap_or_else(|| after_apply("VPC link id"));
-                        (id, LinkState::Pending, None, stale)
+                            .unwrap_or_else(|| (after_apply("VPC link id"), LinkState::Pending));
+                        (id, state, None, stale)
                     }
                 }
             }
@@ -581,7 +581,8 @@ impl Pass<'_> {
                     )
                     .await?;
                 match created {
-                    Some(id) => {
+                    Some((id, Some(fresh))) => (id, fresh),
+                    Some((id, None)) => {
                         let observed = rest_api::observe(aws, &id).await?.unwrap_or_default();
                         (id, observed)
                     }
@@ -650,7 +651,8 @@ impl Pass<'_> {
         let stage = current.stages.iter().find(|s| s.name == wanted.stage_name);
         // Every deployment of our API: one to reuse after a lost answer, and the
         // garbage (superseded, or duplicated by a retried CreateDeployment) to sweep.
-        let deployments = match current.root.is_some() || !current.stages.is_empty() {
+        // (An API made in this pass has none.)
+        let deployments = match !found.is_empty() && (current.root.is_some() || !current.stages.is_empty()) {
             true => rest_api::list_deployments(aws, &api_id).await?,
             false => Vec::new(),
         };

@@ -362,6 +362,22 @@ pub async fn set_running(service: &str, running: Option<i32>) {
     assert!(resp.status().is_success(), "emulator control: {}", resp.status());
 }
 
+/// New VPC links named `name` answer PENDING to their create and to the next `reads`
+/// reads, as AWS's do while they provision (None: AVAILABLE at once again).
+pub async fn set_link_pending(name: &str, reads: Option<u32>) {
+    let body = match reads {
+        Some(n) => serde_json::json!({"name": name, "pending_reads": n}),
+        None => serde_json::json!({"name": name, "unset": true}),
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_privateapi/vpclink", endpoint()))
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator control endpoint");
+    assert!(resp.status().is_success(), "emulator control: {}", resp.status());
+}
+
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
