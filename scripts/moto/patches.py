@@ -799,6 +799,44 @@ def _elbv2_idempotent() -> None:
     _wrap(B, "create_listener", make_ls)
 
 
+@patch("elbv2_target_group_load_balancers")
+def _elbv2_tg_load_balancers() -> None:
+    """WHY: a target group's LoadBalancerArns are the ALBs whose listeners (or rules)
+    forward to it; AWS keeps that current. moto appends an ARN on every
+    CreateListener / CreateRule (duplicates included) and never removes one, so a
+    deleted or re-pointed listener still shows its ALB. Recomputed from the listeners
+    on every DescribeTargetGroups."""
+    from moto.elbv2.models import ELBv2Backend
+
+    _param_names(ELBv2Backend.describe_target_groups, "load_balancer_arn", "target_group_arns", "names")
+    _require(ELBv2Backend, "_get_target_group_arns_from")
+
+    def refresh(backend: Any) -> None:
+        routes: dict[str, list[str]] = {}
+        for lb in backend.load_balancers.values():
+            for listener in lb.listeners.values():
+                actions = list(listener.default_actions)
+                for rule in getattr(listener, "_non_default_rules", {}).values():
+                    actions.extend(getattr(rule, "actions", []))
+                for action in actions:
+                    if action.type != "forward":
+                        continue
+                    for arn in backend._get_target_group_arns_from(action_data=action.data):
+                        if lb.arn not in routes.setdefault(arn, []):
+                            routes[arn].append(lb.arn)
+        for tg in backend.target_groups.values():
+            tg.load_balancer_arns = routes.get(tg.arn, [])
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def describe_target_groups(self: Any, *args: Any, **kwargs: Any) -> Any:
+            refresh(self)
+            return orig(self, *args, **kwargs)
+
+        return describe_target_groups
+
+    _wrap(ELBv2Backend, "describe_target_groups", make)
+
+
 @patch("elbv2_target_health_from_ecs")
 def _elbv2_target_health() -> None:
     """WHY: moto's ECS never registers task IPs in a service's target group, so

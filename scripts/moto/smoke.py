@@ -289,7 +289,9 @@ def elbv2_create() -> None:
     back = elb.describe_listeners(ListenerArns=[S["listener"]])["Listeners"][0]
     check("ModifyListener back", back["DefaultActions"][0]["TargetGroupArn"] == S["tg"] and back["Port"] == 80, back)
     tgs = elb.describe_target_groups(TargetGroupArns=[tg2])["TargetGroups"][0]
-    info("TG LoadBalancerArns after a listener moved away from it", tgs.get("LoadBalancerArns"))
+    check("TG LoadBalancerArns after the listener moved away from it -> []", not tgs.get("LoadBalancerArns"), tgs.get("LoadBalancerArns"))
+    tgd = elb.describe_target_groups(TargetGroupArns=[S["tg"]])["TargetGroups"][0]
+    check("TG LoadBalancerArns after the listener moved back -> [ALB]", tgd.get("LoadBalancerArns") == [S["lb"]], tgd.get("LoadBalancerArns"))
     mt = elb.modify_target_group(TargetGroupArn=S["tg"], HealthCheckPath="/ready", Matcher={"HttpCode": "200"},
                                  HealthCheckIntervalSeconds=10, HealthyThresholdCount=3)["TargetGroups"][0]
     check("ModifyTargetGroup health check", mt["HealthCheckPath"] == "/ready" and mt["Matcher"] == {"HttpCode": "200"}
