@@ -489,21 +489,28 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         op.log()
     );
 
-    // Drift only a full pass sees (a listener deleted) is repaired within the full
-    // resync period.
-    let listener = get(&ns, "keep")["status"]["resources"]["listenerArn"]
+    // Drift only a full pass sees (the execution role's managed policy detached) is
+    // repaired within the full resync period.
+    let role = get(&ns, "keep")["status"]["resources"]["executionRoleArn"]
         .as_str()
+        .and_then(|arn| arn.rsplit('/').next())
         .unwrap_or_default()
         .to_owned();
-    aws.elb
-        .delete_listener()
-        .listener_arn(&listener)
+    let policy = privateapi::aws::iam::EXECUTION_POLICY_ARN;
+    aws.iam
+        .detach_role_policy()
+        .role_name(&role)
+        .policy_arn(policy)
         .send()
         .await
-        .expect("delete listener");
+        .expect("detach policy");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while inventory(&aws, &owner).await.listeners == 0 {
-        assert!(Instant::now() < deadline, "listener not repaired:\n{}", op.log());
+    loop {
+        let attached = aws.iam.list_attached_role_policies().role_name(&role).send().await;
+        if attached.is_ok_and(|a| a.attached_policies().iter().any(|p| p.policy_arn() == Some(policy))) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "policy not re-attached:\n{}", op.log());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 

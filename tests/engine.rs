@@ -687,13 +687,13 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let spec = spec(&vpc, &subnets);
-    let owners: Vec<_> = (0..3).map(|i| owner(&format!("driftcheck{i}"))).collect();
+    let owners: Vec<_> = (0..5).map(|i| owner(&format!("driftcheck{i}"))).collect();
     let mut ids = Vec::new();
     for owner in &owners {
         ids.push(until_ready(&aws, owner, &spec, 5).await.resources);
     }
 
-    // In sync: 4 listing calls for the whole region (one page each here), then one
+    // In sync: 5 listing calls for the whole region (one page each here), then one
     // DescribeServices per resource, and no write.
     let before = aws.stats.snapshot();
     let inventory = Inventory::load(&aws).await.expect("inventory");
@@ -705,10 +705,10 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
     }
     let calls = aws.stats.snapshot().since(&before);
     assert_eq!(calls.writes(), 0);
-    assert_eq!(calls.total(), 4 + owners.len() as u64, "{:?}", calls.0);
+    assert_eq!(calls.total(), 5 + owners.len() as u64, "{:?}", calls.0);
 
     // Drift behind the operator's back, one kind per resource.
-    let (a, b, c) = (&owners[0], &owners[1], &owners[2]);
+    let (a, b, c, d, e) = (&owners[0], &owners[1], &owners[2], &owners[3], &owners[4]);
     aws.ecs
         .update_service()
         .cluster(a.resource_name("", 255))
@@ -728,12 +728,27 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
     rest_api::delete(&aws, ids[2].rest_api_id.as_deref().unwrap_or_default())
         .await
         .expect("delete c's API");
+    aws.elb
+        .delete_listener()
+        .listener_arn(ids[3].listener_arn.as_deref().unwrap_or_default())
+        .send()
+        .await
+        .expect("delete d's listener");
+    aws.elb
+        .modify_target_group()
+        .target_group_arn(ids[4].target_group_arn.as_deref().unwrap_or_default())
+        .health_check_path("/elsewhere")
+        .send()
+        .await
+        .expect("change e's health check");
 
     let inventory = Inventory::load(&aws).await.expect("inventory");
     for (owner, ids, expected) in [
         (a, &ids[0], "service desiredCount 7 → 2"),
         (b, &ids[1], "tasks security group rules changed"),
         (c, &ids[2], "REST API missing"),
+        (d, &ids[3], "no listener of the ALB forwards to the target group"),
+        (e, &ids[4], "target group health check changed"),
     ] {
         let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids)
             .await

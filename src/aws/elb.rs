@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{
     Action, ActionTypeEnum, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher,
-    ProtocolEnum, Tag, TargetTypeEnum,
+    ProtocolEnum, Tag, TargetGroup, TargetTypeEnum,
 };
 
 use super::Aws;
@@ -162,17 +162,56 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
     if let Some(tg) = tg {
         observed.target_group = Some(ObservedTargetGroup {
             arn: tg.target_group_arn().unwrap_or_default().to_owned(),
-            health: HealthCheck {
-                path: tg.health_check_path().unwrap_or("/").to_owned(),
-                matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_owned(),
-                interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
-                timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
-                healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
-                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
-            },
+            health: health_check(&tg),
         });
     }
     Ok(observed)
+}
+
+fn health_check(tg: &TargetGroup) -> HealthCheck {
+    HealthCheck {
+        path: tg.health_check_path().unwrap_or("/").to_owned(),
+        matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_owned(),
+        interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
+        timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
+        healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+        unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+    }
+}
+
+/// A target group as the region's listing shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedTargetGroup {
+    pub arn: String,
+    pub health: HealthCheck,
+    /// The load balancers with a listener (or rule) that forwards to it.
+    pub load_balancers: Vec<String>,
+}
+
+/// Every target group of the region (ownership is not checked: callers look up
+/// ARNs they already proved are theirs).
+pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ListedTargetGroup>> {
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = aws
+            .elb
+            .describe_target_groups()
+            .page_size(400)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(aws_err("DescribeTargetGroups"))?;
+        all.extend(out.target_groups().iter().map(|tg| ListedTargetGroup {
+            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+            health: health_check(tg),
+            load_balancers: tg.load_balancer_arns().to_vec(),
+        }));
+        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
 }
 
 fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {

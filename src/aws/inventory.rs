@@ -1,7 +1,7 @@
 //! One region's PrivateApi parts, read with a handful of list calls and shared by
 //! every drift check of a resync window: security groups (with their rules), load
-//! balancers, VPC links and REST APIs. A hundred resources cost about five reads
-//! together instead of five each.
+//! balancers, target groups (with the load balancers that route to them), VPC links
+//! and REST APIs. A hundred resources cost five reads together instead of five each.
 //!
 //! The listing calls are the same ones the full pass uses (`list_all` in each part's
 //! module), so what counts as "ours" is decided in one place.
@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::elb::{self, ObservedLoadBalancer};
+use super::elb::{self, ListedTargetGroup, ObservedLoadBalancer};
 use super::rest_api::{self, ListedApi};
 use super::security_group::{self, ObservedGroup};
 use super::vpc_link::{self, ObservedVpcLink};
@@ -26,6 +26,8 @@ pub struct Inventory {
     pub groups: HashMap<String, Vec<ObservedGroup>>,
     /// Every load balancer of the region, by ARN.
     pub load_balancers: HashMap<String, ObservedLoadBalancer>,
+    /// Every target group of the region, by ARN.
+    pub target_groups: HashMap<String, ListedTargetGroup>,
     /// Every VPC link of the region, by id, with its owner's uid.
     pub vpc_links: HashMap<String, (Option<String>, ObservedVpcLink)>,
     /// Every REST API of the region, by id.
@@ -34,9 +36,10 @@ pub struct Inventory {
 
 impl Inventory {
     pub async fn load(aws: &Aws) -> AwsResult<Inventory> {
-        let (groups, load_balancers, vpc_links, rest_apis) = tokio::try_join!(
+        let (groups, load_balancers, target_groups, vpc_links, rest_apis) = tokio::try_join!(
             security_group::list_all(aws),
             elb::list_load_balancers(aws),
+            elb::list_target_groups(aws),
             vpc_link::list_all(aws),
             rest_api::list_all(aws),
         )?;
@@ -48,6 +51,7 @@ impl Inventory {
             taken: Instant::now(),
             groups: by_uid,
             load_balancers: load_balancers.into_iter().map(|lb| (lb.arn.clone(), lb)).collect(),
+            target_groups: target_groups.into_iter().map(|tg| (tg.arn.clone(), tg)).collect(),
             vpc_links: vpc_links
                 .into_iter()
                 .map(|(uid, link)| (link.id.clone(), (uid, link)))

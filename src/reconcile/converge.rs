@@ -48,7 +48,9 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         out: Outcome::default(),
     };
     pass.out.resources.subnet_ids = subnets.clone();
-    pass.execute().await?;
+    // The pass's future is large (every part's calls): on the heap, so that no
+    // caller's stack has to hold it (a debug build overflowed a 2 MiB test thread).
+    Box::pin(pass.execute()).await?;
     pass.out.changes = pass.run.changes;
     Ok(pass.out)
 }

@@ -4,10 +4,11 @@
 //! full pass (which repairs it) right away.
 //!
 //! What it sees: security groups and their rules, the ALB (state, security groups,
-//! subnets), the VPC link (state, network), the REST API (there, and only one), and
-//! the ECS service (counts, task definition, network, running tasks). What only a full
-//! pass sees (it runs every `--full-resync-seconds`): listeners, the target group's
-//! health check, IAM roles, integrations and stages, leftovers to sweep.
+//! subnets), the target group (health check, and whether a listener of the ALB still
+//! forwards to it), the VPC link (state, network), the REST API (there, and only one),
+//! and the ECS service (counts, task definition, network, running tasks). What only a
+//! full pass sees (it runs every `--full-resync-seconds`): a listener's port or extra
+//! listeners, IAM roles, integrations and stages, leftovers to sweep.
 
 use crate::aws::ecs;
 use crate::aws::elb::LoadBalancerState;
@@ -79,6 +80,28 @@ pub fn findings(inventory: &Inventory, i: Inputs<'_>, ids: &ResourceIds) -> Vec<
             }
             if lb.subnets != wanted_lb.subnets {
                 found.push("ALB subnets changed".into());
+            }
+        }
+    }
+
+    // The target group: its health check, and a listener of our ALB forwarding to it.
+    match ids
+        .target_group_arn
+        .as_deref()
+        .map(|arn| inventory.target_groups.get(arn))
+    {
+        None => found.push("no target group recorded in status".into()),
+        Some(None) => found.push("target group missing".into()),
+        Some(Some(tg)) => {
+            if tg.health != desired::target_group(i).health {
+                found.push("target group health check changed".into());
+            }
+            if !ids
+                .load_balancer_arn
+                .as_ref()
+                .is_some_and(|lb| tg.load_balancers.contains(lb))
+            {
+                found.push("no listener of the ALB forwards to the target group".into());
             }
         }
     }
