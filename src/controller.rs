@@ -44,7 +44,8 @@ pub struct Settings {
     pub full_resync: Duration,
     /// Reconciles running at once.
     pub concurrency: u16,
-    /// Requeue while AWS is provisioning.
+    /// Requeue while AWS is provisioning (longer after the first minute: see
+    /// [`wait_delay`]).
     pub poll: Duration,
 }
 
@@ -67,6 +68,23 @@ struct Checked {
     generation: Option<i64>,
     deleting: bool,
     due: Instant,
+    /// Passes in a row at this generation that only waited on AWS.
+    waits: u32,
+}
+
+/// The longest wait between looks at a resource waiting on AWS.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Looks at each wait length before it doubles.
+const WAITS_PER_STEP: u32 = 6;
+
+/// How long to leave a resource that is waiting on AWS (an ALB provisioning, a VPC
+/// link PENDING, tasks starting) after `waited` such passes in a row: `poll` for the
+/// first six, then twice as long every six passes, up to a minute. A VPC link takes
+/// up to ten minutes, and each look is a full pass of about 19 reads, 6 of them to
+/// API Gateway, whose account quota the whole account shares.
+pub fn wait_delay(poll: Duration, waited: u32) -> Duration {
+    let factor = 1u32 << (waited / WAITS_PER_STEP).min(4);
+    (poll * factor).min(MAX_WAIT.max(poll))
 }
 
 /// Everything a reconcile needs, shared by all of them.
@@ -184,11 +202,28 @@ impl Context {
     }
 
     fn schedule_next(&self, obj: &PrivateApi, after: Duration) -> Action {
+        self.schedule_at(obj, after, 0)
+    }
+
+    /// After a pass that only waited on AWS: look again after [`wait_delay`].
+    fn schedule_wait(&self, obj: &PrivateApi) -> Action {
+        let waited = {
+            let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+            schedule
+                .get(&Self::key(obj))
+                .filter(|c| c.generation == obj.metadata.generation && !c.deleting)
+                .map_or(0, |c| c.waits)
+        };
+        self.schedule_at(obj, wait_delay(self.settings.poll, waited), waited.saturating_add(1))
+    }
+
+    fn schedule_at(&self, obj: &PrivateApi, after: Duration, waits: u32) -> Action {
         let mut schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
         let checked = Checked {
             generation: obj.metadata.generation,
             deleting: obj.metadata.deletion_timestamp.is_some(),
             due: Instant::now() + after,
+            waits,
         };
         schedule.insert(Self::key(obj), checked);
         Action::requeue(after)
@@ -320,7 +355,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                 }
                 // Just changed something: look again soon to confirm it took.
                 _ if !outcome.changes.is_empty() => Duration::from_secs(2),
-                _ => ctx.settings.poll,
+                _ => return Ok(ctx.schedule_wait(&obj)),
             };
             Ok(ctx.schedule_next(&obj, after))
         }
@@ -560,6 +595,56 @@ mod tests {
     }
 
     const PATH: &str = "/apis/privateapi.io/v1alpha1/namespaces/ns/privateapis/shop";
+
+    #[test]
+    fn waiting_looks_grow_from_poll_to_a_minute() {
+        let poll = Duration::from_secs(10);
+        let delays: Vec<u64> = (0..30).map(|n| wait_delay(poll, n).as_secs()).collect();
+        assert_eq!(delays[..6], [10; 6]);
+        assert_eq!(delays[6..12], [20; 6]);
+        assert_eq!(delays[12..18], [40; 6]);
+        assert_eq!(delays[18..], [60; 12]);
+        // A ten-minute wait: 20 looks instead of 60.
+        let mut elapsed = Duration::ZERO;
+        let looks = (0..).take_while(|n| {
+            elapsed += wait_delay(poll, *n);
+            elapsed < Duration::from_secs(600)
+        });
+        assert_eq!(looks.count(), 20);
+        // A poll longer than the cap is kept; a short one grows 16-fold at most.
+        assert_eq!(wait_delay(Duration::from_secs(90), 30), Duration::from_secs(90));
+        assert_eq!(wait_delay(Duration::from_secs(1), 100), Duration::from_secs(16));
+    }
+
+    #[tokio::test]
+    async fn waits_are_counted_per_generation_and_reset_by_anything_else() {
+        let (ctx, _server) = context().await;
+        let mut obj = object("");
+        let waits = |ctx: &Context, obj: &PrivateApi| {
+            let schedule = ctx.schedule.lock().unwrap_or_else(|p| p.into_inner());
+            schedule
+                .get(&Context::key(obj))
+                .map(|c| (c.waits, c.due - Instant::now()))
+        };
+        for _ in 0..7 {
+            let _ = ctx.schedule_wait(&obj);
+        }
+        let (count, due) = waits(&ctx, &obj).expect("scheduled");
+        assert_eq!(count, 7);
+        assert!(due > Duration::from_secs(15), "the 7th look waits 20 s: {due:?}");
+        // A change (or Ready, or an error) starts over.
+        let _ = ctx.schedule_next(&obj, Duration::from_secs(2));
+        assert_eq!(waits(&ctx, &obj).map(|w| w.0), Some(0));
+        for _ in 0..7 {
+            let _ = ctx.schedule_wait(&obj);
+        }
+        // So does a new generation.
+        obj.metadata.generation = Some(2);
+        let _ = ctx.schedule_wait(&obj);
+        let (count, due) = waits(&ctx, &obj).expect("scheduled");
+        assert_eq!(count, 1);
+        assert!(due <= Duration::from_secs(10), "{due:?}");
+    }
 
     #[tokio::test]
     async fn finalizer_is_added_before_anything_else() {

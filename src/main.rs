@@ -68,7 +68,8 @@ enum Command {
         /// 0: every resync is a full pass.
         #[arg(long, default_value_t = 3600, env = "PRIVATEAPI_FULL_RESYNC_SECONDS")]
         full_resync_seconds: u64,
-        /// Seconds between checks while AWS provisions.
+        /// Seconds between checks while AWS provisions (doubling after every six
+        /// checks of the same wait, up to a minute).
         #[arg(long, default_value_t = 10, env = "PRIVATEAPI_POLL_SECONDS")]
         poll_seconds: u64,
         /// Reconciles at once.
