@@ -79,7 +79,8 @@ const WAITS_PER_STEP: u32 = 6;
 
 /// How long to leave a resource that is waiting on AWS (an ALB provisioning, a VPC
 /// link PENDING, tasks starting) after `waited` such passes in a row: `poll` for the
-/// first six, then twice as long every six passes, up to a minute. A VPC link takes
+/// first six, then twice as long every six passes, up to a minute or 16 × `poll`,
+/// whichever is less (a `poll` above a minute is kept). A VPC link takes
 /// up to ten minutes, and each look is a full pass of about 19 reads, 6 of them to
 /// API Gateway, whose account quota the whole account shares.
 pub fn wait_delay(poll: Duration, waited: u32) -> Duration {

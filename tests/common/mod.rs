@@ -353,13 +353,18 @@ pub async fn set_running(service: &str, running: Option<i32>) {
         Some(n) => serde_json::json!({"service": service, "running": n}),
         None => serde_json::json!({"service": service, "unset": true}),
     };
+    emulator_control("/_privateapi/ecs", body).await;
+}
+
+/// POSTs to one of the emulator's control endpoints (scripts/moto/patches.py).
+async fn emulator_control(path: &str, body: serde_json::Value) {
     let resp = reqwest::Client::new()
-        .post(format!("{}/_privateapi/ecs", endpoint()))
+        .post(format!("{}{path}", endpoint()))
         .json(&body)
         .send()
         .await
         .expect("emulator control endpoint");
-    assert!(resp.status().is_success(), "emulator control: {}", resp.status());
+    assert!(resp.status().is_success(), "emulator control {path}: {}", resp.status());
 }
 
 /// New VPC links named `name` answer PENDING to their create and to the next `reads`
@@ -369,13 +374,7 @@ pub async fn set_link_pending(name: &str, reads: Option<u32>) {
         Some(n) => serde_json::json!({"name": name, "pending_reads": n}),
         None => serde_json::json!({"name": name, "unset": true}),
     };
-    let resp = reqwest::Client::new()
-        .post(format!("{}/_privateapi/vpclink", endpoint()))
-        .json(&body)
-        .send()
-        .await
-        .expect("emulator control endpoint");
-    assert!(resp.status().is_success(), "emulator control: {}", resp.status());
+    emulator_control("/_privateapi/vpclink", body).await;
 }
 
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
