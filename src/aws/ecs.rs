@@ -10,9 +10,9 @@ use aws_sdk_ecs::types::{
     PortMapping, ServiceField, Tag, TaskDefinitionField, TransportProtocol,
 };
 
-use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, fingerprint};
+use super::{Aws, all_pages};
 use crate::crd::EnvVar;
 
 pub const CONTAINER_NAME: &str = "app";
@@ -231,9 +231,7 @@ pub async fn register_task_definition(aws: &Aws, desired: &DesiredTaskDefinition
 
 /// Every ACTIVE revision of the family, oldest first.
 pub async fn list_task_definitions(aws: &Aws, family: &str) -> AwsResult<Vec<String>> {
-    let mut arns = Vec::new();
-    let mut token = None;
-    loop {
+    all_pages(|token| async move {
         let out = aws
             .ecs
             .list_task_definitions()
@@ -244,22 +242,20 @@ pub async fn list_task_definitions(aws: &Aws, family: &str) -> AwsResult<Vec<Str
             .await
             .map_err(aws_err("ListTaskDefinitions"))?;
         // The prefix also matches longer family names; keep exact matches only.
-        arns.extend(
-            out.task_definition_arns()
-                .iter()
-                .filter(|arn| {
-                    arn.rsplit_once('/')
-                        .and_then(|(_, fr)| fr.rsplit_once(':'))
-                        .map(|(f, _)| f)
-                        == Some(family)
-                })
-                .cloned(),
-        );
-        token = out.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(arns);
-        }
-    }
+        let arns = out
+            .task_definition_arns()
+            .iter()
+            .filter(|arn| {
+                arn.rsplit_once('/')
+                    .and_then(|(_, fr)| fr.rsplit_once(':'))
+                    .map(|(f, _)| f)
+                    == Some(family)
+            })
+            .cloned()
+            .collect();
+        Ok((arns, out.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 pub async fn deregister_task_definition(aws: &Aws, arn: &str) -> AwsResult<()> {

@@ -12,9 +12,9 @@ use elbv2::types::{
     ProtocolEnum, Tag, TargetGroup, TargetTypeEnum,
 };
 
-use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::Owner;
+use super::{Aws, all_pages};
 use crate::crd::HealthCheck;
 
 pub const MAX_NAME: usize = 32;
@@ -191,9 +191,7 @@ pub struct ListedTargetGroup {
 /// Every target group of the region (ownership is not checked: callers look up
 /// ARNs they already proved are theirs).
 pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ListedTargetGroup>> {
-    let mut all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    all_pages(|marker| async move {
         let out = aws
             .elb
             .describe_target_groups()
@@ -202,16 +200,18 @@ pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ListedTargetGroup>> 
             .send()
             .await
             .map_err(aws_err("DescribeTargetGroups"))?;
-        all.extend(out.target_groups().iter().map(|tg| ListedTargetGroup {
-            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
-            health: health_check(tg),
-            load_balancers: tg.load_balancer_arns().to_vec(),
-        }));
-        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            return Ok(all);
-        }
-    }
+        let groups = out
+            .target_groups()
+            .iter()
+            .map(|tg| ListedTargetGroup {
+                arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+                health: health_check(tg),
+                load_balancers: tg.load_balancer_arns().to_vec(),
+            })
+            .collect();
+        Ok((groups, out.next_marker().map(str::to_owned)))
+    })
+    .await
 }
 
 fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
@@ -243,9 +243,7 @@ fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
 /// Every load balancer of the region (ownership is not checked: callers look up
 /// ARNs they already proved are theirs).
 pub async fn list_load_balancers(aws: &Aws) -> AwsResult<Vec<ObservedLoadBalancer>> {
-    let mut all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    all_pages(|marker| async move {
         let out = aws
             .elb
             .describe_load_balancers()
@@ -254,12 +252,10 @@ pub async fn list_load_balancers(aws: &Aws) -> AwsResult<Vec<ObservedLoadBalance
             .send()
             .await
             .map_err(aws_err("DescribeLoadBalancers"))?;
-        all.extend(out.load_balancers().iter().map(convert_load_balancer));
-        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            return Ok(all);
-        }
-    }
+        let lbs = out.load_balancers().iter().map(convert_load_balancer).collect();
+        Ok((lbs, out.next_marker().map(str::to_owned)))
+    })
+    .await
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {

@@ -27,6 +27,28 @@ use aws_config::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
+
+/// Every page of a listing. `page(token)` fetches one page: its items and the next
+/// token. The listing ends at a missing or empty token (moto answers last pages with
+/// an empty one) or a token seen before (so a server that repeats one cannot loop us).
+/// Pages may be empty and still have a next one (EC2 with filters does that).
+pub async fn all_pages<T, F, Fut>(mut page: F) -> AwsResult<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = AwsResult<(Vec<T>, Option<String>)>>,
+{
+    let mut all = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        match next.filter(|t| !t.is_empty() && seen.insert(t.clone())) {
+            Some(next) => token = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
 pub use faults::{Fault, Faults};
 pub use ownership::Owner;
 pub use pacing::Pacer;
@@ -160,5 +182,42 @@ impl AwsFactory {
         let aws = Aws::from_sdk_config(&config, self.stats.clone(), self.pacer.clone(), self.faults.clone());
         cache.insert(region, aws.clone());
         Ok(aws)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages served from a script: (items, next token) per call, and the tokens asked for.
+    async fn list(script: Vec<(Vec<u32>, Option<&'static str>)>) -> (Vec<u32>, Vec<Option<String>>) {
+        let asked = Mutex::new(Vec::new());
+        let pages = Mutex::new(script.into_iter());
+        let items = all_pages(|token| {
+            asked.lock().unwrap_or_else(|p| p.into_inner()).push(token);
+            let page = pages.lock().unwrap_or_else(|p| p.into_inner()).next();
+            async move {
+                let (items, next) = page.expect("no page asked past the last one");
+                Ok((items, next.map(str::to_owned)))
+            }
+        })
+        .await
+        .expect("listing");
+        (items, asked.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    #[tokio::test]
+    async fn all_pages_follows_tokens_through_empty_pages() {
+        let (items, asked) = list(vec![(vec![1, 2], Some("a")), (vec![], Some("b")), (vec![3], None)]).await;
+        assert_eq!(items, [1, 2, 3]);
+        assert_eq!(asked, [None, Some("a".into()), Some("b".into())]);
+    }
+
+    #[tokio::test]
+    async fn all_pages_stops_at_an_empty_or_repeated_token() {
+        let (items, asked) = list(vec![(vec![1], Some(""))]).await;
+        assert_eq!((items, asked.len()), (vec![1], 1));
+        let (items, asked) = list(vec![(vec![1], Some("a")), (vec![2], Some("a"))]).await;
+        assert_eq!((items, asked.len()), (vec![1, 2], 2));
     }
 }

@@ -12,9 +12,9 @@ use aws_sdk_apigateway::types::{
 };
 use serde::Serialize;
 
-use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
+use super::{Aws, all_pages};
 
 pub const PROXY_PATH: &str = "/{proxy+}";
 pub const ROOT_PATH: &str = "/";
@@ -144,9 +144,7 @@ pub struct ListedApi {
 }
 
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
-    let mut apis = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
+    all_pages(|position| async move {
         let out = aws
             .apigw()
             .await
@@ -156,16 +154,18 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
             .send()
             .await
             .map_err(aws_err("GetRestApis"))?;
-        apis.extend(out.items().iter().map(|api| ListedApi {
-            id: api.id().unwrap_or_default().to_owned(),
-            created: api.created_date().map(|d| d.secs()).unwrap_or_default(),
-            uid: api.tags().and_then(|t| t.get(TAG_UID)).cloned(),
-        }));
-        position = out.position().map(str::to_owned);
-        if position.is_none() || out.items().is_empty() {
-            return Ok(apis);
-        }
-    }
+        let apis = out
+            .items()
+            .iter()
+            .map(|api| ListedApi {
+                id: api.id().unwrap_or_default().to_owned(),
+                created: api.created_date().map(|d| d.secs()).unwrap_or_default(),
+                uid: api.tags().and_then(|t| t.get(TAG_UID)).cloned(),
+            })
+            .collect();
+        Ok((apis, out.position().map(str::to_owned)))
+    })
+    .await
 }
 
 /// Resources (with methods and integrations embedded) and stages of one API.

@@ -8,9 +8,9 @@ use std::fmt;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 
-use super::Aws;
 use super::error::{AwsResult, aws_err};
 use super::ownership::{Owner, TAG_UID, part_of};
+use super::{Aws, all_pages};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GroupRole {
@@ -138,9 +138,7 @@ pub async fn observe(aws: &Aws, owner: &Owner, vpc_id: Option<&str>) -> AwsResul
 
 /// Every group of every PrivateApi in the region, with its owner's uid.
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(String, ObservedGroup)>> {
-    let mut groups = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    all_pages(|token| async move {
         let out = aws
             .ec2
             .describe_security_groups()
@@ -150,12 +148,10 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(String, ObservedGroup)>> {
             .send()
             .await
             .map_err(aws_err("DescribeSecurityGroups"))?;
-        groups.extend(out.security_groups().iter().filter_map(convert));
-        token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-        if token.is_none() {
-            return Ok(groups);
-        }
-    }
+        let groups = out.security_groups().iter().filter_map(convert).collect();
+        Ok((groups, out.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 /// A group of ours, with its owner's uid; `None` for groups without our tags.

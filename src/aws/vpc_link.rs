@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_apigatewayv2::types::VpcLinkStatus;
 
-use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
+use super::{Aws, all_pages};
 
 pub const TAG_CONFIG: &str = "privateapi.io/config";
 
@@ -71,9 +71,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ObservedVpcLink>
 
 /// Every link in the region, with the uid of the PrivateApi that owns it, if any.
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLink)>> {
-    let mut links = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    all_pages(|token| async move {
         let out = aws
             .apigwv2()
             .await
@@ -83,15 +81,14 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLi
             .send()
             .await
             .map_err(aws_err("GetVpcLinks"))?;
-        for link in out.items() {
-            let uid = link.tags().and_then(|t| t.get(TAG_UID)).cloned();
-            links.push((uid, convert(link)));
-        }
-        token = out.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(links);
-        }
-    }
+        let links = out
+            .items()
+            .iter()
+            .map(|link| (link.tags().and_then(|t| t.get(TAG_UID)).cloned(), convert(link)))
+            .collect();
+        Ok((links, out.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 fn convert(link: &aws_sdk_apigatewayv2::types::VpcLink) -> ObservedVpcLink {
