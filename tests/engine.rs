@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use privateapi::aws::ownership::TAG_UID;
 use privateapi::aws::{Fault, rest_api};
@@ -359,7 +361,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
     let owner = owner("pending-link");
     let spec = spec(&vpc, &subnets);
     let link_name = owner.resource_name("", 128);
-    set_link_pending(&link_name, Some(2)).await;
+    set_link_pending(&link_name, Some(Duration::from_secs(4))).await;
 
     // First pass: everything is made but the API's wiring, which needs a usable link.
     let first = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
@@ -388,7 +390,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
         );
     }
 
-    // Still PENDING on the next read: nothing more to do, nothing duplicated.
+    // Still PENDING at the next pass: nothing more to do, nothing duplicated.
     let second = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
         .await
         .expect("second pass");
@@ -400,6 +402,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
     );
 
     // AVAILABLE: the integrations, the deployment and the stage follow.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     until_ready(&aws, &owner, &spec, 4).await;
     set_link_pending(&link_name, None).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
@@ -753,7 +756,7 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
         let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids)
             .await
             .expect("check");
-        assert!(found.iter().any(|f| f == expected), "{}: {found:?}", owner.name);
+        assert!(found.iter().any(|f| f.what == expected), "{}: {found:?}", owner.name);
     }
 
     // A full pass repairs, and the next check finds nothing.

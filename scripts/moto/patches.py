@@ -148,7 +148,7 @@ def reset_config() -> None:
         CONFIG.clear()
         CONFIG["ecs_running"] = _default_ecs_running()
         CONFIG["ecs_overrides"] = {}
-        CONFIG["vpclink_pending_reads"] = {}
+        CONFIG["vpclink_pending_seconds"] = {}
 
 
 def _ecs_mode(service: Any) -> Any:
@@ -216,21 +216,21 @@ def control_app(app: Callable[..., Any]) -> Callable[..., Any]:
                     try:
                         n = int(environ.get("CONTENT_LENGTH") or 0)
                         data = json.loads(environ["wsgi.input"].read(n) or b"{}")
-                        reads = data.get("pending_reads")
+                        seconds = data.get("pending_seconds")
                         if data.get("unset"):
-                            reads = None
-                        elif isinstance(reads, bool) or not isinstance(reads, int) or reads < 0:
-                            raise ValueError("pending_reads: an integer >= 0")
+                            seconds = None
+                        elif isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                            raise ValueError("pending_seconds: a number >= 0")
                     except Exception as e:  # noqa: BLE001
                         return respond(start_response, "400 Bad Request", {"error": str(e)})
                     with CONFIG_LOCK:
-                        table = CONFIG["vpclink_pending_reads"]
+                        table = CONFIG["vpclink_pending_seconds"]
                         key = str(data.get("name") or "*")
-                        if reads is None:
+                        if seconds is None:
                             table.pop(key, None)
                         else:
-                            table[key] = reads
-                return respond(start_response, "200 OK", {"pending_reads": CONFIG["vpclink_pending_reads"]})
+                            table[key] = float(seconds)
+                return respond(start_response, "200 OK", {"pending_seconds": CONFIG["vpclink_pending_seconds"]})
             return respond(start_response, "404 Not Found", {"error": f"unknown {path}"})
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             reset_config()
@@ -904,9 +904,11 @@ def _apigwv2_pending() -> None:
     """WHY: moto's VPC links are AVAILABLE from CreateVpcLink on; AWS's are PENDING for
     minutes, and the operator must wait for AVAILABLE before it wires integrations.
     Knob (default off, reset by /moto-api/reset): POST /_privateapi/vpclink
-    {"pending_reads": N, "name": LINK_NAME} makes new links of that name (or every new
-    link, without "name") answer PENDING to their CreateVpcLink and to the next N reads
-    that return them, then AVAILABLE. {"name": ..., "unset": true} removes it."""
+    {"pending_seconds": S, "name": LINK_NAME} makes new links of that name (or every new
+    link, without "name") PENDING for S seconds from their creation (CreateVpcLink
+    answers PENDING), then AVAILABLE. {"name": ..., "unset": true} removes it. Time,
+    not reads: a read by anyone (every listing returns every link) would count."""
+    import time
     from moto.apigatewayv2.models import VpcLink
 
     _require(VpcLink, "__init__", "to_json")
@@ -914,19 +916,17 @@ def _apigwv2_pending() -> None:
     def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             orig(self, *args, **kwargs)
-            table = CONFIG.get("vpclink_pending_reads") or {}
-            reads = table.get(getattr(self, "name", None), table.get("*"))
-            # The CreateVpcLink answer is one more read of the new link.
-            self._privateapi_pending = 0 if reads is None else reads + 1
+            table = CONFIG.get("vpclink_pending_seconds") or {}
+            seconds = table.get(getattr(self, "name", None), table.get("*"))
+            self._privateapi_pending_until = 0.0 if seconds is None else time.monotonic() + seconds
 
         return __init__
 
     def make_to_json(orig: Callable[..., Any]) -> Callable[..., Any]:
         def to_json(self: Any) -> dict[str, Any]:
             out = orig(self)
-            left = getattr(self, "_privateapi_pending", 0)
-            if left > 0 and out.get("vpcLinkStatus") == "AVAILABLE":
-                self._privateapi_pending = left - 1
+            until = getattr(self, "_privateapi_pending_until", 0.0)
+            if time.monotonic() < until and out.get("vpcLinkStatus") == "AVAILABLE":
                 out["vpcLinkStatus"] = "PENDING"
                 out["vpcLinkStatusMessage"] = "VPC link is provisioning ENIs"
             return out

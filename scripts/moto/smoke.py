@@ -462,13 +462,15 @@ def apigateway() -> None:
           and items[0]["VpcLinkStatus"] == "AVAILABLE", items)
     check("GetVpcLink", apigw2.get_vpc_link(VpcLinkId=S["vpc_link"])["Name"] == f"vl-{RUN}")
 
-    # The knob: PENDING for the create and one more read, then AVAILABLE.
+    # The knob: PENDING for a second from the create, then AVAILABLE.
     pending = f"vlp-{RUN}"
-    http("POST", "/_privateapi/vpclink", {"name": pending, "pending_reads": 1})
+    http("POST", "/_privateapi/vpclink", {"name": pending, "pending_seconds": 1})
     try:
         vlp = apigw2.create_vpc_link(Name=pending, SubnetIds=S["subnets"], SecurityGroupIds=[S["sg_alb"]])
-        seen = [vlp["VpcLinkStatus"]] + [apigw2.get_vpc_link(VpcLinkId=vlp["VpcLinkId"])["VpcLinkStatus"] for _ in range(2)]
-        check("/_privateapi/vpclink pending_reads=1: PENDING, PENDING, AVAILABLE", seen == ["PENDING", "PENDING", "AVAILABLE"], seen)
+        seen = [vlp["VpcLinkStatus"], apigw2.get_vpc_link(VpcLinkId=vlp["VpcLinkId"])["VpcLinkStatus"]]
+        time.sleep(1.2)
+        seen.append(apigw2.get_vpc_link(VpcLinkId=vlp["VpcLinkId"])["VpcLinkStatus"])
+        check("/_privateapi/vpclink pending_seconds=1: PENDING, PENDING, then AVAILABLE", seen == ["PENDING", "PENDING", "AVAILABLE"], seen)
         apigw2.delete_vpc_link(VpcLinkId=vlp["VpcLinkId"])
     finally:
         http("POST", "/_privateapi/vpclink", {"name": pending, "unset": True})

@@ -367,11 +367,11 @@ async fn emulator_control(path: &str, body: serde_json::Value) {
     assert!(resp.status().is_success(), "emulator control {path}: {}", resp.status());
 }
 
-/// New VPC links named `name` answer PENDING to their create and to the next `reads`
-/// reads, as AWS's do while they provision (None: AVAILABLE at once again).
-pub async fn set_link_pending(name: &str, reads: Option<u32>) {
-    let body = match reads {
-        Some(n) => serde_json::json!({"name": name, "pending_reads": n}),
+/// New VPC links named `name` are PENDING for this long from their creation, as AWS's
+/// are while they provision (None: AVAILABLE at once again).
+pub async fn set_link_pending(name: &str, pending: Option<Duration>) {
+    let body = match pending {
+        Some(d) => serde_json::json!({"name": name, "pending_seconds": d.as_secs_f64()}),
         None => serde_json::json!({"name": name, "unset": true}),
     };
     emulator_control("/_privateapi/vpclink", body).await;
