@@ -2,7 +2,7 @@
 //! finalizer helper for ordered cleanup, status by server-side apply, Events, and
 //! per-object backoff.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,13 +16,14 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Resource, ResourceExt};
 use rand::Rng;
 use tokio::time::Instant;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::aws::inventory::InventoryCache;
 use crate::aws::{AwsFactory, Owner};
 use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus, ResourceIds};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::reconcile::drift::{self, Finding};
 use crate::reconcile::{self, Mode};
 use crate::status::{self, Verdict};
 
@@ -72,6 +73,13 @@ struct Checked {
     waits: u32,
 }
 
+/// Parts whose readiness AWS works on by itself, and a wait check can follow.
+const WAITABLE: [&str; 3] = [
+    reconcile::converge::LOAD_BALANCER,
+    reconcile::converge::VPC_LINK,
+    reconcile::converge::SERVICE,
+];
+
 /// The longest wait between looks at a resource waiting on AWS.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Looks at each wait length before it doubles.
@@ -80,9 +88,10 @@ const WAITS_PER_STEP: u32 = 6;
 /// How long to leave a resource that is waiting on AWS (an ALB provisioning, a VPC
 /// link PENDING, tasks starting) after `waited` such passes in a row: `poll` for the
 /// first six, then twice as long every six passes, up to a minute or 16 × `poll`,
-/// whichever is less (a `poll` above a minute is kept). A VPC link takes
-/// up to ten minutes, and each look is a full pass of about 19 reads, 6 of them to
-/// API Gateway, whose account quota the whole account shares.
+/// whichever is less (a `poll` above a minute is kept). A VPC link takes up to ten
+/// minutes; each look costs AWS reads (a wait check: a share of the region
+/// inventory and one `DescribeServices`; a full pass: about 19, 6 of them to API
+/// Gateway, whose account quota the whole account shares).
 pub fn wait_delay(poll: Duration, waited: u32) -> Duration {
     let factor = 1u32 << (waited / WAITS_PER_STEP).min(4);
     (poll * factor).min(MAX_WAIT.max(poll))
@@ -106,6 +115,8 @@ pub struct Context {
     last_full_pass: Mutex<HashMap<String, (Option<i64>, Instant)>>,
     /// Region inventories shared by the drift checks of one resync window.
     inventories: InventoryCache,
+    /// Fresher ones for the checks of resources waiting on AWS.
+    wait_inventories: InventoryCache,
 }
 
 impl Context {
@@ -127,6 +138,9 @@ impl Context {
             inventories: InventoryCache::new(
                 (settings.resync / 2).clamp(Duration::from_secs(1), Duration::from_secs(60)),
             ),
+            wait_inventories: InventoryCache::new(
+                (settings.poll / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
+            ),
             settings,
         }
     }
@@ -145,6 +159,30 @@ impl Context {
         let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
         let (g, at) = last.get(&Self::key(obj))?;
         (*g == generation && at.elapsed() < self.settings.full_resync).then_some(&status.resources)
+    }
+
+    /// The IDs to check, and the parts waited on, when a check will do instead of a
+    /// full pass: the object's last pass, at this generation, changed nothing and only
+    /// waited on AWS (see `schedule_wait`), and its status says on which parts.
+    fn waiting_on<'a>(&self, obj: &'a PrivateApi) -> Option<(&'a ResourceIds, BTreeSet<&'a str>)> {
+        let generation = obj.metadata.generation;
+        let waited = {
+            let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+            schedule
+                .get(&Self::key(obj))
+                .is_some_and(|c| c.generation == generation && !c.deleting && c.waits > 0)
+        };
+        let status = obj
+            .status
+            .as_ref()
+            .filter(|s| waited && s.observed_generation == generation)?;
+        let waiting: BTreeSet<&str> = status
+            .conditions
+            .iter()
+            .filter(|c| c.status == "False" && WAITABLE.contains(&c.type_.as_str()))
+            .map(|c| c.type_.as_str())
+            .collect();
+        (!waiting.is_empty()).then_some((&status.resources, waiting))
     }
 
     fn full_pass_done(&self, obj: &PrivateApi) {
@@ -313,13 +351,25 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     let was_ready = status::is_ready(obj.status.as_ref());
     if let Some(ids) = ctx.ids_for_drift_check(&obj) {
         // Boxed, like the passes below: their futures are large, worker stacks are not.
-        match Box::pin(drift_check(&obj, &owner, ids, ctx)).await {
+        match Box::pin(drift_check(&obj, &owner, ids, ctx, &ctx.inventories)).await {
             Ok(findings) if findings.is_empty() => {
                 ctx.metrics.observe_resync("drift_check");
                 return Ok(ctx.schedule_next(&obj, ctx.settings.resync));
             }
-            Ok(findings) => info!(drift = %findings.join("; "), "drift found: full pass"),
+            Ok(findings) => info!(drift = %summary(&findings), "drift found: full pass"),
             Err(error) => info!(error = %error, "drift check failed: full pass"),
+        }
+    } else if let Some((ids, waiting)) = ctx.waiting_on(&obj) {
+        // Only waiting on AWS: the same check says whether anything moved.
+        match Box::pin(drift_check(&obj, &owner, ids, ctx, &ctx.wait_inventories)).await {
+            Ok(findings) if drift::still_waiting(&findings, &waiting) => {
+                ctx.metrics.observe_resync("wait_check");
+                debug!(waiting = %summary(&findings), "still waiting");
+                return Ok(ctx.schedule_wait(&obj));
+            }
+            Ok(findings) if findings.is_empty() => info!("wait over: full pass"),
+            Ok(findings) => info!(found = %summary(&findings), "wait check: full pass"),
+            Err(error) => info!(error = %error, "wait check failed: full pass"),
         }
     }
     let result = async {
@@ -388,10 +438,21 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     }
 }
 
-async fn drift_check(obj: &PrivateApi, owner: &Owner, ids: &ResourceIds, ctx: &Context) -> Result<Vec<String>> {
+/// The drift check against the region's inventory: `inventories` decides how fresh.
+async fn drift_check(
+    obj: &PrivateApi,
+    owner: &Owner,
+    ids: &ResourceIds,
+    ctx: &Context,
+    inventories: &InventoryCache,
+) -> Result<Vec<Finding>> {
     let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
-    let inventory = ctx.inventories.get(&aws).await?;
+    let inventory = inventories.get(&aws).await?;
     Ok(reconcile::drift::check(&aws, &inventory, owner, &obj.spec, ids).await?)
+}
+
+fn summary(findings: &[Finding]) -> String {
+    findings.iter().map(Finding::to_string).collect::<Vec<_>>().join("; ")
 }
 
 async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {

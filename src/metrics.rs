@@ -127,10 +127,10 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP privateapi_resyncs_total Re-checks of Ready resources: drift_check (shared region inventory) or full (every part read)."
+            "# HELP privateapi_resyncs_total Re-checks: of Ready resources, drift_check (shared region inventory) or full (every part read); of resources waiting on AWS, wait_check (the same check, instead of a full pass)."
         );
         let _ = writeln!(out, "# TYPE privateapi_resyncs_total counter");
-        for kind in ["drift_check", "full"] {
+        for kind in ["drift_check", "full", "wait_check"] {
             let n = self
                 .resyncs
                 .lock()

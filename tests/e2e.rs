@@ -612,6 +612,49 @@ async fn ten_resources_at_once() {
 }
 
 #[tokio::test]
+async fn a_resource_waiting_on_aws_gets_cheap_checks_until_it_moves() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("waiting");
+    // Applied before the operator starts, so that its VPC link (named after the uid)
+    // can be made PENDING for its first 12 seconds.
+    ok(kubectl_apply(&manifest(&ns, "slow", &vpc, &subnets, "")));
+    let owner = owner_of(&ns, "slow");
+    let link = owner.resource_name("", 128);
+    set_link_pending(&link, Some(Duration::from_secs(12))).await;
+    let addr = format!("127.0.0.1:{}", 20000 + (rand::random::<u16>() % 20000));
+    let op = Operator::start(&ns, &["--metrics-addr", &addr]);
+    wait_ready(&ns, "slow", &op);
+    set_link_pending(&link, None).await;
+
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    let wait_checks: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("privateapi_resyncs_total{kind=\"wait_check\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_default();
+    assert!(
+        wait_checks >= 3,
+        "the link was PENDING for 12 s, yet {wait_checks} wait checks:\n{}",
+        op.log()
+    );
+    assert!(
+        op.log().contains("wait over: full pass"),
+        "the link's AVAILABLE was not seen by a wait check:\n{}",
+        op.log()
+    );
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
+
+    ok(kubectl(&["delete", "papi", "slow", "-n", &ns, "--wait=false"]));
+    wait_gone(&ns, "slow", &op);
+}
+
+#[tokio::test]
 async fn metrics_health_and_graceful_shutdown() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
