@@ -13,6 +13,9 @@
 //! quotas`): time to Ready and to deleted against the minimum the quotas allow, and
 //! how many calls were throttled.
 //!
+//! Before it, `BENCH_WAIT_SIZE` (default 5; 0 skips) resources whose VPC links stay
+//! PENDING for `BENCH_WAIT_PENDING_SECONDS` (default 120): how they are looked at
+//! meanwhile (full passes and wait checks) and what that costs.
 //! Knobs: BENCH_SIZES, BENCH_QUOTA_SIZE, BENCH_RESYNC_SECONDS (steady phase, default
 //! 10), BENCH_STEADY_SECONDS (measuring window, default 30), AWSPROXY_PORT.
 
@@ -532,6 +535,79 @@ async fn run(
     f
 }
 
+/// What looking at resources that wait on AWS costs.
+struct Waiting {
+    all_ready: f64,
+    full_passes: u64,
+    wait_checks: u64,
+    calls: u64,
+    reads: u64,
+    writes: u64,
+}
+
+/// `n` PrivateApis whose VPC links stay PENDING for `pending` (the emulator's knob,
+/// as AWS keeps them for minutes): the looks while they wait, and their AWS calls,
+/// from apply to all Ready. Deleted again afterwards.
+async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pending: Duration) -> Waiting {
+    let ns = format!("bench-w{n}-{:04x}", rand::random::<u16>());
+    let (vpc, subnets) = common::network(aws).await;
+    let run = Run {
+        ns: ns.clone(),
+        proxy,
+        log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
+        metrics: format!("127.0.0.1:{}", free_port()),
+    };
+    proxy
+        .config(serde_json::json!({"quotas": false, "error_rate": 0.0, "lose_rate": 0.0}))
+        .await;
+    let (timelines, watch_task) = watch(client.clone(), &ns);
+    let mut op = run.operator(&["--aws-pacing", "off"]);
+    run.wait_started(Duration::from_secs(30)).await;
+    common::set_every_link_pending(Some(pending)).await;
+    proxy.reset().await;
+    let manifests: String = (0..n)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                manifest(&ns, &format!("api-{i:03}"), &vpc, &subnets, "nginx:1.27")
+            )
+        })
+        .collect();
+    let t0 = Instant::now();
+    ok(kubectl_apply(&manifests));
+    until(pending + Duration::from_secs(120 + 3 * n as u64), "all Ready", || {
+        let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+        map.len() == n && map.values().all(|t| t.ready.is_some())
+    })
+    .await;
+    let all_ready = secs(t0.elapsed());
+    common::set_every_link_pending(None).await;
+    let stats = proxy.stats().await;
+    let wait_checks = run
+        .metric_sum("privateapi_resyncs_total{kind=\"wait_check\"}")
+        .await
+        .unwrap_or(0);
+    let figures = Waiting {
+        all_ready,
+        // A full pass reads both IAM roles; nothing else reads them.
+        full_passes: stats.count("GetRole") / 2,
+        wait_checks,
+        calls: stats.total(),
+        reads: stats.reads(),
+        writes: stats.writes(),
+    };
+    ok(kubectl(&["delete", "papi", "--all", "-n", &ns, "--wait=false"]));
+    until(Duration::from_secs(120 + 3 * n as u64), "all deleted", || {
+        let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().all(|t| t.deleted.is_some())
+    })
+    .await;
+    op.terminate();
+    watch_task.abort();
+    eprintln!("[bench] operator log: {}", run.log.display());
+    figures
+}
+
 /// Memory with many objects: `n` PrivateApis whose subnets do not exist, so each
 /// costs one AWS call and ends `Stalled`, cached by the operator with a status. What
 /// the operator keeps per object (the reflector's copy, its schedule, backoff and
@@ -832,6 +908,36 @@ async fn main() {
                 idle.saturating_sub(start) as f64 / 1024.0 * 1000.0 / n as f64
             );
         }
+    }
+
+    let waiting_n: usize = env_or("BENCH_WAIT_SIZE", 5);
+    if waiting_n > 0 {
+        let pending = Duration::from_secs(env_or("BENCH_WAIT_PENDING_SECONDS", 120));
+        eprintln!(
+            "[bench] N={waiting_n}, VPC links PENDING for {} s ...",
+            pending.as_secs()
+        );
+        let w = waiting(&aws, &client, &proxy, waiting_n, pending).await;
+        let looks = w.full_passes + w.wait_checks;
+        println!();
+        println!(
+            "Waiting on AWS: every VPC link PENDING for {} s (the emulator's knob), --poll-seconds 10, unthrottled",
+            pending.as_secs()
+        );
+        println!();
+        println!(
+            "| N | all Ready | looks: full passes / wait checks | AWS calls, apply to Ready (writes) | reads per look | reads per look if every look were a full pass |"
+        );
+        println!("|---|---|---|---|---|---|");
+        println!(
+            "| {waiting_n} | {:.1} s | {} / {} | {} ({}) | {:.1} | about 19 |",
+            w.all_ready,
+            w.full_passes,
+            w.wait_checks,
+            w.calls,
+            w.writes,
+            w.reads as f64 / looks.max(1) as f64
+        );
     }
 
     if quota_n > 0 {

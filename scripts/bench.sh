@@ -10,7 +10,8 @@
 # Knobs (environment): BENCH_SIZES (default 1,10,100), BENCH_QUOTA_SIZE (default 10,
 # 0 skips the quota run), BENCH_QUOTA_TEARDOWN (true; false stops the quota run after
 # the restart, before the deletes), BENCH_MEMORY_SIZES (1000; objects for the memory
-# run, empty skips it), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30);
+# run, empty skips it), BENCH_WAIT_SIZE (5; resources whose VPC links stay PENDING for
+# BENCH_WAIT_PENDING_SECONDS, default 120; 0 skips), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30);
 # ports: PRIVATEAPI_BENCH_{MOTO,PROXY,APISERVER,ETCD_CLIENT,ETCD_PEER}_PORT.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -377,6 +377,16 @@ pub async fn set_link_pending(name: &str, pending: Option<Duration>) {
     emulator_control("/_privateapi/vpclink", body).await;
 }
 
+/// Every new VPC link is PENDING for this long from its creation (None: AVAILABLE at
+/// once again). Server-wide: only for an emulator no parallel test shares.
+pub async fn set_every_link_pending(pending: Option<Duration>) {
+    let body = match pending {
+        Some(d) => serde_json::json!({"pending_seconds": d.as_secs_f64()}),
+        None => serde_json::json!({"unset": true}),
+    };
+    emulator_control("/_privateapi/vpclink", body).await;
+}
+
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
