@@ -231,7 +231,7 @@ pub async fn register_task_definition(aws: &Aws, desired: &DesiredTaskDefinition
 
 /// Every ACTIVE revision of the family, oldest first.
 pub async fn list_task_definitions(aws: &Aws, family: &str) -> AwsResult<Vec<String>> {
-    all_pages(|token| async move {
+    all_pages("ListTaskDefinitions", |token| async move {
         let out = aws
             .ecs
             .list_task_definitions()

@@ -191,7 +191,7 @@ pub struct ListedTargetGroup {
 /// Every target group of the region (ownership is not checked: callers look up
 /// ARNs they already proved are theirs).
 pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ListedTargetGroup>> {
-    all_pages(|marker| async move {
+    all_pages("DescribeTargetGroups", |marker| async move {
         let out = aws
             .elb
             .describe_target_groups()
@@ -243,7 +243,7 @@ fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
 /// Every load balancer of the region (ownership is not checked: callers look up
 /// ARNs they already proved are theirs).
 pub async fn list_load_balancers(aws: &Aws) -> AwsResult<Vec<ObservedLoadBalancer>> {
-    all_pages(|marker| async move {
+    all_pages("DescribeLoadBalancers", |marker| async move {
         let out = aws
             .elb
             .describe_load_balancers()

@@ -28,27 +28,6 @@ use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
 
-/// Every page of a listing. `page(token)` fetches one page: its items and the next
-/// token. The listing ends at a missing or empty token (moto answers last pages with
-/// an empty one) or a token seen before (so a server that repeats one cannot loop us).
-/// Pages may be empty and still have a next one (EC2 with filters does that).
-pub async fn all_pages<T, F, Fut>(mut page: F) -> AwsResult<Vec<T>>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = AwsResult<(Vec<T>, Option<String>)>>,
-{
-    let mut all = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut token = None;
-    loop {
-        let (items, next) = page(token).await?;
-        all.extend(items);
-        match next.filter(|t| !t.is_empty() && seen.insert(t.clone())) {
-            Some(next) => token = Some(next),
-            None => return Ok(all),
-        }
-    }
-}
 pub use faults::{Fault, Faults};
 pub use ownership::Owner;
 pub use pacing::Pacer;
@@ -185,15 +164,44 @@ impl AwsFactory {
     }
 }
 
+/// Every page of a listing. `page(token)` fetches one page: its items and the next
+/// token. The listing ends at a missing or empty token (moto answers last pages with
+/// an empty one); pages may be empty and still have a next one (EC2 with filters does
+/// that). A token seen before is an error: a partial listing must never pass for a
+/// whole one (finding nothing of ours would mean creating it again).
+pub async fn all_pages<T, F, Fut>(operation: &'static str, mut page: F) -> AwsResult<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = AwsResult<(Vec<T>, Option<String>)>>,
+{
+    let mut all = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        match next.filter(|t| !t.is_empty()) {
+            None => return Ok(all),
+            Some(next) if !seen.insert(next.clone()) => {
+                return Err(AwsError::Incomplete {
+                    operation,
+                    field: "a new page token (it repeated one)",
+                });
+            }
+            Some(next) => token = Some(next),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Pages served from a script: (items, next token) per call, and the tokens asked for.
-    async fn list(script: Vec<(Vec<u32>, Option<&'static str>)>) -> (Vec<u32>, Vec<Option<String>>) {
+    async fn list(script: Vec<(Vec<u32>, Option<&'static str>)>) -> (AwsResult<Vec<u32>>, Vec<Option<String>>) {
         let asked = Mutex::new(Vec::new());
         let pages = Mutex::new(script.into_iter());
-        let items = all_pages(|token| {
+        let items = all_pages("ListThings", |token| {
             asked.lock().unwrap_or_else(|p| p.into_inner()).push(token);
             let page = pages.lock().unwrap_or_else(|p| p.into_inner()).next();
             async move {
@@ -201,23 +209,25 @@ mod tests {
                 Ok((items, next.map(str::to_owned)))
             }
         })
-        .await
-        .expect("listing");
+        .await;
         (items, asked.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
     #[tokio::test]
     async fn all_pages_follows_tokens_through_empty_pages() {
         let (items, asked) = list(vec![(vec![1, 2], Some("a")), (vec![], Some("b")), (vec![3], None)]).await;
-        assert_eq!(items, [1, 2, 3]);
+        assert_eq!(items.expect("listing"), [1, 2, 3]);
         assert_eq!(asked, [None, Some("a".into()), Some("b".into())]);
     }
 
     #[tokio::test]
-    async fn all_pages_stops_at_an_empty_or_repeated_token() {
+    async fn all_pages_stops_at_an_empty_token_and_refuses_a_repeated_one() {
         let (items, asked) = list(vec![(vec![1], Some(""))]).await;
-        assert_eq!((items, asked.len()), (vec![1], 1));
+        assert_eq!((items.expect("listing"), asked.len()), (vec![1], 1));
         let (items, asked) = list(vec![(vec![1], Some("a")), (vec![2], Some("a"))]).await;
-        assert_eq!((items, asked.len()), (vec![1, 2], 2));
+        assert_eq!(asked.len(), 2);
+        let error = items.expect_err("a repeated token is not the end of the listing");
+        assert!(error.to_string().starts_with("ListThings: "), "{error}");
+        assert_eq!(error.disposition(), error::Disposition::Retry);
     }
 }

@@ -144,7 +144,7 @@ pub struct ListedApi {
 }
 
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
-    all_pages(|position| async move {
+    all_pages("GetRestApis", |position| async move {
         let out = aws
             .apigw()
             .await

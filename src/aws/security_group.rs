@@ -138,7 +138,7 @@ pub async fn observe(aws: &Aws, owner: &Owner, vpc_id: Option<&str>) -> AwsResul
 
 /// Every group of every PrivateApi in the region, with its owner's uid.
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(String, ObservedGroup)>> {
-    all_pages(|token| async move {
+    all_pages("DescribeSecurityGroups", |token| async move {
         let out = aws
             .ec2
             .describe_security_groups()

@@ -71,7 +71,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ObservedVpcLink>
 
 /// Every link in the region, with the uid of the PrivateApi that owns it, if any.
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLink)>> {
-    all_pages(|token| async move {
+    all_pages("GetVpcLinks", |token| async move {
         let out = aws
             .apigwv2()
             .await
