@@ -165,7 +165,16 @@ struct Run<'a> {
     metrics: String,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(ns: &str, proxy: &'a Proxy) -> Self {
+        Run {
+            ns: ns.to_owned(),
+            proxy,
+            log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
+            metrics: format!("127.0.0.1:{}", free_port()),
+        }
+    }
+
     fn operator(&self, extra: &[&str]) -> Operator {
         let mut env = common::aws_env();
         env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL" && *k != "PRIVATEAPI_AWS_PACING");
@@ -313,6 +322,18 @@ impl Steady {
     }
 }
 
+/// `n` PrivateApis `api-000`… in one multi-document manifest.
+fn stacks(ns: &str, n: usize, vpc: &str, subnets: &[String]) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                manifest(ns, &format!("api-{i:03}"), vpc, subnets, "nginx:1.27")
+            )
+        })
+        .collect()
+}
+
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -336,12 +357,7 @@ async fn run(
     let tag = if quotas { "q" } else { "u" };
     let ns = format!("bench-{tag}{n}-{:04x}", rand::random::<u16>());
     let (vpc, subnets) = common::network(aws).await;
-    let run = Run {
-        ns: ns.clone(),
-        proxy,
-        log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
-        metrics: format!("127.0.0.1:{}", free_port()),
-    };
+    let run = Run::new(&ns, proxy);
     let pacing = if quotas { "quotas" } else { "off" };
     let mut f = Figures {
         n,
@@ -358,14 +374,7 @@ async fn run(
     tokio::time::sleep(Duration::from_millis(500)).await;
     f.rss_start_kib = op.memory_kib().map(|m| m.0).unwrap_or(0);
     proxy.reset().await;
-    let manifests: String = (0..n)
-        .map(|i| {
-            format!(
-                "---\n{}",
-                manifest(&ns, &format!("api-{i:03}"), &vpc, &subnets, "nginx:1.27")
-            )
-        })
-        .collect();
+    let manifests = stacks(&ns, n, &vpc, &subnets);
     let moto_pid = script_pid(&format!("moto-{}.pid", env_or("MOTO_PORT", 5055u16)));
     let proxy_pid = script_pid(&format!("awsproxy-{}.pid", proxy.port()));
     let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds).unwrap_or(0.0);
@@ -551,12 +560,7 @@ struct Waiting {
 async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pending: Duration) -> Waiting {
     let ns = format!("bench-w{n}-{:04x}", rand::random::<u16>());
     let (vpc, subnets) = common::network(aws).await;
-    let run = Run {
-        ns: ns.clone(),
-        proxy,
-        log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
-        metrics: format!("127.0.0.1:{}", free_port()),
-    };
+    let run = Run::new(&ns, proxy);
     proxy
         .config(serde_json::json!({"quotas": false, "error_rate": 0.0, "lose_rate": 0.0}))
         .await;
@@ -565,14 +569,7 @@ async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pend
     run.wait_started(Duration::from_secs(30)).await;
     common::set_every_link_pending(Some(pending)).await;
     proxy.reset().await;
-    let manifests: String = (0..n)
-        .map(|i| {
-            format!(
-                "---\n{}",
-                manifest(&ns, &format!("api-{i:03}"), &vpc, &subnets, "nginx:1.27")
-            )
-        })
-        .collect();
+    let manifests = stacks(&ns, n, &vpc, &subnets);
     let t0 = Instant::now();
     ok(kubectl_apply(&manifests));
     until(pending + Duration::from_secs(120 + 3 * n as u64), "all Ready", || {
@@ -615,12 +612,7 @@ async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pend
 /// Returns the RSS (KiB) at start, once every object has a status, and the peak.
 async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u64, u64, u64) {
     let ns = format!("bench-m{n}-{:04x}", rand::random::<u16>());
-    let run = Run {
-        ns: ns.clone(),
-        proxy,
-        log: std::env::temp_dir().join(format!("privateapi-bench-{ns}.log")),
-        metrics: format!("127.0.0.1:{}", free_port()),
-    };
+    let run = Run::new(&ns, proxy);
     let (timelines, watch_task) = watch(client.clone(), &ns);
     let mut op = run.operator(&["--aws-pacing", "off"]);
     run.wait_started(Duration::from_secs(30)).await;

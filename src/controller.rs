@@ -166,12 +166,7 @@ impl Context {
     /// waited on AWS (see `schedule_wait`), and its status says on which parts.
     fn waiting_on<'a>(&self, obj: &'a PrivateApi) -> Option<(&'a ResourceIds, BTreeSet<&'a str>)> {
         let generation = obj.metadata.generation;
-        let waited = {
-            let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-            schedule
-                .get(&Self::key(obj))
-                .is_some_and(|c| c.generation == generation && !c.deleting && c.waits > 0)
-        };
+        let waited = self.waits(obj) > 0;
         let status = obj
             .status
             .as_ref()
@@ -244,15 +239,18 @@ impl Context {
         self.schedule_at(obj, after, 0)
     }
 
+    /// Passes in a row that only waited on AWS, at the object's generation.
+    fn waits(&self, obj: &PrivateApi) -> u32 {
+        let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+        schedule
+            .get(&Self::key(obj))
+            .filter(|c| c.generation == obj.metadata.generation && !c.deleting)
+            .map_or(0, |c| c.waits)
+    }
+
     /// After a pass that only waited on AWS: look again after [`wait_delay`].
     fn schedule_wait(&self, obj: &PrivateApi) -> Action {
-        let waited = {
-            let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
-            schedule
-                .get(&Self::key(obj))
-                .filter(|c| c.generation == obj.metadata.generation && !c.deleting)
-                .map_or(0, |c| c.waits)
-        };
+        let waited = self.waits(obj);
         self.schedule_at(obj, wait_delay(self.settings.poll, waited), waited.saturating_add(1))
     }
 
