@@ -17,7 +17,8 @@
 //! PENDING for `BENCH_WAIT_PENDING_SECONDS` (default 120): how they are looked at
 //! meanwhile (full passes and wait checks) and what that costs.
 //! Knobs: BENCH_SIZES, BENCH_QUOTA_SIZE, BENCH_RESYNC_SECONDS (steady phase, default
-//! 10), BENCH_STEADY_SECONDS (measuring window, default 30), AWSPROXY_PORT.
+//! 10), BENCH_STEADY_SECONDS (measuring window, default 30; drift checks are measured
+//! over at least four windows of the region lists), AWSPROXY_PORT.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -302,6 +303,7 @@ struct Figures {
 /// One steady-state window: resyncs of Ready resources and the AWS calls they made.
 #[derive(Debug, Default)]
 struct Steady {
+    window: u64,
     resyncs: u64,
     reads: u64,
     writes: u64,
@@ -316,9 +318,50 @@ impl Steady {
 
     fn cell(&self) -> String {
         match self.calls_per_resync() {
-            Some(c) => format!("{c:.2} ({}) over {} resyncs", self.writes, self.resyncs),
+            Some(c) => format!(
+                "{c:.2} ({}) over {} resyncs in {} s",
+                self.writes, self.resyncs, self.window
+            ),
             None => "-".into(),
         }
+    }
+}
+
+/// The operator's defaults scaled to a `resync` of a few seconds: full passes as
+/// many resyncs apart (72), the same read budget.
+struct Cadence {
+    settings: privateapi::controller::Settings,
+}
+
+/// Drift checks between full passes at the default cadence (5 min, 6 h).
+const CHECKS_PER_FULL_PASS: u32 = 72;
+
+fn drift_check_cadence(resync: u64) -> Cadence {
+    let resync = Duration::from_secs(resync);
+    let settings = privateapi::controller::Settings {
+        resync,
+        full_resync: resync * CHECKS_PER_FULL_PASS,
+        ..Default::default()
+    };
+    Cadence { settings }
+}
+
+impl std::ops::Deref for Cadence {
+    type Target = privateapi::controller::Settings;
+    fn deref(&self) -> &Self::Target {
+        &self.settings
+    }
+}
+
+impl Cadence {
+    /// How long `n` resources share the region lists (the operator's own rule).
+    fn list_window(&self, n: usize) -> Duration {
+        privateapi::aws::inventory::Freshness::Shared {
+            at_least: self.resync / 2,
+            resync: self.resync,
+            reads_per_resync: privateapi::controller::list_reads_per_resync(&self.settings),
+        }
+        .max_age(n)
     }
 }
 
@@ -444,10 +487,16 @@ async fn run(
     f.throttle_errors_in_reconciles = count_throttle_errors(&op);
 
     // ---- steady state: a restart (one full pass per object), then resyncs; once
-    // with drift checks (the default: full passes hourly), once with full passes only
+    // with drift checks (full passes as rare as by default, relative to the resync),
+    // once with full passes only
     if let Some((resync, window)) = steady {
         let resync_arg = resync.to_string();
-        for (slot, full_resync) in [(0, "3600"), (1, "0")] {
+        let checks = drift_check_cadence(resync);
+        let full_resync = checks.full_resync.as_secs().to_string();
+        // Long enough for the region lists to be re-read a few times (with few
+        // resources they are shared across resyncs, not only across resources).
+        let check_window = window.max(4 * checks.list_window(n).as_secs());
+        for (slot, full_resync, window) in [(0, full_resync.as_str(), check_window), (1, "0", window)] {
             proxy.reset().await;
             let mut op = run.operator(&[
                 "--aws-pacing",
@@ -479,6 +528,7 @@ async fn run(
             let stats = proxy.stats().await;
             let steady = &mut f.steady[slot];
             steady.resyncs = run.resyncs().await.unwrap_or(0) - resyncs_before;
+            steady.window = window;
             steady.cpu = op.cpu_seconds() - cpu_before;
             steady.reads = stats.reads();
             steady.writes = stats.writes();
@@ -759,7 +809,7 @@ async fn main() {
         println!("Unthrottled (--aws-pacing off, no quotas in the proxy)");
         println!();
         println!(
-            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync (writes): drift check | … full pass | … default cadence (11 checks + 1 full pass per hour) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
+            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync (writes): drift check | … full pass | … default cadence (71 checks + 1 full pass per 6 h) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
         );
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for f in &results {
@@ -779,7 +829,10 @@ async fn main() {
                 f.steady[0].cell(),
                 f.steady[1].cell(),
                 match (f.steady[0].calls_per_resync(), f.steady[1].calls_per_resync()) {
-                    (Some(check), Some(full)) => format!("{:.2}", (11.0 * check + full) / 12.0),
+                    (Some(check), Some(full)) => {
+                        let k = f64::from(CHECKS_PER_FULL_PASS);
+                        format!("{:.2}", ((k - 1.0) * check + full) / k)
+                    }
                     _ => "-".into(),
                 },
                 f.restart_writes,
@@ -863,14 +916,16 @@ async fn main() {
         println!(
             "pick-up = from the object's appearance in a watch to the operator's finalizer, and to its first status \
          write (after the first full pass over AWS); Ready = from `kubectl apply` of all N; \
-         steady state: operator restarted with --resync-seconds {resync}, calls counted over {window} s and \
-         divided by the resyncs of Ready resources made in it (privateapi_resyncs_total): first with the default \
-         --full-resync-seconds 3600 (every resync in the window is a drift check: the shared region inventory \
-         plus one DescribeServices), then with --full-resync-seconds 0 (every resync a full pass); default \
-         cadence = --resync-seconds 300 and --full-resync-seconds 3600, i.e. 11 drift checks and 1 full pass \
-         per hour; writes after restart = AWS writes of the restarted \
+         steady state: operator restarted with --resync-seconds {resync}, calls counted over a window and \
+         divided by the resyncs of Ready resources made in it (privateapi_resyncs_total): first with \
+         --full-resync-seconds {} (72 resyncs, as by default; every resync in the window is a drift check: \
+         a share of the region lists plus one probe, over at least four list windows), then with \
+         --full-resync-seconds 0 (every resync a full pass, over {window} s); default \
+         cadence = --resync-seconds 300 and --full-resync-seconds 21600, i.e. 71 drift checks and 1 full pass \
+         per 6 h; writes after restart = AWS writes of the restarted \
          operator's first pass over N Ready objects; teardown: `kubectl delete --all` until every object is gone \
-         (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included)."
+         (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included).",
+            drift_check_cadence(resync).full_resync.as_secs()
         );
     }
 

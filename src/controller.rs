@@ -18,12 +18,12 @@ use rand::Rng;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::aws::inventory::InventoryCache;
+use crate::aws::inventory::{Freshness, InventoryCache};
 use crate::aws::{AwsFactory, Owner};
 use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus, ResourceIds};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::reconcile::drift::{self, Finding};
+use crate::reconcile::drift::{self, Finding, Probe};
 use crate::reconcile::{self, Mode};
 use crate::status::{self, Verdict};
 
@@ -43,6 +43,9 @@ pub struct Settings {
     /// A full pass (every part read, leftovers swept) at least this often; a drift
     /// check in between. Zero or not above `resync`: every resync is a full pass.
     pub full_resync: Duration,
+    /// AWS reads a resync may cost per Ready resource, on average: sizes how long the
+    /// region lists are shared (see [`list_reads_per_resync`]).
+    pub resync_reads: f64,
     /// Reconciles running at once.
     pub concurrency: u16,
     /// Requeue while AWS is provisioning (longer after the first minute: see
@@ -56,7 +59,8 @@ impl Default for Settings {
             namespace: None,
             selector: None,
             resync: Duration::from_secs(300),
-            full_resync: Duration::from_secs(3600),
+            full_resync: Duration::from_secs(6 * 3600),
+            resync_reads: 2.0,
             concurrency: 8,
             poll: Duration::from_secs(10),
         }
@@ -97,6 +101,45 @@ pub fn wait_delay(poll: Duration, waited: u32) -> Duration {
     (poll * factor).min(MAX_WAIT.max(poll))
 }
 
+/// Reads of a full pass over one resource (19, measured by `make bench`).
+const FULL_PASS_READS: f64 = 19.0;
+/// Reads of one drift-check probe, averaged over a default stack's six (one each,
+/// two for the execution role's policies).
+const PROBE_READS: f64 = 7.0 / 6.0;
+/// The least share of a resync left to the region lists, whatever the budget says.
+const MIN_LIST_READS: f64 = 0.1;
+
+/// What the region lists may cost a Ready resource per resync: the budget
+/// (`resync_reads`) less a probe and the full passes' share. The inventory cache
+/// turns it into how long the lists are shared (see `Freshness`): with the defaults
+/// (2 reads, a resync every 5 min, a full pass every 6 h) 0.57 reads, so a lone
+/// resource re-reads the lists every 44 minutes, ten share them every 4.4 minutes and
+/// a hundred every 2.5 (twice a resync, the most often they are read).
+pub fn list_reads_per_resync(settings: &Settings) -> f64 {
+    let full_passes = if settings.full_resync > settings.resync {
+        settings.resync.as_secs_f64() / settings.full_resync.as_secs_f64()
+    } else {
+        1.0
+    };
+    (settings.resync_reads - PROBE_READS - FULL_PASS_READS * full_passes).max(MIN_LIST_READS)
+}
+
+/// When an object's last full pass ran, at which generation, and how many drift
+/// checks the object has had (they take the probes in turn).
+#[derive(Clone, Copy, Debug)]
+struct FullPass {
+    generation: Option<i64>,
+    at: Instant,
+    checks: u32,
+}
+
+/// What a drift check of an object needs from its last full pass.
+struct DriftCheck<'a> {
+    ids: &'a ResourceIds,
+    after: Instant,
+    turn: u32,
+}
+
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
     pub client: Client,
@@ -111,9 +154,9 @@ pub struct Context {
     /// Per object: the generation last checked and when the next check is due;
     /// watch events caused by our own status writes are answered from here.
     schedule: Mutex<HashMap<String, Checked>>,
-    /// Per object: the generation and time of its last full pass.
-    last_full_pass: Mutex<HashMap<String, (Option<i64>, Instant)>>,
-    /// Region inventories shared by the drift checks of one resync window.
+    /// Per object: its last full pass.
+    last_full_pass: Mutex<HashMap<String, FullPass>>,
+    /// Region inventories shared by the drift checks of Ready resources.
     inventories: InventoryCache,
     /// Fresher ones for the checks of resources waiting on AWS.
     wait_inventories: InventoryCache,
@@ -134,13 +177,16 @@ impl Context {
             failures: Mutex::default(),
             schedule: Mutex::default(),
             last_full_pass: Mutex::default(),
-            // Fresh enough for drift found by one resync to be repaired by the next.
-            inventories: InventoryCache::new(
-                (settings.resync / 2).clamp(Duration::from_secs(1), Duration::from_secs(60)),
-            ),
-            wait_inventories: InventoryCache::new(
+            inventories: InventoryCache::new(Freshness::Shared {
+                // With many resources: lists twice a resync, so that drift the
+                // inventory shows is seen within one and a half resyncs.
+                at_least: (settings.resync / 2).max(Duration::from_secs(1)),
+                resync: settings.resync,
+                reads_per_resync: list_reads_per_resync(&settings),
+            }),
+            wait_inventories: InventoryCache::new(Freshness::Fixed(
                 (settings.poll / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
-            ),
+            )),
             settings,
         }
     }
@@ -148,7 +194,7 @@ impl Context {
     /// The IDs to drift-check, when a drift check will do instead of a full pass: the
     /// object is Ready at this generation, and its last full pass, at this
     /// generation, is recent enough.
-    fn ids_for_drift_check<'a>(&self, obj: &'a PrivateApi) -> Option<&'a ResourceIds> {
+    fn drift_check_of<'a>(&self, obj: &'a PrivateApi) -> Option<DriftCheck<'a>> {
         if self.settings.full_resync <= self.settings.resync {
             return None;
         }
@@ -157,8 +203,26 @@ impl Context {
             s.observed_generation == generation && status::is_ready(Some(s)) && s.resources.rest_api_id.is_some()
         })?;
         let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
-        let (g, at) = last.get(&Self::key(obj))?;
-        (*g == generation && at.elapsed() < self.settings.full_resync).then_some(&status.resources)
+        let pass = last.get(&Self::key(obj))?;
+        (pass.generation == generation && pass.at.elapsed() < self.settings.full_resync).then_some(DriftCheck {
+            ids: &status.resources,
+            after: pass.at,
+            turn: pass.checks,
+        })
+    }
+
+    /// A drift check of the object found nothing: the next one takes the next probe.
+    fn drift_check_done(&self, obj: &PrivateApi) {
+        let mut last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pass) = last.get_mut(&Self::key(obj)) {
+            pass.checks = pass.checks.wrapping_add(1);
+        }
+    }
+
+    /// When the object's last full pass ran (its inventory must be newer).
+    fn last_full_pass_at(&self, obj: &PrivateApi) -> Option<Instant> {
+        let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        last.get(&Self::key(obj)).map(|pass| pass.at)
     }
 
     /// The IDs to check, and the parts waited on, when a check will do instead of a
@@ -182,7 +246,16 @@ impl Context {
 
     fn full_pass_done(&self, obj: &PrivateApi) {
         let mut last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
-        last.insert(Self::key(obj), (obj.metadata.generation, Instant::now()));
+        let key = Self::key(obj);
+        // The probes go on in turn across full passes: frequent full passes must not
+        // keep the later probes from ever being taken.
+        let checks = last.get(&key).map_or(0, |pass| pass.checks);
+        let pass = FullPass {
+            generation: obj.metadata.generation,
+            at: Instant::now(),
+            checks,
+        };
+        last.insert(key, pass);
     }
 
     async fn publish(&self, obj: &PrivateApi, type_: EventType, reason: &str, action: &str, note: String) {
@@ -347,10 +420,13 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
 async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     let owner = owner_of(&obj)?;
     let was_ready = status::is_ready(obj.status.as_ref());
-    if let Some(ids) = ctx.ids_for_drift_check(&obj) {
+    if let Some(check) = ctx.drift_check_of(&obj) {
+        let probe = drift::probe(&obj.spec, check.turn);
+        let inventories = (&ctx.inventories, check.after);
         // Boxed, like the passes below: their futures are large, worker stacks are not.
-        match Box::pin(drift_check(&obj, &owner, ids, ctx, &ctx.inventories)).await {
+        match Box::pin(drift_check(&obj, &owner, check.ids, ctx, inventories, probe)).await {
             Ok(findings) if findings.is_empty() => {
+                ctx.drift_check_done(&obj);
                 ctx.metrics.observe_resync("drift_check");
                 return Ok(ctx.schedule_next(&obj, ctx.settings.resync));
             }
@@ -358,8 +434,11 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
             Err(error) => info!(error = %error, "drift check failed: full pass"),
         }
     } else if let Some((ids, waiting)) = ctx.waiting_on(&obj) {
-        // Only waiting on AWS: the same check says whether anything moved.
-        match Box::pin(drift_check(&obj, &owner, ids, ctx, &ctx.wait_inventories)).await {
+        // Only waiting on AWS: the same check says whether anything moved (the
+        // service's probe: tasks starting are among what it waits on).
+        let after = ctx.last_full_pass_at(&obj).unwrap_or_else(Instant::now);
+        let inventories = (&ctx.wait_inventories, after);
+        match Box::pin(drift_check(&obj, &owner, ids, ctx, inventories, Probe::Service)).await {
             Ok(findings) if drift::still_waiting(&findings, &waiting) => {
                 ctx.metrics.observe_resync("wait_check");
                 debug!(waiting = %summary(&findings), "still waiting");
@@ -436,17 +515,19 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     }
 }
 
-/// The drift check against the region's inventory: `inventories` decides how fresh.
+/// The drift check against the region's inventory: `inventories` decides how fresh,
+/// and it is taken after the given time (the object's last full pass).
 async fn drift_check(
     obj: &PrivateApi,
     owner: &Owner,
     ids: &ResourceIds,
     ctx: &Context,
-    inventories: &InventoryCache,
+    (inventories, after): (&InventoryCache, Instant),
+    probe: Probe,
 ) -> Result<Vec<Finding>> {
     let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
-    let inventory = inventories.get(&aws).await?;
-    Ok(reconcile::drift::check(&aws, &inventory, owner, &obj.spec, ids).await?)
+    let inventory = inventories.get(&aws, &owner.uid, after).await?;
+    Ok(reconcile::drift::check(&aws, &inventory, owner, &obj.spec, ids, probe).await?)
 }
 
 fn summary(findings: &[Finding]) -> String {
@@ -594,6 +675,25 @@ pub async fn run(client: Client, aws: Arc<AwsFactory>, metrics: Arc<Metrics>, se
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lists_get_what_the_read_budget_leaves() {
+        let defaults = Settings::default();
+        // 2 − 7/6 (a probe) − 19 × 300 / 21600 (the full passes' share).
+        let share = list_reads_per_resync(&defaults);
+        assert!((share - 0.5695).abs() < 1e-3, "{share}");
+        // Full passes at every resync leave the lists the least share.
+        let every_time = Settings {
+            full_resync: Duration::ZERO,
+            ..Settings::default()
+        };
+        assert_eq!(list_reads_per_resync(&every_time), MIN_LIST_READS);
+        let generous = Settings {
+            resync_reads: 10.0,
+            ..Settings::default()
+        };
+        assert!(list_reads_per_resync(&generous) > 8.0);
+    }
     use http::{Method, Request, Response};
     use kube::client::Body;
     use tower_test::mock::{self, Handle};

@@ -60,14 +60,19 @@ enum Command {
         /// Only reconcile objects matching this label selector.
         #[arg(long, env = "PRIVATEAPI_SELECTOR")]
         selector: Option<String>,
-        /// Seconds between full checks of a Ready resource against AWS.
+        /// Seconds between checks of a Ready resource against AWS (drift checks: a
+        /// shared region inventory and one per-resource read, taken in turn).
         #[arg(long, default_value_t = 300, env = "PRIVATEAPI_RESYNC_SECONDS")]
         resync_seconds: u64,
         /// Seconds between full passes over a Ready resource (every part read, leftovers
-        /// swept); resyncs in between are drift checks against a shared region inventory.
-        /// 0: every resync is a full pass.
-        #[arg(long, default_value_t = 3600, env = "PRIVATEAPI_FULL_RESYNC_SECONDS")]
+        /// swept); resyncs in between are drift checks. 0: every resync is a full pass.
+        #[arg(long, default_value_t = 21600, env = "PRIVATEAPI_FULL_RESYNC_SECONDS")]
         full_resync_seconds: u64,
+        /// AWS reads a resync may cost per Ready resource, on average. The region's
+        /// lists are shared by every resource: with few resources they are re-read
+        /// less often to stay within it. Raise it for quicker drift detection with few.
+        #[arg(long, default_value_t = 2.0, env = "PRIVATEAPI_RESYNC_READS")]
+        resync_reads: f64,
         /// Seconds between checks while AWS provisions (doubling after every six
         /// checks of the same wait, up to a minute).
         #[arg(long, default_value_t = 10, env = "PRIVATEAPI_POLL_SECONDS")]
@@ -160,6 +165,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             selector,
             resync_seconds,
             full_resync_seconds,
+            resync_reads,
             poll_seconds,
             concurrency,
             metrics_addr,
@@ -182,6 +188,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 selector,
                 resync: Duration::from_secs(resync_seconds),
                 full_resync: Duration::from_secs(full_resync_seconds),
+                resync_reads,
                 poll: Duration::from_secs(poll_seconds),
                 concurrency,
             };

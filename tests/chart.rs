@@ -428,6 +428,8 @@ fn default_rendering() {
         ("PRIVATEAPI_LOG_FORMAT", "json"),
         ("PRIVATEAPI_AWS_PACING", "quotas"),
         ("PRIVATEAPI_RESYNC_SECONDS", "300"),
+        ("PRIVATEAPI_FULL_RESYNC_SECONDS", "21600"),
+        ("PRIVATEAPI_RESYNC_READS", "2"),
         ("PRIVATEAPI_POLL_SECONDS", "10"),
         ("PRIVATEAPI_CONCURRENCY", "8"),
     ] {
@@ -512,7 +514,7 @@ fn namespaced_rbac_for_one_watched_namespace() {
 fn values_reach_args_env_and_objects() {
     let out = template(&[
         "--set",
-        "resyncSeconds=60,pollSeconds=5,concurrency=3,logFormat=text,awsPacing=off",
+        "resyncSeconds=60,resyncReads=4,pollSeconds=5,concurrency=3,logFormat=text,awsPacing=off",
         "--set",
         "awsRegion=eu-west-1",
         "--set",
@@ -540,6 +542,7 @@ fn values_reach_args_env_and_objects() {
     restricted_pod_security(&docs);
     for (name, value) in [
         ("PRIVATEAPI_RESYNC_SECONDS", "60"),
+        ("PRIVATEAPI_RESYNC_READS", "4"),
         ("PRIVATEAPI_POLL_SECONDS", "5"),
         ("PRIVATEAPI_CONCURRENCY", "3"),
         ("PRIVATEAPI_LOG_FORMAT", "text"),

@@ -81,6 +81,21 @@ impl Operator {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits until the log has been still for `quiet` (no pass is changing anything:
+    /// resyncs that find nothing log nothing at info).
+    async fn settle(&self, quiet: Duration) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut last, mut since) = (self.log().len(), Instant::now());
+        while since.elapsed() < quiet {
+            assert!(Instant::now() < deadline, "the operator never settled:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = self.log().len();
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+    }
 }
 
 impl Drop for Operator {
@@ -445,7 +460,7 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("retain");
-    let op = Operator::start(&ns, &["--resync-seconds", "2", "--full-resync-seconds", "8"]);
+    let op = Operator::start(&ns, &["--resync-seconds", "1", "--full-resync-seconds", "20"]);
     ok(kubectl_apply(&manifest(
         &ns,
         "keep",
@@ -456,8 +471,8 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
     wait_ready(&ns, "keep", &op);
     let owner = owner_of(&ns, "keep");
 
-    // Drift the drift check sees (the service scaled by hand) is repaired within a
-    // resync or two.
+    // Drift the drift check sees (the service scaled by hand) is repaired when the
+    // service's probe comes round (one resync in six).
     let name = owner.resource_name("", 255);
     aws.ecs
         .update_service()
@@ -489,8 +504,9 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         op.log()
     );
 
-    // Drift only a full pass sees (the execution role's managed policy detached) is
-    // repaired within the full resync period.
+    // Drift one of the probes sees (the execution role's managed policy detached) is
+    // found by a drift check when its turn comes, and repaired.
+    op.settle(Duration::from_secs(3)).await;
     let role = get(&ns, "keep")["status"]["resources"]["executionRoleArn"]
         .as_str()
         .and_then(|arn| arn.rsplit('/').next())
@@ -511,6 +527,38 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
             break;
         }
         assert!(Instant::now() < deadline, "policy not re-attached:\n{}", op.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        op.log().contains(&format!("lacks policy {policy}")),
+        "re-attached, but not after a drift check found it:\n{}",
+        op.log()
+    );
+
+    // A leftover only a full pass sweeps (a deployment made by hand, served by no
+    // stage) is gone within the full resync period (20 s).
+    let api_id = get(&ns, "keep")["status"]["resources"]["restApiId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let stray = aws
+        .apigw
+        .create_deployment()
+        .rest_api_id(&api_id)
+        .description("by hand")
+        .send()
+        .await
+        .expect("stray deployment")
+        .id()
+        .unwrap_or_default()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let deployments = aws.apigw.get_deployments().rest_api_id(&api_id).send().await;
+        if deployments.is_ok_and(|d| d.items().iter().all(|d| d.id() != Some(stray.as_str()))) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stray deployment not swept:\n{}", op.log());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 

@@ -681,12 +681,14 @@ async fn stage_throttling_is_set_kept_and_changed_without_redeploy() {
     until_gone(&aws, &owner, &spec, 5).await;
 }
 
-/// The cheap resync: one shared region inventory plus one DescribeServices per
-/// resource. In sync it finds nothing; each drift it claims to see, it sees; after a
+/// The cheap resync: one shared region inventory plus one probe (one or two reads)
+/// per resource and check. In sync no probe finds anything; each drift it claims to
+/// see, it sees (in the inventory, or with the probe that looks at that part); after a
 /// full pass repairs the drift it finds nothing again.
 #[tokio::test]
-async fn drift_check_sees_drift_with_one_read_per_resource() {
+async fn drift_check_sees_drift_with_one_probe_per_resource() {
     use privateapi::aws::inventory::Inventory;
+    use privateapi::reconcile::drift::{Probe, probes};
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let spec = spec(&vpc, &subnets);
@@ -696,19 +698,23 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
         ids.push(until_ready(&aws, owner, &spec, 5).await.resources);
     }
 
-    // In sync: 5 listing calls for the whole region (one page each here), then one
-    // DescribeServices per resource, and no write.
+    // In sync: 5 listing calls for the whole region (one page each here), then every
+    // probe of every resource: one read each, two for the execution role's policies.
+    let every_probe = probes(&spec);
+    assert_eq!(every_probe.len(), 6);
     let before = aws.stats.snapshot();
     let inventory = Inventory::load(&aws).await.expect("inventory");
     for (owner, ids) in owners.iter().zip(&ids) {
-        let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids)
-            .await
-            .expect("check");
-        assert!(found.is_empty(), "{}: {found:?}", owner.name);
+        for &probe in &every_probe {
+            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe)
+                .await
+                .expect("check");
+            assert!(found.is_empty(), "{} {probe:?}: {found:?}", owner.name);
+        }
     }
     let calls = aws.stats.snapshot().since(&before);
     assert_eq!(calls.writes(), 0);
-    assert_eq!(calls.total(), 5 + owners.len() as u64, "{:?}", calls.0);
+    assert_eq!(calls.total(), 5 + 7 * owners.len() as u64, "{:?}", calls.0);
 
     // Drift behind the operator's back, one kind per resource.
     let (a, b, c, d, e) = (&owners[0], &owners[1], &owners[2], &owners[3], &owners[4]);
@@ -720,6 +726,48 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
         .send()
         .await
         .expect("scale a");
+    let a_api = ids[0].rest_api_id.clone().unwrap_or_default();
+    let a_proxy = rest_api::observe_resources(&aws, &a_api)
+        .await
+        .expect("a's API")
+        .and_then(|api| api.proxy)
+        .expect("a's proxy resource");
+    let elsewhere = rest_api::Integration {
+        uri: "http://elsewhere.internal/{proxy}".into(),
+        ..a_proxy.integration.clone().expect("a's integration")
+    };
+    rest_api::put_integration(&aws, &a_api, &a_proxy.id, &elsewhere)
+        .await
+        .expect("re-point a's integration");
+    aws.apigw
+        .create_deployment()
+        .rest_api_id(&a_api)
+        .stage_name("prod")
+        .send()
+        .await
+        .expect("deploy a by hand");
+    aws.elb
+        .create_listener()
+        .load_balancer_arn(ids[0].load_balancer_arn.as_deref().unwrap_or_default())
+        .port(8081)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                .target_group_arn(ids[0].target_group_arn.as_deref().unwrap_or_default())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("add a listener to a's ALB");
+    let a_exec_role = a.resource_name("exec", 64);
+    aws.iam
+        .detach_role_policy()
+        .role_name(&a_exec_role)
+        .policy_arn(privateapi::aws::iam::EXECUTION_POLICY_ARN)
+        .send()
+        .await
+        .expect("detach a's policy");
     let tasks_sg = ids[1].security_group_ids["tasks"].clone();
     let groups = privateapi::aws::security_group::observe(&aws, b, None)
         .await
@@ -746,18 +794,46 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
         .expect("change e's health check");
 
     let inventory = Inventory::load(&aws).await.expect("inventory");
+    // What the inventory sees, every probe sees (and the probe is not read).
     for (owner, ids, expected) in [
-        (a, &ids[0], "service desiredCount 7 → 2"),
         (b, &ids[1], "tasks security group rules changed"),
         (c, &ids[2], "REST API missing"),
         (d, &ids[3], "no listener of the ALB forwards to the target group"),
         (e, &ids[4], "target group health check changed"),
     ] {
-        let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids)
+        for &probe in &every_probe {
+            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe)
+                .await
+                .expect("check");
+            assert!(
+                found.iter().any(|f| f.what == expected),
+                "{} {probe:?}: {found:?}",
+                owner.name
+            );
+        }
+    }
+    // What only a probe sees, its probe sees, and the others do not.
+    let lacks_policy = format!(
+        "IAM role {a_exec_role} lacks policy {}",
+        privateapi::aws::iam::EXECUTION_POLICY_ARN
+    );
+    for (probe, expected) in [
+        (Probe::Service, "service desiredCount 7 → 2"),
+        (Probe::Integrations, "ANY /{proxy+} integration changed"),
+        (Probe::Stage, "stage prod does not serve the current deployment"),
+        (Probe::Listener, "2 listeners, one wanted"),
+        (Probe::Role(0), lacks_policy.as_str()),
+    ] {
+        let found = reconcile::drift::check(&aws, &inventory, a, &spec, &ids[0], probe)
             .await
             .expect("check");
-        assert!(found.iter().any(|f| f.what == expected), "{}: {found:?}", owner.name);
+        let whats: Vec<&str> = found.iter().map(|f| f.what.as_str()).collect();
+        assert_eq!(whats, [expected], "{probe:?}");
     }
+    let task_role = reconcile::drift::check(&aws, &inventory, a, &spec, &ids[0], Probe::Role(1))
+        .await
+        .expect("check");
+    assert!(task_role.is_empty(), "{task_role:?}");
 
     // A full pass repairs, and the next check finds nothing.
     for owner in &owners {
@@ -766,10 +842,12 @@ async fn drift_check_sees_drift_with_one_read_per_resource() {
     let inventory = Inventory::load(&aws).await.expect("inventory");
     for owner in &owners {
         let ids = until_ready(&aws, owner, &spec, 1).await.resources;
-        let found = reconcile::drift::check(&aws, &inventory, owner, &spec, &ids)
-            .await
-            .expect("check");
-        assert!(found.is_empty(), "{} after repair: {found:?}", owner.name);
+        for &probe in &every_probe {
+            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, &ids, probe)
+                .await
+                .expect("check");
+            assert!(found.is_empty(), "{} {probe:?} after repair: {found:?}", owner.name);
+        }
     }
     for owner in &owners {
         until_gone(&aws, owner, &spec, 10).await;

@@ -1196,24 +1196,50 @@ def _apigw_create_resource() -> None:
 
 @patch("apigateway_delete_deployment_in_use")
 def _apigw_delete_deployment() -> None:
-    """WHY: moto only refuses DeleteDeployment for the stage named in CreateDeployment's
-    stageName; a deployment that a stage points to via CreateStage/UpdateStage
-    (/deploymentId) is deleted, leaving a dangling stage. AWS: BadRequestException
-    "Active stages pointing to this deployment must be moved or deleted"."""
-    from moto.apigateway.exceptions import StageStillActive
+    """WHY: moto decides whether a deployment is in use by the stageName given to
+    CreateDeployment, not by where stages point. A deployment a stage points to via
+    CreateStage/UpdateStage (/deploymentId) is deleted, leaving a dangling stage; and one
+    made with stageName stays undeletable after the stage moved to another deployment.
+    AWS refuses exactly when a stage points to it: BadRequestException "Active stages
+    pointing to this deployment must be moved or deleted"."""
+    from moto.apigateway.exceptions import DeploymentNotFoundException, StageStillActive
     from moto.apigateway.models import RestAPI
 
     def make(orig: Callable[..., Any]) -> Callable[..., Any]:
         def delete_deployment(self: Any, deployment_id: str) -> Any:
-            if deployment_id in self.deployments and any(
-                getattr(s, "deployment_id", None) == deployment_id for s in self.stages.values()
-            ):
+            if deployment_id not in self.deployments:
+                raise DeploymentNotFoundException()
+            if any(getattr(s, "deployment_id", None) == deployment_id for s in self.stages.values()):
                 raise StageStillActive()
-            return orig(self, deployment_id)
+            return self.deployments.pop(deployment_id)
 
         return delete_deployment
 
     _wrap(RestAPI, "delete_deployment", make)
+
+
+@patch("apigateway_create_deployment_keeps_stage")
+def _apigw_create_deployment() -> None:
+    """WHY: CreateDeployment with the stageName of an existing stage makes moto replace
+    the stage with a blank one (description, method settings and variables lost). AWS
+    points the existing stage at the new deployment and keeps its settings."""
+    from moto.apigateway.models import RestAPI
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_deployment(self: Any, name: str, description: str, stage_variables: Any = None) -> Any:
+            existing = self.stages.get(name) if name else None
+            deployment = orig(self, name, description, stage_variables)
+            if existing is not None:
+                existing.deployment_id = deployment.id
+                if stage_variables:
+                    existing.variables = dict(existing.variables or {}, **stage_variables)
+                self.stages[name] = existing
+            return deployment
+
+        return create_deployment
+
+    _param_names(RestAPI.create_deployment, "name", "description", "stage_variables")
+    _wrap(RestAPI, "create_deployment", make)
 
 
 @patch("apigateway_restapi_tags")

@@ -553,6 +553,15 @@ def apigateway() -> None:
     apigw.delete_deployment(restApiId=S["api"], deploymentId=d1["id"])
     check("DeleteDeployment unused", [x["id"] for x in apigw.get_deployments(restApiId=S["api"])["items"]] == [d2["id"]])
     expect_error("GetDeployment deleted", "NotFoundException", apigw.get_deployment, restApiId=S["api"], deploymentId=d1["id"])
+    # A deployment made by hand onto the stage (CreateDeployment stageName=v1), then moved off.
+    d3 = apigw.create_deployment(restApiId=S["api"], stageName="v1", description="by hand")
+    gs3 = apigw.get_stage(restApiId=S["api"], stageName="v1")
+    check("CreateDeployment onto an existing stage keeps its settings", gs3["deploymentId"] == d3["id"]
+          and gs3.get("description") == "stage" and gs3.get("tags") == {UID_KEY: UID}, gs3)
+    apigw.update_stage(restApiId=S["api"], stageName="v1", patchOperations=[{"op": "replace", "path": "/deploymentId", "value": d2["id"]}])
+    apigw.delete_deployment(restApiId=S["api"], deploymentId=d3["id"])
+    check("DeleteDeployment made onto a stage that moved off it",
+          [x["id"] for x in apigw.get_deployments(restApiId=S["api"])["items"]] == [d2["id"]])
 
     arn = f"arn:aws:apigateway:{REGION}::/restapis/{S['api']}"
     check("GetTags restapi ARN", apigw.get_tags(resourceArn=arn)["tags"] == {UID_KEY: UID})

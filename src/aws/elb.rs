@@ -125,14 +125,33 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
     if let Some(lb) = lb {
         let lb = convert_load_balancer(&lb);
         let arn = lb.arn.clone();
-        let listeners = aws
-            .elb
+        observed.listeners = observe_listeners(aws, &arn).await?.unwrap_or_default();
+        observed.load_balancer = Some(lb);
+    }
+    if let Some(tg) = tg {
+        observed.target_group = Some(ObservedTargetGroup {
+            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+            health: health_check(&tg),
+        });
+    }
+    Ok(observed)
+}
+
+/// The listeners of one load balancer; `None` when the load balancer is gone.
+pub async fn observe_listeners(aws: &Aws, lb_arn: &str) -> AwsResult<Option<Vec<ObservedListener>>> {
+    let Some(listeners) = found(
+        aws.elb
             .describe_listeners()
-            .load_balancer_arn(&arn)
+            .load_balancer_arn(lb_arn)
             .send()
             .await
-            .map_err(aws_err("DescribeListeners"))?;
-        observed.listeners = listeners
+            .map_err(aws_err("DescribeListeners")),
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        listeners
             .listeners()
             .iter()
             .map(|l| ObservedListener {
@@ -156,16 +175,8 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
                     .into_iter()
                     .collect(),
             })
-            .collect();
-        observed.load_balancer = Some(lb);
-    }
-    if let Some(tg) = tg {
-        observed.target_group = Some(ObservedTargetGroup {
-            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
-            health: health_check(&tg),
-        });
-    }
-    Ok(observed)
+            .collect(),
+    ))
 }
 
 fn health_check(tg: &TargetGroup) -> HealthCheck {

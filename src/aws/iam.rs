@@ -152,6 +152,26 @@ pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResu
     }))
 }
 
+/// What a role made by a full pass lacks now, read cheaply for the drift check: its
+/// policies when it has some to keep (listing them fails once the role is gone), else
+/// only that it is there. One or two reads where `observe` makes three; ownership is
+/// left to the full pass, which reads the role's tags.
+pub async fn changes_due(aws: &Aws, desired: &DesiredRole) -> AwsResult<Vec<RoleChange>> {
+    let policies = if desired.managed_policies.is_empty() && desired.inline_policies.is_empty() {
+        let role = aws.iam.get_role().role_name(&desired.name).send().await;
+        found(role.map_err(aws_err("GetRole")))?.map(|_| Default::default())
+    } else {
+        found(policies(aws, &desired.name).await)?
+    };
+    let observed = policies.map(|(managed_policies, inline_policies)| ObservedRole {
+        name: desired.name.clone(),
+        arn: String::new(),
+        managed_policies,
+        inline_policies,
+    });
+    Ok(diff(desired, observed.as_ref()))
+}
+
 async fn policies(aws: &Aws, role: &str) -> AwsResult<(Vec<String>, Vec<String>)> {
     let (attached, inline) = tokio::join!(
         aws.iam.list_attached_role_policies().role_name(role).send(),

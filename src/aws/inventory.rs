@@ -76,32 +76,116 @@ impl Inventory {
     }
 }
 
-/// Inventories per region, each reused until it is `max_age` old. One is loaded at a
-/// time per cache: reconciles that need it meanwhile wait for it rather than each
-/// loading their own.
+/// Reads one inventory costs (one page per list).
+pub const LISTS: usize = 5;
+
+/// How long an inventory is reused. `Fixed`: for checks that must see AWS move (a
+/// resource waiting on it). `Shared`: for the resync of Ready resources, sized so that
+/// the lists cost each resource about `reads_per_resync` reads per resync: a hundred
+/// resources share one inventory per window, a lone one re-reads the lists only every
+/// few resyncs. Never fresher than `at_least` (with many resources, once a window).
+#[derive(Clone, Copy, Debug)]
+pub enum Freshness {
+    Fixed(Duration),
+    Shared {
+        at_least: Duration,
+        resync: Duration,
+        reads_per_resync: f64,
+    },
+}
+
+impl Freshness {
+    /// The longest an inventory may be reused by `resources` resources (pure).
+    pub fn max_age(&self, resources: usize) -> Duration {
+        match *self {
+            Freshness::Fixed(age) => age,
+            Freshness::Shared {
+                at_least,
+                resync,
+                reads_per_resync,
+            } => {
+                let share = resync.as_secs_f64() * LISTS as f64 / (resources.max(1) as f64 * reads_per_resync);
+                at_least.max(Duration::try_from_secs_f64(share).unwrap_or(Duration::MAX))
+            }
+        }
+    }
+
+    /// How long a resource counts as one of those sharing the inventory after its
+    /// last check.
+    fn user_memory(&self) -> Duration {
+        match *self {
+            Freshness::Fixed(age) => age * 2,
+            Freshness::Shared { resync, .. } => resync * 2,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Region {
+    inventory: Option<Arc<Inventory>>,
+    /// Resources that checked against this region lately, by uid: when last.
+    users: HashMap<String, Instant>,
+}
+
+/// Inventories per region, each reused while fresh enough (see [`Freshness`]) and
+/// taken after the asking resource's last full pass (an older one would not show
+/// what that pass made or repaired). One is loaded at a time per cache: reconciles
+/// that need it meanwhile wait for it rather than each loading their own.
 #[derive(Debug)]
 pub struct InventoryCache {
-    max_age: Duration,
-    by_region: Mutex<HashMap<String, Arc<Inventory>>>,
+    freshness: Freshness,
+    by_region: Mutex<HashMap<String, Region>>,
 }
 
 impl InventoryCache {
-    pub fn new(max_age: Duration) -> Self {
+    pub fn new(freshness: Freshness) -> Self {
         InventoryCache {
-            max_age,
+            freshness,
             by_region: Mutex::new(HashMap::new()),
         }
     }
 
-    pub async fn get(&self, aws: &Aws) -> AwsResult<Arc<Inventory>> {
+    /// The region's inventory for the resource `uid`, taken after `not_before`.
+    pub async fn get(&self, aws: &Aws, uid: &str, not_before: Instant) -> AwsResult<Arc<Inventory>> {
         let mut by_region = self.by_region.lock().await;
-        if let Some(inventory) = by_region.get(&aws.region)
-            && inventory.taken.elapsed() < self.max_age
+        let region = by_region.entry(aws.region.clone()).or_default();
+        let now = Instant::now();
+        let memory = self.freshness.user_memory();
+        region.users.retain(|_, last| now.duration_since(*last) < memory);
+        region.users.insert(uid.to_owned(), now);
+        let max_age = self.freshness.max_age(region.users.len());
+        if let Some(inventory) = &region.inventory
+            && inventory.taken >= not_before
+            && inventory.taken.elapsed() < max_age
         {
             return Ok(inventory.clone());
         }
         let inventory = Arc::new(Inventory::load(aws).await?);
-        by_region.insert(aws.region.clone(), inventory.clone());
+        region.inventory = Some(inventory.clone());
         Ok(inventory)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_inventory_lasts_longer_the_fewer_resources_share_it() {
+        let shared = Freshness::Shared {
+            at_least: Duration::from_secs(60),
+            resync: Duration::from_secs(300),
+            reads_per_resync: 0.5,
+        };
+        // One resource: the five lists every ten resyncs cost it half a read each.
+        assert_eq!(shared.max_age(1), Duration::from_secs(3000));
+        assert_eq!(shared.max_age(0), Duration::from_secs(3000));
+        assert_eq!(shared.max_age(10), Duration::from_secs(300));
+        // A hundred: the floor, five lists a minute among them (0.25 reads each).
+        assert_eq!(shared.max_age(100), Duration::from_secs(60));
+        assert_eq!(
+            Freshness::Fixed(Duration::from_secs(5)).max_age(1000),
+            Duration::from_secs(5)
+        );
     }
 }

@@ -170,20 +170,23 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
 
 /// Resources (with methods and integrations embedded) and stages of one API.
 pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
-    let (resources, stages) = tokio::join!(
-        aws.apigw()
-            .await
-            .get_resources()
-            .rest_api_id(id)
-            .embed("methods")
-            .limit(500)
-            .send(),
-        aws.apigw().await.get_stages().rest_api_id(id).send(),
-    );
+    let (api, stages) = tokio::try_join!(observe_resources(aws, id), observe_stages(aws, id))?;
+    Ok(api.zip(stages).map(|(api, stages)| ObservedApi { stages, ..api }))
+}
+
+/// The API's `/` and `/{proxy+}` resources with their `ANY` methods and integrations
+/// (no stages); `None` when the API is gone.
+pub async fn observe_resources(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
+    let resources = aws
+        .apigw()
+        .await
+        .get_resources()
+        .rest_api_id(id)
+        .embed("methods")
+        .limit(500)
+        .send()
+        .await;
     let Some(resources) = found(resources.map_err(aws_err("GetResources")))? else {
-        return Ok(None);
-    };
-    let Some(stages) = found(stages.map_err(aws_err("GetStages")))? else {
         return Ok(None);
     };
     let mut api = ObservedApi {
@@ -214,20 +217,30 @@ pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
             _ => {}
         }
     }
-    api.stages = stages
-        .item()
-        .iter()
-        .map(|s| ObservedStage {
-            name: s.stage_name().unwrap_or_default().to_owned(),
-            deployment_id: s.deployment_id().map(str::to_owned),
-            description: s.description().map(str::to_owned),
-            throttle: s
-                .method_settings()
-                .and_then(|m| m.get("*/*"))
-                .map(|m| (m.throttling_rate_limit(), m.throttling_burst_limit())),
-        })
-        .collect();
     Ok(Some(api))
+}
+
+/// The API's stages; `None` when the API is gone.
+pub async fn observe_stages(aws: &Aws, id: &str) -> AwsResult<Option<Vec<ObservedStage>>> {
+    let stages = aws.apigw().await.get_stages().rest_api_id(id).send().await;
+    let Some(stages) = found(stages.map_err(aws_err("GetStages")))? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        stages
+            .item()
+            .iter()
+            .map(|s| ObservedStage {
+                name: s.stage_name().unwrap_or_default().to_owned(),
+                deployment_id: s.deployment_id().map(str::to_owned),
+                description: s.description().map(str::to_owned),
+                throttle: s
+                    .method_settings()
+                    .and_then(|m| m.get("*/*"))
+                    .map(|m| (m.throttling_rate_limit(), m.throttling_burst_limit())),
+            })
+            .collect(),
+    ))
 }
 
 /// A new API as CreateRestApi describes it: its id, and its root resource (`/`) when
