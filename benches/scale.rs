@@ -493,9 +493,12 @@ async fn run(
         let resync_arg = resync.to_string();
         let checks = drift_check_cadence(resync);
         let full_resync = checks.full_resync.as_secs().to_string();
-        // Long enough for the region lists to be re-read a few times (with few
-        // resources they are shared across resyncs, not only across resources).
-        let check_window = window.max(4 * checks.list_window(n).as_secs());
+        // Long enough for each resource to take every probe twice, and for the region
+        // lists to be re-read a few times (with few resources they are shared across
+        // resyncs, not only across resources).
+        let probes = privateapi::reconcile::drift::probes(&common::spec(&vpc, &subnets)).len() as u64;
+        let probe_cycles = 2 * resync * probes;
+        let check_window = window.max(probe_cycles).max(4 * checks.list_window(n).as_secs());
         for (slot, full_resync, window) in [(0, full_resync.as_str(), check_window), (1, "0", window)] {
             proxy.reset().await;
             let mut op = run.operator(&[
@@ -919,7 +922,7 @@ async fn main() {
          steady state: operator restarted with --resync-seconds {resync}, calls counted over a window and \
          divided by the resyncs of Ready resources made in it (privateapi_resyncs_total): first with \
          --full-resync-seconds {} (72 resyncs, as by default; every resync in the window is a drift check: \
-         a share of the region lists plus one probe, over at least four list windows), then with \
+         a share of the region lists plus one probe, over every probe twice and at least four list windows), then with \
          --full-resync-seconds 0 (every resync a full pass, over {window} s); default \
          cadence = --resync-seconds 300 and --full-resync-seconds 21600, i.e. 71 drift checks and 1 full pass \
          per 6 h; writes after restart = AWS writes of the restarted \
