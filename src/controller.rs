@@ -191,9 +191,9 @@ impl Context {
         }
     }
 
-    /// The IDs to drift-check, when a drift check will do instead of a full pass: the
-    /// object is Ready at this generation, and its last full pass, at this
-    /// generation, is recent enough.
+    /// What to drift-check (the IDs, the probe's turn, how fresh the inventory must
+    /// be), when a drift check will do instead of a full pass: the object is Ready at
+    /// this generation, and its last full pass, at this generation, is recent enough.
     fn drift_check_of<'a>(&self, obj: &'a PrivateApi) -> Option<DriftCheck<'a>> {
         if self.settings.full_resync <= self.settings.resync {
             return None;

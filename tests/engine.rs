@@ -853,3 +853,37 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
         until_gone(&aws, owner, &spec, 10).await;
     }
 }
+
+/// The shared inventory is reused while fresh enough for the resources sharing it,
+/// and never when it is older than the asking resource's last full pass (which may
+/// have made or repaired what it lists).
+#[tokio::test]
+async fn the_inventory_is_shared_but_never_older_than_the_last_full_pass() {
+    use privateapi::aws::inventory::{Freshness, InventoryCache, LISTS};
+    use tokio::time::Instant;
+    let (_f, aws) = aws().await;
+    // A lone resource with this budget may reuse the lists for 50 × 5 / 0.5 = 500 s.
+    let cache = InventoryCache::new(Freshness::Shared {
+        at_least: Duration::from_secs(1),
+        resync: Duration::from_secs(50),
+        reads_per_resync: 0.5,
+    });
+    let full_pass = Instant::now();
+    let reads = |before: &privateapi::aws::stats::CallSnapshot| aws.stats.snapshot().since(before).total();
+
+    let before = aws.stats.snapshot();
+    cache.get(&aws, "uid-a", full_pass).await.expect("first load");
+    assert_eq!(reads(&before), LISTS as u64, "the first check loads the lists");
+
+    let before = aws.stats.snapshot();
+    cache.get(&aws, "uid-a", full_pass).await.expect("reuse");
+    assert_eq!(reads(&before), 0, "a later check reuses them");
+
+    // A full pass after the load: the next check must see what it made.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let repaired = Instant::now();
+    let before = aws.stats.snapshot();
+    let fresh = cache.get(&aws, "uid-a", repaired).await.expect("reload");
+    assert_eq!(reads(&before), LISTS as u64, "reloaded after the full pass");
+    assert!(fresh.taken >= repaired);
+}
