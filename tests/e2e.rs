@@ -482,7 +482,7 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         .send()
         .await
         .expect("scale");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         let services = aws.ecs.describe_services().cluster(&name).services(&name).send().await;
         let count = services
@@ -520,7 +520,7 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         .send()
         .await
         .expect("detach policy");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         let attached = aws.iam.list_attached_role_policies().role_name(&role).send().await;
         if attached.is_ok_and(|a| a.attached_policies().iter().any(|p| p.policy_arn() == Some(policy))) {
@@ -552,7 +552,7 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         .id()
         .unwrap_or_default()
         .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let deployments = aws.apigw.get_deployments().rest_api_id(&api_id).send().await;
         if deployments.is_ok_and(|d| d.items().iter().all(|d| d.id() != Some(stray.as_str()))) {
