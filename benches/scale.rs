@@ -327,41 +327,17 @@ impl Steady {
     }
 }
 
-/// The operator's defaults scaled to a `resync` of a few seconds: full passes as
-/// many resyncs apart (72), the same read budget.
-struct Cadence {
-    settings: privateapi::controller::Settings,
-}
-
 /// Drift checks between full passes at the default cadence (5 min, 6 h).
 const CHECKS_PER_FULL_PASS: u32 = 72;
 
-fn drift_check_cadence(resync: u64) -> Cadence {
+/// The operator's defaults scaled to a `resync` of a few seconds: full passes as
+/// many resyncs apart, the same read budget.
+fn drift_check_settings(resync: u64) -> privateapi::controller::Settings {
     let resync = Duration::from_secs(resync);
-    let settings = privateapi::controller::Settings {
+    privateapi::controller::Settings {
         resync,
         full_resync: resync * CHECKS_PER_FULL_PASS,
         ..Default::default()
-    };
-    Cadence { settings }
-}
-
-impl std::ops::Deref for Cadence {
-    type Target = privateapi::controller::Settings;
-    fn deref(&self) -> &Self::Target {
-        &self.settings
-    }
-}
-
-impl Cadence {
-    /// How long `n` resources share the region lists (the operator's own rule).
-    fn list_window(&self, n: usize) -> Duration {
-        privateapi::aws::inventory::Freshness::Shared {
-            at_least: self.resync / 2,
-            resync: self.resync,
-            reads_per_resync: privateapi::controller::list_reads_per_resync(&self.settings),
-        }
-        .max_age(n)
     }
 }
 
@@ -491,14 +467,16 @@ async fn run(
     // once with full passes only
     if let Some((resync, window)) = steady {
         let resync_arg = resync.to_string();
-        let checks = drift_check_cadence(resync);
+        let checks = drift_check_settings(resync);
         let full_resync = checks.full_resync.as_secs().to_string();
+        // How long `n` resources share the region lists (the operator's own rule).
+        let list_window = privateapi::controller::drift_check_freshness(&checks).max_age(n);
         // Long enough for each resource to take every probe twice, and for the region
         // lists to be re-read a few times (with few resources they are shared across
         // resyncs, not only across resources).
         let probes = privateapi::reconcile::drift::probes(&common::spec(&vpc, &subnets)).len() as u64;
         let probe_cycles = 2 * resync * probes;
-        let check_window = window.max(probe_cycles).max(4 * checks.list_window(n).as_secs());
+        let check_window = window.max(probe_cycles).max(4 * list_window.as_secs());
         for (slot, full_resync, window) in [(0, full_resync.as_str(), check_window), (1, "0", window)] {
             proxy.reset().await;
             let mut op = run.operator(&[
@@ -928,7 +906,7 @@ async fn main() {
          per 6 h; writes after restart = AWS writes of the restarted \
          operator's first pass over N Ready objects; teardown: `kubectl delete --all` until every object is gone \
          (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included).",
-            drift_check_cadence(resync).full_resync.as_secs()
+            drift_check_settings(resync).full_resync.as_secs()
         );
     }
 

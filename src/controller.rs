@@ -124,6 +124,17 @@ pub fn list_reads_per_resync(settings: &Settings) -> f64 {
     (settings.resync_reads - PROBE_READS - FULL_PASS_READS * full_passes).max(MIN_LIST_READS)
 }
 
+/// How long the drift checks of Ready resources share a region's lists.
+pub fn drift_check_freshness(settings: &Settings) -> Freshness {
+    Freshness::Shared {
+        // With many resources: lists twice a resync, so that drift the inventory
+        // shows is seen within one and a half resyncs.
+        at_least: (settings.resync / 2).max(Duration::from_secs(1)),
+        resync: settings.resync,
+        reads_per_resync: list_reads_per_resync(settings),
+    }
+}
+
 /// When an object's last full pass ran, at which generation, and how many drift
 /// checks the object has had (they take the probes in turn).
 #[derive(Clone, Copy, Debug)]
@@ -177,13 +188,7 @@ impl Context {
             failures: Mutex::default(),
             schedule: Mutex::default(),
             last_full_pass: Mutex::default(),
-            inventories: InventoryCache::new(Freshness::Shared {
-                // With many resources: lists twice a resync, so that drift the
-                // inventory shows is seen within one and a half resyncs.
-                at_least: (settings.resync / 2).max(Duration::from_secs(1)),
-                resync: settings.resync,
-                reads_per_resync: list_reads_per_resync(&settings),
-            }),
+            inventories: InventoryCache::new(drift_check_freshness(&settings)),
             wait_inventories: InventoryCache::new(Freshness::Fixed(
                 (settings.poll / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
             )),

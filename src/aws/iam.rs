@@ -43,6 +43,13 @@ pub struct DesiredRole {
     pub inline_policies: BTreeMap<String, String>,
 }
 
+impl DesiredRole {
+    /// Policies to keep on the role (the task role has none).
+    pub fn has_policies(&self) -> bool {
+        !self.managed_policies.is_empty() || !self.inline_policies.is_empty()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedRole {
     pub name: String,
@@ -138,12 +145,11 @@ pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResu
             owner.key()
         )));
     }
-    let (managed_policies, inline_policies) =
-        if desired.managed_policies.is_empty() && desired.inline_policies.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            policies(aws, &desired.name).await?
-        };
+    let (managed_policies, inline_policies) = if !desired.has_policies() {
+        (Vec::new(), Vec::new())
+    } else {
+        policies(aws, &desired.name).await?
+    };
     Ok(Some(ObservedRole {
         name: desired.name.clone(),
         arn: role.arn().to_owned(),
@@ -157,7 +163,7 @@ pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResu
 /// only that it is there. One or two reads where `observe` makes three; ownership is
 /// left to the full pass, which reads the role's tags.
 pub async fn changes_due(aws: &Aws, desired: &DesiredRole) -> AwsResult<Vec<RoleChange>> {
-    let policies = if desired.managed_policies.is_empty() && desired.inline_policies.is_empty() {
+    let policies = if !desired.has_policies() {
         let role = aws.iam.get_role().role_name(&desired.name).send().await;
         found(role.map_err(aws_err("GetRole")))?.map(|_| Default::default())
     } else {
