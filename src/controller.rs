@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::reconcile::drift::{self, Finding, Probe};
 use crate::reconcile::{self, Mode};
 use crate::status::{self, Verdict};
+use crate::sync::lock;
 
 pub const FIELD_MANAGER: &str = "privateapi-operator";
 
@@ -207,7 +208,7 @@ impl Context {
         let status = obj.status.as_ref().filter(|s| {
             s.observed_generation == generation && status::is_ready(Some(s)) && s.resources.rest_api_id.is_some()
         })?;
-        let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        let last = lock(&self.last_full_pass);
         let pass = last.get(&Self::key(obj))?;
         (pass.generation == generation && pass.at.elapsed() < self.settings.full_resync).then_some(DriftCheck {
             ids: &status.resources,
@@ -218,7 +219,7 @@ impl Context {
 
     /// A drift check of the object found nothing: the next one takes the next probe.
     fn drift_check_done(&self, obj: &PrivateApi) {
-        let mut last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&self.last_full_pass);
         if let Some(pass) = last.get_mut(&Self::key(obj)) {
             pass.checks = pass.checks.wrapping_add(1);
         }
@@ -226,7 +227,7 @@ impl Context {
 
     /// When the object's last full pass ran (its inventory must be newer).
     fn last_full_pass_at(&self, obj: &PrivateApi) -> Option<Instant> {
-        let last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        let last = lock(&self.last_full_pass);
         last.get(&Self::key(obj)).map(|pass| pass.at)
     }
 
@@ -250,7 +251,7 @@ impl Context {
     }
 
     fn full_pass_done(&self, obj: &PrivateApi) {
-        let mut last = self.last_full_pass.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&self.last_full_pass);
         let key = Self::key(obj);
         // The probes go on in turn across full passes: frequent full passes must not
         // keep the later probes from ever being taken.
@@ -319,7 +320,7 @@ impl Context {
 
     /// Passes in a row that only waited on AWS, at the object's generation.
     fn waits(&self, obj: &PrivateApi) -> u32 {
-        let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+        let schedule = lock(&self.schedule);
         schedule
             .get(&Self::key(obj))
             .filter(|c| c.generation == obj.metadata.generation && !c.deleting)
@@ -333,7 +334,7 @@ impl Context {
     }
 
     fn schedule_at(&self, obj: &PrivateApi, after: Duration, waits: u32) -> Action {
-        let mut schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+        let mut schedule = lock(&self.schedule);
         let checked = Checked {
             generation: obj.metadata.generation,
             deleting: obj.metadata.deletion_timestamp.is_some(),
@@ -351,7 +352,7 @@ impl Context {
         if !obj.finalizers().iter().any(|f| f == FINALIZER) {
             return None;
         }
-        let schedule = self.schedule.lock().unwrap_or_else(|p| p.into_inner());
+        let schedule = lock(&self.schedule);
         let checked = schedule.get(&Self::key(obj))?;
         let now = Instant::now();
         let same = checked.generation == obj.metadata.generation
@@ -362,12 +363,9 @@ impl Context {
     fn forget(&self, obj: &PrivateApi) {
         let key = Self::key(obj);
         self.metrics.set_condition(&key, None);
-        self.schedule.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-        self.last_full_pass
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
+        lock(&self.schedule).remove(&key);
+        lock(&self.failures).remove(&key);
+        lock(&self.last_full_pass).remove(&key);
     }
 }
 
@@ -417,7 +415,7 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_ok() {
-        ctx.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        lock(&ctx.failures).remove(&key);
     }
     result
 }
@@ -615,7 +613,7 @@ fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Actio
         return Action::requeue(Duration::from_secs(300));
     }
     let attempts = {
-        let mut failures = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut failures = lock(&ctx.failures);
         let n = failures.entry(key.clone()).or_default();
         *n = n.saturating_add(1);
         *n
@@ -786,7 +784,7 @@ mod tests {
         let (ctx, _server) = context().await;
         let mut obj = object("");
         let waits = |ctx: &Context, obj: &PrivateApi| {
-            let schedule = ctx.schedule.lock().unwrap_or_else(|p| p.into_inner());
+            let schedule = lock(&ctx.schedule);
             schedule
                 .get(&Context::key(obj))
                 .map(|c| (c.waits, c.due - Instant::now()))

@@ -13,6 +13,7 @@ pub use error::{Error, Result};
 pub mod cli;
 pub mod controller;
 pub mod status;
+pub mod sync;
 pub mod telemetry;
 
 /// Both ring (kube) and aws-lc-rs (the AWS SDK) are linked; rustls needs to be
