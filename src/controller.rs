@@ -1,8 +1,8 @@
 //! The Kubernetes controller: a kube-runtime `Controller` over `PrivateApi`, the
 //! finalizer helper for ordered cleanup, status by server-side apply, Events, and
-//! per-object backoff.
+//! per-object memory for the scheduling policy (see [`crate::schedule`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,13 +18,16 @@ use rand::Rng;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::aws::inventory::{Freshness, InventoryCache};
+use crate::aws::inventory::InventoryCache;
 use crate::aws::{AwsFactory, Owner};
 use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus, ResourceIds};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::reconcile::drift::{self, Finding, Probe};
 use crate::reconcile::{self, Mode};
+use crate::schedule::{Memory, Observed, Outcome, Pass, STALLED_RETRY};
+// Still reachable from here, where `main` and the bench look for them.
+pub use crate::schedule::{Settings, drift_check_freshness, list_reads_per_resync, wait_delay};
 use crate::status::{self, Verdict};
 use crate::sync::lock;
 
@@ -32,125 +35,12 @@ pub const FIELD_MANAGER: &str = "privateapi-operator";
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Watch one namespace only (default: all).
-    pub namespace: Option<String>,
-    /// Only reconcile objects matching this label selector.
-    pub selector: Option<String>,
-    /// Re-check of a Ready resource against AWS (catches drift made outside): a drift
-    /// check against the shared region inventory, or a full pass when one is due.
-    pub resync: Duration,
-    /// A full pass (every part read, leftovers swept) at least this often; a drift
-    /// check in between. Zero or not above `resync`: every resync is a full pass.
-    pub full_resync: Duration,
-    /// AWS reads a resync may cost per Ready resource, on average: sizes how long the
-    /// region lists are shared (see [`list_reads_per_resync`]).
-    pub resync_reads: f64,
-    /// Reconciles running at once.
-    pub concurrency: u16,
-    /// Requeue while AWS is provisioning (longer after the first minute: see
-    /// [`wait_delay`]).
-    pub poll: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            namespace: None,
-            selector: None,
-            resync: Duration::from_secs(300),
-            full_resync: Duration::from_secs(6 * 3600),
-            resync_reads: 2.0,
-            concurrency: 8,
-            poll: Duration::from_secs(10),
-        }
-    }
-}
-
-/// When an object was last looked at, and when it is next due.
-#[derive(Clone, Copy, Debug)]
-struct Checked {
-    generation: Option<i64>,
-    deleting: bool,
-    due: Instant,
-    /// Passes in a row at this generation that only waited on AWS.
-    waits: u32,
-}
-
 /// Parts whose readiness AWS works on by itself, and a wait check can follow.
 const WAITABLE: [&str; 3] = [
     reconcile::converge::LOAD_BALANCER,
     reconcile::converge::VPC_LINK,
     reconcile::converge::SERVICE,
 ];
-
-/// The longest wait between looks at a resource waiting on AWS.
-const MAX_WAIT: Duration = Duration::from_secs(60);
-/// Looks at each wait length before it doubles.
-const WAITS_PER_STEP: u32 = 6;
-
-/// How long to leave a resource that is waiting on AWS (an ALB provisioning, a VPC
-/// link PENDING, tasks starting) after `waited` such passes in a row: `poll` for the
-/// first six, then twice as long every six passes, up to a minute or 16 × `poll`,
-/// whichever is less (a `poll` above a minute is kept). A VPC link takes up to ten
-/// minutes; each look costs AWS reads (a wait check: a share of the region
-/// inventory and one `DescribeServices`; a full pass: about 19, 6 of them to API
-/// Gateway, whose account quota the whole account shares).
-pub fn wait_delay(poll: Duration, waited: u32) -> Duration {
-    let factor = 1u32 << (waited / WAITS_PER_STEP).min(4);
-    (poll * factor).min(MAX_WAIT.max(poll))
-}
-
-/// Reads of a full pass over one resource (19, measured by `make bench`).
-const FULL_PASS_READS: f64 = 19.0;
-/// Reads of one drift-check probe, averaged over a default stack's six (one each,
-/// two for the execution role's policies).
-const PROBE_READS: f64 = 7.0 / 6.0;
-/// The least share of a resync left to the region lists, whatever the budget says.
-const MIN_LIST_READS: f64 = 0.1;
-
-/// What the region lists may cost a Ready resource per resync: the budget
-/// (`resync_reads`) less a probe and the full passes' share. The inventory cache
-/// turns it into how long the lists are shared (see `Freshness`): with the defaults
-/// (2 reads, a resync every 5 min, a full pass every 6 h) 0.57 reads, so a lone
-/// resource re-reads the lists every 44 minutes, ten share them every 4.4 minutes and
-/// a hundred every 2.5 (twice a resync, the most often they are read).
-pub fn list_reads_per_resync(settings: &Settings) -> f64 {
-    let full_passes = if settings.full_resync > settings.resync {
-        settings.resync.as_secs_f64() / settings.full_resync.as_secs_f64()
-    } else {
-        1.0
-    };
-    (settings.resync_reads - PROBE_READS - FULL_PASS_READS * full_passes).max(MIN_LIST_READS)
-}
-
-/// How long the drift checks of Ready resources share a region's lists.
-pub fn drift_check_freshness(settings: &Settings) -> Freshness {
-    Freshness::Shared {
-        // With many resources: lists twice a resync, so that drift the inventory
-        // shows is seen within one and a half resyncs.
-        at_least: (settings.resync / 2).max(Duration::from_secs(1)),
-        resync: settings.resync,
-        reads_per_resync: list_reads_per_resync(settings),
-    }
-}
-
-/// When an object's last full pass ran, at which generation, and how many drift
-/// checks the object has had (they take the probes in turn).
-#[derive(Clone, Copy, Debug)]
-struct FullPass {
-    generation: Option<i64>,
-    at: Instant,
-    checks: u32,
-}
-
-/// What a drift check of an object needs from its last full pass.
-struct DriftCheck<'a> {
-    ids: &'a ResourceIds,
-    after: Instant,
-    turn: u32,
-}
 
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
@@ -160,14 +50,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     recorder: Recorder,
     events_available: AtomicBool,
-    /// Per object: consecutive failures, for backoff (kube's error_policy never
-    /// hears about successes, so the count lives here).
-    failures: Mutex<HashMap<String, u32>>,
-    /// Per object: the generation last checked and when the next check is due;
-    /// watch events caused by our own status writes are answered from here.
-    schedule: Mutex<HashMap<String, Checked>>,
-    /// Per object: its last full pass.
-    last_full_pass: Mutex<HashMap<String, FullPass>>,
+    /// Per object (namespace/name): what the scheduling policy remembers of it.
+    memory: Mutex<HashMap<String, Memory>>,
     /// Region inventories shared by the drift checks of Ready resources.
     inventories: InventoryCache,
     /// Fresher ones for the checks of resources waiting on AWS.
@@ -186,82 +70,29 @@ impl Context {
             aws,
             metrics,
             events_available: AtomicBool::new(true),
-            failures: Mutex::default(),
-            schedule: Mutex::default(),
-            last_full_pass: Mutex::default(),
+            memory: Mutex::default(),
             inventories: InventoryCache::new(drift_check_freshness(&settings)),
-            wait_inventories: InventoryCache::new(Freshness::Fixed(
-                (settings.poll / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
-            )),
+            wait_inventories: InventoryCache::new(crate::schedule::wait_check_freshness(&settings)),
             settings,
         }
     }
 
-    /// What to drift-check (the IDs, the probe's turn, how fresh the inventory must
-    /// be), when a drift check will do instead of a full pass: the object is Ready at
-    /// this generation, and its last full pass, at this generation, is recent enough.
-    fn drift_check_of<'a>(&self, obj: &'a PrivateApi) -> Option<DriftCheck<'a>> {
-        if self.settings.full_resync <= self.settings.resync {
-            return None;
-        }
-        let generation = obj.metadata.generation;
-        let status = obj.status.as_ref().filter(|s| {
-            s.observed_generation == generation && status::is_ready(Some(s)) && s.resources.rest_api_id.is_some()
-        })?;
-        let last = lock(&self.last_full_pass);
-        let pass = last.get(&Self::key(obj))?;
-        (pass.generation == generation && pass.at.elapsed() < self.settings.full_resync).then_some(DriftCheck {
-            ids: &status.resources,
-            after: pass.at,
-            turn: pass.checks,
-        })
+    /// The pass the policy gives the object now.
+    fn next_pass<'a>(&self, obj: &'a PrivateApi) -> Pass<'a> {
+        let memory = lock(&self.memory).get(&Self::key(obj)).copied().unwrap_or_default();
+        memory.next_pass(&Observed::of(obj, &WAITABLE), &self.settings, Instant::now())
     }
 
-    /// A drift check of the object found nothing: the next one takes the next probe.
-    fn drift_check_done(&self, obj: &PrivateApi) {
-        let mut last = lock(&self.last_full_pass);
-        if let Some(pass) = last.get_mut(&Self::key(obj)) {
-            pass.checks = pass.checks.wrapping_add(1);
-        }
+    /// Changes what is remembered of the object (from nothing, if nothing is).
+    fn remember<T>(&self, obj: &PrivateApi, change: impl FnOnce(&mut Memory) -> T) -> T {
+        change(lock(&self.memory).entry(Self::key(obj)).or_default())
     }
 
-    /// When the object's last full pass ran (its inventory must be newer).
-    fn last_full_pass_at(&self, obj: &PrivateApi) -> Option<Instant> {
-        let last = lock(&self.last_full_pass);
-        last.get(&Self::key(obj)).map(|pass| pass.at)
-    }
-
-    /// The IDs to check, and the parts waited on, when a check will do instead of a
-    /// full pass: the object's last pass, at this generation, changed nothing and only
-    /// waited on AWS (see `schedule_wait`), and its status says on which parts.
-    fn waiting_on<'a>(&self, obj: &'a PrivateApi) -> Option<(&'a ResourceIds, BTreeSet<&'a str>)> {
-        let generation = obj.metadata.generation;
-        let waited = self.waits(obj) > 0;
-        let status = obj
-            .status
-            .as_ref()
-            .filter(|s| waited && s.observed_generation == generation)?;
-        let waiting: BTreeSet<&str> = status
-            .conditions
-            .iter()
-            .filter(|c| c.status == "False" && WAITABLE.contains(&c.type_.as_str()))
-            .map(|c| c.type_.as_str())
-            .collect();
-        (!waiting.is_empty()).then_some((&status.resources, waiting))
-    }
-
-    fn full_pass_done(&self, obj: &PrivateApi) {
-        let mut last = lock(&self.last_full_pass);
-        let key = Self::key(obj);
-        // The probes go on in turn across full passes: frequent full passes must not
-        // keep the later probes from ever being taken.
-        let checks = last.get(&key).map_or(0, |pass| pass.checks);
-        let pass = FullPass {
-            generation: obj.metadata.generation,
-            at: Instant::now(),
-            checks,
-        };
-        last.insert(key, pass);
+    /// Records how a pass ended: the Action says when to look again.
+    fn record(&self, obj: &PrivateApi, outcome: Outcome) -> Action {
+        let observed = Observed::of(obj, &WAITABLE);
+        let after = self.remember(obj, |m| m.record(&observed, outcome, &self.settings, Instant::now()));
+        Action::requeue(after)
     }
 
     async fn publish(&self, obj: &PrivateApi, type_: EventType, reason: &str, action: &str, note: String) {
@@ -314,58 +145,10 @@ impl Context {
         format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
     }
 
-    fn schedule_next(&self, obj: &PrivateApi, after: Duration) -> Action {
-        self.schedule_at(obj, after, 0)
-    }
-
-    /// Passes in a row that only waited on AWS, at the object's generation.
-    fn waits(&self, obj: &PrivateApi) -> u32 {
-        let schedule = lock(&self.schedule);
-        schedule
-            .get(&Self::key(obj))
-            .filter(|c| c.generation == obj.metadata.generation && !c.deleting)
-            .map_or(0, |c| c.waits)
-    }
-
-    /// After a pass that only waited on AWS: look again after [`wait_delay`].
-    fn schedule_wait(&self, obj: &PrivateApi) -> Action {
-        let waited = self.waits(obj);
-        self.schedule_at(obj, wait_delay(self.settings.poll, waited), waited.saturating_add(1))
-    }
-
-    fn schedule_at(&self, obj: &PrivateApi, after: Duration, waits: u32) -> Action {
-        let mut schedule = lock(&self.schedule);
-        let checked = Checked {
-            generation: obj.metadata.generation,
-            deleting: obj.metadata.deletion_timestamp.is_some(),
-            due: Instant::now() + after,
-            waits,
-        };
-        schedule.insert(Self::key(obj), checked);
-        Action::requeue(after)
-    }
-
-    /// Time left before the next check, if this event changes nothing we act on:
-    /// same generation, same side of deletion, finalizer in place (our own status
-    /// writes and finalizer patches come back as watch events).
-    fn not_due(&self, obj: &PrivateApi) -> Option<Duration> {
-        if !obj.finalizers().iter().any(|f| f == FINALIZER) {
-            return None;
-        }
-        let schedule = lock(&self.schedule);
-        let checked = schedule.get(&Self::key(obj))?;
-        let now = Instant::now();
-        let same = checked.generation == obj.metadata.generation
-            && checked.deleting == obj.metadata.deletion_timestamp.is_some();
-        (same && checked.due > now).then(|| checked.due - now)
-    }
-
     fn forget(&self, obj: &PrivateApi) {
         let key = Self::key(obj);
         self.metrics.set_condition(&key, None);
-        lock(&self.schedule).remove(&key);
-        lock(&self.failures).remove(&key);
-        lock(&self.last_full_pass).remove(&key);
+        lock(&self.memory).remove(&key);
     }
 }
 
@@ -400,57 +183,65 @@ async fn reconcile(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Action> {
-    if let Some(left) = ctx.not_due(&obj) {
+    let pass = ctx.next_pass(&obj);
+    if let Pass::NotDue(left) = pass {
         return Ok(Action::requeue(left));
     }
     let ns = obj.namespace().ok_or(Error::MissingObjectKey("metadata.namespace"))?;
     let api: Api<PrivateApi> = Api::namespaced(ctx.client.clone(), &ns);
-    let key = Context::key(&obj);
-    let result = finalizer(&api, FINALIZER, obj, |event| async {
+    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
         match event {
-            Finalizer::Apply(obj) => apply(obj, &ctx).await,
+            Finalizer::Apply(obj) => apply(obj, &ctx, pass).await,
             Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
         }
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_ok() {
-        lock(&ctx.failures).remove(&key);
+        // Not `remember`: an object just forgotten (deleted) stays forgotten.
+        if let Some(memory) = lock(&ctx.memory).get_mut(&Context::key(&obj)) {
+            memory.succeeded();
+        }
     }
     result
 }
 
-async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
+/// A wait check, a drift check or a full pass, as `pass` says (a full pass when a
+/// check finds something).
+async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Action> {
     let owner = owner_of(&obj)?;
     let was_ready = status::is_ready(obj.status.as_ref());
-    if let Some(check) = ctx.drift_check_of(&obj) {
-        let probe = drift::probe(&obj.spec, check.turn);
-        let inventories = (&ctx.inventories, check.after);
-        // Boxed, like the passes below: their futures are large, worker stacks are not.
-        match Box::pin(drift_check(&obj, &owner, check.ids, ctx, inventories, probe)).await {
-            Ok(findings) if findings.is_empty() => {
-                ctx.drift_check_done(&obj);
-                ctx.metrics.observe_resync("drift_check");
-                return Ok(ctx.schedule_next(&obj, ctx.settings.resync));
+    match pass {
+        Pass::DriftCheck(check) => {
+            let probe = drift::probe(&obj.spec, check.turn);
+            let inventories = (&ctx.inventories, check.after);
+            // Boxed, like the passes below: their futures are large, worker stacks are not.
+            match Box::pin(drift_check(&obj, &owner, check.ids, ctx, inventories, probe)).await {
+                Ok(findings) if findings.is_empty() => {
+                    ctx.remember(&obj, Memory::drift_check_done);
+                    ctx.metrics.observe_resync("drift_check");
+                    return Ok(ctx.record(&obj, Outcome::Ready));
+                }
+                Ok(findings) => info!(drift = %summary(&findings), "drift found: full pass"),
+                Err(error) => info!(error = %error, "drift check failed: full pass"),
             }
-            Ok(findings) => info!(drift = %summary(&findings), "drift found: full pass"),
-            Err(error) => info!(error = %error, "drift check failed: full pass"),
         }
-    } else if let Some((ids, waiting)) = ctx.waiting_on(&obj) {
-        // Only waiting on AWS: the same check says whether anything moved (the
-        // service's probe: tasks starting are among what it waits on).
-        let after = ctx.last_full_pass_at(&obj).unwrap_or_else(Instant::now);
-        let inventories = (&ctx.wait_inventories, after);
-        match Box::pin(drift_check(&obj, &owner, ids, ctx, inventories, Probe::Service)).await {
-            Ok(findings) if drift::still_waiting(&findings, &waiting) => {
-                ctx.metrics.observe_resync("wait_check");
-                debug!(waiting = %summary(&findings), "still waiting");
-                return Ok(ctx.schedule_wait(&obj));
+        Pass::WaitCheck(check) => {
+            // Only waiting on AWS: the same check says whether anything moved (the
+            // service's probe: tasks starting are among what it waits on).
+            let inventories = (&ctx.wait_inventories, check.after);
+            match Box::pin(drift_check(&obj, &owner, check.ids, ctx, inventories, Probe::Service)).await {
+                Ok(findings) if drift::still_waiting(&findings, &check.waiting) => {
+                    ctx.metrics.observe_resync("wait_check");
+                    debug!(waiting = %summary(&findings), "still waiting");
+                    return Ok(ctx.record(&obj, Outcome::Waiting));
+                }
+                Ok(findings) if findings.is_empty() => info!("wait over: full pass"),
+                Ok(findings) => info!(found = %summary(&findings), "wait check: full pass"),
+                Err(error) => info!(error = %error, "wait check failed: full pass"),
             }
-            Ok(findings) if findings.is_empty() => info!("wait over: full pass"),
-            Ok(findings) => info!(found = %summary(&findings), "wait check: full pass"),
-            Err(error) => info!(error = %error, "wait check failed: full pass"),
         }
+        Pass::Full | Pass::NotDue(_) | Pass::Teardown => {}
     }
     let result = async {
         let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
@@ -458,7 +249,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
     }
     .await;
     if result.is_ok() {
-        ctx.full_pass_done(&obj);
+        ctx.remember(&obj, |m| m.full_pass_done(obj.metadata.generation, Instant::now()));
         if was_ready {
             ctx.metrics.observe_resync("full");
         }
@@ -475,20 +266,19 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                 let note = reconcile::summary(&outcome.changes, "\n");
                 ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note).await;
             }
-            let after = match &verdict {
+            let next = match &verdict {
                 Verdict::Ready => {
                     if !was_ready {
                         let note = format!("serving at {}", outcome.endpoint.clone().unwrap_or_default());
                         ctx.publish(&obj, EventType::Normal, "Ready", "Reconcile", note).await;
                         info!(endpoint = outcome.endpoint.as_deref().unwrap_or_default(), "ready");
                     }
-                    ctx.settings.resync
+                    Outcome::Ready
                 }
-                // Just changed something: look again soon to confirm it took.
-                _ if !outcome.changes.is_empty() => Duration::from_secs(2),
-                _ => return Ok(ctx.schedule_wait(&obj)),
+                _ if !outcome.changes.is_empty() => Outcome::Changed,
+                _ => Outcome::Waiting,
             };
-            Ok(ctx.schedule_next(&obj, after))
+            Ok(ctx.record(&obj, next))
         }
         Err(error) => {
             let verdict = Verdict::of_error(&error, "");
@@ -506,11 +296,10 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
                     ctx.publish(&obj, EventType::Warning, error.reason(), "Reconcile", error.to_string())
                         .await;
                 }
-                // Retry slowly: an admin may fix the account (quota, permissions) without touching the spec.
-                Ok(ctx.schedule_next(&obj, Duration::from_secs(300)))
+                Ok(ctx.record(&obj, Outcome::Stalled))
             } else if error.is_wait() {
                 info!(error = %error, retry_in = ?error.retry_after(), "waiting on AWS");
-                Ok(ctx.schedule_next(&obj, error.retry_after().unwrap_or(ctx.settings.poll)))
+                Ok(ctx.record(&obj, Outcome::NotYet(error.retry_after())))
             } else {
                 Err(error)
             }
@@ -600,25 +389,21 @@ async fn cleanup(obj: Arc<PrivateApi>, ctx: &Context) -> Result<Action> {
 fn error_policy(obj: Arc<PrivateApi>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = Context::key(&obj);
     if error.is_wait() {
-        let soon = ctx.settings.poll.min(Duration::from_secs(5));
         if let Some(retry_in) = error.retry_after() {
             info!(object = %key, error = %error, ?retry_in, "waiting on AWS");
         }
         // Deletion waits here (a pending teardown is an error, to keep the finalizer):
         // remembered, so that the watch events of its own status writes do not wake it.
-        return ctx.schedule_next(&obj, error.retry_after().unwrap_or(soon));
+        return ctx.record(&obj, Outcome::TeardownPending(error.retry_after()));
     }
     if error.is_terminal() {
         warn!(object = %key, error = %error, "reconcile failed (needs attention)");
-        return Action::requeue(Duration::from_secs(300));
+        return Action::requeue(STALLED_RETRY);
     }
-    let attempts = {
-        let mut failures = lock(&ctx.failures);
-        let n = failures.entry(key.clone()).or_default();
-        *n = n.saturating_add(1);
-        *n
-    };
-    let base = Duration::from_secs(1u64 << attempts.min(8)).min(Duration::from_secs(300));
+    let (attempts, base) = ctx.remember(&obj, |m| {
+        let base = m.failed();
+        (m.failures, base)
+    });
     let jitter = Duration::from_millis(rand::rng().random_range(0..=base.as_millis() as u64 / 2));
     warn!(object = %key, error = %error, attempts, retry_in = ?(base + jitter), "reconcile failed, will retry");
     Action::requeue(base + jitter)
@@ -678,25 +463,6 @@ pub async fn run(client: Client, aws: Arc<AwsFactory>, metrics: Arc<Metrics>, se
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_lists_get_what_the_read_budget_leaves() {
-        let defaults = Settings::default();
-        // 2 − 7/6 (a probe) − 19 × 300 / 21600 (the full passes' share).
-        let share = list_reads_per_resync(&defaults);
-        assert!((share - 0.5695).abs() < 1e-3, "{share}");
-        // Full passes at every resync leave the lists the least share.
-        let every_time = Settings {
-            full_resync: Duration::ZERO,
-            ..Settings::default()
-        };
-        assert_eq!(list_reads_per_resync(&every_time), MIN_LIST_READS);
-        let generous = Settings {
-            resync_reads: 10.0,
-            ..Settings::default()
-        };
-        assert!(list_reads_per_resync(&generous) > 8.0);
-    }
     use http::{Method, Request, Response};
     use kube::client::Body;
     use tower_test::mock::{self, Handle};
@@ -759,56 +525,6 @@ mod tests {
 
     const PATH: &str = "/apis/privateapi.io/v1alpha1/namespaces/ns/privateapis/shop";
 
-    #[test]
-    fn waiting_looks_grow_from_poll_to_a_minute() {
-        let poll = Duration::from_secs(10);
-        let delays: Vec<u64> = (0..30).map(|n| wait_delay(poll, n).as_secs()).collect();
-        assert_eq!(delays[..6], [10; 6]);
-        assert_eq!(delays[6..12], [20; 6]);
-        assert_eq!(delays[12..18], [40; 6]);
-        assert_eq!(delays[18..], [60; 12]);
-        // A ten-minute wait: 20 looks instead of 60.
-        let mut elapsed = Duration::ZERO;
-        let looks = (0..).take_while(|n| {
-            elapsed += wait_delay(poll, *n);
-            elapsed < Duration::from_secs(600)
-        });
-        assert_eq!(looks.count(), 20);
-        // A poll longer than the cap is kept; a short one grows 16-fold at most.
-        assert_eq!(wait_delay(Duration::from_secs(90), 30), Duration::from_secs(90));
-        assert_eq!(wait_delay(Duration::from_secs(1), 100), Duration::from_secs(16));
-    }
-
-    #[tokio::test]
-    async fn waits_are_counted_per_generation_and_reset_by_anything_else() {
-        let (ctx, _server) = context().await;
-        let mut obj = object("");
-        let waits = |ctx: &Context, obj: &PrivateApi| {
-            let schedule = lock(&ctx.schedule);
-            schedule
-                .get(&Context::key(obj))
-                .map(|c| (c.waits, c.due - Instant::now()))
-        };
-        for _ in 0..7 {
-            let _ = ctx.schedule_wait(&obj);
-        }
-        let (count, due) = waits(&ctx, &obj).expect("scheduled");
-        assert_eq!(count, 7);
-        assert!(due > Duration::from_secs(15), "the 7th look waits 20 s: {due:?}");
-        // A change (or Ready, or an error) starts over.
-        let _ = ctx.schedule_next(&obj, Duration::from_secs(2));
-        assert_eq!(waits(&ctx, &obj).map(|w| w.0), Some(0));
-        for _ in 0..7 {
-            let _ = ctx.schedule_wait(&obj);
-        }
-        // So does a new generation.
-        obj.metadata.generation = Some(2);
-        let _ = ctx.schedule_wait(&obj);
-        let (count, due) = waits(&ctx, &obj).expect("scheduled");
-        assert_eq!(count, 1);
-        assert!(due <= Duration::from_secs(10), "{due:?}");
-    }
-
     #[tokio::test]
     async fn finalizer_is_added_before_anything_else() {
         let (ctx, mut server) = context().await;
@@ -867,6 +583,8 @@ mod tests {
         let obj = object(", finalizers: [privateapi.io/cleanup], deletionTimestamp: '2026-11-25T10:00:00Z'");
         let mut obj = obj;
         obj.spec.deletion_policy = DeletionPolicy::Retain;
+        // Remembered from an earlier failure, and to be forgotten.
+        ctx.remember(&obj, Memory::failed);
         let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
         // The Retained event (404 here: no events API), then the finalizer removal.
         let mut saw_finalizer_patch = false;
@@ -894,13 +612,15 @@ mod tests {
         let action = task.await.expect("join").expect("reconcile");
         assert_eq!(action, Action::await_change());
         assert_eq!(ctx.aws.stats().snapshot().total(), 0, "no AWS call");
+        assert!(lock(&ctx.memory).is_empty(), "nothing remembered of a deleted object");
     }
 
     #[tokio::test]
     async fn own_status_write_does_not_trigger_aws_work() {
         let (ctx, mut server) = context().await;
         let obj = object(", finalizers: [privateapi.io/cleanup]");
-        ctx.schedule_next(&obj, Duration::from_secs(60));
+        // As if its last pass had scheduled the next look a minute ahead.
+        let _ = ctx.record(&obj, Outcome::NotYet(Some(Duration::from_secs(60))));
         let action = reconcile(Arc::new(obj), ctx.clone()).await.expect("reconcile");
         assert!(action != Action::await_change(), "still scheduled for its next check");
         assert_eq!(ctx.aws.stats().snapshot().total(), 0, "no AWS call");

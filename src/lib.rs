@@ -12,6 +12,7 @@ pub mod reconcile;
 pub use error::{Error, Result};
 pub mod cli;
 pub mod controller;
+pub mod schedule;
 pub mod status;
 pub mod sync;
 pub mod telemetry;
