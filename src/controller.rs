@@ -37,9 +37,9 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Parts whose readiness AWS works on by itself, and a wait check can follow.
 const WAITABLE: [&str; 3] = [
-    reconcile::converge::LOAD_BALANCER,
-    reconcile::converge::VPC_LINK,
-    reconcile::converge::SERVICE,
+    drift::WAITABLE[0].as_str(),
+    drift::WAITABLE[1].as_str(),
+    drift::WAITABLE[2].as_str(),
 ];
 
 /// Everything a reconcile needs, shared by all of them.

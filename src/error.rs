@@ -25,6 +25,19 @@ pub enum Error {
     #[error("{path}: {message}")]
     Input { path: String, message: String },
 
+    /// A state of AWS the operator will not build on (a cluster the spec names is
+    /// missing, the ALB failed, …): the operator's own judgement, not an AWS error.
+    #[error("{message}")]
+    Stuck {
+        part: crate::reconcile::Part,
+        reason: &'static str,
+        message: String,
+    },
+
+    /// A step needed an ID the pass never learned: a bug, retried.
+    #[error("internal: {0} not known when needed")]
+    Unresolved(String),
+
     /// Teardown is under way and waits on AWS; not a failure. Look again after
     /// `retry_after`.
     #[error("deletion in progress: {message}")]
@@ -60,8 +73,8 @@ impl Error {
     pub fn is_terminal(&self) -> bool {
         match self.cause() {
             Error::Aws(e) => e.disposition() == Disposition::Terminal,
-            Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) => true,
-            Error::Kube(_) | Error::DeletionPending { .. } | Error::Finalizer(_) => false,
+            Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) | Error::Stuck { .. } => true,
+            Error::Kube(_) | Error::DeletionPending { .. } | Error::Finalizer(_) | Error::Unresolved(_) => false,
         }
     }
 
@@ -100,6 +113,8 @@ impl Error {
             Error::Finalizer(_) => "FinalizerError",
             Error::MissingObjectKey(_) => "InvalidObject",
             Error::DeletionPending { .. } => "Deleting",
+            Error::Stuck { reason, .. } => reason,
+            Error::Unresolved(_) => "InternalError",
         }
     }
 

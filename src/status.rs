@@ -135,7 +135,7 @@ pub fn next_status(
 }
 
 fn part_condition(part: &PartStatus) -> Condition {
-    cond(part.condition, part.ready, &part.reason, &part.message)
+    cond(part.condition.as_str(), part.ready, &part.reason, &part.message)
 }
 
 fn cond(type_: &str, status: bool, reason: &str, message: &str) -> Condition {
@@ -201,7 +201,7 @@ mod tests {
     fn ready_outcome() -> Outcome {
         Outcome {
             endpoint: Some("https://x.execute-api.eu-west-1.amazonaws.com/prod".into()),
-            parts: vec![PartStatus::ready("ApiReady", "ok")],
+            parts: vec![PartStatus::ready(crate::reconcile::Condition::Api, "ok")],
             ..Default::default()
         }
     }
@@ -226,7 +226,7 @@ mod tests {
         let mut outcome = ready_outcome();
         outcome
             .changes
-            .push(Change::new(Verb::Update, "EcsService", "svc", "desiredCount 1 → 2"));
+            .push(Change::new(Verb::Update, crate::reconcile::Part::EcsService, "svc", "desiredCount 1 → 2"));
         let verdict = Verdict::of(&outcome);
         assert!(matches!(&verdict, Verdict::Reconciling { reason, .. } if reason == "Applied"));
     }

@@ -148,7 +148,7 @@ async fn plan_lists_everything_and_sends_no_write() {
         .await
         .expect("plan");
     assert_eq!(aws.stats.snapshot().since(&before).writes(), 0);
-    let parts: Vec<&str> = plan.changes.iter().map(|c| c.part).collect();
+    let parts: Vec<&str> = plan.changes.iter().map(|c| c.part.as_str()).collect();
     for part in [
         "SecurityGroup",
         "IamRole",
@@ -345,7 +345,7 @@ async fn tasks_not_running_keep_the_resource_reconciling() {
     }
     let waiting = waiting.expect("a part not ready");
     assert_eq!(
-        (waiting.condition, waiting.reason.as_str()),
+        (waiting.condition.as_str(), waiting.reason.as_str()),
         ("ServiceReady", "TasksStarting")
     );
     assert_eq!(waiting.message, "0 of 2 tasks running");
@@ -372,7 +372,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
         outcome
             .parts
             .iter()
-            .find(|p| p.condition == condition)
+            .find(|p| p.condition.as_str() == condition)
             .map(|p| p.reason.clone())
     };
     assert_eq!(reason(&first, "VpcLinkReady").as_deref(), Some("VpcLinkPending"));
@@ -382,7 +382,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
         "the REST API itself does not wait"
     );
     assert_eq!(first.resources.deployment_id, None);
-    let made: Vec<&str> = first.changes.iter().map(|c| c.part).collect();
+    let made: Vec<&str> = first.changes.iter().map(|c| c.part.as_str()).collect();
     for part in ["ApiIntegration", "ApiDeployment", "ApiStage"] {
         assert!(
             !made.contains(&part),
@@ -396,7 +396,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
         .expect("second pass");
     assert_eq!(reason(&second, "VpcLinkReady").as_deref(), Some("VpcLinkPending"));
     assert!(
-        second.changes.iter().all(|c| c.part != "VpcLink"),
+        second.changes.iter().all(|c| c.part.as_str() != "VpcLink"),
         "{:?}",
         second.changes
     );

@@ -106,8 +106,9 @@ pub async fn delete_cluster(aws: &Aws, name: &str) -> AwsResult<()> {
 
 // ---------------------------------------------------------------- task definition
 
+/// `R`: how the roles are named (ARNs, or references in the stack model).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct DesiredTaskDefinition {
+pub struct DesiredTaskDefinition<R = String> {
     pub family: String,
     pub image: String,
     pub port: i32,
@@ -115,12 +116,31 @@ pub struct DesiredTaskDefinition {
     pub memory: i32,
     pub env: Vec<EnvVar>,
     pub command: Vec<String>,
-    pub execution_role_arn: String,
-    pub task_role_arn: String,
+    pub execution_role_arn: R,
+    pub task_role_arn: R,
     pub log_group: String,
     pub region: String,
     #[serde(skip)]
     pub tags: BTreeMap<String, String>,
+}
+
+impl<R> DesiredTaskDefinition<R> {
+    pub fn try_map<S>(&self, mut f: impl FnMut(&R) -> Option<S>) -> Option<DesiredTaskDefinition<S>> {
+        Some(DesiredTaskDefinition {
+            family: self.family.clone(),
+            image: self.image.clone(),
+            port: self.port,
+            cpu: self.cpu,
+            memory: self.memory,
+            env: self.env.clone(),
+            command: self.command.clone(),
+            execution_role_arn: f(&self.execution_role_arn)?,
+            task_role_arn: f(&self.task_role_arn)?,
+            log_group: self.log_group.clone(),
+            region: self.region.clone(),
+            tags: self.tags.clone(),
+        })
+    }
 }
 
 impl DesiredTaskDefinition {
@@ -272,24 +292,46 @@ pub async fn deregister_task_definition(aws: &Aws, arn: &str) -> AwsResult<()> {
 
 // ---------------------------------------------------------------- service
 
+/// `R`: how the task definition, target group and security groups are named.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DesiredService {
+pub struct DesiredService<R = String> {
     pub name: String,
     pub cluster: String,
     pub desired_count: i32,
-    pub task_definition_arn: String,
-    pub target_group_arn: String,
+    pub task_definition_arn: R,
+    pub target_group_arn: R,
     pub container_port: i32,
     pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
+    pub security_groups: Vec<R>,
     pub grace_period_seconds: i32,
     pub client_token: String,
     pub tags: BTreeMap<String, String>,
 }
 
+impl<R> DesiredService<R> {
+    pub fn try_map<S>(&self, mut f: impl FnMut(&R) -> Option<S>) -> Option<DesiredService<S>> {
+        Some(DesiredService {
+            name: self.name.clone(),
+            cluster: self.cluster.clone(),
+            desired_count: self.desired_count,
+            task_definition_arn: f(&self.task_definition_arn)?,
+            target_group_arn: f(&self.target_group_arn)?,
+            container_port: self.container_port,
+            subnets: self.subnets.clone(),
+            security_groups: self.security_groups.iter().map(&mut f).collect::<Option<_>>()?,
+            grace_period_seconds: self.grace_period_seconds,
+            client_token: self.client_token.clone(),
+            tags: self.tags.clone(),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedService {
     pub arn: String,
+    pub name: String,
+    /// The cluster it runs in.
+    pub cluster: String,
     pub status: String,
     pub desired_count: i32,
     pub running_count: i32,
@@ -313,7 +355,7 @@ pub fn service_drift(desired: &DesiredService, observed: &ObservedService) -> Ve
         ));
     }
     if observed.task_definition_arn != desired.task_definition_arn {
-        drift.push(format!("taskDefinition → {}", short_arn(&desired.task_definition_arn)));
+        drift.push(format!("taskDefinition → {}", short_name(&desired.task_definition_arn)));
     }
     if observed.target_groups != [desired.target_group_arn.clone()] {
         drift.push("loadBalancers".into());
@@ -331,7 +373,8 @@ pub fn service_drift(desired: &DesiredService, observed: &ObservedService) -> Ve
     drift
 }
 
-fn short_arn(arn: &str) -> &str {
+/// The part of an ARN after its last `/` (a task definition's `family:revision`).
+pub fn short_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
@@ -377,6 +420,8 @@ pub async fn observe_service(
         });
     Ok(Some(ObservedService {
         arn: svc.service_arn().unwrap_or_default().to_owned(),
+        name: name.to_owned(),
+        cluster: cluster.to_owned(),
         status,
         desired_count: svc.desired_count(),
         running_count: svc.running_count(),
@@ -506,6 +551,8 @@ mod tests {
     fn observed() -> ObservedService {
         ObservedService {
             arn: "arn:svc".into(),
+            name: "svc".into(),
+            cluster: "c".into(),
             status: "ACTIVE".into(),
             desired_count: 2,
             running_count: 2,

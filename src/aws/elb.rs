@@ -19,12 +19,26 @@ use crate::crd::HealthCheck;
 
 pub const MAX_NAME: usize = 32;
 
+/// `R` is how other objects are named: their IDs (`String`, what AWS is sent) or,
+/// in the stack model, references to objects that may not exist yet.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DesiredLoadBalancer {
+pub struct DesiredLoadBalancer<R = String> {
     pub name: String,
     pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
+    pub security_groups: Vec<R>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl<R> DesiredLoadBalancer<R> {
+    /// The same load balancer with its references replaced, if `f` knows them all.
+    pub fn try_map<S>(&self, f: impl FnMut(&R) -> Option<S>) -> Option<DesiredLoadBalancer<S>> {
+        Some(DesiredLoadBalancer {
+            name: self.name.clone(),
+            subnets: self.subnets.clone(),
+            security_groups: self.security_groups.iter().map(f).collect::<Option<_>>()?,
+            tags: self.tags.clone(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,9 +51,21 @@ pub struct DesiredTargetGroup {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct DesiredListener {
+pub struct DesiredListener<R = String> {
     pub port: i32,
+    /// Where its default action forwards.
+    pub target_group: R,
     pub tags: BTreeMap<String, String>,
+}
+
+impl<R> DesiredListener<R> {
+    pub fn try_map<S>(&self, mut f: impl FnMut(&R) -> Option<S>) -> Option<DesiredListener<S>> {
+        Some(DesiredListener {
+            port: self.port,
+            target_group: f(&self.target_group)?,
+            tags: self.tags.clone(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +89,8 @@ pub enum LoadBalancerState {
 pub struct ObservedTargetGroup {
     pub arn: String,
     pub health: HealthCheck,
+    /// The load balancers with a listener (or rule) that forwards to it.
+    pub load_balancers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -129,10 +157,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
         observed.load_balancer = Some(lb);
     }
     if let Some(tg) = tg {
-        observed.target_group = Some(ObservedTargetGroup {
-            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
-            health: health_check(&tg),
-        });
+        observed.target_group = Some(convert_target_group(&tg));
     }
     Ok(observed)
 }
@@ -190,18 +215,9 @@ fn health_check(tg: &TargetGroup) -> HealthCheck {
     }
 }
 
-/// A target group as the region's listing shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ListedTargetGroup {
-    pub arn: String,
-    pub health: HealthCheck,
-    /// The load balancers with a listener (or rule) that forwards to it.
-    pub load_balancers: Vec<String>,
-}
-
 /// Every target group of the region (ownership is not checked: callers look up
 /// ARNs they already proved are theirs).
-pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ListedTargetGroup>> {
+pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ObservedTargetGroup>> {
     all_pages("DescribeTargetGroups", |marker| async move {
         let out = aws
             .elb
@@ -211,18 +227,18 @@ pub async fn list_target_groups(aws: &Aws) -> AwsResult<Vec<ListedTargetGroup>> 
             .send()
             .await
             .map_err(aws_err("DescribeTargetGroups"))?;
-        let groups = out
-            .target_groups()
-            .iter()
-            .map(|tg| ListedTargetGroup {
-                arn: tg.target_group_arn().unwrap_or_default().to_owned(),
-                health: health_check(tg),
-                load_balancers: tg.load_balancer_arns().to_vec(),
-            })
-            .collect();
+        let groups = out.target_groups().iter().map(convert_target_group).collect();
         Ok((groups, out.next_marker().map(str::to_owned)))
     })
     .await
+}
+
+fn convert_target_group(tg: &TargetGroup) -> ObservedTargetGroup {
+    ObservedTargetGroup {
+        arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+        health: health_check(tg),
+        load_balancers: tg.load_balancer_arns().to_vec(),
+    }
 }
 
 fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
@@ -375,14 +391,14 @@ fn forward(target_group_arn: &str) -> Action {
         .build()
 }
 
-pub async fn create_listener(aws: &Aws, lb_arn: &str, tg_arn: &str, desired: &DesiredListener) -> AwsResult<String> {
+pub async fn create_listener(aws: &Aws, lb_arn: &str, desired: &DesiredListener) -> AwsResult<String> {
     let out = aws
         .elb
         .create_listener()
         .load_balancer_arn(lb_arn)
         .protocol(ProtocolEnum::Http)
         .port(desired.port)
-        .default_actions(forward(tg_arn))
+        .default_actions(forward(&desired.target_group))
         .set_tags(Some(tags(&desired.tags)))
         .send()
         .await
@@ -397,13 +413,13 @@ pub async fn create_listener(aws: &Aws, lb_arn: &str, tg_arn: &str, desired: &De
         })
 }
 
-pub async fn modify_listener(aws: &Aws, listener_arn: &str, tg_arn: &str, port: i32) -> AwsResult<()> {
+pub async fn modify_listener(aws: &Aws, listener_arn: &str, desired: &DesiredListener) -> AwsResult<()> {
     aws.elb
         .modify_listener()
         .listener_arn(listener_arn)
         .protocol(ProtocolEnum::Http)
-        .port(port)
-        .default_actions(forward(tg_arn))
+        .port(desired.port)
+        .default_actions(forward(&desired.target_group))
         .send()
         .await
         .map_err(aws_err("ModifyListener"))?;

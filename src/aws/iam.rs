@@ -18,7 +18,7 @@ pub const LOGS_POLICY_NAME: &str = "privateapi-create-log-group";
 
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RoleKind {
     Execution,
     Task,
@@ -158,24 +158,23 @@ pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResu
     }))
 }
 
-/// What a role made by a full pass lacks now, read cheaply for the drift check: its
-/// policies when it has some to keep (listing them fails once the role is gone), else
-/// only that it is there. One or two reads where `observe` makes three; ownership is
-/// left to the full pass, which reads the role's tags.
-pub async fn changes_due(aws: &Aws, desired: &DesiredRole) -> AwsResult<Vec<RoleChange>> {
+/// A role made by a full pass, read cheaply for the drift check: its policies when it
+/// has some to keep (listing them fails once the role is gone), else only that it is
+/// there. One or two reads where `observe` makes three; ownership is left to the full
+/// pass, which reads the role's tags, and the ARN is not read.
+pub async fn observe_policies(aws: &Aws, desired: &DesiredRole) -> AwsResult<Option<ObservedRole>> {
     let policies = if !desired.has_policies() {
         let role = aws.iam.get_role().role_name(&desired.name).send().await;
         found(role.map_err(aws_err("GetRole")))?.map(|_| Default::default())
     } else {
         found(policies(aws, &desired.name).await)?
     };
-    let observed = policies.map(|(managed_policies, inline_policies)| ObservedRole {
+    Ok(policies.map(|(managed_policies, inline_policies)| ObservedRole {
         name: desired.name.clone(),
         arn: String::new(),
         managed_policies,
         inline_policies,
-    });
-    Ok(diff(desired, observed.as_ref()))
+    }))
 }
 
 async fn policies(aws: &Aws, role: &str) -> AwsResult<(Vec<String>, Vec<String>)> {

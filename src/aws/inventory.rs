@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::elb::{self, ListedTargetGroup, ObservedLoadBalancer};
+use super::elb::{self, ObservedLoadBalancer, ObservedTargetGroup};
 use super::rest_api::{self, ListedApi};
 use super::security_group::{self, ObservedGroup};
 use super::vpc_link::{self, ObservedVpcLink};
@@ -27,7 +27,7 @@ pub struct Inventory {
     /// Every load balancer of the region, by ARN.
     pub load_balancers: HashMap<String, ObservedLoadBalancer>,
     /// Every target group of the region, by ARN.
-    pub target_groups: HashMap<String, ListedTargetGroup>,
+    pub target_groups: HashMap<String, ObservedTargetGroup>,
     /// Every VPC link of the region, by id, with its owner's uid.
     pub vpc_links: HashMap<String, (Option<String>, ObservedVpcLink)>,
     /// Every REST API of the region, by id.

@@ -7,14 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_apigateway::types::{
-    ConnectionType, EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation,
-};
+use aws_sdk_apigateway::types::{ConnectionType, EndpointConfiguration, IntegrationType, Op, PatchOperation};
 use serde::Serialize;
 
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
 use super::{Aws, all_pages};
+use crate::crd::{EndpointType, Throttle};
 
 pub const PROXY_PATH: &str = "/{proxy+}";
 pub const ROOT_PATH: &str = "/";
@@ -32,26 +31,57 @@ pub struct Integration {
     pub request_parameters: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DesiredApi {
+/// Where the API's integrations lead: `R` names the objects (IDs, or references in
+/// the stack model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target<R = String> {
+    pub load_balancer_dns: R,
+    pub vpc_link: R,
+    pub load_balancer_arn: R,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredApi<R = String> {
     pub name: String,
     pub description: String,
-    pub endpoint_type: String,
-    #[serde(skip)]
+    pub endpoint_type: EndpointType,
     pub tags: BTreeMap<String, String>,
-    #[serde(skip)]
     pub stage_name: String,
-    /// Stage settings, not part of a deployment's snapshot: (rate, burst).
-    #[serde(skip)]
-    pub throttle: Option<(f64, i32)>,
-    pub root: Integration,
-    pub proxy: Integration,
+    /// A stage setting, not part of a deployment's snapshot.
+    pub throttle: Option<Throttle>,
+    pub target: Target<R>,
+}
+
+impl<R> DesiredApi<R> {
+    pub fn try_map<S>(&self, mut f: impl FnMut(&R) -> Option<S>) -> Option<DesiredApi<S>> {
+        Some(DesiredApi {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            endpoint_type: self.endpoint_type,
+            tags: self.tags.clone(),
+            stage_name: self.stage_name.clone(),
+            throttle: self.throttle,
+            target: Target {
+                load_balancer_dns: f(&self.target.load_balancer_dns)?,
+                vpc_link: f(&self.target.vpc_link)?,
+                load_balancer_arn: f(&self.target.load_balancer_arn)?,
+            },
+        })
+    }
 }
 
 impl DesiredApi {
+    /// `ANY /` and `ANY /{proxy+}`, in that order.
+    pub fn integrations(&self) -> [(&'static str, Integration); 2] {
+        let t = &self.target;
+        let (root, proxy) = integrations(&t.load_balancer_dns, &t.vpc_link, &t.load_balancer_arn);
+        [(ROOT_PATH, root), (PROXY_PATH, proxy)]
+    }
+
     /// Fingerprint of everything a deployment snapshots.
     pub fn shape(&self) -> String {
-        fingerprint(&serde_json::to_string(&(&self.root, &self.proxy)).unwrap_or_default())
+        let [(_, root), (_, proxy)] = self.integrations();
+        fingerprint(&serde_json::to_string(&(&root, &proxy)).unwrap_or_default())
     }
 }
 
@@ -88,8 +118,8 @@ pub struct ObservedStage {
     pub name: String,
     pub deployment_id: Option<String>,
     pub description: Option<String>,
-    /// Throttling of all methods (`*/*`): (rate, burst).
-    pub throttle: Option<(f64, i32)>,
+    /// Throttling of all methods (`*/*`).
+    pub throttle: Option<Throttle>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -237,7 +267,10 @@ pub async fn observe_stages(aws: &Aws, id: &str) -> AwsResult<Option<Vec<Observe
                 throttle: s
                     .method_settings()
                     .and_then(|m| m.get("*/*"))
-                    .map(|m| (m.throttling_rate_limit(), m.throttling_burst_limit())),
+                    .map(|m| Throttle {
+                        rate_limit: m.throttling_rate_limit(),
+                        burst_limit: m.throttling_burst_limit(),
+                    }),
             })
             .collect(),
     ))
@@ -247,7 +280,7 @@ pub async fn observe_stages(aws: &Aws, id: &str) -> AwsResult<Option<Vec<Observe
 /// AWS says which it is (it does), so that the pass needs not read the API back.
 pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Option<ObservedApi>)> {
     let endpoint = EndpointConfiguration::builder()
-        .types(EndpointType::from(desired.endpoint_type.as_str()))
+        .types(aws_sdk_apigateway::types::EndpointType::from(desired.endpoint_type.as_aws()))
         .build();
     aws.pacer.pace("CreateRestApi", &desired.name).await?;
     let out = aws
@@ -431,7 +464,7 @@ pub async fn point_stage(aws: &Aws, api_id: &str, stage: &str, shape: &str, depl
 }
 
 /// Sets the stage-wide throttling (all methods).
-pub async fn set_throttle(aws: &Aws, api_id: &str, stage: &str, (rate, burst): (f64, i32)) -> AwsResult<()> {
+pub async fn set_throttle(aws: &Aws, api_id: &str, stage: &str, throttle: Throttle) -> AwsResult<()> {
     let replace = |path: &str, value: String| {
         PatchOperation::builder()
             .op(Op::Replace)
@@ -444,8 +477,8 @@ pub async fn set_throttle(aws: &Aws, api_id: &str, stage: &str, (rate, burst): (
         .update_stage()
         .rest_api_id(api_id)
         .stage_name(stage)
-        .patch_operations(replace("/*/*/throttling/rateLimit", rate.to_string()))
-        .patch_operations(replace("/*/*/throttling/burstLimit", burst.to_string()))
+        .patch_operations(replace("/*/*/throttling/rateLimit", throttle.rate_limit.to_string()))
+        .patch_operations(replace("/*/*/throttling/burstLimit", throttle.burst_limit.to_string()))
         .send()
         .await
         .map_err(aws_err("UpdateStage"))?;
@@ -539,22 +572,28 @@ mod tests {
 
     #[test]
     fn shape_ignores_tags_and_stage_but_not_the_target() {
-        let (root, proxy) = integrations("dns", "vl", "arn:alb");
         let api = DesiredApi {
             name: "n".into(),
             description: "d".into(),
-            endpoint_type: "REGIONAL".into(),
+            endpoint_type: EndpointType::Regional,
             tags: BTreeMap::new(),
             stage_name: "prod".into(),
             throttle: None,
-            root,
-            proxy,
+            target: Target {
+                load_balancer_dns: "dns".to_owned(),
+                vpc_link: "vl".to_owned(),
+                load_balancer_arn: "arn:alb".to_owned(),
+            },
         };
         let mut other = api.clone();
         other.tags.insert("k".into(), "v".into());
         other.stage_name = "dev".into();
+        other.throttle = Some(Throttle {
+            rate_limit: 1.0,
+            burst_limit: 2,
+        });
         assert_eq!(api.shape(), other.shape());
-        other.proxy.integration_target = "arn:other".into();
+        other.target.load_balancer_arn = "arn:other".into();
         assert_ne!(api.shape(), other.shape());
     }
 }

@@ -14,12 +14,24 @@ use super::{Aws, all_pages};
 
 pub const TAG_CONFIG: &str = "privateapi.io/config";
 
+/// `R`: how the security groups are named (IDs, or references in the stack model).
 #[derive(Clone, Debug, PartialEq)]
-pub struct DesiredVpcLink {
+pub struct DesiredVpcLink<R = String> {
     pub name: String,
     pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
+    pub security_groups: Vec<R>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl<R> DesiredVpcLink<R> {
+    pub fn try_map<S>(&self, f: impl FnMut(&R) -> Option<S>) -> Option<DesiredVpcLink<S>> {
+        Some(DesiredVpcLink {
+            name: self.name.clone(),
+            subnets: self.subnets.clone(),
+            security_groups: self.security_groups.iter().map(f).collect::<Option<_>>()?,
+            tags: self.tags.clone(),
+        })
+    }
 }
 
 impl DesiredVpcLink {
@@ -101,8 +113,9 @@ fn convert(link: &aws_sdk_apigatewayv2::types::VpcLink) -> ObservedVpcLink {
     }
 }
 
-/// A link named in the spec: used as it is, never changed or deleted.
-pub async fn observe_existing(aws: &Aws, id: &str) -> AwsResult<ObservedVpcLink> {
+/// A link named in the spec (used as it is, never changed or deleted); `None` when
+/// the region has no such link.
+pub async fn observe_existing(aws: &Aws, id: &str) -> AwsResult<Option<ObservedVpcLink>> {
     let out = found(
         aws.apigwv2()
             .await
@@ -112,20 +125,13 @@ pub async fn observe_existing(aws: &Aws, id: &str) -> AwsResult<ObservedVpcLink>
             .await
             .map_err(aws_err("GetVpcLink")),
     )?;
-    let Some(out) = out else {
-        return Err(AwsError::Api {
-            operation: "GetVpcLink",
-            code: "NotFoundException".into(),
-            message: format!("VPC link {id} (spec.vpcLink.existingId) does not exist in this region"),
-        });
-    };
-    Ok(ObservedVpcLink {
+    Ok(out.map(|out| ObservedVpcLink {
         id: id.to_owned(),
         state: LinkState::from(out.vpc_link_status()),
         message: out.vpc_link_status_message().map(str::to_owned),
         fingerprint: None,
         created: 0,
-    })
+    }))
 }
 
 /// The link to use (oldest with the desired configuration) and the links to retire.

@@ -1,20 +1,26 @@
-//! The engine: desired (pure) → observe (by ownership tags) → diff (pure) → act
-//! (dependency order) → outcome. The same code serves the controller, `apply`,
-//! `plan` (which records changes without making them) and `delete`.
+//! The engine, in the shape of the AWS Load Balancer Controller's: a pure model of
+//! the whole stack ([`desired::DesiredStack`]), what AWS holds of it, found by
+//! ownership tags ([`observe::ObservedStack`]), one pure comparison ([`diff::diff`])
+//! and one [`execute`]or. `apply`, `plan`, the controller's full pass and drift check,
+//! and teardown (the diff against an empty stack) all go through it.
 
-pub mod converge;
 pub mod desired;
+pub mod diff;
 pub mod drift;
-pub mod teardown;
+pub mod execute;
+pub mod model;
+pub mod observe;
 
 use std::fmt;
-use std::future::Future;
 
-use crate::aws::{Aws, AwsResult};
-use crate::crd::{ResourceIds, ServiceCounts};
+use crate::aws::{Aws, Owner, network};
+use crate::crd::{PrivateApiSpec, ResourceIds, ServiceCounts};
+use crate::error::{Error, Result};
 
-pub use converge::converge;
-pub use teardown::teardown;
+pub use model::{Condition, Part};
+
+use desired::{DesiredStack, Inputs};
+use model::Slot;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -36,14 +42,14 @@ pub enum Verb {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Change {
     pub verb: Verb,
-    pub part: &'static str,
+    pub part: Part,
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
 
 impl Change {
-    pub fn new(verb: Verb, part: &'static str, name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(verb: Verb, part: Part, name: impl Into<String>, detail: impl Into<String>) -> Self {
         Change {
             verb,
             part,
@@ -71,14 +77,14 @@ impl fmt::Display for Change {
 /// Readiness of one part, reported as a `<Part>Ready` condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartStatus {
-    pub condition: &'static str,
+    pub condition: Condition,
     pub ready: bool,
     pub reason: String,
     pub message: String,
 }
 
 impl PartStatus {
-    pub fn ready(condition: &'static str, message: impl Into<String>) -> Self {
+    pub fn ready(condition: Condition, message: impl Into<String>) -> Self {
         PartStatus {
             condition,
             ready: true,
@@ -87,7 +93,7 @@ impl PartStatus {
         }
     }
 
-    pub fn waiting(condition: &'static str, reason: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn waiting(condition: Condition, reason: impl Into<String>, message: impl Into<String>) -> Self {
         PartStatus {
             condition,
             ready: false,
@@ -119,43 +125,6 @@ impl Outcome {
     }
 }
 
-/// Carries the mode and collects the changes of one pass.
-pub struct Run<'a> {
-    pub aws: &'a Aws,
-    pub mode: Mode,
-    pub changes: Vec<Change>,
-}
-
-impl<'a> Run<'a> {
-    pub fn new(aws: &'a Aws, mode: Mode) -> Self {
-        Run {
-            aws,
-            mode,
-            changes: Vec::new(),
-        }
-    }
-
-    /// Makes one change (or, in plan mode, records it and returns `None` without
-    /// ever polling `call`, so nothing is sent).
-    pub async fn write<T>(&mut self, change: Change, call: impl Future<Output = AwsResult<T>>) -> AwsResult<Option<T>> {
-        match self.mode {
-            Mode::Plan => {
-                self.changes.push(change);
-                Ok(None)
-            }
-            Mode::Apply => {
-                // Logged once done: a call held back by pacing, or refused, changed nothing.
-                let value = call
-                    .await
-                    .inspect_err(|e| tracing::debug!(change = %change, error = %e, "not applied"))?;
-                tracing::info!(change = %change, "applied");
-                self.changes.push(change);
-                Ok(Some(value))
-            }
-        }
-    }
-}
-
 /// The changes as one line each (or joined by `separator`), for events and messages.
 pub fn summary(changes: &[Change], separator: &str) -> String {
     changes
@@ -165,7 +134,106 @@ pub fn summary(changes: &[Change], separator: &str) -> String {
         .join(separator)
 }
 
-/// Placeholder for an ID that only exists after apply (plan mode).
-pub fn after_apply(what: &str) -> String {
-    format!("<{what} after apply>")
+/// One pass that brings AWS to the spec: the desired stack, what exists of it, their
+/// diff, and the steps run (plan mode: recorded). Never waits for AWS: a part still
+/// provisioning is reported as not ready and the pass moves on.
+pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<Outcome> {
+    spec.validate().map_err(Error::InvalidSpec)?;
+    let net = &spec.network;
+    let subnets = network::resolve_subnets(
+        aws,
+        &net.vpc_id,
+        net.subnet_ids.as_deref(),
+        net.subnet_selector.as_ref(),
+    )
+    .await?;
+    let desired = DesiredStack::build(Inputs {
+        owner,
+        spec,
+        region: &aws.region,
+        subnets: &subnets,
+    });
+    let observed = observe::full(aws, owner, &desired).await?;
+    let plan = diff::diff(&desired, &observed);
+    let stuck = plan.stuck.clone();
+    let service = plan.service_counts;
+    let cluster_arn = plan.cluster_arn.clone();
+    // The steps' future is large (every part's calls): on the heap, so that no
+    // caller's stack has to hold it (a debug build overflowed a 2 MiB test thread).
+    let run = Box::pin(execute::execute(aws, mode, plan)).await?;
+    if let Some(stuck) = stuck {
+        return Err(Error::Stuck {
+            part: stuck.part,
+            reason: stuck.reason,
+            message: stuck.message,
+        });
+    }
+    let refs = &run.refs;
+    let known = |slot| refs.slot(slot).map(str::to_owned);
+    let wired = !run.wiring_held && run.parts.iter().any(|p| p.condition == Condition::Api && p.ready);
+    let svc = &spec.service;
+    let resources = ResourceIds {
+        rest_api_id: known(Slot::RestApi),
+        deployment_id: known(Slot::Deployment).filter(|_| wired),
+        vpc_link_id: known(Slot::VpcLink).or_else(|| spec.vpc_link.existing_id.clone()),
+        load_balancer_arn: known(Slot::LoadBalancer),
+        load_balancer_dns: known(Slot::LoadBalancerDns),
+        listener_arn: known(Slot::Listener),
+        target_group_arn: known(Slot::TargetGroup),
+        cluster_arn: cluster_arn.or_else(|| known(Slot::Cluster)),
+        service_arn: known(Slot::Service),
+        task_definition_arn: known(Slot::TaskDefinition),
+        execution_role_arn: execute::role_arn(refs, &svc.execution_role_arn, crate::aws::iam::RoleKind::Execution),
+        task_role_arn: execute::role_arn(refs, &svc.task_role_arn, crate::aws::iam::RoleKind::Task),
+        security_group_ids: execute::group_ids(refs),
+        subnet_ids: subnets,
+    };
+    let endpoint = match (&resources.rest_api_id, wired) {
+        (Some(id), true) => Some(crate::aws::rest_api::invoke_url(id, &aws.region, &spec.api.stage_name)),
+        _ => None,
+    };
+    let mut parts = run.parts;
+    parts.sort_by_key(|p| p.condition);
+    Ok(Outcome {
+        resources,
+        endpoint,
+        service: service.map(|(running_count, desired_count)| ServiceCounts {
+            running_count,
+            desired_count,
+        }),
+        parts,
+        changes: run.changes,
+    })
+}
+
+/// What a teardown pass did and what it still waits for.
+#[derive(Debug, Default)]
+pub struct TeardownOutcome {
+    pub changes: Vec<Change>,
+    /// Empty when nothing of the resource remains in AWS.
+    pub waiting_for: Vec<String>,
+}
+
+impl TeardownOutcome {
+    pub fn is_done(&self) -> bool {
+        self.waiting_for.is_empty()
+    }
+}
+
+/// One pass of deletion: the diff of what exists against an empty stack, run in
+/// reverse dependency order (REST APIs → VPC links → ECS service (until INACTIVE) →
+/// task definitions, listener, target group → ALB → security groups (once their
+/// ENIs are released) → IAM roles and cluster). Everything is found by ownership tags
+/// or owner-derived names, whatever the spec says now, so a crash half-way (or a
+/// spec edited before deletion) leaves nothing.
+pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<TeardownOutcome> {
+    let spec_cluster = spec.service.cluster.as_ref().map(|c| c.name.as_str());
+    let mut observed = observe::for_teardown(aws, owner, spec_cluster).await?;
+    observe::rest_for_teardown(aws, owner, &mut observed).await?;
+    let plan = diff::diff(&DesiredStack::empty(), &observed);
+    let run = Box::pin(execute::execute(aws, mode, plan)).await?;
+    Ok(TeardownOutcome {
+        changes: run.changes,
+        waiting_for: run.waiting,
+    })
 }

@@ -1,0 +1,1174 @@
+//! The one comparison of a desired stack with an observed one (pure): the steps that
+//! bring AWS to the desired stack, in dependency order, and each part's readiness.
+//!
+//! Matched objects are updated where they differ; desired objects not found are
+//! created; observed objects not desired (leftovers, duplicates from lost answers,
+//! superseded revisions, everything when the desired stack is empty) are deleted. A
+//! part not read is left alone. The full pass, `plan`, teardown and the drift check
+//! all ask this function; "in sync" means its steps are empty.
+
+use std::collections::BTreeMap;
+
+use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
+use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
+use crate::aws::iam::{self, DesiredRole, RoleChange};
+use crate::aws::rest_api::{self, DesiredApi};
+use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
+use crate::aws::vpc_link::{self, DesiredVpcLink, LinkState, ObservedVpcLink};
+use crate::crd::{HealthCheck, Throttle};
+
+use super::desired::{DesiredStack, LinkWanted};
+use super::model::{Condition, Id, Part, Refs, Slot};
+use super::observe::ObservedStack;
+use super::{Change, PartStatus, Verb};
+
+/// One call to AWS, with the references it needs resolved when it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    CreateGroup {
+        vpc_id: String,
+        group: DesiredGroup,
+    },
+    /// TCP on `port` into `group` from the members of `from`.
+    Authorize {
+        group: Id,
+        port: i32,
+        from: Id,
+    },
+    Revoke {
+        group: String,
+        rule: Rule,
+    },
+    DeleteGroup(String),
+    CreateRole(DesiredRole),
+    AttachPolicy {
+        role: String,
+        policy: String,
+    },
+    PutInlinePolicy {
+        role: DesiredRole,
+        policy: String,
+    },
+    DeleteRole(String),
+    CreateCluster(DesiredCluster),
+    DeleteCluster(String),
+    CreateTargetGroup(DesiredTargetGroup),
+    ModifyHealthCheck {
+        arn: String,
+        health: HealthCheck,
+    },
+    DeleteTargetGroup(String),
+    CreateLoadBalancer(DesiredLoadBalancer<Id>),
+    SetSecurityGroups {
+        arn: String,
+        groups: Vec<Id>,
+    },
+    SetSubnets {
+        arn: String,
+        subnets: Vec<String>,
+    },
+    DeleteLoadBalancer(String),
+    CreateListener(DesiredListener<Id>),
+    ModifyListener {
+        arn: String,
+        listener: DesiredListener<Id>,
+    },
+    DeleteListener(String),
+    CreateVpcLink(DesiredVpcLink<Id>),
+    DeleteVpcLink(String),
+    RegisterTaskDefinition(DesiredTaskDefinition<Id>),
+    DeregisterTaskDefinition(String),
+    CreateService(DesiredService<Id>),
+    UpdateService(DesiredService<Id>),
+    DeleteService {
+        cluster: String,
+        name: String,
+    },
+    CreateRestApi(DesiredApi<Id>),
+    DeleteRestApi(String),
+    CreateProxyResource,
+    /// `ANY` on the resource (`/{proxy+}` when `proxy`).
+    PutMethod {
+        resource: Id,
+        proxy: bool,
+    },
+    /// The integration of `ANY path` (the api's `path` integration).
+    PutIntegration {
+        resource: Id,
+        path: &'static str,
+        api: DesiredApi<Id>,
+    },
+    CreateDeployment(DesiredApi<Id>),
+    CreateStage(DesiredApi<Id>),
+    PointStage(DesiredApi<Id>),
+    SetThrottle {
+        stage: String,
+        throttle: Throttle,
+    },
+    DeleteStage(String),
+    DeleteDeployment(String),
+    /// Not a call: a partial read (the drift check's) shows the part out of sync,
+    /// and only a full read can say what to change.
+    Recheck,
+}
+
+/// What a step may run into without failing the pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IfNotYet {
+    /// AWS's "not yet" is an error of the pass (retried).
+    Fail,
+    /// AWS's "not yet" (a dependency still there) is noted as `what` AWS still works
+    /// on; later `Settled` steps are held. With a condition: reported on that part.
+    Note {
+        what: String,
+        part: Option<(Condition, &'static str)>,
+    },
+}
+
+/// When a step may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Always,
+    /// Only once the VPC link made in this pass is usable (AWS reports new links
+    /// PENDING for minutes): the API's wiring.
+    LinkUsable,
+    /// Only when no earlier step of this pass met a "not yet".
+    Settled,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub change: Change,
+    pub action: Action,
+    pub gate: Gate,
+    pub if_not_yet: IfNotYet,
+}
+
+/// A state of AWS the operator will not build on: a human must look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stuck {
+    pub part: Part,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The diff's answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// IDs known from what was observed.
+    pub refs: Refs,
+    /// Each part's readiness as observed (the executor updates what it changes).
+    pub parts: Vec<PartStatus>,
+    /// What AWS still works on (deletions under way).
+    pub waiting: Vec<String>,
+    /// When set, the steps before it are run and the pass ends with it.
+    pub stuck: Option<Stuck>,
+    /// The ECS service's task counts: (running, desired).
+    pub service_counts: Option<(i32, i32)>,
+    /// The cluster's ARN, when known.
+    pub cluster_arn: Option<String>,
+}
+
+impl Plan {
+    /// Records a part's readiness; a later word on the same condition replaces it.
+    pub fn part(&mut self, status: PartStatus) {
+        match self.parts.iter_mut().find(|p| p.condition == status.condition) {
+            Some(existing) => *existing = status,
+            None => self.parts.push(status),
+        }
+    }
+
+    fn step(&mut self, verb: Verb, part: Part, name: impl Into<String>, detail: impl Into<String>, action: Action) {
+        self.gated(Gate::Always, verb, part, name, detail, action);
+    }
+
+    fn gated(
+        &mut self,
+        gate: Gate,
+        verb: Verb,
+        part: Part,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        action: Action,
+    ) {
+        self.steps.push(Step {
+            change: Change::new(verb, part, name, detail),
+            action,
+            gate,
+            if_not_yet: IfNotYet::Fail,
+        });
+    }
+
+    /// Adds a step whose "not yet" is noted, not failed.
+    fn tolerant(&mut self, gate: Gate, change: Change, action: Action, what: String, part: Option<(Condition, &'static str)>) {
+        self.steps.push(Step {
+            change,
+            action,
+            gate,
+            if_not_yet: IfNotYet::Note { what, part },
+        });
+    }
+}
+
+/// How the API's wiring relates to the VPC link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkReady {
+    Yes,
+    /// Made in this pass: usable if AWS says so.
+    IfNewOneIs,
+    No,
+}
+
+/// The steps from `observed` to `desired`, in dependency order.
+pub fn diff(desired: &DesiredStack, observed: &ObservedStack) -> Plan {
+    diff_knowing(desired, observed, Refs::default())
+}
+
+/// [`diff`], with the IDs of parts not read taken from `recorded` (what the last full
+/// pass wrote into the status): the drift check reads only some parts.
+pub fn diff_knowing(desired: &DesiredStack, observed: &ObservedStack, recorded: Refs) -> Plan {
+    let mut plan = Plan::default();
+    seed(&mut plan.refs, observed);
+    plan.refs.learn_all(recorded);
+    let d = Differ {
+        desired,
+        observed,
+        plan: &mut plan,
+    };
+    d.run();
+    plan
+}
+
+/// What the observation names: the IDs later steps refer to.
+fn seed(refs: &mut Refs, observed: &ObservedStack) {
+    for group in observed.groups.read().into_iter().flatten() {
+        refs.learn(Slot::Group(group.role), Some(&group.id));
+    }
+    for (kind, role) in &observed.roles {
+        refs.learn(Slot::Role(*kind), role.as_ref().map(|r| r.arn.as_str()));
+    }
+    refs.learn(Slot::TargetGroup, observed.target_group.found().map(|t| t.arn.as_str()));
+    if let Some(lb) = observed.load_balancer.found() {
+        refs.learn(Slot::LoadBalancer, Some(&lb.arn));
+        refs.learn(Slot::LoadBalancerDns, Some(&lb.dns_name));
+    }
+    refs.learn(Slot::Service, observed.service.found().map(|s| s.arn.as_str()));
+    if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()) {
+        refs.learn(Slot::RestApi, Some(id));
+    }
+    if let Some(api) = observed.api.found() {
+        refs.learn(Slot::RootResource, api.root.as_ref().map(|r| r.id.as_str()));
+        refs.learn(Slot::ProxyResource, api.proxy.as_ref().map(|r| r.id.as_str()));
+    }
+}
+
+struct Differ<'a> {
+    desired: &'a DesiredStack,
+    observed: &'a ObservedStack,
+    plan: &'a mut Plan,
+}
+
+impl Differ<'_> {
+    fn run(mut self) {
+        let going = Going::of(self.desired, self.observed);
+        self.security_groups();
+        self.roles();
+        if self.cluster().is_err() {
+            return;
+        }
+        self.target_group(&going);
+        if self.load_balancer(&going).is_err() {
+            return;
+        }
+        self.listeners();
+        let Ok((link, retire)) = self.vpc_link() else {
+            return;
+        };
+        self.task_definition_and_service(&going);
+        self.api(link);
+        self.retire_links(retire);
+        self.last_deletes(&going);
+    }
+
+    fn refs(&self) -> &Refs {
+        &self.plan.refs
+    }
+
+    /// Ends the diff here: the steps so far run, then the pass stops with this.
+    fn stuck(&mut self, part: Part, reason: &'static str, message: String) -> Result<(), ()> {
+        self.plan.stuck = Some(Stuck { part, reason, message });
+        Err(())
+    }
+
+    // ------------------------------------------------------------ security groups
+
+    fn security_groups(&mut self) {
+        let Some(observed) = self.observed.groups.read() else {
+            return;
+        };
+        if self.desired.groups.is_empty() {
+            return; // deleted last, once nothing in them remains (see `last_deletes`)
+        }
+        for group in &self.desired.groups {
+            if !observed.iter().any(|o| o.role == group.role) {
+                self.plan.step(
+                    Verb::Create,
+                    Part::SecurityGroup,
+                    &group.name,
+                    format!("{} group", group.role),
+                    Action::CreateGroup {
+                        vpc_id: self.desired.vpc_id.clone(),
+                        group: group.clone(),
+                    },
+                );
+            }
+        }
+        for group in &self.desired.groups {
+            let current: &[Rule] = observed
+                .iter()
+                .find(|o| o.role == group.role)
+                .map(|o| o.rules.as_slice())
+                .unwrap_or(&[]);
+            let known: BTreeMap<GroupRole, String> = GroupRole::ALL
+                .into_iter()
+                .filter_map(|role| Some((role, self.refs().slot(Slot::Group(role))?.to_owned())))
+                .collect();
+            let wanted = security_group::desired_rules(group, &known);
+            let (add, remove) = security_group::diff_rules(&wanted, current);
+            // A source group still to be made: its rule is added once it exists.
+            let pending = group
+                .ingress
+                .filter(|(_, from)| !known.contains_key(from))
+                .map(|(port, from)| (port, Id::Of(Slot::Group(from))));
+            let adds = add
+                .into_iter()
+                .filter_map(|rule| match &rule.source {
+                    security_group::Source::Group(id) => Some((rule.from_port, Id::Given(id.clone()))),
+                    _ => None,
+                })
+                .chain(pending);
+            for (port, from) in adds.collect::<Vec<_>>() {
+                let detail = format!("allow tcp {port}-{port} from {}", self.refs().show(&from));
+                self.plan.step(
+                    Verb::Update,
+                    Part::SecurityGroup,
+                    &group.name,
+                    detail,
+                    Action::Authorize {
+                        group: Id::Of(Slot::Group(group.role)),
+                        port,
+                        from,
+                    },
+                );
+            }
+            if let Some(id) = self.refs().slot(Slot::Group(group.role)).map(str::to_owned) {
+                for rule in remove {
+                    self.plan.step(
+                        Verb::Update,
+                        Part::SecurityGroup,
+                        &group.name,
+                        format!("revoke {rule}"),
+                        Action::Revoke { group: id.clone(), rule },
+                    );
+                }
+            }
+        }
+        self.plan.part(PartStatus::ready(
+            Condition::SecurityGroups,
+            "link → ALB → tasks rules in place",
+        ));
+    }
+
+    // ------------------------------------------------------------ IAM + cluster
+
+    fn roles(&mut self) {
+        for role in &self.desired.roles {
+            let Some(current) = self.observed.roles.get(&role.kind) else {
+                continue;
+            };
+            for change in iam::diff(role, current.as_ref()) {
+                match change {
+                    RoleChange::Create => self.plan.step(
+                        Verb::Create,
+                        Part::IamRole,
+                        &role.name,
+                        role.kind.part(),
+                        Action::CreateRole(role.clone()),
+                    ),
+                    RoleChange::AttachPolicy(policy) => self.plan.step(
+                        Verb::Update,
+                        Part::IamRole,
+                        &role.name,
+                        format!("attach {policy}"),
+                        Action::AttachPolicy {
+                            role: role.name.clone(),
+                            policy,
+                        },
+                    ),
+                    RoleChange::PutInlinePolicy(policy) => self.plan.step(
+                        Verb::Update,
+                        Part::IamRole,
+                        &role.name,
+                        format!("put policy {policy}"),
+                        Action::PutInlinePolicy {
+                            role: role.clone(),
+                            policy,
+                        },
+                    ),
+                }
+            }
+        }
+        if self.desired.task_definition.is_some() {
+            self.plan.part(PartStatus::ready(
+                Condition::Roles,
+                if self.desired.roles.is_empty() {
+                    "roles given in spec"
+                } else {
+                    "roles in place"
+                },
+            ));
+        }
+    }
+
+    fn cluster(&mut self) -> Result<(), ()> {
+        let Some(wanted) = &self.desired.cluster else {
+            return Ok(());
+        };
+        let Some(observed) = self.observed.cluster.read() else {
+            return Ok(());
+        };
+        match observed {
+            Some(c) if !c.active => {
+                let message = format!("ECS cluster {} (spec.service.cluster) is not ACTIVE", wanted.name);
+                return self.stuck(Part::EcsCluster, "ClusterNotActive", message);
+            }
+            Some(c) => self.plan.cluster_arn = Some(c.arn.clone()),
+            None if !wanted.managed => {
+                let message = format!("ECS cluster {} (spec.service.cluster) does not exist", wanted.name);
+                return self.stuck(Part::EcsCluster, "ClusterNotFound", message);
+            }
+            None => self.plan.step(
+                Verb::Create,
+                Part::EcsCluster,
+                &wanted.name,
+                "",
+                Action::CreateCluster(wanted.clone()),
+            ),
+        }
+        self.plan
+            .part(PartStatus::ready(Condition::Cluster, format!("cluster {}", wanted.name)));
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ ALB, target group, listener
+
+    fn target_group(&mut self, going: &Going) {
+        let Some(observed) = self.observed.target_group.read() else {
+            return;
+        };
+        match (&self.desired.target_group, observed) {
+            (Some(wanted), Some(current)) if current.health != wanted.health => self.plan.step(
+                Verb::Update,
+                Part::TargetGroup,
+                &wanted.name,
+                "health check",
+                Action::ModifyHealthCheck {
+                    arn: current.arn.clone(),
+                    health: wanted.health.clone(),
+                },
+            ),
+            (Some(_), Some(_)) => {}
+            (Some(wanted), None) => self.plan.step(
+                Verb::Create,
+                Part::TargetGroup,
+                &wanted.name,
+                format!("ip targets, port {}", wanted.port),
+                Action::CreateTargetGroup(wanted.clone()),
+            ),
+            (None, _) => {
+                // Deleted once the service no longer registers tasks in it.
+                if going.service_gone {
+                    for listener in self.observed.listeners.read().into_iter().flatten() {
+                        self.plan.step(
+                            Verb::Delete,
+                            Part::Listener,
+                            format!("HTTP:{}", listener.port),
+                            "",
+                            Action::DeleteListener(listener.arn.clone()),
+                        );
+                    }
+                    if let Some(current) = observed {
+                        self.plan.step(
+                            Verb::Delete,
+                            Part::TargetGroup,
+                            name_of(&current.arn),
+                            "",
+                            Action::DeleteTargetGroup(current.arn.clone()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn load_balancer(&mut self, going: &Going) -> Result<(), ()> {
+        let Some(observed) = self.observed.load_balancer.read() else {
+            return Ok(());
+        };
+        let Some(wanted) = &self.desired.load_balancer else {
+            if let Some(current) = observed
+                && going.service_gone
+            {
+                self.plan.step(
+                    Verb::Delete,
+                    Part::LoadBalancer,
+                    name_of(&current.arn),
+                    "",
+                    Action::DeleteLoadBalancer(current.arn.clone()),
+                );
+                self.plan
+                    .waiting
+                    .push(format!("ALB {} to be deleted", name_of(&current.arn)));
+            }
+            return Ok(());
+        };
+        let Some(current) = observed else {
+            self.plan.step(
+                Verb::Create,
+                Part::LoadBalancer,
+                &wanted.name,
+                format!("internal ALB in {} subnets", wanted.subnets.len()),
+                Action::CreateLoadBalancer(wanted.clone()),
+            );
+            self.plan.part(provisioning());
+            return Ok(());
+        };
+        if resolve_all(self.refs(), &wanted.security_groups).as_ref() != Some(&current.security_groups) {
+            self.plan.step(
+                Verb::Update,
+                Part::LoadBalancer,
+                &wanted.name,
+                "security groups",
+                Action::SetSecurityGroups {
+                    arn: current.arn.clone(),
+                    groups: wanted.security_groups.clone(),
+                },
+            );
+        }
+        if current.subnets != wanted.subnets {
+            self.plan.step(
+                Verb::Update,
+                Part::LoadBalancer,
+                &wanted.name,
+                "subnets",
+                Action::SetSubnets {
+                    arn: current.arn.clone(),
+                    subnets: wanted.subnets.clone(),
+                },
+            );
+        }
+        match current.state {
+            LoadBalancerState::Failed => {
+                let message = current
+                    .state_reason
+                    .clone()
+                    .unwrap_or_else(|| "the ALB is in state failed".into());
+                return self.stuck(Part::LoadBalancer, "LoadBalancerFailed", message);
+            }
+            LoadBalancerState::Active => self.plan.part(PartStatus::ready(Condition::LoadBalancer, "ALB active")),
+            LoadBalancerState::Provisioning => self.plan.part(provisioning()),
+        }
+        Ok(())
+    }
+
+    fn listeners(&mut self) {
+        let Some(wanted) = &self.desired.listener else {
+            return; // deleted with the target group
+        };
+        let name = format!("HTTP:{}", wanted.port);
+        let Some(observed) = self.observed.listeners.read() else {
+            // Unread (a drift check): the target group's routing still tells whether a
+            // listener of our ALB forwards to it.
+            let routed = self.observed.target_group.found().map(|tg| &tg.load_balancers);
+            if let (Some(routed), Some(lb)) = (routed, self.refs().slot(Slot::LoadBalancer))
+                && !routed.iter().any(|arn| arn == lb)
+            {
+                self.plan.step(
+                    Verb::Update,
+                    Part::Listener,
+                    name,
+                    "no listener of the ALB forwards to the target group",
+                    Action::Recheck,
+                );
+            }
+            return;
+        };
+        let (keep, strays) = elb::pick_listener(observed, wanted.port);
+        match keep {
+            Some(current) => {
+                let target = self.refs().show(&wanted.target_group);
+                if !elb::listener_in_sync(current, wanted.port, &target) {
+                    self.plan.step(
+                        Verb::Update,
+                        Part::Listener,
+                        &name,
+                        "port / forward action",
+                        Action::ModifyListener {
+                            arn: current.arn.clone(),
+                            listener: wanted.clone(),
+                        },
+                    );
+                }
+                self.plan.refs.learn(Slot::Listener, Some(&current.arn));
+            }
+            None => self.plan.step(
+                Verb::Create,
+                Part::Listener,
+                &name,
+                "forward to target group",
+                Action::CreateListener(wanted.clone()),
+            ),
+        }
+        for stray in strays {
+            self.plan.step(
+                Verb::Delete,
+                Part::Listener,
+                format!("HTTP:{}", stray.port),
+                "not in spec",
+                Action::DeleteListener(stray.arn.clone()),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ VPC link
+
+    /// Whether the API may be wired through the link, and our links to retire once
+    /// it has moved off them.
+    fn vpc_link(&mut self) -> Result<(LinkReady, Vec<ObservedVpcLink>), ()> {
+        let ours: Vec<ObservedVpcLink> = self.observed.vpc_links.read().cloned().unwrap_or_default();
+        let (current, retire) = match &self.desired.vpc_link {
+            None => {
+                for link in &ours {
+                    if link.state != LinkState::Deleting {
+                        self.plan.step(
+                            Verb::Delete,
+                            Part::VpcLink,
+                            &link.id,
+                            "",
+                            Action::DeleteVpcLink(link.id.clone()),
+                        );
+                    }
+                    self.plan.waiting.push(format!("VPC link {} to be deleted", link.id));
+                }
+                return Ok((LinkReady::No, Vec::new()));
+            }
+            Some(LinkWanted::Existing(id)) => match self.observed.existing_link.read() {
+                None => return Ok((LinkReady::Yes, Vec::new())),
+                Some(None) => {
+                    let message = format!("VPC link {id} (spec.vpcLink.existingId) does not exist in this region");
+                    self.stuck(Part::VpcLink, "VpcLinkNotFound", message)?;
+                    return Err(());
+                }
+                Some(Some(link)) => (link.clone(), ours),
+            },
+            Some(LinkWanted::Owned(wanted)) => {
+                if self.observed.vpc_links.read().is_none() {
+                    return Ok((LinkReady::Yes, Vec::new()));
+                }
+                let resolved = wanted.try_map(|id| self.refs().get(id));
+                let (current, retire) = match &resolved {
+                    Some(resolved) => vpc_link::choose(resolved, &ours),
+                    None => (None, ours.iter().collect()),
+                };
+                let retire: Vec<ObservedVpcLink> = retire.into_iter().cloned().collect();
+                match current {
+                    Some(link) => (link.clone(), retire),
+                    None => {
+                        self.plan.step(
+                            Verb::Create,
+                            Part::VpcLink,
+                            &wanted.name,
+                            format!("{} subnets", wanted.subnets.len()),
+                            Action::CreateVpcLink(wanted.clone()),
+                        );
+                        self.plan.part(link_status("(new)", LinkState::Pending));
+                        return Ok((LinkReady::IfNewOneIs, retire));
+                    }
+                }
+            }
+        };
+        if current.state == LinkState::Failed {
+            let message = current
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("VPC link {} is FAILED", current.id));
+            self.stuck(Part::VpcLink, "VpcLinkFailed", message)?;
+            return Err(());
+        }
+        self.plan.refs.learn(Slot::VpcLink, Some(&current.id));
+        self.plan.part(link_status(&current.id, current.state));
+        let ready = match current.state {
+            LinkState::Available => LinkReady::Yes,
+            _ => LinkReady::No,
+        };
+        Ok((ready, retire))
+    }
+
+    fn retire_links(&mut self, retire: Vec<ObservedVpcLink>) {
+        for link in retire.iter().filter(|l| l.state != LinkState::Deleting) {
+            // Still referenced by an integration until the API moved: next pass.
+            self.plan.tolerant(
+                Gate::Always,
+                Change::new(Verb::Delete, Part::VpcLink, &link.id, "replaced"),
+                Action::DeleteVpcLink(link.id.clone()),
+                format!("old VPC link {} still in use", link.id),
+                Some((Condition::VpcLink, "RetiringVpcLink")),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ task definition + service
+
+    fn task_definition_and_service(&mut self, going: &Going) {
+        let mut keep = None;
+        if let (Some(wanted), Some(observed)) = (&self.desired.task_definition, self.observed.task_definitions.read()) {
+            let fingerprint = wanted.try_map(|id| self.refs().get(id)).map(|td| td.fingerprint());
+            match &observed.latest {
+                Some(current) if fingerprint.is_some() && current.fingerprint == fingerprint => {
+                    keep = Some(current.arn.clone());
+                    self.plan.refs.learn(Slot::TaskDefinition, Some(&current.arn));
+                }
+                latest => {
+                    let detail = match latest {
+                        Some(_) => format!("new revision: image {}", wanted.image),
+                        None => format!("image {}", wanted.image),
+                    };
+                    self.plan.step(
+                        Verb::Create,
+                        Part::TaskDefinition,
+                        &wanted.family,
+                        detail,
+                        Action::RegisterTaskDefinition(wanted.clone()),
+                    );
+                }
+            }
+        }
+
+        match (&self.desired.service, self.observed.service.read()) {
+            (_, None) | (None, Some(None)) => {}
+            (Some(wanted), Some(None)) => {
+                self.plan.step(
+                    Verb::Create,
+                    Part::EcsService,
+                    &wanted.name,
+                    format!("{} task(s)", wanted.desired_count),
+                    Action::CreateService(wanted.clone()),
+                );
+                self.plan.service_counts = Some((0, wanted.desired_count));
+                self.plan
+                    .part(PartStatus::waiting(Condition::Service, "ServiceStarting", "tasks are starting"));
+            }
+            (Some(_), Some(Some(current))) if current.status == "DRAINING" => {
+                self.plan.part(PartStatus::waiting(
+                    Condition::Service,
+                    "ServiceDraining",
+                    "a previous service of the same name is draining",
+                ));
+            }
+            (Some(wanted), Some(Some(current))) => {
+                // Compared with what is known; what is still to be made differs anyway.
+                let shown = wanted.try_map(|id| Some(self.refs().show(id)));
+                let drift = shown.map(|w| ecs::service_drift(&w, current)).unwrap_or_default();
+                if !drift.is_empty() {
+                    self.plan.step(
+                        Verb::Update,
+                        Part::EcsService,
+                        &wanted.name,
+                        drift.join(", "),
+                        Action::UpdateService(wanted.clone()),
+                    );
+                }
+                self.plan.service_counts = Some((current.running_count, wanted.desired_count));
+                self.plan.part(service_status(current, wanted.desired_count));
+            }
+            (None, Some(Some(current))) => {
+                if current.status == "ACTIVE" {
+                    self.plan.step(
+                        Verb::Delete,
+                        Part::EcsService,
+                        &current.name,
+                        "scale to 0 and delete",
+                        Action::DeleteService {
+                            cluster: current.cluster.clone(),
+                            name: current.name.clone(),
+                        },
+                    );
+                }
+                self.plan
+                    .waiting
+                    .push(format!("ECS service {} to drain", current.name));
+            }
+        }
+
+        // Every ACTIVE revision of ours but the one in use: superseded ones, and
+        // extras from a repeated register (a lost answer) or a failed deregistration.
+        // Running tasks keep their revision; it just stops being offered. Without a
+        // service, they all go once it has drained.
+        if let Some(observed) = self.observed.task_definitions.read()
+            && (self.desired.task_definition.is_some() || going.service_gone)
+        {
+            for arn in observed.active.iter().filter(|arn| Some(*arn) != keep.as_ref()) {
+                let detail = if self.desired.task_definition.is_some() {
+                    "not in use"
+                } else {
+                    "deregister"
+                };
+                self.plan.step(
+                    Verb::Delete,
+                    Part::TaskDefinition,
+                    ecs::short_name(arn),
+                    detail,
+                    Action::DeregisterTaskDefinition(arn.clone()),
+                );
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ REST API
+
+    fn api(&mut self, link: LinkReady) {
+        let Some(found) = self.observed.rest_apis.read() else {
+            return;
+        };
+        let Some(wanted) = &self.desired.api else {
+            for id in found {
+                self.plan
+                    .step(Verb::Delete, Part::RestApi, id, "", Action::DeleteRestApi(id.clone()));
+            }
+            return;
+        };
+        // Duplicates can only come from a lost CreateRestApi answer: keep the oldest.
+        for extra in found.iter().skip(1) {
+            self.plan
+                .step(Verb::Delete, Part::RestApi, extra, "duplicate", Action::DeleteRestApi(extra.clone()));
+        }
+        let api_id = Id::Of(Slot::RestApi);
+        if found.is_empty() {
+            self.plan.step(
+                Verb::Create,
+                Part::RestApi,
+                &wanted.name,
+                wanted.endpoint_type.as_aws(),
+                Action::CreateRestApi(wanted.clone()),
+            );
+        }
+        let gate = match link {
+            LinkReady::Yes => Gate::Always,
+            LinkReady::IfNewOneIs => Gate::LinkUsable,
+            LinkReady::No => {
+                // Integrations need a usable link; everything else is already in place.
+                self.plan.part(PartStatus::waiting(
+                    Condition::Api,
+                    "WaitingForVpcLink",
+                    "the API is wired once the VPC link is AVAILABLE",
+                ));
+                return;
+            }
+        };
+        // Compared with what is known; what is still to be made differs anyway.
+        let Some(shown) = wanted.try_map(|id| Some(self.refs().show(id))) else {
+            return;
+        };
+        let shape = shown.shape();
+
+        if let Some(api) = self.observed.api.read() {
+            let api = api.clone().unwrap_or_default();
+            let resources = [
+                (Slot::RootResource, api.root.as_ref(), false),
+                (Slot::ProxyResource, api.proxy.as_ref(), true),
+            ];
+            if api.proxy.is_none() {
+                self.plan.gated(
+                    gate,
+                    Verb::Create,
+                    Part::ApiResource,
+                    rest_api::PROXY_PATH,
+                    "",
+                    Action::CreateProxyResource,
+                );
+            }
+            for ((slot, observed, proxy), (path, integration)) in resources.into_iter().zip(shown.integrations()) {
+                if !observed.is_some_and(|r| r.has_any_method) {
+                    self.plan.gated(
+                        gate,
+                        Verb::Create,
+                        Part::ApiMethod,
+                        format!("ANY {path}"),
+                        "",
+                        Action::PutMethod {
+                            resource: Id::Of(slot),
+                            proxy,
+                        },
+                    );
+                }
+                if observed.and_then(|r| r.integration.as_ref()) != Some(&integration) {
+                    let detail = format!(
+                        "HTTP_PROXY via VPC link {} to {}",
+                        integration.connection_id, integration.uri
+                    );
+                    self.plan.gated(
+                        gate,
+                        Verb::Update,
+                        Part::ApiIntegration,
+                        format!("ANY {path}"),
+                        detail,
+                        Action::PutIntegration {
+                            resource: Id::Of(slot),
+                            path,
+                            api: wanted.clone(),
+                        },
+                    );
+                }
+            }
+        }
+
+        let Some(stages) = self.observed.stages.read() else {
+            return;
+        };
+        let stage = stages.iter().find(|s| s.name == wanted.stage_name);
+        let api_name = self.refs().show(&api_id);
+        let in_use = match stage {
+            Some(stage) if rest_api::stage_in_sync(stage, &shape) => stage.deployment_id.clone(),
+            _ => {
+                let reused = self
+                    .observed
+                    .deployments
+                    .read()
+                    .and_then(|deployments| rest_api::find_deployment(deployments, &shape));
+                match &reused {
+                    Some(id) => self.plan.refs.learn(Slot::Deployment, Some(id)),
+                    None => self.plan.gated(
+                        gate,
+                        Verb::Create,
+                        Part::ApiDeployment,
+                        &api_name,
+                        format!("shape {shape}"),
+                        Action::CreateDeployment(wanted.clone()),
+                    ),
+                }
+                let (verb, action) = match stage {
+                    None => (Verb::Create, Action::CreateStage(wanted.clone())),
+                    Some(_) => (Verb::Update, Action::PointStage(wanted.clone())),
+                };
+                let detail = format!("deployment {}", self.refs().show(&Id::Of(Slot::Deployment)));
+                self.plan
+                    .gated(gate, verb, Part::ApiStage, &wanted.stage_name, detail, action);
+                reused
+            }
+        };
+        if let Some(id) = &in_use {
+            self.plan.refs.learn(Slot::Deployment, Some(id));
+        }
+        // Deployments no stage serves any more (stages of other names keep theirs).
+        if let Some(deployments) = self.observed.deployments.read() {
+            let serving: Vec<&str> = stages
+                .iter()
+                .filter(|s| s.name != wanted.stage_name)
+                .filter_map(|s| s.deployment_id.as_deref())
+                .chain(in_use.as_deref())
+                .collect();
+            for unused in deployments.iter().filter(|d| !serving.contains(&d.id.as_str())) {
+                self.plan.gated(
+                    gate,
+                    Verb::Delete,
+                    Part::ApiDeployment,
+                    &unused.id,
+                    "not served by a stage",
+                    Action::DeleteDeployment(unused.id.clone()),
+                );
+            }
+        }
+        if let Some(throttle) = wanted.throttle
+            && stage.and_then(|s| s.throttle) != Some(throttle)
+        {
+            self.plan.gated(
+                gate,
+                Verb::Update,
+                Part::ApiStage,
+                &wanted.stage_name,
+                format!(
+                    "throttle {} req/s, burst {}",
+                    throttle.rate_limit, throttle.burst_limit
+                ),
+                Action::SetThrottle {
+                    stage: wanted.stage_name.clone(),
+                    throttle,
+                },
+            );
+        }
+        // Stages we made under another name (the stage was renamed in the spec).
+        for stale in stages
+            .iter()
+            .filter(|s| s.name != wanted.stage_name && rest_api::stage_marker(s.description.as_deref()).is_some())
+        {
+            self.plan.gated(
+                gate,
+                Verb::Delete,
+                Part::ApiStage,
+                &stale.name,
+                "renamed in spec",
+                Action::DeleteStage(stale.name.clone()),
+            );
+        }
+        self.plan.part(PartStatus::ready(
+            Condition::Api,
+            format!("stage {} serves shape {shape}", wanted.stage_name),
+        ));
+    }
+
+    // ------------------------------------------------------------ teardown's last steps
+
+    /// Security groups, then roles and the cluster: once nothing AWS deletes slowly
+    /// (links, the service's tasks, the ALB) remains. Rules between our groups are
+    /// revoked first: a referenced group cannot be deleted.
+    fn last_deletes(&mut self, going: &Going) {
+        if !self.desired.groups.is_empty() || !going.slow_ones_gone {
+            return;
+        }
+        let groups = self.observed.groups.read().cloned().unwrap_or_default();
+        for group in &groups {
+            for rule in &group.rules {
+                self.plan.step(
+                    Verb::Update,
+                    Part::SecurityGroup,
+                    &group.id,
+                    format!("revoke {rule}"),
+                    Action::Revoke {
+                        group: group.id.clone(),
+                        rule: rule.clone(),
+                    },
+                );
+            }
+        }
+        for group in &groups {
+            // ENIs of deleted tasks, ALB nodes or link endpoints linger for minutes.
+            self.plan.tolerant(
+                Gate::Always,
+                Change::new(
+                    Verb::Delete,
+                    Part::SecurityGroup,
+                    &group.id,
+                    format!("{} group", group.role),
+                ),
+                Action::DeleteGroup(group.id.clone()),
+                format!("security group {} to be released", group.id),
+                None,
+            );
+        }
+        let wanted_roles: Vec<_> = self.desired.roles.iter().map(|r| r.kind).collect();
+        for role in self
+            .observed
+            .roles
+            .iter()
+            .filter(|(kind, _)| !wanted_roles.contains(kind))
+            .filter_map(|(_, role)| role.as_ref())
+        {
+            self.plan.gated(
+                Gate::Settled,
+                Verb::Delete,
+                Part::IamRole,
+                &role.name,
+                "",
+                Action::DeleteRole(role.name.clone()),
+            );
+        }
+        if self.desired.cluster.is_none()
+            && let Some(cluster) = self.observed.cluster.found()
+        {
+            let name = name_of(&cluster.arn).to_owned();
+            self.plan.tolerant(
+                Gate::Settled,
+                Change::new(Verb::Delete, Part::EcsCluster, &name, ""),
+                Action::DeleteCluster(name.clone()),
+                format!("ECS cluster {name} to be empty"),
+                None,
+            );
+        }
+    }
+}
+
+/// What teardown has got to, as observed: which deletions may start.
+struct Going {
+    /// No service of ours (read and not there): its task definitions, listener and
+    /// target group may go.
+    service_gone: bool,
+    /// No link, service or ALB of ours left: the security groups, roles and cluster
+    /// may go.
+    slow_ones_gone: bool,
+}
+
+impl Going {
+    fn of(desired: &DesiredStack, observed: &ObservedStack) -> Going {
+        let service_gone = desired.service.is_none() && observed.service.is_absent();
+        let links_gone = desired.vpc_link.is_none() && observed.vpc_links.read().is_some_and(Vec::is_empty);
+        let alb_gone = desired.load_balancer.is_none() && observed.load_balancer.is_absent();
+        Going {
+            service_gone,
+            slow_ones_gone: service_gone && links_gone && alb_gone,
+        }
+    }
+}
+
+fn resolve_all(refs: &Refs, ids: &[Id]) -> Option<Vec<String>> {
+    let mut all: Vec<String> = ids.iter().map(|id| refs.get(id)).collect::<Option<_>>()?;
+    all.sort();
+    Some(all)
+}
+
+/// The name in an ARN: its last segment (`cluster/NAME`), or the one before the id
+/// in Elastic Load Balancing's (`loadbalancer/app/NAME/ID`, `targetgroup/NAME/ID`).
+fn name_of(arn: &str) -> &str {
+    let mut segments = arn.rsplit('/');
+    let last = segments.next().unwrap_or(arn);
+    match segments.next() {
+        Some(name) if arn.contains(":elasticloadbalancing:") => name,
+        _ => last,
+    }
+}
+
+fn provisioning() -> PartStatus {
+    PartStatus::waiting(Condition::LoadBalancer, "LoadBalancerProvisioning", "the ALB is provisioning")
+}
+
+/// The VPC link part's readiness in `state`.
+pub fn link_status(id: &str, state: LinkState) -> PartStatus {
+    match state {
+        LinkState::Available => PartStatus::ready(Condition::VpcLink, format!("VPC link {id} available")),
+        LinkState::Deleting => PartStatus::waiting(
+            Condition::VpcLink,
+            "VpcLinkDeleting",
+            format!("VPC link {id} is being deleted"),
+        ),
+        _ => PartStatus::waiting(
+            Condition::VpcLink,
+            "VpcLinkPending",
+            format!("VPC link {id} is PENDING (AWS takes up to ~10 minutes)"),
+        ),
+    }
+}
+
+fn service_status(svc: &ObservedService, desired_count: i32) -> PartStatus {
+    let running = format!("{} of {} tasks running", svc.running_count, desired_count);
+    if svc.running_count < desired_count {
+        PartStatus::waiting(Condition::Service, "TasksStarting", running)
+    } else if svc.rolling_out {
+        PartStatus::waiting(Condition::Service, "RollingOut", "a deployment is rolling out")
+    } else {
+        PartStatus::ready(Condition::Service, running)
+    }
+}
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

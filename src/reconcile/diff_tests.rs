@@ -1,0 +1,569 @@
+//! Table tests of the diff: a stack in sync, then one change at a time to what AWS
+//! holds, and the steps that must (and must not) follow. No AWS, no emulator.
+
+use super::*;
+use crate::aws::ecs::ObservedTaskDefinition;
+use crate::aws::elb::{ObservedListener, ObservedLoadBalancer, ObservedTargetGroup};
+use crate::aws::iam::{ObservedRole, RoleKind};
+use crate::aws::ownership::Owner;
+use crate::aws::rest_api::{Deployment, ObservedApi, ObservedResource, ObservedStage};
+use crate::aws::security_group::ObservedGroup;
+use crate::aws::vpc_link::ObservedVpcLink;
+use crate::crd::PrivateApiSpec;
+use crate::reconcile::desired::Inputs;
+use crate::reconcile::observe::{Seen, TaskDefinitions};
+
+const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/papi-tg/1";
+const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/papi-lb/1";
+const TD: &str = "arn:aws:ecs:eu-west-1:1:task-definition/papi-family:1";
+
+fn spec() -> PrivateApiSpec {
+    serde_yaml::from_str(
+        "network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\nservice: {image: nginx:1.27, port: 8080}\napi: {throttle: {rateLimit: 50, burstLimit: 100}}",
+    )
+    .expect("spec parses")
+}
+
+fn desired(spec: &PrivateApiSpec, subnets: &[&str]) -> DesiredStack {
+    let owner = Owner::new("shop", "orders", "uid-1");
+    let subnets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
+    DesiredStack::build(Inputs {
+        owner: &owner,
+        spec,
+        region: "eu-west-1",
+        subnets: &subnets,
+    })
+}
+
+/// The IDs AWS gave the stack in sync.
+fn ids() -> Refs {
+    let mut refs = Refs::default();
+    for role in GroupRole::ALL {
+        refs.set(Slot::Group(role), format!("sg-{role}"));
+    }
+    refs.set(Slot::Role(RoleKind::Execution), "arn:aws:iam::1:role/exec");
+    refs.set(Slot::Role(RoleKind::Task), "arn:aws:iam::1:role/task");
+    refs.set(Slot::TargetGroup, TG);
+    refs.set(Slot::LoadBalancer, LB);
+    refs.set(Slot::LoadBalancerDns, "internal-papi.elb.example");
+    refs.set(Slot::VpcLink, "vl-1");
+    refs.set(Slot::TaskDefinition, TD);
+    refs
+}
+
+fn some<T: Clone>(part: &Option<T>) -> T {
+    part.clone().expect("part wanted")
+}
+
+/// AWS holding exactly what `d` wants.
+fn in_sync(d: &DesiredStack) -> ObservedStack {
+    let refs = ids();
+    let known: BTreeMap<GroupRole, String> = GroupRole::ALL.map(|r| (r, format!("sg-{r}"))).into_iter().collect();
+    let Some(LinkWanted::Owned(link)) = &d.vpc_link else {
+        panic!("our own link")
+    };
+    let link = link.try_map(|id| refs.get(id)).expect("link resolves");
+    let td = some(&d.task_definition).try_map(|id| refs.get(id)).expect("td resolves");
+    let service = some(&d.service).try_map(|id| refs.get(id)).expect("service resolves");
+    let api = some(&d.api).try_map(|id| refs.get(id)).expect("api resolves");
+    let [(_, root), (_, proxy)] = api.integrations();
+    let resource = |id: &str, integration| ObservedResource {
+        id: id.into(),
+        has_any_method: true,
+        integration: Some(integration),
+    };
+    let lb = some(&d.load_balancer);
+    ObservedStack {
+        groups: Seen::Read(
+            d.groups
+                .iter()
+                .map(|g| ObservedGroup {
+                    id: known[&g.role].clone(),
+                    role: g.role,
+                    rules: security_group::desired_rules(g, &known),
+                })
+                .collect(),
+        ),
+        roles: d
+            .roles
+            .iter()
+            .map(|r| {
+                let observed = ObservedRole {
+                    name: r.name.clone(),
+                    arn: refs.slot(Slot::Role(r.kind)).unwrap_or_default().to_owned(),
+                    managed_policies: r.managed_policies.clone(),
+                    inline_policies: r.inline_policies.keys().cloned().collect(),
+                };
+                (r.kind, Some(observed))
+            })
+            .collect(),
+        cluster: Seen::Read(Some(crate::aws::ecs::ObservedCluster {
+            arn: "arn:aws:ecs:eu-west-1:1:cluster/papi".into(),
+            active: true,
+        })),
+        target_group: Seen::Read(Some(ObservedTargetGroup {
+            arn: TG.into(),
+            health: some(&d.target_group).health,
+            load_balancers: vec![LB.into()],
+        })),
+        load_balancer: Seen::Read(Some(ObservedLoadBalancer {
+            arn: LB.into(),
+            dns_name: "internal-papi.elb.example".into(),
+            state: LoadBalancerState::Active,
+            state_reason: None,
+            subnets: lb.subnets.clone(),
+            security_groups: vec!["sg-alb".into()],
+        })),
+        listeners: Seen::Read(vec![ObservedListener {
+            arn: "arn:listener".into(),
+            port: some(&d.listener).port,
+            protocol: "HTTP".into(),
+            forwards_to: vec![TG.into()],
+        }]),
+        vpc_links: Seen::Read(vec![ObservedVpcLink {
+            id: "vl-1".into(),
+            state: LinkState::Available,
+            message: None,
+            fingerprint: Some(link.fingerprint()),
+            created: 1,
+        }]),
+        existing_link: Seen::Unread,
+        task_definitions: Seen::Read(TaskDefinitions {
+            latest: Some(ObservedTaskDefinition {
+                arn: TD.into(),
+                fingerprint: Some(td.fingerprint()),
+            }),
+            active: vec![TD.into()],
+        }),
+        service: Seen::Read(Some(ObservedService {
+            arn: "arn:service".into(),
+            name: service.name.clone(),
+            cluster: service.cluster.clone(),
+            status: "ACTIVE".into(),
+            desired_count: service.desired_count,
+            running_count: service.desired_count,
+            task_definition_arn: TD.into(),
+            target_groups: vec![TG.into()],
+            subnets: service.subnets.clone(),
+            security_groups: vec!["sg-tasks".into()],
+            grace_period_seconds: service.grace_period_seconds,
+            public_ip: false,
+            rolling_out: false,
+        })),
+        rest_apis: Seen::Read(vec!["api-1".into()]),
+        api: Seen::Read(Some(ObservedApi {
+            id: "api-1".into(),
+            root: Some(resource("root", root)),
+            proxy: Some(resource("proxy", proxy)),
+            stages: Vec::new(),
+        })),
+        stages: Seen::Read(vec![ObservedStage {
+            name: api.stage_name.clone(),
+            deployment_id: Some("d-1".into()),
+            description: Some(rest_api::stage_description(&api.shape(), "d-1")),
+            throttle: api.throttle,
+        }]),
+        deployments: Seen::Read(vec![Deployment {
+            id: "d-1".into(),
+            description: Some(format!("privateapi shape={}", api.shape())),
+        }]),
+    }
+}
+
+/// The steps as `(verb, part, detail)`.
+fn steps(plan: &Plan) -> Vec<(Verb, Part, String)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.change.verb, s.change.part, s.change.detail.clone()))
+        .collect()
+}
+
+fn verbs_and_parts(plan: &Plan) -> Vec<(Verb, Part)> {
+    plan.steps.iter().map(|s| (s.change.verb, s.change.part)).collect()
+}
+
+#[test]
+fn a_stack_in_sync_needs_no_step_and_every_part_is_ready() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let plan = diff(&d, &in_sync(&d));
+    assert_eq!(steps(&plan), []);
+    assert!(plan.stuck.is_none());
+    let ready: Vec<Condition> = plan.parts.iter().filter(|p| p.ready).map(|p| p.condition).collect();
+    assert_eq!(ready.len(), Condition::ALL.len(), "{:?}", plan.parts);
+    assert_eq!(plan.refs.slot(Slot::Deployment), Some("d-1"));
+}
+
+#[test]
+fn nothing_in_aws_means_every_part_created_in_dependency_order() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let nothing = ObservedStack {
+        groups: Seen::Read(Vec::new()),
+        roles: [(RoleKind::Execution, None), (RoleKind::Task, None)].into_iter().collect(),
+        cluster: Seen::Read(None),
+        target_group: Seen::Read(None),
+        load_balancer: Seen::Read(None),
+        listeners: Seen::Read(Vec::new()),
+        vpc_links: Seen::Read(Vec::new()),
+        task_definitions: Seen::Read(TaskDefinitions::default()),
+        service: Seen::Read(None),
+        rest_apis: Seen::Read(Vec::new()),
+        ..ObservedStack::default()
+    };
+    let plan = diff(&d, &nothing);
+    let created: Vec<Part> = plan
+        .steps
+        .iter()
+        .filter(|s| s.change.verb == Verb::Create)
+        .map(|s| s.change.part)
+        .collect();
+    use Part::*;
+    assert_eq!(
+        created,
+        [
+            SecurityGroup,
+            SecurityGroup,
+            SecurityGroup,
+            IamRole,
+            IamRole,
+            EcsCluster,
+            TargetGroup,
+            LoadBalancer,
+            Listener,
+            VpcLink,
+            TaskDefinition,
+            EcsService,
+            RestApi
+        ]
+    );
+    // The API's details are not known before it exists: they are wired the next pass
+    // (the API's wiring is gated on the new link, and its stage on the API's read).
+    assert!(plan.steps.iter().all(|s| s.change.verb != Verb::Delete));
+    // References to objects of this pass are shown as such, never as IDs.
+    let rule = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Authorize { .. }))
+        .expect("a rule between our groups");
+    assert!(rule.change.detail.contains("after apply"), "{}", rule.change.detail);
+}
+
+/// One change behind the operator's back each, and the one step that repairs it.
+#[test]
+fn each_field_that_drifted_is_updated_alone() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    type Edit = fn(&mut ObservedStack);
+    type Expected = Vec<(Verb, Part, &'static str)>;
+    let cases: Vec<(&str, Edit, Expected)> = vec![
+        (
+            "service scaled",
+            |o| {
+                if let Seen::Read(Some(s)) = &mut o.service {
+                    s.desired_count = 7;
+                }
+            },
+            vec![(Verb::Update, Part::EcsService, "desiredCount 7 → 1")],
+        ),
+        (
+            "health check edited",
+            |o| {
+                if let Seen::Read(Some(tg)) = &mut o.target_group {
+                    tg.health.path = "/elsewhere".into();
+                }
+            },
+            vec![(Verb::Update, Part::TargetGroup, "health check")],
+        ),
+        (
+            "ALB security group swapped",
+            |o| {
+                if let Seen::Read(Some(lb)) = &mut o.load_balancer {
+                    lb.security_groups = vec!["sg-other".into()];
+                }
+            },
+            vec![(Verb::Update, Part::LoadBalancer, "security groups")],
+        ),
+        (
+            "ALB subnets changed",
+            |o| {
+                if let Seen::Read(Some(lb)) = &mut o.load_balancer {
+                    lb.subnets = vec!["subnet-z".into()];
+                }
+            },
+            vec![(Verb::Update, Part::LoadBalancer, "subnets")],
+        ),
+        (
+            "listener re-pointed",
+            |o| {
+                if let Seen::Read(listeners) = &mut o.listeners {
+                    listeners[0].forwards_to = vec!["arn:other-tg".into()];
+                }
+            },
+            vec![(Verb::Update, Part::Listener, "port / forward action")],
+        ),
+        (
+            "listener added by hand",
+            |o| {
+                if let Seen::Read(listeners) = &mut o.listeners {
+                    let extra = ObservedListener {
+                        arn: "arn:extra".into(),
+                        port: 8081,
+                        ..listeners[0].clone()
+                    };
+                    listeners.push(extra);
+                }
+            },
+            vec![(Verb::Delete, Part::Listener, "not in spec")],
+        ),
+        (
+            "integration re-pointed",
+            |o| {
+                if let Seen::Read(Some(api)) = &mut o.api
+                    && let Some(proxy) = &mut api.proxy
+                    && let Some(integration) = &mut proxy.integration
+                {
+                    integration.uri = "http://elsewhere/{proxy}".into();
+                }
+            },
+            vec![(Verb::Update, Part::ApiIntegration, "HTTP_PROXY via VPC link vl-1")],
+        ),
+        (
+            "stage throttling changed",
+            |o| {
+                if let Seen::Read(stages) = &mut o.stages {
+                    stages[0].throttle = Some(Throttle {
+                        rate_limit: 5.0,
+                        burst_limit: 10,
+                    });
+                }
+            },
+            vec![(Verb::Update, Part::ApiStage, "throttle 50 req/s, burst 100")],
+        ),
+        (
+            "rule revoked",
+            |o| {
+                if let Seen::Read(groups) = &mut o.groups {
+                    groups.iter_mut().for_each(|g| {
+                        if g.role == GroupRole::Tasks {
+                            g.rules.clear();
+                        }
+                    });
+                }
+            },
+            vec![(Verb::Update, Part::SecurityGroup, "allow tcp 8080-8080 from sg-alb")],
+        ),
+        (
+            "rule added by hand",
+            |o| {
+                if let Seen::Read(groups) = &mut o.groups {
+                    let tasks = groups.iter_mut().find(|g| g.role == GroupRole::Tasks).expect("tasks");
+                    tasks.rules.push(Rule {
+                        protocol: "tcp".into(),
+                        from_port: 22,
+                        to_port: 22,
+                        source: security_group::Source::Cidr("0.0.0.0/0".into()),
+                    });
+                }
+            },
+            vec![(Verb::Update, Part::SecurityGroup, "revoke tcp 22-22 from 0.0.0.0/0")],
+        ),
+        (
+            "policy detached",
+            |o| {
+                if let Some(Some(role)) = o.roles.get_mut(&RoleKind::Execution) {
+                    role.managed_policies.clear();
+                }
+            },
+            vec![(Verb::Update, Part::IamRole, "attach arn:aws:iam::aws:policy")],
+        ),
+        (
+            "a revision registered twice (lost answer)",
+            |o| {
+                if let Seen::Read(t) = &mut o.task_definitions {
+                    t.active.push(format!("{TD}0"));
+                }
+            },
+            vec![(Verb::Delete, Part::TaskDefinition, "not in use")],
+        ),
+        (
+            "a deployment made twice (lost answer)",
+            |o| {
+                if let Seen::Read(deployments) = &mut o.deployments {
+                    deployments.push(Deployment {
+                        id: "d-2".into(),
+                        description: None,
+                    });
+                }
+            },
+            vec![(Verb::Delete, Part::ApiDeployment, "not served by a stage")],
+        ),
+        (
+            "a REST API made twice (lost answer)",
+            |o| {
+                if let Seen::Read(apis) = &mut o.rest_apis {
+                    apis.push("api-2".into());
+                }
+            },
+            vec![(Verb::Delete, Part::RestApi, "duplicate")],
+        ),
+    ];
+    for (what, edit, expected) in cases {
+        let mut observed = in_sync(&d);
+        edit(&mut observed);
+        let plan = diff(&d, &observed);
+        let got = steps(&plan);
+        assert_eq!(got.len(), expected.len(), "{what}: {got:?}");
+        for ((verb, part, detail), (want_verb, want_part, want_detail)) in got.iter().zip(&expected) {
+            assert_eq!((verb, part), (want_verb, want_part), "{what}: {got:?}");
+            assert!(detail.contains(want_detail), "{what}: {detail:?} lacks {want_detail:?}");
+        }
+    }
+}
+
+#[test]
+fn a_new_image_is_a_new_revision_the_service_moves_to_and_the_old_one_goes() {
+    let before = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let mut changed = spec();
+    changed.service.image = "nginx:1.28".into();
+    let plan = diff(&desired(&changed, &["subnet-a", "subnet-b"]), &in_sync(&before));
+    assert_eq!(
+        verbs_and_parts(&plan),
+        [
+            (Verb::Create, Part::TaskDefinition),
+            (Verb::Update, Part::EcsService),
+            (Verb::Delete, Part::TaskDefinition),
+        ]
+    );
+    assert!(plan.steps[1].change.detail.contains("taskDefinition"));
+}
+
+#[test]
+fn new_subnets_replace_the_link_rewire_redeploy_and_retire_the_old_link_last() {
+    let before = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let after = desired(&spec(), &["subnet-a", "subnet-b", "subnet-c"]);
+    let plan = diff(&after, &in_sync(&before));
+    let parts = verbs_and_parts(&plan);
+    assert_eq!(parts.first(), Some(&(Verb::Update, Part::LoadBalancer)), "{parts:?}");
+    assert!(parts.contains(&(Verb::Create, Part::VpcLink)));
+    assert!(parts.contains(&(Verb::Update, Part::ApiIntegration)));
+    assert!(parts.contains(&(Verb::Create, Part::ApiDeployment)));
+    assert_eq!(parts.last(), Some(&(Verb::Delete, Part::VpcLink)), "{parts:?}");
+    // The wiring waits for AWS to make the new link usable; retiring the old one
+    // waits for nothing to point at it.
+    for step in &plan.steps {
+        let wiring = matches!(step.change.part, Part::ApiIntegration | Part::ApiDeployment | Part::ApiStage);
+        assert_eq!(step.gate == Gate::LinkUsable, wiring, "{}", step.change);
+    }
+    assert!(matches!(plan.steps.last().map(|s| &s.if_not_yet), Some(IfNotYet::Note { .. })));
+}
+
+#[test]
+fn a_pending_link_holds_back_only_the_wiring() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    if let Seen::Read(links) = &mut observed.vpc_links {
+        links[0].state = LinkState::Pending;
+    }
+    if let Seen::Read(Some(api)) = &mut observed.api {
+        api.proxy = None;
+    }
+    let plan = diff(&d, &observed);
+    assert_eq!(steps(&plan), []);
+    let reason = |c: Condition| plan.parts.iter().find(|p| p.condition == c).map(|p| p.reason.as_str());
+    assert_eq!(reason(Condition::VpcLink), Some("VpcLinkPending"));
+    assert_eq!(reason(Condition::Api), Some("WaitingForVpcLink"));
+}
+
+#[test]
+fn a_missing_given_cluster_stops_the_pass_after_what_comes_before_it() {
+    let mut s = spec();
+    s.service.cluster = Some(crate::crd::ClusterRef { name: "shared".into() });
+    let d = desired(&s, &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.cluster = Seen::Read(None);
+    if let Seen::Read(groups) = &mut observed.groups {
+        groups.retain(|g| g.role != GroupRole::VpcLink);
+    }
+    let plan = diff(&d, &observed);
+    let stuck = plan.stuck.clone().expect("stuck");
+    assert_eq!((stuck.part, stuck.reason), (Part::EcsCluster, "ClusterNotFound"));
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| matches!(s.change.part, Part::SecurityGroup | Part::IamRole)),
+        "nothing after the cluster: {:?}",
+        steps(&plan)
+    );
+}
+
+#[test]
+fn teardown_is_the_diff_against_nothing_in_reverse_order_waiting_on_slow_deletes() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    // Teardown reads the roles and the cluster only once the slow parts are gone.
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    let first = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(
+        verbs_and_parts(&first),
+        [
+            (Verb::Delete, Part::VpcLink),
+            (Verb::Delete, Part::EcsService),
+            (Verb::Delete, Part::RestApi),
+        ]
+    );
+    assert_eq!(first.waiting.len(), 2, "{:?}", first.waiting);
+
+    // Link, service and ALB gone: the rest, security groups before roles and cluster.
+    let mut later = in_sync(&d);
+    later.vpc_links = Seen::Read(Vec::new());
+    later.service = Seen::Read(None);
+    later.load_balancer = Seen::Read(None);
+    later.rest_apis = Seen::Read(Vec::new());
+    let last = diff(&DesiredStack::empty(), &later);
+    let parts = verbs_and_parts(&last);
+    assert_eq!(
+        parts.iter().filter(|(v, p)| (*v, *p) == (Verb::Delete, Part::SecurityGroup)).count(),
+        3
+    );
+    let position = |part| parts.iter().position(|(v, p)| *v == Verb::Delete && *p == part);
+    assert!(position(Part::Listener) < position(Part::TargetGroup));
+    assert!(position(Part::TaskDefinition) < position(Part::SecurityGroup));
+    assert!(position(Part::SecurityGroup) < position(Part::IamRole));
+    assert!(position(Part::IamRole) < position(Part::EcsCluster));
+    let held: Vec<Part> = last
+        .steps
+        .iter()
+        .filter(|s| s.gate == Gate::Settled)
+        .map(|s| s.change.part)
+        .collect();
+    assert_eq!(held, [Part::IamRole, Part::IamRole, Part::EcsCluster]);
+    assert!(last.waiting.is_empty());
+}
+
+#[test]
+fn parts_not_read_are_left_alone_and_partial_routing_is_a_recheck() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.listeners = Seen::Unread;
+    observed.task_definitions = Seen::Unread;
+    observed.stages = Seen::Unread;
+    observed.deployments = Seen::Unread;
+    observed.api = Seen::Unread;
+    // What the last full pass recorded stands in for what was not read.
+    let mut recorded = Refs::default();
+    recorded.set(Slot::TaskDefinition, TD);
+    assert_eq!(steps(&diff_knowing(&d, &observed, recorded.clone())), []);
+    // The target group's routing says no listener of our ALB forwards to it.
+    if let Seen::Read(Some(tg)) = &mut observed.target_group {
+        tg.load_balancers.clear();
+    }
+    let plan = diff_knowing(&d, &observed, recorded);
+    assert_eq!(verbs_and_parts(&plan), [(Verb::Update, Part::Listener)]);
+    assert_eq!(plan.steps[0].action, Action::Recheck);
+}
+
+#[test]
+fn arn_names() {
+    assert_eq!(name_of(LB), "papi-lb");
+    assert_eq!(name_of(TG), "papi-tg");
+    assert_eq!(name_of("arn:aws:ecs:eu-west-1:1:cluster/papi"), "papi");
+}

@@ -1,0 +1,283 @@
+//! The executor: runs a plan's steps in order, resolving each step's references with
+//! the IDs learned so far (observed, then created), and never waits on AWS. In plan
+//! mode it records the steps instead of calling.
+
+use crate::aws::iam::RoleKind;
+use crate::aws::security_group::{self, GroupRole, Rule, Source};
+use crate::aws::vpc_link::LinkState;
+use crate::aws::{Aws, ecs, elb, iam, rest_api, vpc_link};
+use crate::error::{Error, Result};
+
+use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
+use super::model::{Condition, Id, Refs, Slot};
+use super::{Change, Mode, PartStatus};
+
+/// What a run of the steps did.
+#[derive(Debug, Default)]
+pub struct Executed {
+    pub changes: Vec<Change>,
+    pub refs: Refs,
+    pub parts: Vec<PartStatus>,
+    /// What AWS still works on: the plan's, and each "not yet" met.
+    pub waiting: Vec<String>,
+    /// Whether the API's wiring waits for the VPC link made in this pass.
+    pub wiring_held: bool,
+}
+
+pub async fn execute(aws: &Aws, mode: Mode, plan: Plan) -> Result<Executed> {
+    let mut run = Executed {
+        refs: plan.refs,
+        parts: plan.parts,
+        waiting: plan.waiting,
+        ..Executed::default()
+    };
+    let mut not_yet = false;
+    // The state AWS gave a link made in this pass (plan mode: assumed usable).
+    let mut new_link = None;
+    for step in plan.steps {
+        match step.gate {
+            Gate::Always => {}
+            Gate::LinkUsable if new_link.is_some_and(|state| state != LinkState::Available) => {
+                run.wiring_held = true;
+                continue;
+            }
+            Gate::LinkUsable => {}
+            Gate::Settled if not_yet => continue,
+            Gate::Settled => {}
+        }
+        if mode == Mode::Plan {
+            run.changes.push(step.change);
+            continue;
+        }
+        let Step {
+            mut change,
+            action,
+            if_not_yet,
+            ..
+        } = step;
+        match perform(aws, &action, &mut run.refs, &mut change).await {
+            Ok(learned) => {
+                if let Some(state) = learned {
+                    new_link = Some(state);
+                    let id = run.refs.slot(Slot::VpcLink).unwrap_or_default().to_owned();
+                    set_part(&mut run.parts, link_status(&id, state));
+                }
+                tracing::info!(change = %change, "applied");
+                run.changes.push(change);
+            }
+            Err(Error::Aws(e)) if e.disposition() == crate::aws::error::Disposition::Wait => match if_not_yet {
+                IfNotYet::Fail => return Err(e.into()),
+                IfNotYet::Note { what, part } => {
+                    tracing::info!(change = %change, error = %e, "not yet");
+                    not_yet = true;
+                    if let Some((condition, reason)) = part {
+                        set_part(
+                            &mut run.parts,
+                            PartStatus::waiting(condition, reason, format!("{what}: {}", e.message())),
+                        );
+                    }
+                    run.waiting.push(format!("{what} ({})", e.message()));
+                }
+            },
+            Err(e) => {
+                // A call held back by pacing, or refused, changed nothing.
+                tracing::debug!(change = %change, error = %e, "not applied");
+                return Err(e);
+            }
+        }
+    }
+    if run.wiring_held {
+        set_part(
+            &mut run.parts,
+            PartStatus::waiting(
+                Condition::Api,
+                "WaitingForVpcLink",
+                "the API is wired once the VPC link is AVAILABLE",
+            ),
+        );
+    }
+    Ok(run)
+}
+
+/// A part's readiness; a later word on the same condition replaces the earlier.
+pub fn set_part(parts: &mut Vec<PartStatus>, status: PartStatus) {
+    match parts.iter_mut().find(|p| p.condition == status.condition) {
+        Some(existing) => *existing = status,
+        None => parts.push(status),
+    }
+}
+
+fn need(refs: &Refs, id: &Id) -> Result<String> {
+    match id {
+        Id::Given(value) => Ok(value.clone()),
+        Id::Of(slot) => need_slot(refs, *slot),
+    }
+}
+
+fn need_slot(refs: &Refs, slot: Slot) -> Result<String> {
+    refs.slot(slot)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Unresolved(slot.to_string()))
+}
+
+/// A desired object with every reference replaced by its ID (`try_map` is the
+/// object's own), or the error naming the first one not known.
+fn resolve<T>(refs: &Refs, try_map: impl FnOnce(&mut dyn FnMut(&Id) -> Option<String>) -> Option<T>) -> Result<T> {
+    let mut missing = None;
+    let resolved = try_map(&mut |id: &Id| {
+        let found = refs.get(id);
+        if found.is_none() {
+            missing.get_or_insert_with(|| format!("{id:?}"));
+        }
+        found
+    });
+    resolved.ok_or_else(|| Error::Unresolved(missing.unwrap_or_default()))
+}
+
+/// Makes one call. Returns the state of a VPC link it created.
+async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<Option<LinkState>> {
+    match action {
+        Action::CreateGroup { vpc_id, group } => {
+            let id = security_group::create(aws, vpc_id, group).await?;
+            refs.set(Slot::Group(group.role), id);
+        }
+        Action::Authorize { group, port, from } => {
+            let rule = Rule {
+                protocol: "tcp".into(),
+                from_port: *port,
+                to_port: *port,
+                source: Source::Group(need(refs, from)?),
+            };
+            change.detail = format!("allow {rule}");
+            security_group::authorize(aws, &need(refs, group)?, &rule).await?;
+        }
+        Action::Revoke { group, rule } => security_group::revoke(aws, group, rule).await?,
+        Action::DeleteGroup(id) => security_group::delete(aws, id).await?,
+        Action::CreateRole(role) => {
+            let arn = iam::create(aws, role).await?;
+            refs.set(Slot::Role(role.kind), arn);
+        }
+        Action::AttachPolicy { role, policy } => iam::attach_policy(aws, role, policy).await?,
+        Action::PutInlinePolicy { role, policy } => iam::put_inline_policy(aws, role, policy).await?,
+        Action::DeleteRole(name) => iam::delete(aws, name).await?,
+        Action::CreateCluster(cluster) => {
+            let arn = ecs::create_cluster(aws, cluster).await?;
+            refs.set(Slot::Cluster, arn);
+        }
+        Action::DeleteCluster(name) => ecs::delete_cluster(aws, name).await?,
+        Action::CreateTargetGroup(tg) => {
+            let arn = elb::create_target_group(aws, tg).await?;
+            refs.set(Slot::TargetGroup, arn);
+        }
+        Action::ModifyHealthCheck { arn, health } => elb::modify_health_check(aws, arn, health).await?,
+        Action::DeleteTargetGroup(arn) => elb::delete_target_group(aws, arn).await?,
+        Action::CreateLoadBalancer(lb) => {
+            let (arn, dns) = elb::create_load_balancer(aws, &resolve(refs, |f| lb.try_map(f))?).await?;
+            refs.set(Slot::LoadBalancer, arn);
+            refs.set(Slot::LoadBalancerDns, dns);
+        }
+        Action::SetSecurityGroups { arn, groups } => {
+            let groups = groups.iter().map(|g| need(refs, g)).collect::<Result<Vec<_>>>()?;
+            elb::set_security_groups(aws, arn, &groups).await?;
+        }
+        Action::SetSubnets { arn, subnets } => elb::set_subnets(aws, arn, subnets).await?,
+        Action::DeleteLoadBalancer(arn) => elb::delete_load_balancer(aws, arn).await?,
+        Action::CreateListener(listener) => {
+            let lb = need_slot(refs, Slot::LoadBalancer)?;
+            let arn = elb::create_listener(aws, &lb, &resolve(refs, |f| listener.try_map(f))?).await?;
+            refs.set(Slot::Listener, arn);
+        }
+        Action::ModifyListener { arn, listener } => elb::modify_listener(aws, arn, &resolve(refs, |f| listener.try_map(f))?).await?,
+        Action::DeleteListener(arn) => elb::delete_listener(aws, arn).await?,
+        Action::CreateVpcLink(link) => {
+            let (id, state) = vpc_link::create(aws, &resolve(refs, |f| link.try_map(f))?).await?;
+            refs.set(Slot::VpcLink, id);
+            return Ok(Some(state));
+        }
+        Action::DeleteVpcLink(id) => vpc_link::delete(aws, id).await?,
+        Action::RegisterTaskDefinition(td) => {
+            let arn = ecs::register_task_definition(aws, &resolve(refs, |f| td.try_map(f))?).await?;
+            refs.set(Slot::TaskDefinition, arn);
+        }
+        Action::DeregisterTaskDefinition(arn) => ecs::deregister_task_definition(aws, arn).await?,
+        Action::CreateService(service) => {
+            let arn = ecs::create_service(aws, &resolve(refs, |f| service.try_map(f))?).await?;
+            refs.set(Slot::Service, arn);
+        }
+        Action::UpdateService(service) => ecs::update_service(aws, &resolve(refs, |f| service.try_map(f))?).await?,
+        Action::DeleteService { cluster, name } => ecs::delete_service(aws, cluster, name).await?,
+        Action::CreateRestApi(api) => {
+            let (id, fresh) = rest_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
+            refs.set(Slot::RestApi, &id);
+            let root = match fresh.and_then(|api| api.root) {
+                Some(root) => Some(root.id),
+                // AWS always says; read it back if not.
+                None => rest_api::observe_resources(aws, &id)
+                    .await?
+                    .and_then(|api| api.root)
+                    .map(|r| r.id),
+            };
+            refs.learn(Slot::RootResource, root.as_deref());
+        }
+        Action::DeleteRestApi(id) => rest_api::delete(aws, id).await?,
+        Action::CreateProxyResource => {
+            let (api, root) = (need_slot(refs, Slot::RestApi)?, need_slot(refs, Slot::RootResource)?);
+            let id = rest_api::create_proxy_resource(aws, &api, &root).await?;
+            refs.set(Slot::ProxyResource, id);
+        }
+        Action::PutMethod { resource, proxy } => {
+            let api = need_slot(refs, Slot::RestApi)?;
+            rest_api::put_method(aws, &api, &need(refs, resource)?, *proxy).await?;
+        }
+        Action::PutIntegration { resource, path, api } => {
+            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let id = need_slot(refs, Slot::RestApi)?;
+            let integrations = wanted.integrations();
+            let integration = integrations
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, i)| i)
+                .ok_or_else(|| Error::Unresolved(format!("the integration of ANY {path}")))?;
+            rest_api::put_integration(aws, &id, &need(refs, resource)?, integration).await?;
+        }
+        Action::CreateDeployment(api) => {
+            let shape = resolve(refs, |f| api.try_map(f))?.shape();
+            let id = rest_api::create_deployment(aws, &need_slot(refs, Slot::RestApi)?, &shape).await?;
+            change.detail = format!("shape {shape}");
+            refs.set(Slot::Deployment, id);
+        }
+        Action::CreateStage(api) => {
+            let (wanted, deployment) = (resolve(refs, |f| api.try_map(f))?, need_slot(refs, Slot::Deployment)?);
+            change.detail = format!("deployment {deployment}");
+            rest_api::create_stage(aws, &need_slot(refs, Slot::RestApi)?, &wanted, &deployment).await?;
+        }
+        Action::PointStage(api) => {
+            let (wanted, deployment) = (resolve(refs, |f| api.try_map(f))?, need_slot(refs, Slot::Deployment)?);
+            change.detail = format!("deployment {deployment}");
+            let id = need_slot(refs, Slot::RestApi)?;
+            rest_api::point_stage(aws, &id, &wanted.stage_name, &wanted.shape(), &deployment).await?;
+        }
+        Action::SetThrottle { stage, throttle } => {
+            rest_api::set_throttle(aws, &need_slot(refs, Slot::RestApi)?, stage, *throttle).await?
+        }
+        Action::DeleteStage(stage) => rest_api::delete_stage(aws, &need_slot(refs, Slot::RestApi)?, stage).await?,
+        Action::DeleteDeployment(id) => {
+            rest_api::delete_deployment(aws, &need_slot(refs, Slot::RestApi)?, id).await?
+        }
+        Action::Recheck => {}
+    }
+    Ok(None)
+}
+
+/// The security group IDs by role, as the status shows them.
+pub fn group_ids(refs: &Refs) -> std::collections::BTreeMap<String, String> {
+    GroupRole::ALL
+        .into_iter()
+        .filter_map(|role| Some((role.to_string(), refs.slot(Slot::Group(role))?.to_owned())))
+        .collect()
+}
+
+/// A role's ARN: the spec's, or ours once known.
+pub fn role_arn(refs: &Refs, given: &Option<String>, kind: RoleKind) -> Option<String> {
+    given.clone().or_else(|| refs.slot(Slot::Role(kind)).map(str::to_owned))
+}

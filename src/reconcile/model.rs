@@ -1,0 +1,242 @@
+//! The stack's vocabulary: its parts (behind changes, conditions and metrics), and
+//! references to objects that may not exist yet, resolved as their IDs become known.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::aws::iam::RoleKind;
+use crate::aws::security_group::GroupRole;
+
+/// One kind of AWS object of a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Part {
+    SecurityGroup,
+    IamRole,
+    EcsCluster,
+    TaskDefinition,
+    EcsService,
+    TargetGroup,
+    LoadBalancer,
+    Listener,
+    VpcLink,
+    RestApi,
+    ApiResource,
+    ApiMethod,
+    ApiIntegration,
+    ApiDeployment,
+    ApiStage,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::SecurityGroup => "SecurityGroup",
+            Part::IamRole => "IamRole",
+            Part::EcsCluster => "EcsCluster",
+            Part::TaskDefinition => "TaskDefinition",
+            Part::EcsService => "EcsService",
+            Part::TargetGroup => "TargetGroup",
+            Part::LoadBalancer => "LoadBalancer",
+            Part::Listener => "Listener",
+            Part::VpcLink => "VpcLink",
+            Part::RestApi => "RestApi",
+            Part::ApiResource => "ApiResource",
+            Part::ApiMethod => "ApiMethod",
+            Part::ApiIntegration => "ApiIntegration",
+            Part::ApiDeployment => "ApiDeployment",
+            Part::ApiStage => "ApiStage",
+        }
+    }
+
+    /// The condition that reports this part's readiness.
+    pub fn condition(self) -> Condition {
+        match self {
+            Part::SecurityGroup => Condition::SecurityGroups,
+            Part::IamRole => Condition::Roles,
+            Part::EcsCluster => Condition::Cluster,
+            Part::TaskDefinition | Part::EcsService => Condition::Service,
+            Part::TargetGroup | Part::LoadBalancer | Part::Listener => Condition::LoadBalancer,
+            Part::VpcLink => Condition::VpcLink,
+            Part::RestApi
+            | Part::ApiResource
+            | Part::ApiMethod
+            | Part::ApiIntegration
+            | Part::ApiDeployment
+            | Part::ApiStage => Condition::Api,
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `<Part>Ready` conditions, one per group of parts, in the order a stack is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Condition {
+    SecurityGroups,
+    Roles,
+    Cluster,
+    LoadBalancer,
+    VpcLink,
+    Service,
+    Api,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 7] = [
+        Condition::SecurityGroups,
+        Condition::Roles,
+        Condition::Cluster,
+        Condition::LoadBalancer,
+        Condition::VpcLink,
+        Condition::Service,
+        Condition::Api,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Condition::SecurityGroups => "SecurityGroupsReady",
+            Condition::Roles => "RolesReady",
+            Condition::Cluster => "ClusterReady",
+            Condition::LoadBalancer => "LoadBalancerReady",
+            Condition::VpcLink => "VpcLinkReady",
+            Condition::Service => "ServiceReady",
+            Condition::Api => "ApiReady",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Condition> {
+        Condition::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An ID (or ARN, or DNS name) of one object of the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Slot {
+    Group(GroupRole),
+    Role(RoleKind),
+    Cluster,
+    TargetGroup,
+    LoadBalancer,
+    LoadBalancerDns,
+    Listener,
+    VpcLink,
+    TaskDefinition,
+    Service,
+    RestApi,
+    RootResource,
+    ProxyResource,
+    Deployment,
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Slot::Group(role) => write!(f, "{role} security group id"),
+            Slot::Role(RoleKind::Execution) => f.write_str("execution role ARN"),
+            Slot::Role(RoleKind::Task) => f.write_str("task role ARN"),
+            Slot::Cluster => f.write_str("cluster ARN"),
+            Slot::TargetGroup => f.write_str("target group ARN"),
+            Slot::LoadBalancer => f.write_str("ALB ARN"),
+            Slot::LoadBalancerDns => f.write_str("ALB DNS name"),
+            Slot::Listener => f.write_str("listener ARN"),
+            Slot::VpcLink => f.write_str("VPC link id"),
+            Slot::TaskDefinition => f.write_str("task definition revision"),
+            Slot::Service => f.write_str("service ARN"),
+            Slot::RestApi => f.write_str("REST API id"),
+            Slot::RootResource => f.write_str("root resource id"),
+            Slot::ProxyResource => f.write_str("proxy resource id"),
+            Slot::Deployment => f.write_str("deployment id"),
+        }
+    }
+}
+
+/// A reference from one desired object to another: an ID given in the spec, or the
+/// ID of a stack object, known once it is observed or created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Id {
+    Given(String),
+    Of(Slot),
+}
+
+/// The IDs known so far: from what was observed, then from what the executor creates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refs(BTreeMap<Slot, String>);
+
+impl Refs {
+    pub fn get(&self, id: &Id) -> Option<String> {
+        match id {
+            Id::Given(value) => Some(value.clone()),
+            Id::Of(slot) => self.0.get(slot).cloned(),
+        }
+    }
+
+    pub fn slot(&self, slot: Slot) -> Option<&str> {
+        self.0.get(&slot).map(String::as_str)
+    }
+
+    pub fn set(&mut self, slot: Slot, value: impl Into<String>) {
+        self.0.insert(slot, value.into());
+    }
+
+    /// Learns `value` for `slot` unless already known.
+    pub fn learn(&mut self, slot: Slot, value: Option<&str>) {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            self.0.entry(slot).or_insert_with(|| value.to_owned());
+        }
+    }
+
+    /// Learns every ID of `other` not already known.
+    pub fn learn_all(&mut self, other: Refs) {
+        for (slot, value) in other.0 {
+            self.0.entry(slot).or_insert(value);
+        }
+    }
+
+    /// `id` for messages: the ID itself, or what it will be once made.
+    pub fn show(&self, id: &Id) -> String {
+        match (self.get(id), id) {
+            (Some(value), _) => value,
+            (None, Id::Of(slot)) => format!("<{slot} after apply>"),
+            (None, Id::Given(value)) => value.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_reports_through_a_condition_and_conditions_round_trip() {
+        for condition in Condition::ALL {
+            assert_eq!(Condition::named(condition.as_str()), Some(condition));
+        }
+        assert_eq!(Part::ApiStage.condition(), Condition::Api);
+        assert_eq!(
+            serde_json::to_string(&Part::VpcLink).expect("json"),
+            format!("\"{}\"", Part::VpcLink.as_str())
+        );
+    }
+
+    #[test]
+    fn references_resolve_once_known() {
+        let mut refs = Refs::default();
+        let link = Id::Of(Slot::VpcLink);
+        assert_eq!(refs.get(&link), None);
+        assert_eq!(refs.show(&link), "<VPC link id after apply>");
+        refs.learn(Slot::VpcLink, Some("vl-1"));
+        refs.learn(Slot::VpcLink, Some("vl-2"));
+        assert_eq!(refs.get(&link).as_deref(), Some("vl-1"), "the first word stands");
+        assert_eq!(refs.get(&Id::Given("x".into())).as_deref(), Some("x"));
+    }
+}

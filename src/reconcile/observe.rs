@@ -1,0 +1,243 @@
+//! The observed stack: what exists in AWS of one PrivateApi, found by its ownership
+//! tags and owner-derived names. One shape for every reader: the full pass reads every
+//! part, teardown reads by the owner alone (whatever the spec says now), and the drift
+//! check fills it from the shared region inventory and one probe (see `drift`). A part
+//! not read is [`Seen::Unread`], and the diff leaves it alone.
+
+use std::collections::BTreeMap;
+
+use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
+use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTargetGroup};
+use crate::aws::iam::{self, ObservedRole, RoleKind};
+use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
+use crate::aws::security_group::{self, ObservedGroup};
+use crate::aws::vpc_link::{self, ObservedVpcLink};
+use crate::aws::{Aws, AwsError, AwsResult, Owner};
+
+use super::desired::{self, DesiredStack, LinkWanted};
+
+/// One part's observation: read (with what was found), or not read at all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Seen<T> {
+    #[default]
+    Unread,
+    Read(T),
+}
+
+impl<T> Seen<T> {
+    pub fn read(&self) -> Option<&T> {
+        match self {
+            Seen::Read(value) => Some(value),
+            Seen::Unread => None,
+        }
+    }
+}
+
+impl<T> Seen<Option<T>> {
+    /// Read and there.
+    pub fn found(&self) -> Option<&T> {
+        self.read().and_then(Option::as_ref)
+    }
+
+    /// Read and not there.
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Seen::Read(None))
+    }
+}
+
+/// The task definitions of our family.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskDefinitions {
+    /// The latest ACTIVE revision, with the fingerprint of its content.
+    pub latest: Option<ObservedTaskDefinition>,
+    /// Every ACTIVE revision, oldest first.
+    pub active: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedStack {
+    pub groups: Seen<Vec<ObservedGroup>>,
+    /// The roles read, by kind; a kind missing was not read.
+    pub roles: BTreeMap<RoleKind, Option<ObservedRole>>,
+    pub cluster: Seen<Option<ObservedCluster>>,
+    pub target_group: Seen<Option<ObservedTargetGroup>>,
+    pub load_balancer: Seen<Option<ObservedLoadBalancer>>,
+    pub listeners: Seen<Vec<ObservedListener>>,
+    /// Our VPC links, oldest first.
+    pub vpc_links: Seen<Vec<ObservedVpcLink>>,
+    /// The link the spec names, if it does.
+    pub existing_link: Seen<Option<ObservedVpcLink>>,
+    pub task_definitions: Seen<TaskDefinitions>,
+    pub service: Seen<Option<ObservedService>>,
+    /// Our REST APIs, oldest first; the first one is ours to keep.
+    pub rest_apis: Seen<Vec<String>>,
+    /// The kept API's resources, methods and integrations.
+    pub api: Seen<Option<ObservedApi>>,
+    pub stages: Seen<Vec<ObservedStage>>,
+    pub deployments: Seen<Vec<Deployment>>,
+}
+
+/// Every part of the stack `desired` describes, in two rounds of parallel reads (the
+/// API's details need its id).
+pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult<ObservedStack> {
+    let existing_link = match &desired.vpc_link {
+        Some(LinkWanted::Existing(id)) => Some(id.as_str()),
+        _ => None,
+    };
+    let vpc = (!desired.vpc_id.is_empty()).then_some(desired.vpc_id.as_str());
+    let cluster = async {
+        match &desired.cluster {
+            Some(cluster) => ecs::observe_cluster(aws, owner, cluster).await,
+            None => Ok(None),
+        }
+    };
+    // No cluster, no service in it: one read saved on every create.
+    let service = async {
+        match (&desired.cluster, &desired.service) {
+            (Some(cluster), Some(service)) => ecs::observe_service(aws, owner, &cluster.name, &service.name).await,
+            _ => Ok(None),
+        }
+    };
+    let family = desired::task_family(owner);
+    let (groups, roles, cluster, elb, links, existing, task_definitions, service, apis) = tokio::try_join!(
+        security_group::observe(aws, owner, vpc),
+        roles(aws, owner, desired),
+        cluster,
+        elb::observe(aws, owner),
+        vpc_link::observe(aws, owner),
+        async {
+            match existing_link {
+                Some(id) => vpc_link::observe_existing(aws, id).await,
+                None => Ok(None),
+            }
+        },
+        task_definitions(aws, owner, &family),
+        service,
+        rest_api::find(aws, owner),
+    )?;
+    let mut observed = ObservedStack {
+        groups: Seen::Read(groups),
+        roles,
+        cluster: Seen::Read(cluster),
+        target_group: Seen::Read(elb.target_group),
+        load_balancer: Seen::Read(elb.load_balancer),
+        listeners: Seen::Read(elb.listeners),
+        vpc_links: Seen::Read(links),
+        existing_link: if existing_link.is_some() {
+            Seen::Read(existing)
+        } else {
+            Seen::Unread
+        },
+        task_definitions: Seen::Read(task_definitions),
+        service: Seen::Read(service),
+        api: Seen::Read(None),
+        stages: Seen::Read(Vec::new()),
+        deployments: Seen::Read(Vec::new()),
+        rest_apis: Seen::Read(apis),
+    };
+    if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()).cloned() {
+        let (resources, stages, deployments) = tokio::try_join!(
+            rest_api::observe_resources(aws, &id),
+            rest_api::observe_stages(aws, &id),
+            rest_api::list_deployments(aws, &id),
+        )?;
+        observed.api = Seen::Read(resources);
+        observed.stages = Seen::Read(stages.unwrap_or_default());
+        observed.deployments = Seen::Read(deployments);
+    }
+    Ok(observed)
+}
+
+async fn roles(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult<BTreeMap<RoleKind, Option<ObservedRole>>> {
+    let found = futures::future::try_join_all(desired.roles.iter().map(|role| iam::observe(aws, owner, role))).await?;
+    Ok(desired.roles.iter().map(|r| r.kind).zip(found).collect())
+}
+
+async fn task_definitions(aws: &Aws, owner: &Owner, family: &str) -> AwsResult<TaskDefinitions> {
+    let (latest, active) = tokio::try_join!(
+        ecs::observe_task_definition(aws, owner, family),
+        ecs::list_task_definitions(aws, family),
+    )?;
+    Ok(TaskDefinitions { latest, active })
+}
+
+/// What teardown needs to see first: the API, the links, the service (in our cluster
+/// or the one the spec names), the load balancer and the security groups. Objects
+/// with our names but not our tags are someone else's: for deletion, not there.
+pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) -> AwsResult<ObservedStack> {
+    let service_name = desired::service_name(owner);
+    let own_cluster = desired::cluster_name(owner);
+    let clusters: Vec<&str> = spec_cluster.into_iter().chain([own_cluster.as_str()]).collect();
+    let services = futures::future::try_join_all(clusters.iter().map(|cluster| async {
+        match ecs::observe_service(aws, owner, cluster, &service_name).await {
+            Err(e) if e.is_not_found() => Ok(None),
+            other => not_ours_is_none(other),
+        }
+    }));
+    let (apis, links, groups, elb, services) = tokio::try_join!(
+        rest_api::find(aws, owner),
+        vpc_link::observe(aws, owner),
+        security_group::observe(aws, owner, None),
+        async { not_ours_is_none(elb::observe(aws, owner).await.map(Some)).map(Option::unwrap_or_default) },
+        services,
+    )?;
+    Ok(ObservedStack {
+        rest_apis: Seen::Read(apis),
+        vpc_links: Seen::Read(links),
+        groups: Seen::Read(groups),
+        target_group: Seen::Read(elb.target_group),
+        load_balancer: Seen::Read(elb.load_balancer),
+        listeners: Seen::Read(elb.listeners),
+        service: Seen::Read(services.into_iter().flatten().next()),
+        ..ObservedStack::default()
+    })
+}
+
+/// The rest, once the first reads show teardown has got that far: the task
+/// definitions once the service is gone, the roles and the cluster once nothing that
+/// AWS deletes slowly remains.
+pub async fn rest_for_teardown(aws: &Aws, owner: &Owner, observed: &mut ObservedStack) -> AwsResult<()> {
+    if !observed.service.is_absent() {
+        return Ok(());
+    }
+    let family = desired::task_family(owner);
+    let active = ecs::list_task_definitions(aws, &family).await?;
+    observed.task_definitions = Seen::Read(TaskDefinitions { latest: None, active });
+    let slow_ones_gone = observed.vpc_links.read().is_some_and(Vec::is_empty) && observed.load_balancer.is_absent();
+    if !slow_ones_gone {
+        return Ok(());
+    }
+    let own_cluster = ecs::DesiredCluster {
+        name: desired::cluster_name(owner),
+        managed: true,
+        tags: Default::default(),
+    };
+    let roles = [RoleKind::Execution, RoleKind::Task].map(|kind| async move {
+        // A role with our name: its tags say whether it is ours; policies are not read.
+        let probe = iam::DesiredRole {
+            kind,
+            name: desired::role_name(owner, kind),
+            tags: Default::default(),
+            managed_policies: Vec::new(),
+            inline_policies: Default::default(),
+        };
+        not_ours_is_none(iam::observe(aws, owner, &probe).await).map(|role| (kind, role))
+    });
+    let (roles, cluster) = tokio::try_join!(futures::future::try_join_all(roles), async {
+        not_ours_is_none(ecs::observe_cluster(aws, owner, &own_cluster).await)
+    })?;
+    observed.roles = roles.into_iter().collect();
+    observed.cluster = Seen::Read(cluster);
+    Ok(())
+}
+
+/// Something with our name that is not ours is, for deletion, not there at all.
+fn not_ours_is_none<T>(result: AwsResult<Option<T>>) -> AwsResult<Option<T>> {
+    match result {
+        Err(AwsError::Conflict(message)) => {
+            tracing::warn!("left alone: {message}");
+            Ok(None)
+        }
+        other => other,
+    }
+}
