@@ -134,6 +134,14 @@ pub async fn plan(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>>
         .changes)
 }
 
+/// What delete would remove, with no mutating call.
+pub async fn plan_destroy(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
+    let aws = clients(factory, obj)?;
+    Ok(reconcile::teardown(&aws, &owner(obj), &obj.spec, Mode::Plan)
+        .await?
+        .changes)
+}
+
 /// Tears down until nothing remains; `Ok(false)` on timeout.
 pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<bool> {
     let aws = clients(factory, obj)?;

@@ -103,12 +103,16 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         poll_seconds: u64,
     },
-    /// Show what apply would change; exit 0 in sync, 2 changes pending, 1 error.
+    /// Show what apply (or, with --destroy, delete) would change; exit 0 in sync, 2
+    /// changes pending, 1 error.
     Plan {
         #[arg(short = 'f', long)]
         file: PathBuf,
         #[arg(short = 'o', long, value_enum)]
         output: Option<Output>,
+        /// List every AWS object delete would remove.
+        #[arg(long)]
+        destroy: bool,
     },
     /// Delete everything the manifest's stack owns in AWS; exit 0 when none remains.
     Delete {
@@ -245,11 +249,17 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 ExitCode::FAILURE
             })
         }
-        Command::Plan { file, output } => {
+        Command::Plan { file, output, destroy } => {
             let obj = cli::load(&file)?;
-            let changes = cli::plan(&factory, &obj).await?;
+            let changes = match destroy {
+                true => cli::plan_destroy(&factory, &obj).await?,
+                false => cli::plan(&factory, &obj).await?,
+            };
             match output {
                 Some(format) => print_value(&serde_json::json!({ "changes": changes }), format)?,
+                None if changes.is_empty() && destroy => {
+                    println!("Nothing to delete: AWS holds nothing of this stack.")
+                }
                 None if changes.is_empty() => println!("No changes: AWS matches the spec."),
                 None => {
                     for change in &changes {

@@ -224,9 +224,12 @@ mod tests {
     #[test]
     fn changes_made_mean_reconciling() {
         let mut outcome = ready_outcome();
-        outcome
-            .changes
-            .push(Change::new(Verb::Update, crate::reconcile::Part::EcsService, "svc", "desiredCount 1 → 2"));
+        outcome.changes.push(Change::new(
+            Verb::Update,
+            crate::reconcile::Part::EcsService,
+            "svc",
+            "desiredCount 1 → 2",
+        ));
         let verdict = Verdict::of(&outcome);
         assert!(matches!(&verdict, Verdict::Reconciling { reason, .. } if reason == "Applied"));
     }

@@ -79,6 +79,69 @@ async fn plan_apply_plan_delete() {
         String::from_utf8_lossy(&plan.stdout)
     );
 
+    // What delete would remove: every object of the stack, and nothing removed yet.
+    let owner = privateapi::aws::Owner::offline("cli", &name);
+    let destroy = privateapi(&["plan", "--destroy", "-f", &f]);
+    assert_eq!(
+        destroy.status.code(),
+        Some(2),
+        "plan --destroy: {}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
+    let text = String::from_utf8_lossy(&destroy.stdout);
+    for part in [
+        "- RestApi",
+        "- VpcLink",
+        "- EcsService",
+        "- TaskDefinition",
+        "- Listener",
+        "- TargetGroup",
+        "- LoadBalancer",
+        "- SecurityGroup",
+        "- IamRole",
+        "- EcsCluster",
+    ] {
+        assert!(text.contains(part), "plan --destroy misses {part}: {text}");
+    }
+    assert!(!text.contains("+ "), "{text}");
+    // In the order delete takes them.
+    let at = |part: &str| text.find(part).unwrap_or(usize::MAX);
+    assert!(
+        at("- RestApi") < at("- VpcLink") && at("- VpcLink") < at("- EcsService"),
+        "{text}"
+    );
+    assert!(
+        at("- EcsService") < at("- LoadBalancer") && at("- LoadBalancer") < at("- SecurityGroup"),
+        "{text}"
+    );
+    assert!(
+        at("- SecurityGroup") < at("- IamRole") && at("- IamRole") < at("- EcsCluster"),
+        "{text}"
+    );
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::one_stack(),
+        "plan --destroy deleted something"
+    );
+    let destroy = privateapi(&["plan", "--destroy", "-f", &f, "-o", "json"]);
+    assert_eq!(destroy.status.code(), Some(2));
+    let listed: serde_json::Value = serde_json::from_slice(&destroy.stdout).expect("plan --destroy JSON");
+    let deletes = listed["changes"].as_array().cloned().unwrap_or_default();
+    // Deletes only, but for the rules between our groups (revoked first: a group
+    // another's rule names cannot be deleted).
+    assert!(
+        deletes
+            .iter()
+            .all(|c| c["verb"] == "delete" || (c["verb"] == "update" && c["part"] == "SecurityGroup")),
+        "{listed}"
+    );
+    // Three groups, two roles, one of each of the eight other parts.
+    assert_eq!(
+        deletes.iter().filter(|c| c["verb"] == "delete").count(),
+        3 + 2 + 8,
+        "{listed}"
+    );
+
     let delete = privateapi(&["delete", "-f", &f, "--poll-seconds", "1"]);
     assert_eq!(
         delete.status.code(),
@@ -86,8 +149,9 @@ async fn plan_apply_plan_delete() {
         "delete: {}",
         String::from_utf8_lossy(&delete.stderr)
     );
-    let owner = privateapi::aws::Owner::offline("cli", &name);
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+    let destroy = privateapi(&["plan", "--destroy", "-f", &f]);
+    assert_eq!(destroy.status.code(), Some(0), "nothing left to delete");
 }
 
 #[tokio::test]

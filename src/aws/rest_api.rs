@@ -264,13 +264,10 @@ pub async fn observe_stages(aws: &Aws, id: &str) -> AwsResult<Option<Vec<Observe
                 name: s.stage_name().unwrap_or_default().to_owned(),
                 deployment_id: s.deployment_id().map(str::to_owned),
                 description: s.description().map(str::to_owned),
-                throttle: s
-                    .method_settings()
-                    .and_then(|m| m.get("*/*"))
-                    .map(|m| Throttle {
-                        rate_limit: m.throttling_rate_limit(),
-                        burst_limit: m.throttling_burst_limit(),
-                    }),
+                throttle: s.method_settings().and_then(|m| m.get("*/*")).map(|m| Throttle {
+                    rate_limit: m.throttling_rate_limit(),
+                    burst_limit: m.throttling_burst_limit(),
+                }),
             })
             .collect(),
     ))
@@ -280,7 +277,9 @@ pub async fn observe_stages(aws: &Aws, id: &str) -> AwsResult<Option<Vec<Observe
 /// AWS says which it is (it does), so that the pass needs not read the API back.
 pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Option<ObservedApi>)> {
     let endpoint = EndpointConfiguration::builder()
-        .types(aws_sdk_apigateway::types::EndpointType::from(desired.endpoint_type.as_aws()))
+        .types(aws_sdk_apigateway::types::EndpointType::from(
+            desired.endpoint_type.as_aws(),
+        ))
         .build();
     aws.pacer.pace("CreateRestApi", &desired.name).await?;
     let out = aws

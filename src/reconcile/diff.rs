@@ -201,7 +201,14 @@ impl Plan {
     }
 
     /// Adds a step whose "not yet" is noted, not failed.
-    fn tolerant(&mut self, gate: Gate, change: Change, action: Action, what: String, part: Option<(Condition, &'static str)>) {
+    fn tolerant(
+        &mut self,
+        gate: Gate,
+        change: Change,
+        action: Action,
+        what: String,
+        part: Option<(Condition, &'static str)>,
+    ) {
         self.steps.push(Step {
             change,
             action,
@@ -231,12 +238,31 @@ pub fn diff_knowing(desired: &DesiredStack, observed: &ObservedStack, recorded: 
     let mut plan = Plan::default();
     seed(&mut plan.refs, observed);
     plan.refs.learn_all(recorded);
-    let d = Differ {
+    let going = Going::of(desired, observed);
+    Differ {
         desired,
         observed,
         plan: &mut plan,
+    }
+    .run(going);
+    plan
+}
+
+/// Every deletion teardown will make, as if each slow one (a link, the service's
+/// tasks, the ALB) had already finished: what `plan --destroy` lists.
+pub fn diff_destroy(observed: &ObservedStack) -> Plan {
+    let mut plan = Plan::default();
+    seed(&mut plan.refs, observed);
+    let everything_gone = Going {
+        service_gone: true,
+        slow_ones_gone: true,
     };
-    d.run();
+    Differ {
+        desired: &DesiredStack::empty(),
+        observed,
+        plan: &mut plan,
+    }
+    .run(everything_gone);
     plan
 }
 
@@ -270,24 +296,26 @@ struct Differ<'a> {
 }
 
 impl Differ<'_> {
-    fn run(mut self) {
-        let going = Going::of(self.desired, self.observed);
+    fn run(mut self, going: Going) {
         self.security_groups();
         self.roles();
         if self.cluster().is_err() {
             return;
         }
-        self.target_group(&going);
-        if self.load_balancer(&going).is_err() {
+        self.target_group();
+        if self.load_balancer().is_err() {
             return;
         }
         self.listeners();
+        // Deleting, the API goes first: AWS keeps a link while an integration uses it.
+        self.api_deletes();
         let Ok((link, retire)) = self.vpc_link() else {
             return;
         };
         self.task_definition_and_service(&going);
         self.api(link);
         self.retire_links(retire);
+        self.load_balancer_deletes(&going);
         self.last_deletes(&going);
     }
 
@@ -369,7 +397,10 @@ impl Differ<'_> {
                         Part::SecurityGroup,
                         &group.name,
                         format!("revoke {rule}"),
-                        Action::Revoke { group: id.clone(), rule },
+                        Action::Revoke {
+                            group: id.clone(),
+                            rule,
+                        },
                     );
                 }
             }
@@ -456,14 +487,16 @@ impl Differ<'_> {
                 Action::CreateCluster(wanted.clone()),
             ),
         }
-        self.plan
-            .part(PartStatus::ready(Condition::Cluster, format!("cluster {}", wanted.name)));
+        self.plan.part(PartStatus::ready(
+            Condition::Cluster,
+            format!("cluster {}", wanted.name),
+        ));
         Ok(())
     }
 
     // ------------------------------------------------------------ ALB, target group, listener
 
-    fn target_group(&mut self, going: &Going) {
+    fn target_group(&mut self) {
         let Some(observed) = self.observed.target_group.read() else {
             return;
         };
@@ -486,52 +519,60 @@ impl Differ<'_> {
                 format!("ip targets, port {}", wanted.port),
                 Action::CreateTargetGroup(wanted.clone()),
             ),
-            (None, _) => {
-                // Deleted once the service no longer registers tasks in it.
-                if going.service_gone {
-                    for listener in self.observed.listeners.read().into_iter().flatten() {
-                        self.plan.step(
-                            Verb::Delete,
-                            Part::Listener,
-                            format!("HTTP:{}", listener.port),
-                            "",
-                            Action::DeleteListener(listener.arn.clone()),
-                        );
-                    }
-                    if let Some(current) = observed {
-                        self.plan.step(
-                            Verb::Delete,
-                            Part::TargetGroup,
-                            name_of(&current.arn),
-                            "",
-                            Action::DeleteTargetGroup(current.arn.clone()),
-                        );
-                    }
-                }
-            }
+            (None, _) => {} // see `load_balancer_deletes`
         }
     }
 
-    fn load_balancer(&mut self, going: &Going) -> Result<(), ()> {
+    /// Listener, target group and ALB, once the service no longer registers tasks in
+    /// the target group.
+    fn load_balancer_deletes(&mut self, going: &Going) {
+        if !going.service_gone {
+            return;
+        }
+        if self.desired.listener.is_none() {
+            for listener in self.observed.listeners.read().into_iter().flatten() {
+                self.plan.step(
+                    Verb::Delete,
+                    Part::Listener,
+                    format!("HTTP:{}", listener.port),
+                    "",
+                    Action::DeleteListener(listener.arn.clone()),
+                );
+            }
+        }
+        if self.desired.target_group.is_none()
+            && let Some(current) = self.observed.target_group.found()
+        {
+            self.plan.step(
+                Verb::Delete,
+                Part::TargetGroup,
+                name_of(&current.arn),
+                "",
+                Action::DeleteTargetGroup(current.arn.clone()),
+            );
+        }
+        if self.desired.load_balancer.is_none()
+            && let Some(current) = self.observed.load_balancer.found()
+        {
+            self.plan.step(
+                Verb::Delete,
+                Part::LoadBalancer,
+                name_of(&current.arn),
+                "",
+                Action::DeleteLoadBalancer(current.arn.clone()),
+            );
+            self.plan
+                .waiting
+                .push(format!("ALB {} to be deleted", name_of(&current.arn)));
+        }
+    }
+
+    fn load_balancer(&mut self) -> Result<(), ()> {
         let Some(observed) = self.observed.load_balancer.read() else {
             return Ok(());
         };
         let Some(wanted) = &self.desired.load_balancer else {
-            if let Some(current) = observed
-                && going.service_gone
-            {
-                self.plan.step(
-                    Verb::Delete,
-                    Part::LoadBalancer,
-                    name_of(&current.arn),
-                    "",
-                    Action::DeleteLoadBalancer(current.arn.clone()),
-                );
-                self.plan
-                    .waiting
-                    .push(format!("ALB {} to be deleted", name_of(&current.arn)));
-            }
-            return Ok(());
+            return Ok(()); // see `load_balancer_deletes`
         };
         let Some(current) = observed else {
             self.plan.step(
@@ -766,8 +807,11 @@ impl Differ<'_> {
                     Action::CreateService(wanted.clone()),
                 );
                 self.plan.service_counts = Some((0, wanted.desired_count));
-                self.plan
-                    .part(PartStatus::waiting(Condition::Service, "ServiceStarting", "tasks are starting"));
+                self.plan.part(PartStatus::waiting(
+                    Condition::Service,
+                    "ServiceStarting",
+                    "tasks are starting",
+                ));
             }
             (Some(_), Some(Some(current))) if current.status == "DRAINING" => {
                 self.plan.part(PartStatus::waiting(
@@ -805,9 +849,7 @@ impl Differ<'_> {
                         },
                     );
                 }
-                self.plan
-                    .waiting
-                    .push(format!("ECS service {} to drain", current.name));
+                self.plan.waiting.push(format!("ECS service {} to drain", current.name));
             }
         }
 
@@ -837,21 +879,33 @@ impl Differ<'_> {
 
     // ------------------------------------------------------------ REST API
 
+    /// Every API of ours, when none is wanted (their stages and deployments go with them).
+    fn api_deletes(&mut self) {
+        if self.desired.api.is_some() {
+            return;
+        }
+        for id in self.observed.rest_apis.read().into_iter().flatten() {
+            self.plan
+                .step(Verb::Delete, Part::RestApi, id, "", Action::DeleteRestApi(id.clone()));
+        }
+    }
+
     fn api(&mut self, link: LinkReady) {
         let Some(found) = self.observed.rest_apis.read() else {
             return;
         };
         let Some(wanted) = &self.desired.api else {
-            for id in found {
-                self.plan
-                    .step(Verb::Delete, Part::RestApi, id, "", Action::DeleteRestApi(id.clone()));
-            }
-            return;
+            return; // see `api_deletes`
         };
         // Duplicates can only come from a lost CreateRestApi answer: keep the oldest.
         for extra in found.iter().skip(1) {
-            self.plan
-                .step(Verb::Delete, Part::RestApi, extra, "duplicate", Action::DeleteRestApi(extra.clone()));
+            self.plan.step(
+                Verb::Delete,
+                Part::RestApi,
+                extra,
+                "duplicate",
+                Action::DeleteRestApi(extra.clone()),
+            );
         }
         let api_id = Id::Of(Slot::RestApi);
         if found.is_empty() {
@@ -997,10 +1051,7 @@ impl Differ<'_> {
                 Verb::Update,
                 Part::ApiStage,
                 &wanted.stage_name,
-                format!(
-                    "throttle {} req/s, burst {}",
-                    throttle.rate_limit, throttle.burst_limit
-                ),
+                format!("throttle {} req/s, burst {}", throttle.rate_limit, throttle.burst_limit),
                 Action::SetThrottle {
                     stage: wanted.stage_name.clone(),
                     throttle,
@@ -1138,7 +1189,11 @@ fn name_of(arn: &str) -> &str {
 }
 
 fn provisioning() -> PartStatus {
-    PartStatus::waiting(Condition::LoadBalancer, "LoadBalancerProvisioning", "the ALB is provisioning")
+    PartStatus::waiting(
+        Condition::LoadBalancer,
+        "LoadBalancerProvisioning",
+        "the ALB is provisioning",
+    )
 }
 
 /// The VPC link part's readiness in `state`.

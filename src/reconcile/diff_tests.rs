@@ -63,7 +63,9 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
         panic!("our own link")
     };
     let link = link.try_map(|id| refs.get(id)).expect("link resolves");
-    let td = some(&d.task_definition).try_map(|id| refs.get(id)).expect("td resolves");
+    let td = some(&d.task_definition)
+        .try_map(|id| refs.get(id))
+        .expect("td resolves");
     let service = some(&d.service).try_map(|id| refs.get(id)).expect("service resolves");
     let api = some(&d.api).try_map(|id| refs.get(id)).expect("api resolves");
     let [(_, root), (_, proxy)] = api.integrations();
@@ -198,7 +200,9 @@ fn nothing_in_aws_means_every_part_created_in_dependency_order() {
     let d = desired(&spec(), &["subnet-a", "subnet-b"]);
     let nothing = ObservedStack {
         groups: Seen::Read(Vec::new()),
-        roles: [(RoleKind::Execution, None), (RoleKind::Task, None)].into_iter().collect(),
+        roles: [(RoleKind::Execution, None), (RoleKind::Task, None)]
+            .into_iter()
+            .collect(),
         cluster: Seen::Read(None),
         target_group: Seen::Read(None),
         load_balancer: Seen::Read(None),
@@ -449,10 +453,16 @@ fn new_subnets_replace_the_link_rewire_redeploy_and_retire_the_old_link_last() {
     // The wiring waits for AWS to make the new link usable; retiring the old one
     // waits for nothing to point at it.
     for step in &plan.steps {
-        let wiring = matches!(step.change.part, Part::ApiIntegration | Part::ApiDeployment | Part::ApiStage);
+        let wiring = matches!(
+            step.change.part,
+            Part::ApiIntegration | Part::ApiDeployment | Part::ApiStage
+        );
         assert_eq!(step.gate == Gate::LinkUsable, wiring, "{}", step.change);
     }
-    assert!(matches!(plan.steps.last().map(|s| &s.if_not_yet), Some(IfNotYet::Note { .. })));
+    assert!(matches!(
+        plan.steps.last().map(|s| &s.if_not_yet),
+        Some(IfNotYet::Note { .. })
+    ));
 }
 
 #[test]
@@ -505,9 +515,9 @@ fn teardown_is_the_diff_against_nothing_in_reverse_order_waiting_on_slow_deletes
     assert_eq!(
         verbs_and_parts(&first),
         [
+            (Verb::Delete, Part::RestApi),
             (Verb::Delete, Part::VpcLink),
             (Verb::Delete, Part::EcsService),
-            (Verb::Delete, Part::RestApi),
         ]
     );
     assert_eq!(first.waiting.len(), 2, "{:?}", first.waiting);
@@ -521,7 +531,10 @@ fn teardown_is_the_diff_against_nothing_in_reverse_order_waiting_on_slow_deletes
     let last = diff(&DesiredStack::empty(), &later);
     let parts = verbs_and_parts(&last);
     assert_eq!(
-        parts.iter().filter(|(v, p)| (*v, *p) == (Verb::Delete, Part::SecurityGroup)).count(),
+        parts
+            .iter()
+            .filter(|(v, p)| (*v, *p) == (Verb::Delete, Part::SecurityGroup))
+            .count(),
         3
     );
     let position = |part| parts.iter().position(|(v, p)| *v == Verb::Delete && *p == part);

@@ -137,17 +137,25 @@ pub async fn check(
     if found.iter().any(|f| f.waiting_on.is_none()) {
         return Ok(found);
     }
-    read_probe(aws, owner, &desired, ids, probe, &mut observed).await?;
+    Box::pin(read_probe(aws, owner, &desired, ids, probe, &mut observed)).await?;
     Ok(findings(&diff::diff_knowing(&desired, &observed, recorded(ids))))
 }
 
 /// What the region inventory shows of the resource (pure). The load balancer and
 /// target group are the ones the status records.
-pub fn from_inventory(inventory: &Inventory, owner: &Owner, desired: &DesiredStack, ids: &ResourceIds) -> ObservedStack {
+pub fn from_inventory(
+    inventory: &Inventory,
+    owner: &Owner,
+    desired: &DesiredStack,
+    ids: &ResourceIds,
+) -> ObservedStack {
     let uid = owner.uid.as_str();
     let mut links: Vec<_> = inventory.links_of(uid).cloned().collect();
     links.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    let mut apis: Vec<_> = inventory.apis_of(uid).map(|api| (api.created, api.id.clone())).collect();
+    let mut apis: Vec<_> = inventory
+        .apis_of(uid)
+        .map(|api| (api.created, api.id.clone()))
+        .collect();
     apis.sort();
     let existing_link = match &desired.vpc_link {
         Some(LinkWanted::Existing(id)) => Seen::Read(inventory.vpc_links.get(id).map(|(_, link)| link.clone())),
@@ -203,8 +211,7 @@ async fn read_probe(
     match probe {
         Probe::Service => {
             if let (Some(cluster), Some(service)) = (&desired.cluster, &desired.service) {
-                observed.service =
-                    Seen::Read(ecs::observe_service(aws, owner, &cluster.name, &service.name).await?);
+                observed.service = Seen::Read(ecs::observe_service(aws, owner, &cluster.name, &service.name).await?);
             }
         }
         Probe::Integrations => {

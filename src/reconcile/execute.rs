@@ -187,7 +187,9 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             let arn = elb::create_listener(aws, &lb, &resolve(refs, |f| listener.try_map(f))?).await?;
             refs.set(Slot::Listener, arn);
         }
-        Action::ModifyListener { arn, listener } => elb::modify_listener(aws, arn, &resolve(refs, |f| listener.try_map(f))?).await?,
+        Action::ModifyListener { arn, listener } => {
+            elb::modify_listener(aws, arn, &resolve(refs, |f| listener.try_map(f))?).await?
+        }
         Action::DeleteListener(arn) => elb::delete_listener(aws, arn).await?,
         Action::CreateVpcLink(link) => {
             let (id, state) = vpc_link::create(aws, &resolve(refs, |f| link.try_map(f))?).await?;
@@ -261,9 +263,7 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             rest_api::set_throttle(aws, &need_slot(refs, Slot::RestApi)?, stage, *throttle).await?
         }
         Action::DeleteStage(stage) => rest_api::delete_stage(aws, &need_slot(refs, Slot::RestApi)?, stage).await?,
-        Action::DeleteDeployment(id) => {
-            rest_api::delete_deployment(aws, &need_slot(refs, Slot::RestApi)?, id).await?
-        }
+        Action::DeleteDeployment(id) => rest_api::delete_deployment(aws, &need_slot(refs, Slot::RestApi)?, id).await?,
         Action::Recheck => {}
     }
     Ok(None)

@@ -153,13 +153,14 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         region: &aws.region,
         subnets: &subnets,
     });
-    let observed = observe::full(aws, owner, &desired).await?;
+    // Observing and executing are large futures (every part's calls): on the heap, so
+    // that no caller's stack has to hold them (a debug build overflowed a 2 MiB test
+    // thread).
+    let observed = Box::pin(observe::full(aws, owner, &desired)).await?;
     let plan = diff::diff(&desired, &observed);
     let stuck = plan.stuck.clone();
     let service = plan.service_counts;
     let cluster_arn = plan.cluster_arn.clone();
-    // The steps' future is large (every part's calls): on the heap, so that no
-    // caller's stack has to hold it (a debug build overflowed a 2 MiB test thread).
     let run = Box::pin(execute::execute(aws, mode, plan)).await?;
     if let Some(stuck) = stuck {
         return Err(Error::Stuck {
@@ -226,11 +227,18 @@ impl TeardownOutcome {
 /// ENIs are released) → IAM roles and cluster). Everything is found by ownership tags
 /// or owner-derived names, whatever the spec says now, so a crash half-way (or a
 /// spec edited before deletion) leaves nothing.
+///
+/// In plan mode: every object the whole teardown will delete, as if each slow
+/// deletion had already finished (what `privateapi plan --destroy` lists).
 pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<TeardownOutcome> {
     let spec_cluster = spec.service.cluster.as_ref().map(|c| c.name.as_str());
-    let mut observed = observe::for_teardown(aws, owner, spec_cluster).await?;
-    observe::rest_for_teardown(aws, owner, &mut observed).await?;
-    let plan = diff::diff(&DesiredStack::empty(), &observed);
+    let everything = mode == Mode::Plan;
+    let mut observed = Box::pin(observe::for_teardown(aws, owner, spec_cluster)).await?;
+    Box::pin(observe::rest_for_teardown(aws, owner, &mut observed, everything)).await?;
+    let plan = match mode {
+        Mode::Plan => diff::diff_destroy(&observed),
+        Mode::Apply => diff::diff(&DesiredStack::empty(), &observed),
+    };
     let run = Box::pin(execute::execute(aws, mode, plan)).await?;
     Ok(TeardownOutcome {
         changes: run.changes,

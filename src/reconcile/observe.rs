@@ -148,7 +148,11 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     Ok(observed)
 }
 
-async fn roles(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult<BTreeMap<RoleKind, Option<ObservedRole>>> {
+async fn roles(
+    aws: &Aws,
+    owner: &Owner,
+    desired: &DesiredStack,
+) -> AwsResult<BTreeMap<RoleKind, Option<ObservedRole>>> {
     let found = futures::future::try_join_all(desired.roles.iter().map(|role| iam::observe(aws, owner, role))).await?;
     Ok(desired.roles.iter().map(|r| r.kind).zip(found).collect())
 }
@@ -193,18 +197,23 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
     })
 }
 
-/// The rest, once the first reads show teardown has got that far: the task
-/// definitions once the service is gone, the roles and the cluster once nothing that
-/// AWS deletes slowly remains.
-pub async fn rest_for_teardown(aws: &Aws, owner: &Owner, observed: &mut ObservedStack) -> AwsResult<()> {
-    if !observed.service.is_absent() {
+/// The rest, once the first reads show teardown has got that far (or, with
+/// `everything`, at once): the task definitions once the service is gone, the roles
+/// and the cluster once nothing that AWS deletes slowly remains.
+pub async fn rest_for_teardown(
+    aws: &Aws,
+    owner: &Owner,
+    observed: &mut ObservedStack,
+    everything: bool,
+) -> AwsResult<()> {
+    if !everything && !observed.service.is_absent() {
         return Ok(());
     }
     let family = desired::task_family(owner);
     let active = ecs::list_task_definitions(aws, &family).await?;
     observed.task_definitions = Seen::Read(TaskDefinitions { latest: None, active });
     let slow_ones_gone = observed.vpc_links.read().is_some_and(Vec::is_empty) && observed.load_balancer.is_absent();
-    if !slow_ones_gone {
+    if !everything && !slow_ones_gone {
         return Ok(());
     }
     let own_cluster = ecs::DesiredCluster {
