@@ -121,7 +121,7 @@ pub async fn network(aws: &Aws) -> (String, Vec<String>) {
 }
 
 pub fn spec(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
-    serde_yaml::from_str(&format!(
+    serde_norway::from_str(&format!(
         "network: {{vpcId: {vpc}, subnetIds: [{}]}}\nservice: {{image: 'nginx:1.27', desiredCount: 2}}\ntags: {{team: tests}}\n",
         subnets.join(", ")
     ))
