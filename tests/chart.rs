@@ -26,13 +26,14 @@
 //! The API server comes from scripts/apiserver.sh as in tests/e2e.rs
 //! (USE_EXISTING_CLUSTER=1 uses the current KUBECONFIG instead).
 
-mod support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::repo;
 use serde::Deserialize;
 use serde_norway::Value;
 
@@ -40,10 +41,6 @@ const RELEASE: &str = "privateapi-operator";
 const NAMESPACE: &str = "privateapi-system";
 const CHART: &str = "charts/privateapi-operator";
 const CRD: &str = "crds/privateapi.io_privateapis.yaml";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn check(out: &Output, what: &str) -> String {
     assert!(
@@ -654,7 +651,7 @@ fn notes_example() -> String {
 
 /// kubectl 1.36 from scripts/apiserver.sh (built with the API server).
 fn kubectl_path() -> String {
-    support::cluster().kubectl.clone()
+    common::cluster().kubectl.clone()
 }
 
 /// Integral floats as integers (kustomize writes `maximum: 65535.0` as 65535).
@@ -881,7 +878,7 @@ fn argocd_health_check_follows_the_conditions() {
 // ---------------------------------------------------------------- API server
 
 fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    support::kubectl_with(support::cluster(), args, stdin)
+    common::kubectl_with(common::cluster(), args, stdin)
 }
 
 #[test]
