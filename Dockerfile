@@ -14,6 +14,7 @@ WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and target dir between builds; the binary is
 # copied out in the same step because the cached target dir is not in the layer.
+# No --features: the tests' fault interceptor (feature test-faults) stays out.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \

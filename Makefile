@@ -6,6 +6,8 @@ SHELL := /bin/bash
 export PRIVATEAPI_CACHE ?= $(HOME)/.cache/privateapi-operator
 export CARGO_TARGET_DIR ?= $(PRIVATEAPI_CACHE)/target
 BIN := $(CARGO_TARGET_DIR)/debug/privateapi
+# The AWS fault interceptor is built for tests only (Cargo.toml, src/aws/faults.rs).
+TEST_FEATURES := --features test-faults
 
 .PHONY: help build demo demo-stop test bench unit lint crds chart fmt emulator apiserver stop
 
@@ -34,11 +36,12 @@ bench:
 	@scripts/bench.sh
 
 unit:
-	cargo test --lib --bins
+	cargo test --lib --bins $(TEST_FEATURES)
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets $(TEST_FEATURES) -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -22,21 +22,22 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{
+    Operator, Proxy, Stats, cluster, cpu_seconds, free_port, kubectl, kubectl_apply, manifest, ok, percentile,
+    script_pid,
+};
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::watcher;
 use privateapi::aws::{Aws, Owner};
 use privateapi::crd::PrivateApi;
-use support::*;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -459,7 +460,7 @@ async fn run(
             f.stacks_ok += 1;
         }
     }
-    op.terminate();
+    op.terminate(Duration::from_secs(15));
     f.throttle_errors_in_reconciles = count_throttle_errors(&op);
 
     // ---- steady state: a restart (one full pass per object), then resyncs; once
@@ -517,7 +518,7 @@ async fn run(
                 *steady.by_op.entry(op_name).or_default() += count;
             }
             f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
-            op.terminate();
+            op.terminate(Duration::from_secs(15));
         }
     }
 
@@ -531,7 +532,7 @@ async fn run(
     f.restart = secs(t_restart.elapsed());
     f.throttled_restart = proxy.stats().await.outcome("throttled");
     if quotas && !env_or("BENCH_QUOTA_TEARDOWN", true) {
-        op.terminate();
+        op.terminate(Duration::from_secs(15));
         f.throttle_errors_in_reconciles += count_throttle_errors(&op);
         f.teardown = f64::NAN;
         watch_task.abort();
@@ -563,7 +564,7 @@ async fn run(
             .map(|o| format!("teardown {o}")),
     );
     f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
-    op.terminate();
+    op.terminate(Duration::from_secs(15));
     f.throttle_errors_in_reconciles += count_throttle_errors(&op);
     for owner in &owners {
         if common::inventory(aws, owner).await != common::Inventory::default() {
@@ -630,7 +631,7 @@ async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pend
         map.values().all(|t| t.deleted.is_some())
     })
     .await;
-    op.terminate();
+    op.terminate(Duration::from_secs(15));
     watch_task.abort();
     eprintln!("[bench] operator log: {}", run.log.display());
     figures
@@ -682,7 +683,7 @@ async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u6
     .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (idle, peak) = op.memory_kib().unwrap_or((0, 0));
-    op.terminate();
+    op.terminate(Duration::from_secs(15));
     watch_task.abort();
     eprintln!("[bench] operator log: {}", run.log.display());
     (start, idle, peak)
@@ -690,7 +691,7 @@ async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u6
 
 /// Throttling errors that got past the SDK's retries into a reconcile (logged by it).
 fn count_throttle_errors(op: &Operator) -> usize {
-    op.log_text()
+    op.log()
         .lines()
         .filter(|l| l.contains("TooManyRequests") || l.contains("Throttling"))
         .count()

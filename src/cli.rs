@@ -19,12 +19,12 @@ pub fn load(path: &Path) -> Result<PrivateApi> {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let value = serde_yaml::Value::deserialize_from(doc, path)?;
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let value = serde_norway::Value::deserialize_from(doc, path)?;
         if value.get("kind").and_then(|k| k.as_str()) != Some("PrivateApi") {
             continue;
         }
-        let obj: PrivateApi = serde_yaml::from_value(value).map_err(|e| Error::Input {
+        let obj: PrivateApi = serde_norway::from_value(value).map_err(|e| Error::Input {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
@@ -43,13 +43,13 @@ pub fn load(path: &Path) -> Result<PrivateApi> {
 }
 
 trait FromDoc {
-    fn deserialize_from(doc: serde_yaml::Deserializer<'_>, path: &Path) -> Result<serde_yaml::Value>;
+    fn deserialize_from(doc: serde_norway::Deserializer<'_>, path: &Path) -> Result<serde_norway::Value>;
 }
 
-impl FromDoc for serde_yaml::Value {
-    fn deserialize_from(doc: serde_yaml::Deserializer<'_>, path: &Path) -> Result<serde_yaml::Value> {
+impl FromDoc for serde_norway::Value {
+    fn deserialize_from(doc: serde_norway::Deserializer<'_>, path: &Path) -> Result<serde_norway::Value> {
         use serde::Deserialize;
-        serde_yaml::Value::deserialize(doc).map_err(|e| Error::Input {
+        serde_norway::Value::deserialize(doc).map_err(|e| Error::Input {
             path: path.display().to_string(),
             message: e.to_string(),
         })

@@ -487,7 +487,7 @@ mod tests {
     use super::*;
 
     fn spec() -> PrivateApiSpec {
-        serde_yaml::from_str(
+        serde_norway::from_str(
             "network: {vpcId: vpc-0abc, subnetIds: [subnet-a1, subnet-b2]}\nservice: {image: nginx:1.27}\n",
         )
         .expect("minimal spec parses")

@@ -132,7 +132,7 @@ async fn main() -> ExitCode {
     let args = Cli::parse();
     privateapi::install_crypto_provider();
     if let Command::Crd = args.command {
-        return match serde_yaml::to_string(&PrivateApi::crd()) {
+        return match serde_norway::to_string(&PrivateApi::crd()) {
             Ok(yaml) => {
                 print!("{yaml}");
                 ExitCode::SUCCESS
@@ -327,7 +327,7 @@ fn print_value(value: &serde_json::Value, output: Output) -> privateapi::Result<
             path: "stdout".into(),
             message: e.to_string(),
         })?,
-        Output::Yaml => serde_yaml::to_string(value).map_err(|e| privateapi::Error::Input {
+        Output::Yaml => serde_norway::to_string(value).map_err(|e| privateapi::Error::Input {
             path: "stdout".into(),
             message: e.to_string(),
         })?,

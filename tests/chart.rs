@@ -26,24 +26,21 @@
 //! The API server comes from scripts/apiserver.sh as in tests/e2e.rs
 //! (USE_EXISTING_CLUSTER=1 uses the current KUBECONFIG instead).
 
-mod support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::repo;
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 
 const RELEASE: &str = "privateapi-operator";
 const NAMESPACE: &str = "privateapi-system";
 const CHART: &str = "charts/privateapi-operator";
 const CRD: &str = "crds/privateapi.io_privateapis.yaml";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn check(out: &Output, what: &str) -> String {
     assert!(
@@ -98,7 +95,7 @@ fn docs(stream: &str) -> Vec<Doc> {
         .map(|chunk| {
             let (source, text) = chunk.split_once('\n').expect("a source line");
             let value: Value =
-                serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{source} is not YAML: {e}\n{text}"));
+                serde_norway::from_str(text).unwrap_or_else(|e| panic!("{source} is not YAML: {e}\n{text}"));
             Doc {
                 source: source.to_owned(),
                 text: text.to_owned(),
@@ -654,7 +651,7 @@ fn notes_example() -> String {
 
 /// kubectl 1.36 from scripts/apiserver.sh (built with the API server).
 fn kubectl_path() -> String {
-    support::cluster().kubectl.clone()
+    common::cluster().kubectl.clone()
 }
 
 /// Integral floats as integers (kustomize writes `maximum: 65535.0` as 65535).
@@ -696,7 +693,7 @@ fn kustomize_base_matches_the_chart() {
         .expect("kubectl kustomize");
     let built = check(&out, "kubectl kustomize deploy/kustomize");
     let mut kustomized: BTreeMap<(String, String), Value> = BTreeMap::new();
-    for doc in serde_yaml::Deserializer::from_str(&built) {
+    for doc in serde_norway::Deserializer::from_str(&built) {
         let v = Value::deserialize(doc).expect("kustomize output is YAML");
         let key = (
             v["kind"].as_str().expect("kind").to_owned(),
@@ -727,8 +724,8 @@ fn kustomize_base_matches_the_chart() {
             "{key:?} differs between the chart's default rendering and deploy/kustomize \
              (regenerate deploy/kustomize from `scripts/helm-render.sh template {RELEASE} {CHART} -n {NAMESPACE}`):\n\
              chart:\n{}\nkustomize:\n{}",
-            serde_yaml::to_string(&normalized(value)).unwrap_or_default(),
-            serde_yaml::to_string(&normalized(&kustomized[key])).unwrap_or_default()
+            serde_norway::to_string(&normalized(value)).unwrap_or_default(),
+            serde_norway::to_string(&normalized(&kustomized[key])).unwrap_or_default()
         );
     }
 }
@@ -736,20 +733,20 @@ fn kustomize_base_matches_the_chart() {
 /// The chart values embedded in a GitOps manifest, written to a file for -f.
 fn values_file(name: &str, values: &Value) -> PathBuf {
     let path = std::env::temp_dir().join(format!("privateapi-chart-test-{}-{name}.yaml", std::process::id()));
-    std::fs::write(&path, serde_yaml::to_string(values).expect("values")).expect("write values");
+    std::fs::write(&path, serde_norway::to_string(values).expect("values")).expect("write values");
     path
 }
 
 #[test]
 fn gitops_manifests_use_valid_values() {
-    let app: Value = serde_yaml::from_str(
+    let app: Value = serde_norway::from_str(
         &std::fs::read_to_string(repo().join("deploy/argocd/application.yaml")).expect("application.yaml"),
     )
     .expect("application.yaml is YAML");
     assert_eq!(app["kind"].as_str(), Some("Application"));
     assert_eq!(app["spec"]["source"]["path"].as_str(), Some(CHART));
     assert_eq!(app["spec"]["destination"]["namespace"].as_str(), Some(NAMESPACE));
-    let release: Value = serde_yaml::from_str(
+    let release: Value = serde_norway::from_str(
         &std::fs::read_to_string(repo().join("deploy/flux/operator/helmrelease.yaml")).expect("helmrelease.yaml"),
     )
     .expect("helmrelease.yaml is YAML");
@@ -783,7 +780,7 @@ fn gitops_manifests_use_valid_values() {
     }
     // The Flux Kustomization health-checks the PrivateApi objects it applies.
     let text = std::fs::read_to_string(repo().join("deploy/flux/kustomizations.yaml")).expect("kustomizations");
-    let checks: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+    let checks: Vec<Value> = serde_norway::Deserializer::from_str(&text)
         .map(|d| Value::deserialize(d).expect("YAML"))
         .filter(|k| k["metadata"]["name"].as_str() == Some("privateapis"))
         .flat_map(|k| k["spec"]["healthChecks"].as_sequence().cloned().unwrap_or_default())
@@ -843,7 +840,7 @@ fn object(generation: u32, observed: u32, ready: bool, reconciling: bool, stalle
 
 #[test]
 fn argocd_health_check_follows_the_conditions() {
-    let cm: Value = serde_yaml::from_str(
+    let cm: Value = serde_norway::from_str(
         &std::fs::read_to_string(repo().join("deploy/argocd/argocd-cm.yaml")).expect("argocd-cm.yaml"),
     )
     .expect("argocd-cm.yaml is YAML");
@@ -881,7 +878,7 @@ fn argocd_health_check_follows_the_conditions() {
 // ---------------------------------------------------------------- API server
 
 fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
-    support::kubectl_with(support::cluster(), args, stdin)
+    common::kubectl_with(common::cluster(), args, stdin)
 }
 
 #[test]

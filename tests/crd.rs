@@ -5,7 +5,7 @@ use privateapi::crd::PrivateApi;
 
 #[test]
 fn committed_crd_matches_the_code() {
-    let generated = serde_yaml::to_string(&PrivateApi::crd()).expect("serialize CRD");
+    let generated = serde_norway::to_string(&PrivateApi::crd()).expect("serialize CRD");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/privateapi.io_privateapis.yaml");
     let committed = std::fs::read_to_string(path).expect("crds/privateapi.io_privateapis.yaml exists");
     assert!(

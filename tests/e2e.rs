@@ -6,119 +6,34 @@
 //! `USE_EXISTING_CLUSTER=1` runs them against the cluster of the current KUBECONFIG.
 
 mod common;
-mod support;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
+use kube::ResourceExt;
 use privateapi::aws::Owner;
-use support::{cluster, kubectl, kubectl_apply};
 
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "kubectl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+const IMAGE: &str = "nginx:1.27";
 
-/// The operator binary, killed (SIGKILL) when dropped.
-struct Operator {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Operator {
-    fn start(namespace: &str, extra: &[&str]) -> Operator {
-        let log = std::env::temp_dir().join(format!("privateapi-e2e-{namespace}-{}.log", rand::random::<u32>()));
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_privateapi"))
-            .args(["run", "--namespace", namespace, "--poll-seconds", "1"])
-            .args(if extra.contains(&"--metrics-addr") {
-                &[][..]
-            } else {
-                &["--metrics-addr", "off"][..]
-            })
-            .args(extra)
-            .envs(aws_env())
-            .env("KUBECONFIG", &cluster().kubeconfig)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start the operator");
-        Operator { child, log }
+/// The operator binary for one namespace (`--namespace`), polling every second, with
+/// its log in a file of its own; killed (SIGKILL) when dropped.
+fn start_operator(namespace: &str, extra: &[&str]) -> Operator {
+    let log = std::env::temp_dir().join(format!("privateapi-e2e-{namespace}-{}.log", rand::random::<u32>()));
+    let mut args = vec!["run", "--namespace", namespace, "--poll-seconds", "1"];
+    if !extra.contains(&"--metrics-addr") {
+        args.extend(["--metrics-addr", "off"]);
     }
-
-    /// SIGTERM, then how long the process took to exit and its exit status.
-    fn terminate(&mut self) -> (Duration, Option<i32>) {
-        let started = Instant::now();
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = started + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return (started.elapsed(), status.code());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit within 10 s of SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the log has been still for `quiet` (no pass is changing anything:
-    /// resyncs that find nothing log nothing at info).
-    async fn settle(&self, quiet: Duration) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut last, mut since) = (self.log().len(), Instant::now());
-        while since.elapsed() < quiet {
-            assert!(Instant::now() < deadline, "the operator never settled:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let now = self.log().len();
-            if now != last {
-                (last, since) = (now, Instant::now());
-            }
-        }
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn manifest(ns: &str, name: &str, vpc: &str, subnets: &[String], extra_spec: &str) -> String {
-    format!(
-        "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: 'nginx:1.27', desiredCount: 2}}\n{extra_spec}",
-        subnets.join(", ")
-    )
-}
-
-fn get(ns: &str, name: &str) -> serde_json::Value {
-    let out = ok(kubectl(&["get", "papi", name, "-n", ns, "-o", "json"]));
-    serde_json::from_str(&out).expect("json")
+    args.extend(extra);
+    let mut env = aws_env();
+    env.push(("KUBECONFIG", cluster().kubeconfig.clone()));
+    env.push(("RUST_LOG", "info".into()));
+    Operator::start(Path::new(env!("CARGO_BIN_EXE_privateapi")), &args, &env, &log)
 }
 
 fn owner_of(ns: &str, name: &str) -> Owner {
     let obj = get(ns, name);
-    Owner::new(ns, name, obj["metadata"]["uid"].as_str().expect("uid"))
+    Owner::new(ns, name, obj.uid().expect("uid"))
 }
 
 fn wait_ready(ns: &str, name: &str, op: &Operator) {
@@ -134,7 +49,7 @@ fn wait_ready(ns: &str, name: &str, op: &Operator) {
         out.status.success(),
         "{ns}/{name} not Ready: {}\n{}\noperator log:\n{}",
         String::from_utf8_lossy(&out.stderr),
-        serde_json::to_string_pretty(&get(ns, name)["status"]).unwrap_or_default(),
+        status_json(&get(ns, name)),
         op.log()
     );
 }
@@ -156,13 +71,6 @@ fn wait_gone(ns: &str, name: &str, op: &Operator) {
     );
 }
 
-fn condition<'a>(obj: &'a serde_json::Value, type_: &str) -> Option<&'a serde_json::Value> {
-    obj["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-}
-
 fn namespace(test: &str) -> String {
     format!("e2e-{test}-{:06x}", rand::random::<u32>() & 0xffffff)
 }
@@ -172,41 +80,43 @@ async fn apply_change_and_delete() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("life");
-    let op = Operator::start(&ns, &[]);
+    let op = start_operator(&ns, &[]);
 
-    ok(kubectl_apply(&manifest(
+    ok(kubectl_apply(&manifest_with(
         &ns,
         "shop",
         &vpc,
         &subnets,
+        IMAGE,
         "  tags: {team: e2e}\n",
     )));
     wait_ready(&ns, "shop", &op);
     let obj = get(&ns, "shop");
-    let status = &obj["status"];
-    let api_id = status["resources"]["restApiId"].as_str().expect("restApiId");
+    let status = obj.status.clone().expect("status");
+    let ids = &status.resources;
+    let api_id = ids.rest_api_id.as_deref().expect("restApiId");
     assert_eq!(
-        status["endpoint"],
-        format!("https://{api_id}.execute-api.eu-west-1.amazonaws.com/prod")
+        status.endpoint,
+        Some(format!("https://{api_id}.execute-api.eu-west-1.amazonaws.com/prod"))
     );
-    assert_eq!(status["observedGeneration"], obj["metadata"]["generation"]);
-    for id in [
-        "vpcLinkId",
-        "loadBalancerArn",
-        "loadBalancerDns",
-        "targetGroupArn",
-        "listenerArn",
-        "clusterArn",
-        "serviceArn",
-        "taskDefinitionArn",
-        "deploymentId",
+    assert_eq!(status.observed_generation, obj.metadata.generation);
+    for (id, value) in [
+        ("vpcLinkId", &ids.vpc_link_id),
+        ("loadBalancerArn", &ids.load_balancer_arn),
+        ("loadBalancerDns", &ids.load_balancer_dns),
+        ("targetGroupArn", &ids.target_group_arn),
+        ("listenerArn", &ids.listener_arn),
+        ("clusterArn", &ids.cluster_arn),
+        ("serviceArn", &ids.service_arn),
+        ("taskDefinitionArn", &ids.task_definition_arn),
+        ("deploymentId", &ids.deployment_id),
     ] {
         assert!(
-            status["resources"][id].as_str().is_some_and(|v| !v.is_empty()),
+            value.as_deref().is_some_and(|v| !v.is_empty()),
             "status.resources.{id} missing"
         );
     }
-    assert_eq!(status["service"]["runningCount"], 2);
+    assert_eq!(status.service.as_ref().map(|s| s.running_count), Some(2));
     for c in [
         "Ready",
         "SecurityGroupsReady",
@@ -215,21 +125,10 @@ async fn apply_change_and_delete() {
         "ServiceReady",
         "ApiReady",
     ] {
-        assert_eq!(
-            condition(&obj, c).map(|c| c["status"].clone()),
-            Some("True".into()),
-            "{c}"
-        );
+        assert_eq!(condition_status(&obj, c), Some("True"), "{c}");
     }
-    assert_eq!(
-        condition(&obj, "Stalled").map(|c| c["status"].clone()),
-        Some("False".into())
-    );
-    assert!(
-        obj["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|f| f == "privateapi.io/cleanup"))
-    );
+    assert_eq!(condition_status(&obj, "Stalled"), Some("False"));
+    assert!(obj.finalizers().iter().any(|f| f == "privateapi.io/cleanup"));
     let owner = owner_of(&ns, "shop");
     assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
     let columns = ok(kubectl(&["get", "papi", "-n", &ns]));
@@ -239,7 +138,7 @@ async fn apply_change_and_delete() {
     );
 
     // Image and count change: AWS updated, generation observed, no new deployment.
-    let deployment = status["resources"]["deploymentId"].clone();
+    let deployment = ids.deployment_id.clone();
     ok(kubectl(&[
         "patch",
         "papi",
@@ -253,19 +152,15 @@ async fn apply_change_and_delete() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let obj = get(&ns, "shop");
-        let observed = obj["status"]["observedGeneration"] == obj["metadata"]["generation"];
-        let ready = condition(&obj, "Ready").is_some_and(|c| c["status"] == "True");
-        if observed && ready && obj["status"]["service"]["desiredCount"] == 3 {
-            assert_eq!(
-                obj["status"]["resources"]["deploymentId"], deployment,
-                "no new API deployment"
-            );
+        let status = obj.status.clone().unwrap_or_default();
+        if is_ready(&obj) && status.service.as_ref().map(|s| s.desired_count) == Some(3) {
+            assert_eq!(status.resources.deployment_id, deployment, "no new API deployment");
             break;
         }
         assert!(
             Instant::now() < deadline,
             "change not applied: {}\n{}",
-            obj["status"],
+            status_json(&obj),
             op.log()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -306,16 +201,15 @@ async fn apply_change_and_delete() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let obj = get(&ns, "shop");
-        let observed = obj["status"]["observedGeneration"] == obj["metadata"]["generation"];
-        let ready = condition(&obj, "Ready").is_some_and(|c| c["status"] == "True");
-        if observed && ready {
-            assert_ne!(obj["status"]["resources"]["deploymentId"], deployment, "redeployed");
+        if is_ready(&obj) {
+            let redeployed = obj.status.as_ref().and_then(|s| s.resources.deployment_id.clone());
+            assert_ne!(redeployed, deployment, "redeployed");
             break;
         }
         assert!(
             Instant::now() < deadline,
             "shape change not applied: {}\n{}",
-            obj["status"],
+            status_json(&obj),
             op.log()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -421,9 +315,9 @@ async fn aws_rejection_stalls_with_the_aws_message() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("stall");
-    let op = Operator::start(&ns, &[]);
+    let op = start_operator(&ns, &[]);
     let wrong = vec![subnets[0].clone(), "subnet-0000000000000dead".to_string()];
-    ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &wrong, "")));
+    ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &wrong, IMAGE)));
     let out = kubectl(&[
         "wait",
         "--for=condition=Stalled",
@@ -435,21 +329,12 @@ async fn aws_rejection_stalls_with_the_aws_message() {
     assert!(out.status.success(), "not Stalled: {}", op.log());
     let obj = get(&ns, "ghost");
     let stalled = condition(&obj, "Stalled").expect("Stalled");
-    assert_eq!(stalled["reason"], "AwsRejected");
-    assert!(
-        stalled["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("subnet-0000000000000dead"),
-        "{stalled}"
-    );
-    assert_eq!(
-        condition(&obj, "Ready").map(|c| c["status"].clone()),
-        Some("False".into())
-    );
+    assert_eq!(stalled.reason, "AwsRejected");
+    assert!(stalled.message.contains("subnet-0000000000000dead"), "{stalled:?}");
+    assert_eq!(condition_status(&obj, "Ready"), Some("False"));
 
     // Fixing the spec un-stalls it.
-    ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &subnets, "")));
+    ok(kubectl_apply(&manifest(&ns, "ghost", &vpc, &subnets, IMAGE)));
     wait_ready(&ns, "ghost", &op);
     ok(kubectl(&["delete", "papi", "ghost", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "ghost", &op);
@@ -460,12 +345,13 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("retain");
-    let op = Operator::start(&ns, &["--resync-seconds", "1", "--full-resync-seconds", "20"]);
-    ok(kubectl_apply(&manifest(
+    let op = start_operator(&ns, &["--resync-seconds", "1", "--full-resync-seconds", "20"]);
+    ok(kubectl_apply(&manifest_with(
         &ns,
         "keep",
         &vpc,
         &subnets,
+        IMAGE,
         "  deletionPolicy: Retain\n",
     )));
     wait_ready(&ns, "keep", &op);
@@ -507,8 +393,10 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
     // Drift one of the probes sees (the execution role's managed policy detached) is
     // found by a drift check when its turn comes, and repaired.
     op.settle(Duration::from_secs(3)).await;
-    let role = get(&ns, "keep")["status"]["resources"]["executionRoleArn"]
-        .as_str()
+    let role = get(&ns, "keep")
+        .status
+        .and_then(|s| s.resources.execution_role_arn)
+        .as_deref()
         .and_then(|arn| arn.rsplit('/').next())
         .unwrap_or_default()
         .to_owned();
@@ -537,10 +425,10 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
 
     // A leftover only a full pass sweeps (a deployment made by hand, served by no
     // stage) is gone within the full resync period (20 s).
-    let api_id = get(&ns, "keep")["status"]["resources"]["restApiId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let api_id = get(&ns, "keep")
+        .status
+        .and_then(|s| s.resources.rest_api_id)
+        .unwrap_or_default();
     let stray = aws
         .apigw
         .create_deployment()
@@ -579,19 +467,19 @@ async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
     let ns = namespace("kill");
     let names = ["a", "b", "c"];
     for round in 0..3u64 {
-        let mut op = Operator::start(&ns, &[]);
+        let mut op = start_operator(&ns, &[]);
         for name in names {
             ok(kubectl_apply(&manifest(
                 &ns,
                 &format!("{name}{round}"),
                 &vpc,
                 &subnets,
-                "",
+                IMAGE,
             )));
         }
         tokio::time::sleep(Duration::from_millis(150 + 150 * round)).await;
         op.kill();
-        let op = Operator::start(&ns, &[]);
+        let op = start_operator(&ns, &[]);
         for name in names {
             wait_ready(&ns, &format!("{name}{round}"), &op);
             let owner = owner_of(&ns, &format!("{name}{round}"));
@@ -604,7 +492,7 @@ async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
         let owners: Vec<Owner> = names.iter().map(|n| owner_of(&ns, &format!("{n}{round}"))).collect();
         drop(op);
 
-        let mut op = Operator::start(&ns, &[]);
+        let mut op = start_operator(&ns, &[]);
         for name in names {
             ok(kubectl(&[
                 "delete",
@@ -617,7 +505,7 @@ async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
         }
         tokio::time::sleep(Duration::from_millis(100 + 100 * round)).await;
         op.kill();
-        let op = Operator::start(&ns, &[]);
+        let op = start_operator(&ns, &[]);
         for name in names {
             wait_gone(&ns, &format!("{name}{round}"), &op);
         }
@@ -637,10 +525,10 @@ async fn ten_resources_at_once() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("ten");
-    let op = Operator::start(&ns, &[]);
+    let op = start_operator(&ns, &[]);
     let started = Instant::now();
     let all: String = (0..10)
-        .map(|i| format!("---\n{}", manifest(&ns, &format!("api-{i}"), &vpc, &subnets, "")))
+        .map(|i| format!("---\n{}", manifest(&ns, &format!("api-{i}"), &vpc, &subnets, IMAGE)))
         .collect();
     ok(kubectl_apply(&all));
     for i in 0..10 {
@@ -666,12 +554,12 @@ async fn a_resource_waiting_on_aws_gets_cheap_checks_until_it_moves() {
     let ns = namespace("waiting");
     // Applied before the operator starts, so that its VPC link (named after the uid)
     // can be made PENDING for its first 12 seconds.
-    ok(kubectl_apply(&manifest(&ns, "slow", &vpc, &subnets, "")));
+    ok(kubectl_apply(&manifest(&ns, "slow", &vpc, &subnets, IMAGE)));
     let owner = owner_of(&ns, "slow");
     let link = owner.resource_name("", 128);
     set_link_pending(&link, Some(Duration::from_secs(12))).await;
     let addr = format!("127.0.0.1:{}", 20000 + (rand::random::<u16>() % 20000));
-    let op = Operator::start(&ns, &["--metrics-addr", &addr]);
+    let op = start_operator(&ns, &["--metrics-addr", &addr]);
     wait_ready(&ns, "slow", &op);
     set_link_pending(&link, None).await;
 
@@ -709,8 +597,8 @@ async fn metrics_health_and_graceful_shutdown() {
     let ns = namespace("ops");
     let port = 20000 + (rand::random::<u16>() % 20000);
     let addr = format!("127.0.0.1:{port}");
-    let mut op = Operator::start(&ns, &["--metrics-addr", &addr, "--log-format", "json"]);
-    ok(kubectl_apply(&manifest(&ns, "watched", &vpc, &subnets, "")));
+    let mut op = start_operator(&ns, &["--metrics-addr", &addr, "--log-format", "json"]);
+    ok(kubectl_apply(&manifest(&ns, "watched", &vpc, &subnets, IMAGE)));
     wait_ready(&ns, "watched", &op);
 
     let client = reqwest::Client::new();
@@ -754,10 +642,10 @@ async fn metrics_health_and_graceful_shutdown() {
     assert_eq!(json["span"]["privateapi"], "watched", "{line}");
     assert!(!log.contains("testing"), "a credential value leaked into the log");
 
-    let (took, code) = op.terminate();
-    assert_eq!(code, Some(0), "clean exit on SIGTERM:\n{}", op.log());
+    let (took, code) = op.terminate(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "clean exit within 10 s of SIGTERM:\n{}", op.log());
     assert!(took < Duration::from_secs(10));
-    let op = Operator::start(&ns, &[]);
+    let op = start_operator(&ns, &[]);
     ok(kubectl(&["delete", "papi", "watched", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "watched", &op);
 }
@@ -798,15 +686,15 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("leader");
     let args = ["--leader-elect", "--lease-namespace", &ns];
-    let mut first = Operator::start(&ns, &args);
+    let mut first = start_operator(&ns, &args);
     // Let the first one lead before the second starts, so who leads is known.
     let deadline = Instant::now() + Duration::from_secs(20);
     while lease_holder(&ns).is_empty() {
         assert!(Instant::now() < deadline, "nobody took the lease:\n{}", first.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut second = Operator::start(&ns, &args);
-    ok(kubectl_apply(&manifest(&ns, "one", &vpc, &subnets, "")));
+    let mut second = start_operator(&ns, &args);
+    ok(kubectl_apply(&manifest(&ns, "one", &vpc, &subnets, IMAGE)));
     wait_ready(&ns, "one", &first);
     assert!(first.log().contains("acquired leadership"), "{}", first.log());
     assert!(second.log().contains("standing by"), "{}", second.log());
@@ -819,18 +707,18 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
     // The leader dies without releasing: the standby takes over once the lease expires.
     first.kill();
     let killed_at = Instant::now();
-    ok(kubectl_apply(&manifest(&ns, "two", &vpc, &subnets, "")));
+    ok(kubectl_apply(&manifest(&ns, "two", &vpc, &subnets, IMAGE)));
     let out = kubectl(&["wait", "--for=condition=Ready", "papi/two", "-n", &ns, "--timeout=60s"]);
     assert!(out.status.success(), "standby did not take over:\n{}", second.log());
     println!("failover after SIGKILL of the leader: {:?}", killed_at.elapsed());
     assert!(second.log().contains("acquired leadership"));
 
     // A clean shutdown releases the lease at once.
-    let (_, code) = second.terminate();
-    assert_eq!(code, Some(0), "{}", second.log());
+    let (_, code) = second.terminate(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "clean exit within 10 s of SIGTERM:\n{}", second.log());
     assert_eq!(lease_holder(&ns), "", "lease released on SIGTERM");
 
-    let op = Operator::start(&ns, &[]);
+    let op = start_operator(&ns, &[]);
     ok(kubectl(&["delete", "papi", "--all", "-n", &ns, "--wait=false"]));
     wait_gone(&ns, "one", &op);
     wait_gone(&ns, "two", &op);

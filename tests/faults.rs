@@ -13,7 +13,6 @@
 //! replay it exactly.
 
 mod common;
-mod support;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use common::*;
+use kube::ResourceExt;
 use privateapi::aws::Owner;
 use privateapi::reconcile::Mode;
 use rand::{Rng, SeedableRng};
-use support::*;
 
 const DEFAULT_SEED: u64 = 0x5eed_2025;
 const OLD_IMAGE: &str = "nginx:1.27";
@@ -119,7 +118,7 @@ async fn settle(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 fn ready_with(ns: &str, name: &str, image: &str) -> bool {
-    get(ns, name).is_some_and(|o| is_ready(&o) && o["spec"]["service"]["image"] == image)
+    find(ns, name).is_some_and(|o| is_ready(&o) && o.spec.service.image == image)
 }
 
 /// AWS objects that look like ours but are not: made before the run, directly in AWS.
@@ -374,8 +373,8 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
     let owners: HashMap<&str, Owner> = names
         .iter()
         .map(|n| {
-            let obj = get(&ns, n).expect("just applied");
-            (*n, Owner::new(&ns, *n, obj["metadata"]["uid"].as_str().expect("uid")))
+            let obj = find(&ns, n).expect("just applied");
+            (*n, Owner::new(&ns, *n, obj.uid().expect("uid")))
         })
         .collect();
     storm(&mut h, &mut rng, relay_ref, 3, Some(2), &mut journal, "create").await;
@@ -443,8 +442,8 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
     let converged = settle(Duration::from_secs(90), || {
         ready_with(&ns, "a", NEW_IMAGE)
             && ready_with(&ns, "b", NEW_IMAGE)
-            && get(&ns, "c").is_none()
-            && get(&ns, "d").is_none()
+            && find(&ns, "c").is_none()
+            && find(&ns, "d").is_none()
     })
     .await;
     assert!(
@@ -464,11 +463,11 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
             "{n}: exactly one of each part (ACTIVE task definitions: {revisions:?})\n{}",
             context(&h, &journal)
         );
-        let obj = get(&ns, n).expect("live");
-        let td = obj["status"]["resources"]["taskDefinitionArn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let obj = find(&ns, n).expect("live");
+        let td = obj
+            .status
+            .and_then(|s| s.resources.task_definition_arn)
+            .unwrap_or_default();
         let described = aws
             .ecs
             .describe_task_definition()
@@ -502,7 +501,7 @@ async fn kills_cuts_and_aws_faults_converge_to_exactly_one_stack() {
     // ---- and the survivors still delete cleanly
     ok(kubectl(&["delete", "papi", "a", "b", "-n", &ns, "--wait=false"]));
     let gone = settle(Duration::from_secs(60), || {
-        get(&ns, "a").is_none() && get(&ns, "b").is_none()
+        find(&ns, "a").is_none() && find(&ns, "b").is_none()
     })
     .await;
     assert!(gone, "a, b not deleted\n{}", context(&h, &journal));

@@ -1,6 +1,9 @@
-//! Fault injection for tests and the fault suite: fail the N-th mutating AWS call
-//! before it is sent (a crash before the call) or after AWS answered (a lost
-//! response: the change happened, the operator never heard). Inert unless armed.
+//! Fault injection for tests: fail the N-th mutating AWS call before it is sent (a
+//! crash before the call) or after AWS answered (a lost response: the change
+//! happened, the operator never heard). Inert unless armed.
+//!
+//! Compiled only with the `test-faults` feature (tests/engine.rs arms it; `make test`
+//! builds with it): the operator's release build has no fault interceptor.
 
 use std::sync::Mutex;
 

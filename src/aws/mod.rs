@@ -7,6 +7,7 @@
 pub mod ecs;
 pub mod elb;
 pub mod error;
+#[cfg(feature = "test-faults")]
 pub mod faults;
 pub mod iam;
 pub mod inventory;
@@ -28,6 +29,7 @@ use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
 
+#[cfg(feature = "test-faults")]
 pub use faults::{Fault, Faults};
 pub use ownership::Owner;
 pub use pacing::Pacer;
@@ -60,16 +62,21 @@ impl Aws {
         &self.apigwv2
     }
 
-    fn from_sdk_config(config: &SdkConfig, stats: Arc<CallStats>, pacer: Arc<Pacer>, faults: Arc<Faults>) -> Self {
+    fn from_sdk_config(
+        config: &SdkConfig,
+        stats: Arc<CallStats>,
+        pacer: Arc<Pacer>,
+        #[cfg(feature = "test-faults")] faults: Arc<Faults>,
+    ) -> Self {
         let counter = stats::CountingInterceptor::new(stats.clone());
+        #[cfg(feature = "test-faults")]
         let faults = faults::FaultInterceptor(faults);
         macro_rules! client {
             ($krate:ident) => {{
-                let conf = $krate::config::Builder::from(config)
-                    .interceptor(counter.clone())
-                    .interceptor(faults.clone())
-                    .build();
-                $krate::Client::from_conf(conf)
+                let conf = $krate::config::Builder::from(config).interceptor(counter.clone());
+                #[cfg(feature = "test-faults")]
+                let conf = conf.interceptor(faults.clone());
+                $krate::Client::from_conf(conf.build())
             }};
         }
         Aws {
@@ -106,6 +113,7 @@ pub struct AwsFactory {
     base: SdkConfig,
     stats: Arc<CallStats>,
     pacer: Arc<Pacer>,
+    #[cfg(feature = "test-faults")]
     faults: Arc<Faults>,
     by_region: Mutex<HashMap<String, Aws>>,
 }
@@ -125,6 +133,7 @@ impl AwsFactory {
             base,
             stats: Arc::new(CallStats::default()),
             pacer: Arc::new(pacer),
+            #[cfg(feature = "test-faults")]
             faults: Arc::new(Faults::default()),
             by_region: Mutex::new(HashMap::new()),
         }
@@ -139,6 +148,8 @@ impl AwsFactory {
     }
 
     /// The fault injector shared by every client of this factory (inert unless armed).
+    /// Built with the `test-faults` feature only: tests use it, the operator never does.
+    #[cfg(feature = "test-faults")]
     pub fn faults(&self) -> Arc<Faults> {
         self.faults.clone()
     }
@@ -158,7 +169,13 @@ impl AwsFactory {
             .to_builder()
             .region(aws_types::region::Region::new(region.clone()))
             .build();
-        let aws = Aws::from_sdk_config(&config, self.stats.clone(), self.pacer.clone(), self.faults.clone());
+        let aws = Aws::from_sdk_config(
+            &config,
+            self.stats.clone(),
+            self.pacer.clone(),
+            #[cfg(feature = "test-faults")]
+            self.faults.clone(),
+        );
         cache.insert(region, aws.clone());
         Ok(aws)
     }

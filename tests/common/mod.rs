@@ -1,127 +1,42 @@
-//! Shared by the integration tests: the AWS emulator (started by the project's own
-//! script when the environment does not point at one), a fresh VPC per test, and
-//! an inventory of everything in AWS that carries a test owner's tags.
+//! Shared by the integration tests (tests/*.rs) and the scale benchmark
+//! (benches/scale.rs), one module per thing they drive or stand in for:
+//!
+//! - [`aws`]: the AWS emulator, clients of it, a fresh VPC, an owner per test, the
+//!   inventory of an owner's AWS objects;
+//! - [`cluster`]: the real Kubernetes API server (scripts/apiserver.sh), kubectl, and
+//!   PrivateApi manifests and objects (read back typed);
+//! - [`operator`]: the operator binary as a child process;
+//! - [`proxy`]: scripts/awsproxy.py in front of the emulator (counts, quotas, faults);
+//! - [`relay`]: a TCP relay that can sever the operator's API-server connection;
+//! - [`measure`]: percentiles and the CPU time of processes;
+//!
+//! and here, the engine driven without Kubernetes: a spec, converge until Ready,
+//! tear down until gone.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
-use std::time::Duration;
+pub mod aws;
+pub mod cluster;
+pub mod measure;
+pub mod operator;
+pub mod proxy;
+pub mod relay;
 
-use aws_sdk_ec2::config::{Credentials, Region};
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use privateapi::aws::{Aws, AwsFactory, Owner, Pacer};
+// Every test and the benchmark use some of these, none uses all.
+#[allow(unused_imports)]
+pub use {aws::*, cluster::*, measure::*, operator::*, proxy::*, relay::*};
+
+use std::path::PathBuf;
+
+use privateapi::aws::{Aws, Owner};
 use privateapi::crd::PrivateApiSpec;
 use privateapi::reconcile::{self, Mode, Outcome};
-
-pub const REGION: &str = "eu-west-1";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The emulator's URL: `AWS_ENDPOINT_URL` if set (make test), else a server started
-/// here with scripts/emulator.sh (installs moto on first use).
-pub fn endpoint() -> String {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
-            return url;
-        }
-        let out = Command::new(repo().join("scripts/emulator.sh"))
-            .arg("start")
-            .output()
-            .expect("run scripts/emulator.sh start");
-        assert!(
-            out.status.success(),
-            "emulator failed to start:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL=").map(str::to_owned))
-            .expect("emulator.sh prints AWS_ENDPOINT_URL")
-    })
-    .clone()
-}
-
-/// Environment for child processes (the CLI, the operator).
-pub fn aws_env() -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint()),
-        ("AWS_REGION", REGION.into()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("PRIVATEAPI_AWS_PACING", "off".into()),
-    ]
-}
-
-pub async fn factory() -> AwsFactory {
-    factory_at(&endpoint(), Duration::from_secs(20)).await
-}
-
-/// Clients of `url` (the emulator, or a proxy in front of it), unpaced, with this
-/// timeout per attempt.
-pub async fn factory_at(url: &str, attempt_timeout: Duration) -> AwsFactory {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .timeout_config(privateapi::aws::request_timeouts(attempt_timeout))
-        .load()
-        .await;
-    AwsFactory::new(config, Pacer::off())
-}
-
-pub async fn aws() -> (AwsFactory, Aws) {
-    let factory = factory().await;
-    let aws = factory.for_region(None).expect("region");
-    (factory, aws)
-}
-
-/// A unique owner per test (tests run in parallel against one emulator).
-pub fn owner(test: &str) -> Owner {
-    let nonce: u64 = rand::random();
-    Owner::new("tests", test, format!("{test}-{nonce:016x}"))
-}
-
-/// A fresh VPC with two private subnets in two AZs.
-pub async fn network(aws: &Aws) -> (String, Vec<String>) {
-    let vpc = aws
-        .ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .expect("CreateVpc");
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
-    let mut subnets = Vec::new();
-    for (i, az) in ["a", "b"].iter().enumerate() {
-        let s = aws
-            .ec2
-            .create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(format!("10.0.{}.0/24", i + 1))
-            .availability_zone(format!("{REGION}{az}"))
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Subnet)
-                    .tags(Tag::builder().key("tier").value("private").build())
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("CreateSubnet");
-        subnets.push(s.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned());
-    }
-    subnets.sort();
-    (vpc_id, subnets)
-}
-
 pub fn spec(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
-    serde_yaml::from_str(&format!(
+    serde_norway::from_str(&format!(
         "network: {{vpcId: {vpc}, subnetIds: [{}]}}\nservice: {{image: 'nginx:1.27', desiredCount: 2}}\ntags: {{team: tests}}\n",
         subnets.join(", ")
     ))
@@ -152,241 +67,4 @@ pub async fn until_gone(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes:
         }
     }
     panic!("not gone after {passes} passes; last: {last:?}");
-}
-
-/// How many of each part AWS holds for an owner.
-#[derive(Debug, Default, PartialEq, Eq, Clone)]
-pub struct Inventory {
-    pub security_groups: usize,
-    pub load_balancers: usize,
-    pub target_groups: usize,
-    pub listeners: usize,
-    pub vpc_links: usize,
-    pub rest_apis: usize,
-    pub deployments: usize,
-    pub stages: usize,
-    pub clusters: usize,
-    pub services: usize,
-    pub task_definitions: usize,
-    pub roles: usize,
-}
-
-impl Inventory {
-    /// One of everything (the shape of a Ready stack).
-    pub fn one_stack() -> Self {
-        Inventory {
-            security_groups: 3,
-            load_balancers: 1,
-            target_groups: 1,
-            listeners: 1,
-            vpc_links: 1,
-            rest_apis: 1,
-            deployments: 1,
-            stages: 1,
-            clusters: 1,
-            services: 1,
-            task_definitions: 1,
-            roles: 2,
-        }
-    }
-}
-
-pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
-    let mut inv = Inventory::default();
-    let groups = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name("tag:privateapi.io/uid")
-                .values(&owner.uid)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("DescribeSecurityGroups");
-    inv.security_groups = groups.security_groups().len();
-
-    // ALBs and target groups by tags, not by name: a duplicate would have the same name.
-    // Every page: moto pages at 50, and the fault suite and benchmark make more.
-    let lb_arns: Vec<String> = privateapi::aws::elb::list_load_balancers(aws)
-        .await
-        .expect("DescribeLoadBalancers")
-        .into_iter()
-        .map(|lb| lb.arn)
-        .collect();
-    let mut tg_arns = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = aws
-            .elb
-            .describe_target_groups()
-            .set_marker(marker)
-            .send()
-            .await
-            .expect("DescribeTargetGroups");
-        tg_arns.extend(
-            out.target_groups()
-                .iter()
-                .filter_map(|t| t.target_group_arn().map(str::to_owned)),
-        );
-        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let owned_lbs = owned_arns(aws, owner, &lb_arns).await;
-    inv.load_balancers = owned_lbs.len();
-    inv.target_groups = owned_arns(aws, owner, &tg_arns).await.len();
-    for arn in &owned_lbs {
-        let ls = aws
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .expect("DescribeListeners");
-        inv.listeners += ls.listeners().len();
-    }
-
-    inv.vpc_links = privateapi::aws::vpc_link::observe(aws, owner)
-        .await
-        .expect("GetVpcLinks")
-        .len();
-    let apis = privateapi::aws::rest_api::find(aws, owner).await.expect("GetRestApis");
-    inv.rest_apis = apis.len();
-    for api in &apis {
-        let d = aws
-            .apigw
-            .get_deployments()
-            .rest_api_id(api)
-            .send()
-            .await
-            .expect("GetDeployments");
-        inv.deployments += d.items().len();
-        let s = aws.apigw.get_stages().rest_api_id(api).send().await.expect("GetStages");
-        inv.stages += s.item().len();
-    }
-
-    let cluster = owner.resource_name("", 255);
-    let clusters = aws
-        .ecs
-        .describe_clusters()
-        .clusters(&cluster)
-        .send()
-        .await
-        .expect("DescribeClusters");
-    inv.clusters = clusters
-        .clusters()
-        .iter()
-        .filter(|c| c.status() == Some("ACTIVE"))
-        .count();
-    if inv.clusters > 0 {
-        let services = aws
-            .ecs
-            .list_services()
-            .cluster(&cluster)
-            .send()
-            .await
-            .expect("ListServices");
-        if !services.service_arns().is_empty() {
-            let described = aws
-                .ecs
-                .describe_services()
-                .cluster(&cluster)
-                .set_services(Some(services.service_arns().to_vec()))
-                .send()
-                .await
-                .expect("DescribeServices");
-            inv.services = described
-                .services()
-                .iter()
-                .filter(|s| s.status() == Some("ACTIVE"))
-                .count();
-        }
-    }
-    inv.task_definitions = privateapi::aws::ecs::list_task_definitions(aws, &owner.resource_name("", 255))
-        .await
-        .expect("ListTaskDefinitions")
-        .len();
-    for suffix in ["exec", "task"] {
-        if aws
-            .iam
-            .get_role()
-            .role_name(owner.resource_name(suffix, 64))
-            .send()
-            .await
-            .is_ok()
-        {
-            inv.roles += 1;
-        }
-    }
-    inv
-}
-
-async fn owned_arns(aws: &Aws, owner: &Owner, arns: &[String]) -> Vec<String> {
-    let mut owned = Vec::new();
-    for chunk in arns.chunks(20) {
-        let tags = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .expect("DescribeTags");
-        for d in tags.tag_descriptions() {
-            if d.tags()
-                .iter()
-                .any(|t| t.key() == Some("privateapi.io/uid") && t.value() == Some(owner.uid.as_str()))
-            {
-                owned.push(d.resource_arn().unwrap_or_default().to_owned());
-            }
-        }
-    }
-    owned
-}
-
-/// Controls how many tasks a service of the emulator reports running
-/// (`None` = as many as desired).
-pub async fn set_running(service: &str, running: Option<i32>) {
-    let body = match running {
-        Some(n) => serde_json::json!({"service": service, "running": n}),
-        None => serde_json::json!({"service": service, "unset": true}),
-    };
-    emulator_control("/_privateapi/ecs", body).await;
-}
-
-/// POSTs to one of the emulator's control endpoints (scripts/moto/patches.py).
-async fn emulator_control(path: &str, body: serde_json::Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}{path}", endpoint()))
-        .json(&body)
-        .send()
-        .await
-        .expect("emulator control endpoint");
-    assert!(resp.status().is_success(), "emulator control {path}: {}", resp.status());
-}
-
-/// New VPC links named `name` are PENDING for this long from their creation, as AWS's
-/// are while they provision (None: AVAILABLE at once again).
-pub async fn set_link_pending(name: &str, pending: Option<Duration>) {
-    let body = match pending {
-        Some(d) => serde_json::json!({"name": name, "pending_seconds": d.as_secs_f64()}),
-        None => serde_json::json!({"name": name, "unset": true}),
-    };
-    emulator_control("/_privateapi/vpclink", body).await;
-}
-
-/// Every new VPC link is PENDING for this long from its creation (None: AVAILABLE at
-/// once again). Server-wide: only for an emulator no parallel test shares.
-pub async fn set_every_link_pending(pending: Option<Duration>) {
-    let body = match pending {
-        Some(d) => serde_json::json!({"pending_seconds": d.as_secs_f64()}),
-        None => serde_json::json!({"unset": true}),
-    };
-    emulator_control("/_privateapi/vpclink", body).await;
-}
-
-pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
