@@ -102,7 +102,7 @@ impl Context {
         let event = Event {
             type_,
             reason: reason.into(),
-            note: Some(truncate(note, 1000)),
+            note: Some(status::truncate(&note, 1000)),
             action: action.into(),
             secondary: None,
         };
@@ -150,18 +150,6 @@ impl Context {
         self.metrics.set_condition(&key, None);
         lock(&self.memory).remove(&key);
     }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
 }
 
 fn owner_of(obj: &PrivateApi) -> Result<Owner> {
@@ -470,7 +458,7 @@ mod tests {
     type ApiServer = Handle<Request<Body>, Response<Body>>;
 
     fn object(extra: &str) -> PrivateApi {
-        serde_yaml::from_str(&format!(
+        serde_norway::from_str(&format!(
             "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: shop, namespace: ns, uid: u-1, generation: 1{extra}}}\nspec:\n  network: {{vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}}\n  service: {{image: nginx}}\n"
         ))
         .expect("test object")

@@ -11,12 +11,6 @@ pub mod reconcile;
 
 pub use error::{Error, Result};
 
-// The unit tests of src/controller.rs and src/reconcile/ still say `serde_yaml`, the
-// deprecated crate serde_norway replaced (same API): a test-only alias until they
-// say `serde_norway`.
-#[cfg(test)]
-extern crate serde_norway as serde_yaml;
-
 pub mod cli;
 pub mod controller;
 pub mod schedule;

@@ -40,28 +40,18 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(aws: Arc<CallStats>) -> Self {
         let metrics = Metrics::default();
-        *metrics.aws.lock().unwrap_or_else(|p| p.into_inner()) = Some(aws);
+        *crate::sync::lock(&metrics.aws) = Some(aws);
         metrics
     }
 
     pub fn observe_reconcile(&self, elapsed: Duration, error: Option<&str>) {
         let outcome = if error.is_some() { "error" } else { "ok" };
-        *self
-            .reconciles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(outcome)
-            .or_default() += 1;
+        *crate::sync::lock(&self.reconciles).entry(outcome).or_default() += 1;
         if let Some(label) = error {
-            *self
-                .errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(label.to_owned())
-                .or_default() += 1;
+            *crate::sync::lock(&self.errors).entry(label.to_owned()).or_default() += 1;
         }
         let secs = elapsed.as_secs_f64();
-        let mut h = self.duration.lock().unwrap_or_else(|p| p.into_inner());
+        let mut h = crate::sync::lock(&self.duration);
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {
                 h.counts[i] += 1;
@@ -72,16 +62,11 @@ impl Metrics {
     }
 
     pub fn observe_resync(&self, kind: &'static str) {
-        *self
-            .resyncs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(kind)
-            .or_default() += 1;
+        *crate::sync::lock(&self.resyncs).entry(kind).or_default() += 1;
     }
 
     pub fn set_condition(&self, object: &str, condition: Option<&'static str>) {
-        let mut map = self.conditions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::sync::lock(&self.conditions);
         match condition {
             Some(c) => map.insert(object.to_owned(), c),
             None => map.remove(object),
@@ -96,7 +81,7 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP privateapi_reconciles_total Reconciles by outcome.");
         let _ = writeln!(out, "# TYPE privateapi_reconciles_total counter");
-        for (outcome, n) in self.reconciles.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (outcome, n) in crate::sync::lock(&self.reconciles).iter() {
             let _ = writeln!(out, "privateapi_reconciles_total{{outcome=\"{outcome}\"}} {n}");
         }
         let _ = writeln!(
@@ -104,7 +89,7 @@ impl Metrics {
             "# HELP privateapi_reconcile_errors_total Failed reconciles by error kind."
         );
         let _ = writeln!(out, "# TYPE privateapi_reconcile_errors_total counter");
-        for (kind, n) in self.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (kind, n) in crate::sync::lock(&self.errors).iter() {
             let _ = writeln!(out, "privateapi_reconcile_errors_total{{kind=\"{kind}\"}} {n}");
         }
         let _ = writeln!(
@@ -113,7 +98,7 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE privateapi_reconcile_duration_seconds histogram");
         {
-            let h = self.duration.lock().unwrap_or_else(|p| p.into_inner());
+            let h = crate::sync::lock(&self.duration);
             for (le, n) in BUCKETS.iter().zip(h.counts.iter()) {
                 let _ = writeln!(out, "privateapi_reconcile_duration_seconds_bucket{{le=\"{le}\"}} {n}");
             }
@@ -131,13 +116,7 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE privateapi_resyncs_total counter");
         for kind in ["drift_check", "full", "wait_check"] {
-            let n = self
-                .resyncs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(kind)
-                .copied()
-                .unwrap_or(0);
+            let n = crate::sync::lock(&self.resyncs).get(kind).copied().unwrap_or(0);
             let _ = writeln!(out, "privateapi_resyncs_total{{kind=\"{kind}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP privateapi_resources Resources by current condition.");
@@ -146,13 +125,13 @@ impl Metrics {
             .into_iter()
             .map(|c| (c, 0))
             .collect();
-        for c in self.conditions.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        for c in crate::sync::lock(&self.conditions).values() {
             *by_condition.entry(c).or_default() += 1;
         }
         for (c, n) in by_condition {
             let _ = writeln!(out, "privateapi_resources{{condition=\"{c}\"}} {n}");
         }
-        if let Some(stats) = self.aws.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(stats) = crate::sync::lock(&self.aws).as_ref() {
             let _ = writeln!(
                 out,
                 "# HELP privateapi_aws_calls_total AWS API calls by service, operation and outcome."

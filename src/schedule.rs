@@ -509,7 +509,7 @@ mod tests {
     #[test]
     fn the_status_counts_only_when_of_this_generation() {
         let waitable = ["LoadBalancerReady", "VpcLinkReady", "ServiceReady"];
-        let obj: PrivateApi = serde_yaml::from_str(&format!(
+        let obj: PrivateApi = serde_norway::from_str(&format!(
             "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: shop, namespace: ns, generation: 2, finalizers: [{FINALIZER}]}}\nspec:\n  network: {{vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}}\n  service: {{image: nginx}}\nstatus:\n  observedGeneration: 2\n  resources: {{restApiId: api-1}}\n  conditions:\n  - {{type: Ready, status: 'False', reason: Waiting, message: '', lastTransitionTime: '2026-01-01T00:00:00Z'}}\n  - {{type: VpcLinkReady, status: 'False', reason: Pending, message: '', lastTransitionTime: '2026-01-01T00:00:00Z'}}\n  - {{type: ServiceReady, status: 'True', reason: Running, message: '', lastTransitionTime: '2026-01-01T00:00:00Z'}}\n  - {{type: RestApiReady, status: 'False', reason: Missing, message: '', lastTransitionTime: '2026-01-01T00:00:00Z'}}\n"
         ))
         .expect("test object");

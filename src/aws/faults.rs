@@ -42,25 +42,25 @@ struct State {
 impl Faults {
     /// Fail the `nth` mutating call from now on (1-based), once.
     pub fn arm(&self, nth: u64, fault: Fault) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = crate::sync::lock(&self.state);
         s.armed = Some((nth, fault));
         s.writes = 0;
     }
 
     pub fn disarm(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).armed = None;
+        crate::sync::lock(&self.state).armed = None;
     }
 
     /// Operations a fault was injected into so far.
     pub fn injected(&self) -> Vec<String> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).injected.clone()
+        crate::sync::lock(&self.state).injected.clone()
     }
 
     fn on_send(&self, operation: &str) -> Option<Fault> {
         if is_read(operation) {
             return None;
         }
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = crate::sync::lock(&self.state);
         let (nth, fault) = s.armed?;
         s.writes += 1;
         if s.writes != nth {

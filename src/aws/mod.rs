@@ -160,7 +160,7 @@ impl AwsFactory {
             Some(r) if !r.is_empty() => r,
             _ => return Err(AwsError::NoRegion),
         };
-        let mut cache = self.by_region.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = crate::sync::lock(&self.by_region);
         if let Some(aws) = cache.get(&region) {
             return Ok(aws.clone());
         }
@@ -219,8 +219,8 @@ mod tests {
         let asked = Mutex::new(Vec::new());
         let pages = Mutex::new(script.into_iter());
         let items = all_pages("ListThings", |token| {
-            asked.lock().unwrap_or_else(|p| p.into_inner()).push(token);
-            let page = pages.lock().unwrap_or_else(|p| p.into_inner()).next();
+            crate::sync::lock(&asked).push(token);
+            let page = crate::sync::lock(&pages).next();
             async move {
                 let (items, next) = page.expect("no page asked past the last one");
                 Ok((items, next.map(str::to_owned)))

@@ -25,12 +25,12 @@ pub struct CallSnapshot(pub BTreeMap<(String, String), u64>);
 
 impl CallStats {
     pub fn record(&self, service: &str, operation: &str) {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut calls = crate::sync::lock(&self.calls);
         *calls.entry((service.to_owned(), operation.to_owned())).or_default() += 1;
     }
 
     pub fn record_outcome(&self, service: &str, operation: &str, outcome: &'static str) {
-        let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut outcomes = crate::sync::lock(&self.outcomes);
         *outcomes
             .entry((service.to_owned(), operation.to_owned(), outcome))
             .or_default() += 1;
@@ -38,11 +38,11 @@ impl CallStats {
 
     /// Finished calls by (service, operation, outcome), for the metrics endpoint.
     pub fn outcomes(&self) -> BTreeMap<(String, String, &'static str), u64> {
-        self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.outcomes).clone()
     }
 
     pub fn snapshot(&self) -> CallSnapshot {
-        CallSnapshot(self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        CallSnapshot(crate::sync::lock(&self.calls).clone())
     }
 }
 

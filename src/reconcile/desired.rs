@@ -221,7 +221,7 @@ mod tests {
     use crate::reconcile::model::Refs;
 
     pub(crate) fn spec(extra: &str) -> PrivateApiSpec {
-        serde_yaml::from_str(&format!(
+        serde_norway::from_str(&format!(
             "network: {{vpcId: vpc-1, subnetIds: [subnet-b, subnet-a]}}\nservice: {{image: nginx:1.27, port: 8080}}\ntags: {{team: payments}}\n{extra}"
         ))
         .expect("spec parses")

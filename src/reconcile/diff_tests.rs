@@ -18,7 +18,7 @@ const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/papi
 const TD: &str = "arn:aws:ecs:eu-west-1:1:task-definition/papi-family:1";
 
 fn spec() -> PrivateApiSpec {
-    serde_yaml::from_str(
+    serde_norway::from_str(
         "network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\nservice: {image: nginx:1.27, port: 8080}\napi: {throttle: {rateLimit: 50, burstLimit: 100}}",
     )
     .expect("spec parses")
