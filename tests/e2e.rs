@@ -418,7 +418,9 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
-        op.log().contains(&format!("lacks policy {policy}")),
+        op.log()
+            .lines()
+            .any(|line| line.contains("drift found") && line.contains(&format!("(attach {policy})"))),
         "re-attached, but not after a drift check found it:\n{}",
         op.log()
     );

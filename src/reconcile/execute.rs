@@ -49,6 +49,10 @@ pub async fn execute(aws: &Aws, mode: Mode, plan: Plan) -> Result<Executed> {
             run.changes.push(step.change);
             continue;
         }
+        if step.action == Action::Recheck {
+            // Only a partial read asks for one; a full pass reads what it rechecks.
+            continue;
+        }
         let Step {
             mut change,
             action,
