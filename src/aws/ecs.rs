@@ -45,10 +45,21 @@ pub struct ObservedCluster {
 }
 
 pub async fn observe_cluster(aws: &Aws, owner: &Owner, desired: &DesiredCluster) -> AwsResult<Option<ObservedCluster>> {
+    observe_cluster_named(aws, owner, &desired.name, desired.managed).await
+}
+
+/// The cluster called `name`; when `managed` (ours), one without our uid tag is a
+/// conflict and an INACTIVE one is as good as gone.
+pub async fn observe_cluster_named(
+    aws: &Aws,
+    owner: &Owner,
+    name: &str,
+    managed: bool,
+) -> AwsResult<Option<ObservedCluster>> {
     let out = aws
         .ecs
         .describe_clusters()
-        .clusters(&desired.name)
+        .clusters(name)
         .include(ClusterField::Tags)
         .send()
         .await
@@ -57,14 +68,13 @@ pub async fn observe_cluster(aws: &Aws, owner: &Owner, desired: &DesiredCluster)
         return Ok(None);
     };
     let active = cluster.status() == Some("ACTIVE");
-    if desired.managed && !owned_by(owner, cluster.tags()) {
+    if managed && !owned_by(owner, cluster.tags()) {
         return Err(AwsError::Conflict(format!(
-            "ECS cluster {} exists but is not owned by {}; it is left alone",
-            desired.name,
+            "ECS cluster {name} exists but is not owned by {}; it is left alone",
             owner.key()
         )));
     }
-    if !active && desired.managed {
+    if !active && managed {
         // An INACTIVE cluster of ours is as good as gone; CreateCluster revives the name.
         return Ok(None);
     }
@@ -355,7 +365,10 @@ pub fn service_drift(desired: &DesiredService, observed: &ObservedService) -> Ve
         ));
     }
     if observed.task_definition_arn != desired.task_definition_arn {
-        drift.push(format!("taskDefinition → {}", short_name(&desired.task_definition_arn)));
+        drift.push(format!(
+            "taskDefinition → {}",
+            super::arn_name(&desired.task_definition_arn)
+        ));
     }
     if observed.target_groups != [desired.target_group_arn.clone()] {
         drift.push("loadBalancers".into());
@@ -371,11 +384,6 @@ pub fn service_drift(desired: &DesiredService, observed: &ObservedService) -> Ve
         ));
     }
     drift
-}
-
-/// The part of an ARN after its last `/` (a task definition's `family:revision`).
-pub fn short_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 pub async fn observe_service(

@@ -124,10 +124,21 @@ pub fn diff(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<RoleC
 
 /// Reads the role (and, when it has policies to keep, its policies).
 pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResult<Option<ObservedRole>> {
+    observe_named(aws, owner, &desired.name, desired.has_policies()).await
+}
+
+/// Reads the role called `name` (and its policies, `with_policies`); a role of that
+/// name without our uid tag is a conflict.
+pub async fn observe_named(
+    aws: &Aws,
+    owner: &Owner,
+    name: &str,
+    with_policies: bool,
+) -> AwsResult<Option<ObservedRole>> {
     let Some(role) = found(
         aws.iam
             .get_role()
-            .role_name(&desired.name)
+            .role_name(name)
             .send()
             .await
             .map_err(aws_err("GetRole")),
@@ -140,18 +151,17 @@ pub async fn observe(aws: &Aws, owner: &Owner, desired: &DesiredRole) -> AwsResu
     };
     if !owner.owns(role.tags().iter().map(|t| (t.key(), t.value()))) {
         return Err(AwsError::Conflict(format!(
-            "IAM role {} exists but is not owned by {} (no matching privateapi.io/uid tag); rename or delete it",
-            desired.name,
+            "IAM role {name} exists but is not owned by {} (no matching privateapi.io/uid tag); rename or delete it",
             owner.key()
         )));
     }
-    let (managed_policies, inline_policies) = if !desired.has_policies() {
+    let (managed_policies, inline_policies) = if !with_policies {
         (Vec::new(), Vec::new())
     } else {
-        policies(aws, &desired.name).await?
+        policies(aws, name).await?
     };
     Ok(Some(ObservedRole {
-        name: desired.name.clone(),
+        name: name.to_owned(),
         arn: role.arn().to_owned(),
         managed_policies,
         inline_policies,

@@ -181,6 +181,18 @@ impl AwsFactory {
     }
 }
 
+/// The name in an ARN: its last segment (`cluster/NAME`, `task-definition/FAMILY:REV`),
+/// or the one before the id in Elastic Load Balancing's (`loadbalancer/app/NAME/ID`,
+/// `targetgroup/NAME/ID`).
+pub fn arn_name(arn: &str) -> &str {
+    let mut segments = arn.rsplit('/');
+    let last = segments.next().unwrap_or(arn);
+    match segments.next() {
+        Some(name) if arn.contains(":elasticloadbalancing:") => name,
+        _ => last,
+    }
+}
+
 /// Every page of a listing. `page(token)` fetches one page: its items and the next
 /// token. The listing ends at a missing or empty token (moto answers last pages with
 /// an empty one); pages may be empty and still have a next one (EC2 with filters does

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::arn_name;
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
 use crate::aws::iam::{self, DesiredRole, RoleChange};
@@ -546,7 +547,7 @@ impl Differ<'_> {
             self.plan.step(
                 Verb::Delete,
                 Part::TargetGroup,
-                name_of(&current.arn),
+                arn_name(&current.arn),
                 "",
                 Action::DeleteTargetGroup(current.arn.clone()),
             );
@@ -557,13 +558,13 @@ impl Differ<'_> {
             self.plan.step(
                 Verb::Delete,
                 Part::LoadBalancer,
-                name_of(&current.arn),
+                arn_name(&current.arn),
                 "",
                 Action::DeleteLoadBalancer(current.arn.clone()),
             );
             self.plan
                 .waiting
-                .push(format!("ALB {} to be deleted", name_of(&current.arn)));
+                .push(format!("ALB {} to be deleted", arn_name(&current.arn)));
         }
     }
 
@@ -869,7 +870,7 @@ impl Differ<'_> {
                 self.plan.step(
                     Verb::Delete,
                     Part::TaskDefinition,
-                    ecs::short_name(arn),
+                    arn_name(arn),
                     detail,
                     Action::DeregisterTaskDefinition(arn.clone()),
                 );
@@ -1137,7 +1138,7 @@ impl Differ<'_> {
         if self.desired.cluster.is_none()
             && let Some(cluster) = self.observed.cluster.found()
         {
-            let name = name_of(&cluster.arn).to_owned();
+            let name = arn_name(&cluster.arn).to_owned();
             self.plan.tolerant(
                 Gate::Settled,
                 Change::new(Verb::Delete, Part::EcsCluster, &name, ""),
@@ -1175,17 +1176,6 @@ fn resolve_all(refs: &Refs, ids: &[Id]) -> Option<Vec<String>> {
     let mut all: Vec<String> = ids.iter().map(|id| refs.get(id)).collect::<Option<_>>()?;
     all.sort();
     Some(all)
-}
-
-/// The name in an ARN: its last segment (`cluster/NAME`), or the one before the id
-/// in Elastic Load Balancing's (`loadbalancer/app/NAME/ID`, `targetgroup/NAME/ID`).
-fn name_of(arn: &str) -> &str {
-    let mut segments = arn.rsplit('/');
-    let last = segments.next().unwrap_or(arn);
-    match segments.next() {
-        Some(name) if arn.contains(":elasticloadbalancing:") => name,
-        _ => last,
-    }
 }
 
 fn provisioning() -> PartStatus {

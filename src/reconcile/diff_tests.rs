@@ -576,7 +576,8 @@ fn parts_not_read_are_left_alone_and_partial_routing_is_a_recheck() {
 
 #[test]
 fn arn_names() {
-    assert_eq!(name_of(LB), "papi-lb");
-    assert_eq!(name_of(TG), "papi-tg");
-    assert_eq!(name_of("arn:aws:ecs:eu-west-1:1:cluster/papi"), "papi");
+    assert_eq!(arn_name(LB), "papi-lb");
+    assert_eq!(arn_name(TG), "papi-tg");
+    assert_eq!(arn_name("arn:aws:ecs:eu-west-1:1:cluster/papi"), "papi");
+    assert_eq!(arn_name(TD), "papi-family:1");
 }

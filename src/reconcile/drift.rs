@@ -18,15 +18,15 @@
 
 use std::collections::BTreeSet;
 
+use crate::aws::iam;
 use crate::aws::inventory::Inventory;
 use crate::aws::{Aws, AwsResult, Owner};
-use crate::aws::{ecs, elb, iam, rest_api};
 use crate::crd::{PrivateApiSpec, ResourceIds};
 
-use super::desired::{DesiredStack, Inputs, LinkWanted};
+use super::desired::{DesiredStack, Inputs};
 use super::diff::{self, Plan};
 use super::model::{Condition, Refs, Slot};
-use super::observe::{ObservedStack, Seen};
+use super::observe;
 
 /// Parts whose readiness AWS works on by itself, so that a check can follow it.
 pub const WAITABLE: [Condition; 3] = [Condition::LoadBalancer, Condition::VpcLink, Condition::Service];
@@ -132,54 +132,13 @@ pub async fn check(
         region: &aws.region,
         subnets: &ids.subnet_ids,
     });
-    let mut observed = from_inventory(inventory, owner, &desired, ids);
+    let mut observed = observe::from_inventory(inventory, owner, &desired, ids);
     let found = findings(&diff::diff_knowing(&desired, &observed, recorded(ids)));
     if found.iter().any(|f| f.waiting_on.is_none()) {
         return Ok(found);
     }
-    Box::pin(read_probe(aws, owner, &desired, ids, probe, &mut observed)).await?;
+    Box::pin(observe::probe(aws, owner, &desired, ids, probe, &mut observed)).await?;
     Ok(findings(&diff::diff_knowing(&desired, &observed, recorded(ids))))
-}
-
-/// What the region inventory shows of the resource (pure). The load balancer and
-/// target group are the ones the status records.
-pub fn from_inventory(
-    inventory: &Inventory,
-    owner: &Owner,
-    desired: &DesiredStack,
-    ids: &ResourceIds,
-) -> ObservedStack {
-    let uid = owner.uid.as_str();
-    let mut links: Vec<_> = inventory.links_of(uid).cloned().collect();
-    links.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    let mut apis: Vec<_> = inventory
-        .apis_of(uid)
-        .map(|api| (api.created, api.id.clone()))
-        .collect();
-    apis.sort();
-    let existing_link = match &desired.vpc_link {
-        Some(LinkWanted::Existing(id)) => Seen::Read(inventory.vpc_links.get(id).map(|(_, link)| link.clone())),
-        _ => Seen::Unread,
-    };
-    ObservedStack {
-        groups: Seen::Read(inventory.groups.get(uid).cloned().unwrap_or_default()),
-        load_balancer: Seen::Read(
-            ids.load_balancer_arn
-                .as_ref()
-                .and_then(|arn| inventory.load_balancers.get(arn))
-                .cloned(),
-        ),
-        target_group: Seen::Read(
-            ids.target_group_arn
-                .as_ref()
-                .and_then(|arn| inventory.target_groups.get(arn))
-                .cloned(),
-        ),
-        vpc_links: Seen::Read(links),
-        existing_link,
-        rest_apis: Seen::Read(apis.into_iter().map(|(_, id)| id).collect()),
-        ..ObservedStack::default()
-    }
 }
 
 /// The IDs the last full pass recorded, for the parts a drift check does not read.
@@ -196,46 +155,4 @@ fn recorded(ids: &ResourceIds) -> Refs {
         refs.learn(slot, id.as_deref());
     }
     refs
-}
-
-/// Reads the probe's part into `observed`.
-async fn read_probe(
-    aws: &Aws,
-    owner: &Owner,
-    desired: &DesiredStack,
-    ids: &ResourceIds,
-    probe: Probe,
-    observed: &mut ObservedStack,
-) -> AwsResult<()> {
-    let api = observed.rest_apis.read().and_then(|apis| apis.first()).cloned();
-    match probe {
-        Probe::Service => {
-            if let (Some(cluster), Some(service)) = (&desired.cluster, &desired.service) {
-                observed.service = Seen::Read(ecs::observe_service(aws, owner, &cluster.name, &service.name).await?);
-            }
-        }
-        Probe::Integrations => {
-            if let Some(id) = api {
-                observed.api = Seen::Read(rest_api::observe_resources(aws, &id).await?);
-            }
-        }
-        Probe::Stage => {
-            if let Some(id) = api {
-                observed.stages = Seen::Read(rest_api::observe_stages(aws, &id).await?.unwrap_or_default());
-            }
-        }
-        Probe::Listener => {
-            if let Some(lb) = &ids.load_balancer_arn {
-                observed.listeners = Seen::Read(elb::observe_listeners(aws, lb).await?.unwrap_or_default());
-            }
-        }
-        Probe::Role(n) => {
-            if let Some(role) = desired.roles.get(n) {
-                observed
-                    .roles
-                    .insert(role.kind, iam::observe_policies(aws, role).await?);
-            }
-        }
-    }
-    Ok(())
 }

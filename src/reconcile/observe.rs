@@ -1,20 +1,24 @@
 //! The observed stack: what exists in AWS of one PrivateApi, found by its ownership
-//! tags and owner-derived names. One shape for every reader: the full pass reads every
-//! part, teardown reads by the owner alone (whatever the spec says now), and the drift
-//! check fills it from the shared region inventory and one probe (see `drift`). A part
-//! not read is [`Seen::Unread`], and the diff leaves it alone.
+//! tags and owner-derived names. One observer for every reader: the full pass reads
+//! every part ([`full`]), teardown reads by the owner alone, whatever the spec says now
+//! ([`for_teardown`]), and the drift check fills it from the shared region inventory
+//! ([`from_inventory`]) and one [`probe`]. A part not read is [`Seen::Unread`], and the
+//! diff leaves it alone.
 
 use std::collections::BTreeMap;
 
 use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
 use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTargetGroup};
 use crate::aws::iam::{self, ObservedRole, RoleKind};
+use crate::aws::inventory::Inventory;
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
 use crate::aws::security_group::{self, ObservedGroup};
 use crate::aws::vpc_link::{self, ObservedVpcLink};
 use crate::aws::{Aws, AwsError, AwsResult, Owner};
+use crate::crd::ResourceIds;
 
 use super::desired::{self, DesiredStack, LinkWanted};
+use super::drift::Probe;
 
 /// One part's observation: read (with what was found), or not read at all.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -165,6 +169,89 @@ async fn task_definitions(aws: &Aws, owner: &Owner, family: &str) -> AwsResult<T
     Ok(TaskDefinitions { latest, active })
 }
 
+/// What the region inventory shows of the resource (pure). The load balancer and
+/// target group are the ones the status records.
+pub fn from_inventory(
+    inventory: &Inventory,
+    owner: &Owner,
+    desired: &DesiredStack,
+    ids: &ResourceIds,
+) -> ObservedStack {
+    let uid = owner.uid.as_str();
+    let mut links: Vec<_> = inventory.links_of(uid).cloned().collect();
+    links.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    let mut apis: Vec<_> = inventory
+        .apis_of(uid)
+        .map(|api| (api.created, api.id.clone()))
+        .collect();
+    apis.sort();
+    let existing_link = match &desired.vpc_link {
+        Some(LinkWanted::Existing(id)) => Seen::Read(inventory.vpc_links.get(id).map(|(_, link)| link.clone())),
+        _ => Seen::Unread,
+    };
+    ObservedStack {
+        groups: Seen::Read(inventory.groups.get(uid).cloned().unwrap_or_default()),
+        load_balancer: Seen::Read(
+            ids.load_balancer_arn
+                .as_ref()
+                .and_then(|arn| inventory.load_balancers.get(arn))
+                .cloned(),
+        ),
+        target_group: Seen::Read(
+            ids.target_group_arn
+                .as_ref()
+                .and_then(|arn| inventory.target_groups.get(arn))
+                .cloned(),
+        ),
+        vpc_links: Seen::Read(links),
+        existing_link,
+        rest_apis: Seen::Read(apis.into_iter().map(|(_, id)| id).collect()),
+        ..ObservedStack::default()
+    }
+}
+
+/// Reads one drift-check probe's part into `observed`.
+pub async fn probe(
+    aws: &Aws,
+    owner: &Owner,
+    desired: &DesiredStack,
+    ids: &ResourceIds,
+    probe: Probe,
+    observed: &mut ObservedStack,
+) -> AwsResult<()> {
+    let api = observed.rest_apis.read().and_then(|apis| apis.first()).cloned();
+    match probe {
+        Probe::Service => {
+            if let (Some(cluster), Some(service)) = (&desired.cluster, &desired.service) {
+                observed.service = Seen::Read(ecs::observe_service(aws, owner, &cluster.name, &service.name).await?);
+            }
+        }
+        Probe::Integrations => {
+            if let Some(id) = api {
+                observed.api = Seen::Read(rest_api::observe_resources(aws, &id).await?);
+            }
+        }
+        Probe::Stage => {
+            if let Some(id) = api {
+                observed.stages = Seen::Read(rest_api::observe_stages(aws, &id).await?.unwrap_or_default());
+            }
+        }
+        Probe::Listener => {
+            if let Some(lb) = &ids.load_balancer_arn {
+                observed.listeners = Seen::Read(elb::observe_listeners(aws, lb).await?.unwrap_or_default());
+            }
+        }
+        Probe::Role(n) => {
+            if let Some(role) = desired.roles.get(n) {
+                observed
+                    .roles
+                    .insert(role.kind, iam::observe_policies(aws, role).await?);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What teardown needs to see first: the API, the links, the service (in our cluster
 /// or the one the spec names), the load balancer and the security groups. Objects
 /// with our names but not our tags are someone else's: for deletion, not there.
@@ -216,24 +303,14 @@ pub async fn rest_for_teardown(
     if !everything && !slow_ones_gone {
         return Ok(());
     }
-    let own_cluster = ecs::DesiredCluster {
-        name: desired::cluster_name(owner),
-        managed: true,
-        tags: Default::default(),
-    };
     let roles = [RoleKind::Execution, RoleKind::Task].map(|kind| async move {
-        // A role with our name: its tags say whether it is ours; policies are not read.
-        let probe = iam::DesiredRole {
-            kind,
-            name: desired::role_name(owner, kind),
-            tags: Default::default(),
-            managed_policies: Vec::new(),
-            inline_policies: Default::default(),
-        };
-        not_ours_is_none(iam::observe(aws, owner, &probe).await).map(|role| (kind, role))
+        // Whether a role of our name is ours, its tags say; its policies go with it.
+        let name = desired::role_name(owner, kind);
+        not_ours_is_none(iam::observe_named(aws, owner, &name, false).await).map(|role| (kind, role))
     });
+    let own_cluster = desired::cluster_name(owner);
     let (roles, cluster) = tokio::try_join!(futures::future::try_join_all(roles), async {
-        not_ours_is_none(ecs::observe_cluster(aws, owner, &own_cluster).await)
+        not_ours_is_none(ecs::observe_cluster_named(aws, owner, &own_cluster, true).await)
     })?;
     observed.roles = roles.into_iter().collect();
     observed.cluster = Seen::Read(cluster);
