@@ -35,6 +35,7 @@ cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096
     shortname = "papi",
     category = "aws",
     namespaced,
+    doc = "A private API on AWS from one object: an API Gateway REST API, a VPC link, an internal ALB and an ECS Fargate service, kept as the spec says and deleted in order.",
     status = "PrivateApiStatus",
     derive = "PartialEq",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
@@ -49,12 +50,17 @@ pub struct PrivateApiSpec {
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "region is immutable"}]))]
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d$"))]
     pub region: Option<String>,
+    /// Where the stack runs: the VPC and its private subnets.
     pub network: NetworkSpec,
+    /// The ECS Fargate service behind the API.
     pub service: ServiceSpec,
+    /// The internal Application Load Balancer in front of the service.
     #[serde(default)]
     pub load_balancer: LoadBalancerSpec,
+    /// The API Gateway VPC link that reaches the load balancer.
     #[serde(default)]
     pub vpc_link: VpcLinkSpec,
+    /// The API Gateway API and the stage it is deployed to.
     #[serde(default)]
     pub api: ApiSpec,
     /// What happens in AWS when the resource is deleted.
@@ -82,7 +88,7 @@ pub struct NetworkSpec {
     #[schemars(length(min = 2, max = 16))]
     #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": "^subnet-[0-9a-f]+$"}))]
     pub subnet_ids: Option<Vec<String>>,
-    /// Select the subnets of the VPC by tags instead (all must match).
+    /// Select the subnets of the VPC by tags instead (tag key → value; all must match).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minProperties" = 1))]
     pub subnet_selector: Option<BTreeMap<String, String>>,
@@ -107,15 +113,18 @@ pub struct ServiceSpec {
     #[serde(default = "default_memory")]
     #[schemars(range(min = 512, max = 122880))]
     pub memory: i32,
+    /// How many tasks to run.
     #[serde(default = "default_desired_count")]
     #[schemars(range(min = 0, max = 1000))]
     pub desired_count: i32,
+    /// Environment variables of the container (plain values: no secrets here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"], "maxItems" = 100))]
     pub env: Vec<EnvVar>,
     /// Overrides the image's command.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// How the load balancer checks each task's health.
     #[serde(default)]
     pub health_check: HealthCheck,
     /// Seconds ECS ignores failing health checks after a task starts.
@@ -135,16 +144,21 @@ pub struct ServiceSpec {
     pub task_role_arn: Option<String>,
 }
 
+/// One environment variable of the container.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct EnvVar {
+    /// The variable's name.
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub name: String,
+    /// Its value.
     #[serde(default)]
     pub value: String,
 }
 
+/// An existing ECS cluster, by name.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct ClusterRef {
+    /// The cluster's name; it must be ACTIVE. The operator never changes or deletes it.
     #[schemars(length(min = 1, max = 255))]
     pub name: String,
 }
@@ -156,6 +170,7 @@ pub struct ClusterRef {
     {"rule": "self.timeoutSeconds < self.intervalSeconds", "message": "timeoutSeconds must be less than intervalSeconds"}
 ]))]
 pub struct HealthCheck {
+    /// The HTTP path requested.
     #[serde(default = "default_health_path")]
     #[schemars(regex(pattern = r"^/.*$"), length(max = 1024))]
     pub path: String,
@@ -163,15 +178,19 @@ pub struct HealthCheck {
     #[serde(default = "default_matcher")]
     #[schemars(regex(pattern = r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$"))]
     pub matcher: String,
+    /// Seconds between checks.
     #[serde(default = "default_interval")]
     #[schemars(range(min = 5, max = 300))]
     pub interval_seconds: i32,
+    /// Seconds without an answer that fail a check; less than `intervalSeconds`.
     #[serde(default = "default_timeout")]
     #[schemars(range(min = 2, max = 120))]
     pub timeout_seconds: i32,
+    /// Checks in a row that make an unhealthy task healthy.
     #[serde(default = "default_threshold")]
     #[schemars(range(min = 2, max = 10))]
     pub healthy_threshold: i32,
+    /// Checks in a row that make a healthy task unhealthy.
     #[serde(default = "default_threshold")]
     #[schemars(range(min = 2, max = 10))]
     pub unhealthy_threshold: i32,
@@ -220,6 +239,7 @@ pub struct VpcLinkSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiSpec {
+    /// The kind of API Gateway API.
     #[serde(default, rename = "type")]
     pub api_type: ApiType,
     /// The stage the API is deployed to; part of the invoke URL.
@@ -336,6 +356,7 @@ fn default_stage() -> String {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrivateApiStatus {
+    /// The `metadata.generation` the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// The invoke URL: `https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}`.
@@ -345,8 +366,10 @@ pub struct PrivateApiStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// IDs and ARNs of the AWS objects behind the resource.
     #[serde(default)]
     pub resources: ResourceIds,
+    /// The ECS service's tasks: running and wanted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceCounts>,
 }
@@ -355,32 +378,46 @@ pub struct PrivateApiStatus {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceIds {
+    /// The REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_api_id: Option<String>,
+    /// The deployment the stage serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
+    /// The VPC link the integrations go through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_link_id: Option<String>,
+    /// The internal ALB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer_arn: Option<String>,
+    /// The ALB's DNS name (the integrations' host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer_dns: Option<String>,
+    /// The ALB's listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_arn: Option<String>,
+    /// The target group the tasks register in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,
+    /// The ECS cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_arn: Option<String>,
+    /// The ECS service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_arn: Option<String>,
+    /// The task definition revision the service runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition_arn: Option<String>,
+    /// The tasks' execution role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    /// The tasks' role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
+    /// The security groups, by role: `link`, `alb`, `tasks`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub security_group_ids: BTreeMap<String, String>,
+    /// The subnets in use (resolved from the selector, if the spec has one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subnet_ids: Vec<String>,
 }
@@ -388,7 +425,9 @@ pub struct ResourceIds {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceCounts {
+    /// Tasks running.
     pub running_count: i32,
+    /// Tasks wanted.
     pub desired_count: i32,
 }
 

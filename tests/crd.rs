@@ -31,3 +31,37 @@ fn examples_parse_and_validate() {
     }
     assert!(seen > 0, "no example found");
 }
+
+/// `kubectl explain privateapi.spec…` shows each field's description: every field of
+/// the spec and the status, and the kind itself, has one.
+#[test]
+fn every_field_explains_itself() {
+    let crd = serde_json::to_value(PrivateApi::crd()).expect("CRD as JSON");
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let mut missing = Vec::new();
+    fn walk(node: &serde_json::Value, path: String, missing: &mut Vec<String>) {
+        let described = node["description"].as_str().is_some_and(|d| !d.trim().is_empty());
+        if !described {
+            missing.push(path.clone());
+        }
+        if let Some(properties) = node["properties"].as_object() {
+            for (name, field) in properties {
+                walk(field, format!("{path}.{name}"), missing);
+            }
+        }
+        // Fields of list items (env[].name), not the items themselves.
+        if let Some(properties) = node["items"]["properties"].as_object() {
+            for (name, field) in properties {
+                walk(field, format!("{path}[].{name}"), missing);
+            }
+        }
+    }
+    for part in ["spec", "status"] {
+        walk(&schema["properties"][part], part.to_string(), &mut missing);
+    }
+    let kind = schema["description"].as_str().unwrap_or_default();
+    assert!(!kind.is_empty() && !kind.contains("Auto-generated"), "the kind: {kind:?}");
+    // The condition type is Kubernetes' own (metav1.Condition): its fields are described there.
+    missing.retain(|path| !path.starts_with("status.conditions[]"));
+    assert!(missing.is_empty(), "fields without a description: {missing:?}");
+}
