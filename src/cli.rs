@@ -56,18 +56,81 @@ impl FromDoc for serde_norway::Value {
     }
 }
 
-/// The owner identity the CLI uses: the manifest's uid if it has one (so the CLI
-/// can act on what the controller made), else one derived from namespace/name.
-pub fn owner(obj: &PrivateApi) -> Owner {
+/// The stack a manifest means, and how it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub owner: Owner,
+    pub found_by: String,
+}
+
+/// Which stack to act on: the manifest's uid if it has one; else the live object's
+/// in the cluster (when one is reachable), so that a manifest straight from git acts
+/// on the stack the operator made; else the stack AWS has tagged with the manifest's
+/// namespace/name; else a new stack of the CLI's own (a uid derived from the key).
+pub async fn target(factory: &AwsFactory, obj: &PrivateApi) -> Result<Target> {
     let namespace = obj.namespace().unwrap_or_else(|| "default".into());
-    match obj.uid() {
-        Some(uid) => Owner::new(namespace, obj.name_any(), uid),
-        None => Owner::offline(&namespace, &obj.name_any()),
+    let name = obj.name_any();
+    if let Some(uid) = obj.uid() {
+        return Ok(Target {
+            owner: Owner::new(namespace, name, uid),
+            found_by: "the manifest's metadata.uid".into(),
+        });
     }
+    if let Some(uid) = live_uid(&namespace, &name).await {
+        return Ok(Target {
+            owner: Owner::new(namespace, name, uid),
+            found_by: "the PrivateApi in the cluster".into(),
+        });
+    }
+    let aws = clients(factory, obj)?;
+    let key = format!("{namespace}/{name}");
+    let mut uids = crate::aws::security_group::owners_tagged(&aws, &key).await?;
+    uids.sort();
+    uids.dedup();
+    match uids.as_slice() {
+        [] => Ok(Target {
+            owner: Owner::offline(&namespace, &name),
+            found_by: "nothing in the cluster or in AWS yet: a new stack".into(),
+        }),
+        [uid] => Ok(Target {
+            owner: Owner::new(namespace, name, uid.clone()),
+            found_by: format!("its AWS tags ({} = {key})", crate::aws::ownership::TAG_OWNER),
+        }),
+        many => Err(Error::Input {
+            path: key,
+            message: format!(
+                "{} stacks in AWS are tagged with this namespace/name (uids {}); put the one meant in metadata.uid",
+                many.len(),
+                many.join(", ")
+            ),
+        }),
+    }
+}
+
+/// The uid of the live object, when a cluster is configured and answers in time.
+async fn live_uid(namespace: &str, name: &str) -> Option<String> {
+    let configured = std::env::var_os("KUBECONFIG").is_some()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        || std::env::home_dir().is_some_and(|home| home.join(".kube/config").exists());
+    if !configured {
+        return None;
+    }
+    let lookup = async {
+        let client = kube::Client::try_default().await.ok()?;
+        let api: kube::Api<PrivateApi> = kube::Api::namespaced(client, namespace);
+        api.get_opt(name).await.ok().flatten().and_then(|obj| obj.uid())
+    };
+    tokio::time::timeout(Duration::from_secs(5), lookup).await.ok().flatten()
 }
 
 fn clients(factory: &AwsFactory, obj: &PrivateApi) -> Result<Aws> {
     Ok(factory.for_region(obj.spec.region.as_deref())?)
+}
+
+/// Says which stack the command acts on (stderr).
+fn announce(target: Target) -> Owner {
+    info!(stack = %target.owner.key(), uid = %target.owner.uid, "acting on the stack found by {}", target.found_by);
+    target.owner
 }
 
 pub struct ApplyResult {
@@ -78,7 +141,7 @@ pub struct ApplyResult {
 /// Reconciles until Ready, Stalled or the timeout; progress goes to the log.
 pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<ApplyResult> {
     let aws = clients(factory, obj)?;
-    let owner = owner(obj);
+    let owner = announce(target(factory, obj).await?);
     let deadline = Instant::now() + timeout;
     let mut status: Option<PrivateApiStatus> = None;
     let mut last_wait = String::new();
@@ -129,7 +192,8 @@ pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, po
 /// What apply would change, with no mutating call.
 pub async fn plan(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
     let aws = clients(factory, obj)?;
-    Ok(reconcile::converge(&aws, &owner(obj), &obj.spec, Mode::Plan)
+    let owner = announce(target(factory, obj).await?);
+    Ok(reconcile::converge(&aws, &owner, &obj.spec, Mode::Plan)
         .await?
         .changes)
 }
@@ -137,24 +201,40 @@ pub async fn plan(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>>
 /// What delete would remove, with no mutating call.
 pub async fn plan_destroy(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
     let aws = clients(factory, obj)?;
-    Ok(reconcile::teardown(&aws, &owner(obj), &obj.spec, Mode::Plan)
+    let owner = announce(target(factory, obj).await?);
+    Ok(reconcile::teardown(&aws, &owner, &obj.spec, Mode::Plan)
         .await?
         .changes)
 }
 
-/// Tears down until nothing remains; `Ok(false)` on timeout.
-pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<bool> {
+/// What a delete did.
+pub struct Deleted {
+    pub owner: Owner,
+    /// Nothing of the stack remains in AWS.
+    pub done: bool,
+    pub changes: Vec<Change>,
+}
+
+/// Tears down until nothing remains; `done: false` on timeout.
+pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<Deleted> {
     let aws = clients(factory, obj)?;
-    let owner = owner(obj);
+    let owner = announce(target(factory, obj).await?);
     let deadline = Instant::now() + timeout;
     let mut last_wait = Vec::new();
+    let mut changes = Vec::new();
     loop {
         match reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await {
             Ok(outcome) if outcome.is_done() => {
+                changes.extend(outcome.changes);
                 info!("nothing of {} remains in AWS", owner.key());
-                return Ok(true);
+                return Ok(Deleted {
+                    owner,
+                    done: true,
+                    changes,
+                });
             }
             Ok(outcome) => {
+                changes.extend(outcome.changes);
                 if outcome.waiting_for != last_wait {
                     info!("waiting for {}", outcome.waiting_for.join(", "));
                     last_wait = outcome.waiting_for;
@@ -165,7 +245,11 @@ pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, p
         }
         if Instant::now() >= deadline {
             warn!("timed out; run delete again to resume");
-            return Ok(false);
+            return Ok(Deleted {
+                owner,
+                done: false,
+                changes,
+            });
         }
         tokio::time::sleep(poll).await;
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use kube::CustomResourceExt;
 
 use privateapi::aws::{AwsFactory, Pacer};
@@ -36,6 +36,9 @@ struct Cli {
     #[arg(long, global = true, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600), env = "PRIVATEAPI_AWS_ATTEMPT_TIMEOUT_SECONDS")]
     aws_attempt_timeout_seconds: u64,
 }
+
+/// The exit code of a command line the CLI cannot take (sysexits' EX_USAGE).
+const USAGE_ERROR: u8 = 64;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Pacing {
@@ -118,6 +121,9 @@ enum Command {
     Delete {
         #[arg(short = 'f', long)]
         file: PathBuf,
+        /// Print the result (which stack, whether anything remains) as YAML or JSON.
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
         #[arg(long, default_value_t = 1800)]
         timeout_seconds: u64,
         #[arg(long, default_value_t = 5)]
@@ -125,12 +131,31 @@ enum Command {
     },
     /// Print the CustomResourceDefinition (YAML).
     Crd,
+    /// Print a shell completion script, e.g. `privateapi completions bash > /etc/bash_completion.d/privateapi`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Cli::parse();
+    // A usage error is neither success (0) nor "changes pending" (2, `plan`).
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(USAGE_ERROR),
+            };
+        }
+    };
     privateapi::install_crypto_provider();
+    if let Command::Completions { shell } = args.command {
+        clap_complete::generate(shell, &mut Cli::command(), "privateapi", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     if let Command::Crd = args.command {
         return match serde_norway::to_string(&PrivateApi::crd()) {
             Ok(yaml) => {
@@ -276,20 +301,31 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
         }
         Command::Delete {
             file,
+            output,
             timeout_seconds,
             poll_seconds,
         } => {
             let obj = cli::load(&file)?;
-            let done = cli::delete(
+            let deleted = cli::delete(
                 &factory,
                 &obj,
                 Duration::from_secs(timeout_seconds),
                 Duration::from_secs(poll_seconds),
             )
             .await?;
-            Ok(if done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            if let Some(format) = output {
+                let result = serde_json::json!({
+                    "namespace": deleted.owner.namespace,
+                    "name": deleted.owner.name,
+                    "uid": deleted.owner.uid,
+                    "done": deleted.done,
+                    "changes": deleted.changes,
+                });
+                print_value(&result, format)?;
+            }
+            Ok(if deleted.done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Crd => Ok(ExitCode::SUCCESS),
+        Command::Crd | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

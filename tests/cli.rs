@@ -186,3 +186,53 @@ async fn bad_input_exits_1_with_the_reason() {
     assert_eq!(crd.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&crd.stdout).contains("name: privateapis.privateapi.io"));
 }
+
+/// A manifest straight from git (no uid) acts on the stack that exists for its
+/// namespace/name, whoever made it, and says which one it found.
+#[tokio::test]
+async fn a_manifest_without_uid_finds_the_live_stack_by_its_tags() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let name = format!("live{:x}", rand::random::<u16>());
+    let file = write_manifest(&name, &vpc, &subnets, "nginx:1.27");
+    let f = file.display().to_string();
+    // The operator's stack: its uid is the Kubernetes object's, not the CLI's.
+    let obj = privateapi::cli::load(&file).expect("manifest");
+    let made_by_operator = privateapi::aws::Owner::new("cli", &name, format!("uid-{name}"));
+    until_ready(&aws, &made_by_operator, &obj.spec, 5).await;
+
+    let plan = privateapi(&["plan", "-f", &f]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "the live stack is in sync: {}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let said = String::from_utf8_lossy(&plan.stderr);
+    assert!(said.contains(&format!("uid-{name}")) && said.contains("AWS tags"), "{said}");
+
+    let delete = privateapi(&["delete", "-f", &f, "-o", "json", "--poll-seconds", "1"]);
+    assert_eq!(delete.status.code(), Some(0), "{}", String::from_utf8_lossy(&delete.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&delete.stdout).expect("delete JSON");
+    assert_eq!((result["uid"].as_str(), result["done"].as_bool()), (Some(format!("uid-{name}").as_str()), Some(true)));
+    assert_eq!(inventory(&aws, &made_by_operator).await, Inventory::default());
+}
+
+#[test]
+fn usage_errors_are_not_success_nor_changes_pending() {
+    let mistyped = privateapi(&["plan", "--destory", "-f", "x.yaml"]);
+    assert_eq!(mistyped.status.code(), Some(64), "{}", String::from_utf8_lossy(&mistyped.stderr));
+    let missing = privateapi(&["apply"]);
+    assert_eq!(missing.status.code(), Some(64));
+    let help = privateapi(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let version = privateapi(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("privateapi "));
+    for shell in ["bash", "zsh", "fish"] {
+        let completions = privateapi(&["completions", shell]);
+        assert_eq!(completions.status.code(), Some(0), "{shell}");
+        assert!(String::from_utf8_lossy(&completions.stdout).contains("privateapi"), "{shell}");
+    }
+}

@@ -9,7 +9,7 @@ use std::fmt;
 use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 
 use super::error::{AwsResult, aws_err};
-use super::ownership::{Owner, TAG_UID, part_of};
+use super::ownership::{Owner, TAG_OWNER, TAG_UID, part_of};
 use super::{Aws, all_pages};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,6 +133,25 @@ pub async fn observe(aws: &Aws, owner: &Owner, vpc_id: Option<&str>) -> AwsResul
         .map(|(_, g)| g)
         .collect();
     groups.sort_by(|a, b| (a.role, &a.id).cmp(&(b.role, &b.id)));
+    Ok(groups)
+}
+
+/// The uids of the stacks whose groups carry this owner tag (`namespace/name`).
+pub async fn owners_tagged(aws: &Aws, key: &str) -> AwsResult<Vec<String>> {
+    let groups = all_pages("DescribeSecurityGroups", |token| async move {
+        let out = aws
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name(format!("tag:{TAG_OWNER}")).values(key).build())
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws_err("DescribeSecurityGroups"))?;
+        let groups = out.security_groups().iter().filter_map(convert).map(|(uid, _)| uid).collect();
+        Ok((groups, out.next_token().map(str::to_owned)))
+    })
+    .await?;
     Ok(groups)
 }
 
