@@ -9,15 +9,16 @@ BIN := $(CARGO_TARGET_DIR)/debug/privateapi
 # The AWS fault interceptor is built for tests only (Cargo.toml, src/aws/faults.rs).
 TEST_FEATURES := --features test-faults
 
-.PHONY: help build demo demo-stop test bench unit lint crds chart fmt emulator apiserver stop
+.PHONY: help build demo demo-stop test bench unit lint crds chart chart-lint fmt emulator apiserver stop
 
 help:
 	@echo "make demo       run the operator end to end on a local API server + AWS emulator"
 	@echo "make demo-stop  stop what the demo started"
 	@echo "make test       every test: lint, unit, emulator integration, end to end"
 	@echo "make bench      scale benchmark: N = 1, 10, 100 PrivateApis (and 10 under the AWS quotas), figures printed"
-	@echo "make crds       regenerate crds/ (and the chart's and kustomize's copies) from the code"
-	@echo "make chart      render the Helm chart with default values (no helm binary needed)"
+	@echo "make crds       regenerate crds/ (and the chart's CRD template and kustomize's copy) from the code"
+	@echo "make chart      render the Helm chart with default values (Helm v4 from the helm-python-sdk wheel)"
+	@echo "make chart-lint helm lint --strict the chart"
 	@echo "make build      cargo build (debug)"
 
 build:
@@ -48,11 +49,14 @@ fmt:
 
 crds: build
 	$(BIN) crd > crds/privateapi.io_privateapis.yaml
-	cp crds/privateapi.io_privateapis.yaml charts/privateapi-operator/crds/
+	scripts/crd-template.sh > charts/privateapi-operator/templates/crds.yaml
 	cp crds/privateapi.io_privateapis.yaml deploy/kustomize/crds/
 
 chart:
-	@scripts/helm-render.sh template charts/privateapi-operator
+	@scripts/helm-render.sh template privateapi-operator charts/privateapi-operator -n privateapi-system
+
+chart-lint:
+	@scripts/helm-render.sh lint charts/privateapi-operator -n privateapi-system
 
 emulator:
 	@scripts/emulator.sh start

@@ -1,27 +1,29 @@
 //! The Helm chart (charts/privateapi-operator) and the deploy/ manifests.
 //!
-//! No helm binary can be installed here, so the chart is rendered by
-//! scripts/helm-render.sh (Go text/template + sprig + Helm's own functions and
-//! values/schema handling, built from Debian's Go sources on first use). The
-//! rendered documents are checked by parsing them (kinds, the restricted Pod
+//! The chart is rendered by real Helm: v4, as a library in the helm-python-sdk
+//! wheel, which scripts/helm-render.sh installs (pinned version and hashes,
+//! scripts/helm/requirements.txt) into a venv under $PRIVATEAPI_CACHE. `template`
+//! is Helm's own client-only dry-run install (values merging, values.schema.json
+//! validation, rendering, install-order sorting), `lint` is `helm lint --strict`.
+//! The rendered documents are checked by parsing them (kinds, the restricted Pod
 //! Security Standard, probes, values reaching args/env, RBAC rules), and the ones
 //! the test API server serves are applied to it:
 //!
 //!   - the CRD: `kubectl apply --server-side --dry-run=server`, then applied for
 //!     real so that PrivateApi examples (NOTES.txt's, deploy/flux's) are
 //!     validated against its schema, CEL rules included;
-//!   - ServiceAccount, (Cluster)Role(Binding), Service, Deployment and
-//!     ServiceMonitor are NOT validated server-side: the test API server is the
-//!     bare apiextensions-apiserver (no core/v1, apps, rbac groups; a full
-//!     cluster given with USE_EXISTING_CLUSTER=1 does validate them), and
-//!     kubectl needs a server that knows a kind even for --dry-run=client.
-//!     Instead, the built-in kinds are decoded strictly into their k8s.io/api Go
-//!     types by `helm-render.sh kube-validate` (unknown, misspelled or mistyped
-//!     fields fail, as the API server's decoding would), and checked by the
-//!     structural assertions in this file (names, labels, selectors, ports,
-//!     probes, RBAC references). The API server's semantic validation of those
-//!     kinds is not reproduced; ServiceMonitor (a Prometheus Operator CRD) is
-//!     only parsed.
+//!   - the built-in kinds (ServiceAccount, (Cluster)Role(Binding), Service,
+//!     Deployment, PodDisruptionBudget, and the CRD) are NOT validated
+//!     server-side: the test API server is the bare apiextensions-apiserver (no
+//!     core/v1, apps, rbac, policy groups; a full cluster given with
+//!     USE_EXISTING_CLUSTER=1 does validate them). Instead each is decoded
+//!     strictly into its k8s-openapi type (`strictly_typed`: a field the type
+//!     does not have, or a mistyped one, fails, as the API server's strict
+//!     decoding would), and checked by the structural assertions in this file
+//!     (names, labels, selectors, ports, probes, RBAC references). The API
+//!     server's semantic validation of those kinds is not reproduced;
+//!     ServiceMonitor and PrometheusRule (Prometheus Operator CRDs) are checked
+//!     by their own assertions only.
 //!
 //! The API server comes from scripts/apiserver.sh as in tests/e2e.rs
 //! (USE_EXISTING_CLUSTER=1 uses the current KUBECONFIG instead).
@@ -41,6 +43,7 @@ const RELEASE: &str = "privateapi-operator";
 const NAMESPACE: &str = "privateapi-system";
 const CHART: &str = "charts/privateapi-operator";
 const CRD: &str = "crds/privateapi.io_privateapis.yaml";
+const CRD_TEMPLATE: &str = "templates/crds.yaml";
 
 fn check(out: &Output, what: &str) -> String {
     assert!(
@@ -172,6 +175,8 @@ fn structurally_valid(docs: &[Doc]) {
         ("RoleBinding", "rbac.authorization.k8s.io/v1"),
         ("Deployment", "apps/v1"),
         ("ServiceMonitor", "monitoring.coreos.com/v1"),
+        ("PodDisruptionBudget", "policy/v1"),
+        ("PrometheusRule", "monitoring.coreos.com/v1"),
     ]);
     for d in docs {
         let api = expected_api
@@ -280,41 +285,96 @@ fn structurally_valid(docs: &[Doc]) {
     assert_eq!(subject["namespace"].as_str(), Some(NAMESPACE));
 }
 
-/// Decodes every built-in object strictly into its k8s.io/api Go type
-/// (`helm-render.sh kube-validate`): a misspelled or mistyped field fails, as
-/// with `kubectl apply --validate=strict` on a full cluster.
-fn strictly_typed(stream: &str) {
-    let mut child = Command::new(repo().join("scripts/helm-render.sh"))
-        .args(["kube-validate", "-"])
-        .current_dir(repo())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("helm-render.sh kube-validate");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stream.as_bytes())
-        .expect("write");
-    let report = check(
-        &child.wait_with_output().expect("output"),
-        "helm-render.sh kube-validate",
-    );
-    for line in report.lines() {
-        assert!(
-            line.starts_with("valid ")
-                || line.starts_with("skipped apiextensions.k8s.io/v1/CustomResourceDefinition ")
-                || line.starts_with("skipped monitoring.coreos.com/v1/ServiceMonitor "),
-            "kube-validate: {line}"
-        );
+/// Where `typed` (the object after a trip through its k8s-openapi type) lost or
+/// changed something of `original`: a field the type does not know is dropped.
+fn first_difference(path: &str, original: &serde_json::Value, typed: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as J;
+    match (original, typed) {
+        (J::Object(a), J::Object(b)) => a
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .find_map(|(k, v)| match b.get(k) {
+                None => Some(format!("{path}.{k}: unknown field")),
+                Some(w) => first_difference(&format!("{path}.{k}"), v, w),
+            }),
+        (J::Array(a), J::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (v, w))| first_difference(&format!("{path}[{i}]"), v, w)),
+        (J::Number(a), J::Number(b)) if a.as_f64() == b.as_f64() => None,
+        (a, b) if a == b => None,
+        (a, b) => Some(format!("{path}: {a} became {b}")),
     }
-    for kind in ["v1/ServiceAccount", "v1/Service", "apps/v1/Deployment"] {
-        assert!(
-            report.contains(&format!("valid {kind} ")),
-            "{kind} not validated:\n{report}"
-        );
+}
+
+/// Decodes `doc` into the k8s-openapi type `K` and back: Err names a field `K`
+/// does not have (unknown or misspelled) or could not decode (mistyped).
+fn decode_strictly<K: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value) -> Result<(), String> {
+    let original = serde_json::to_value(doc).map_err(|e| e.to_string())?;
+    let typed: K = serde_json::from_value(original.clone()).map_err(|e| e.to_string())?;
+    let back = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
+    first_difference("", &original, &back).map_or(Ok(()), Err)
+}
+
+/// Decodes every built-in object strictly into its k8s-openapi type (see the
+/// top): a misspelled or mistyped field fails, as with `kubectl apply
+/// --validate=strict` on a full cluster. Returns the kinds decoded.
+fn strictly_typed(stream: &str) -> Vec<String> {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, policy::v1 as policy, rbac::v1 as rbac};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
+    let mut decoded = Vec::new();
+    for d in docs(stream) {
+        let result = match (d.value["apiVersion"].as_str().unwrap_or_default(), d.kind()) {
+            ("v1", "ServiceAccount") => decode_strictly::<core::ServiceAccount>(&d.value),
+            ("v1", "Service") => decode_strictly::<core::Service>(&d.value),
+            ("apps/v1", "Deployment") => decode_strictly::<apps::Deployment>(&d.value),
+            ("policy/v1", "PodDisruptionBudget") => decode_strictly::<policy::PodDisruptionBudget>(&d.value),
+            ("rbac.authorization.k8s.io/v1", "ClusterRole") => decode_strictly::<rbac::ClusterRole>(&d.value),
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+                decode_strictly::<rbac::ClusterRoleBinding>(&d.value)
+            }
+            ("rbac.authorization.k8s.io/v1", "Role") => decode_strictly::<rbac::Role>(&d.value),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding") => decode_strictly::<rbac::RoleBinding>(&d.value),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
+                decode_strictly::<apiext::CustomResourceDefinition>(&d.value)
+            }
+            // Prometheus Operator kinds: no k8s-openapi type; checked by their tests.
+            ("monitoring.coreos.com/v1", "ServiceMonitor" | "PrometheusRule") => continue,
+            (api, kind) => panic!("{}: no strict decoding for {api}/{kind}", d.source),
+        };
+        if let Err(e) = result {
+            panic!("{} ({} {}) does not decode strictly: {e}", d.source, d.kind(), d.name());
+        }
+        decoded.push(d.kind().to_owned());
+    }
+    assert!(
+        decoded.iter().any(|k| k == "Deployment"),
+        "no Deployment decoded: {decoded:?}"
+    );
+    decoded
+}
+
+#[test]
+fn strict_decoding_catches_unknown_and_mistyped_fields() {
+    let good = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  namespace: b\nautomountServiceAccountToken: true\n";
+    let value: Value = serde_norway::from_str(good).expect("yaml");
+    decode_strictly::<k8s_openapi::api::core::v1::ServiceAccount>(&value).expect("a valid ServiceAccount");
+    for (bad, expect) in [
+        (
+            good.replace("automountServiceAccountToken", "automountServiceAcountToken"),
+            "automountServiceAcountToken",
+        ),
+        (good.replace("true", "\"yes\""), "expected a boolean"),
+        (
+            good.replace("  namespace: b", "  namespace: b\n  labels: {a: 1}"),
+            "expected a string",
+        ),
+    ] {
+        let value: Value = serde_norway::from_str(&bad).expect("yaml");
+        let err = decode_strictly::<k8s_openapi::api::core::v1::ServiceAccount>(&value)
+            .expect_err(&format!("should fail:\n{bad}"));
+        assert!(err.contains(expect), "{err:?} should mention {expect:?}");
     }
 }
 
@@ -324,10 +384,27 @@ fn restricted_pod_security(docs: &[Doc]) {
     for host in ["hostNetwork", "hostPID", "hostIPC"] {
         assert!(!spec[host].as_bool().unwrap_or(false), "{host} must be off");
     }
-    assert!(
-        spec["volumes"].is_null(),
-        "the operator needs no volume (and no hostPath)"
-    );
+    // The volume types the restricted standard allows (none by default).
+    for v in spec["volumes"].as_sequence().cloned().unwrap_or_default() {
+        for key in v.as_mapping().expect("volume").keys() {
+            let key = key.as_str().expect("key");
+            assert!(
+                [
+                    "name",
+                    "configMap",
+                    "csi",
+                    "downwardAPI",
+                    "emptyDir",
+                    "ephemeral",
+                    "persistentVolumeClaim",
+                    "projected",
+                    "secret"
+                ]
+                .contains(&key),
+                "volume type {key:?} is not allowed by the restricted standard"
+            );
+        }
+    }
     let pod_sc = &spec["securityContext"];
     assert_eq!(pod_sc["runAsNonRoot"].as_bool(), Some(true), "pod runAsNonRoot");
     assert_eq!(
@@ -366,8 +443,8 @@ fn default_rendering() {
     assert_eq!(
         kinds(&docs),
         [
-            "CustomResourceDefinition",
             "ServiceAccount",
+            "CustomResourceDefinition",
             "ClusterRole",
             "ClusterRoleBinding",
             "Service",
@@ -376,21 +453,15 @@ fn default_rendering() {
         "kinds and Helm's install order"
     );
     structurally_valid(&docs);
-    strictly_typed(&out);
-    restricted_pod_security(&docs);
-
-    // The chart's CRD is the repository's, byte for byte, and rendered verbatim.
-    let crd = std::fs::read_to_string(repo().join(CRD)).expect("crds/");
-    let chart_crd = std::fs::read_to_string(repo().join(CHART).join(CRD)).expect("chart crds/");
-    assert!(
-        chart_crd == crd,
-        "{CHART}/{CRD} differs from {CRD}: copy it again (cp {CRD} {CHART}/crds/)"
-    );
-    assert_eq!(docs[0].source, format!("{RELEASE}/{CRD}"));
     assert_eq!(
-        docs[0].text.trim_end(),
-        crd.trim_end(),
-        "the CRD must be rendered verbatim"
+        strictly_typed(&out),
+        kinds(&docs),
+        "every object of the default rendering decodes strictly"
+    );
+    restricted_pod_security(&docs);
+    assert_eq!(
+        find(&docs, "CustomResourceDefinition").source,
+        format!("{RELEASE}/{CRD_TEMPLATE}")
     );
 
     let d = &find(&docs, "Deployment").value;
@@ -481,8 +552,8 @@ fn namespaced_rbac_for_one_watched_namespace() {
     assert_eq!(
         kinds(&docs),
         [
-            "CustomResourceDefinition",
             "ServiceAccount",
+            "CustomResourceDefinition",
             "Role",
             "RoleBinding",
             "Service",
@@ -521,7 +592,7 @@ fn values_reach_args_env_and_objects() {
         "--set",
         "metrics.serviceMonitor.enabled=true",
         "--set",
-        "installCRDs=false",
+        "crds.enabled=false",
         "--set",
         "image.repository=registry.example/privateapi-operator,image.tag=1.2.3",
         "--set-string",
@@ -532,7 +603,7 @@ fn values_reach_args_env_and_objects() {
     let docs = docs(&out);
     assert!(
         !kinds(&docs).iter().any(|k| k == "CustomResourceDefinition"),
-        "installCRDs=false"
+        "crds.enabled=false"
     );
     structurally_valid(&docs);
     strictly_typed(&out);
@@ -585,6 +656,22 @@ fn invalid_values_are_refused() {
         ("metrics.port=0", "/metrics/port"),
         ("extraEnv[0].name=A,extraEnv[0].value=1", "/extraEnv/0/value"),
         ("watchNamespaces=typo", "watchNamespaces"),
+        ("installCRDs=false", "installCRDs"),
+        ("crds.keep=maybe", "/crds/keep"),
+        (
+            "podDisruptionBudget.maxUnavailable=-1",
+            "/podDisruptionBudget/maxUnavailable",
+        ),
+        ("credentialsSecret=AWS_Keys", "/credentialsSecret"),
+        ("extraVolumes[0].name=host,extraVolumes[0].hostPath.path=/", "hostPath"),
+        ("extraVolumeMounts[0].name=x", "/extraVolumeMounts/0"),
+        ("topologySpreadConstraints[0].maxSkew=1", "/topologySpreadConstraints/0"),
+        ("defaultTopologySpread=yes", "/defaultTopologySpread"),
+        ("metrics.prometheusRule.for=soon", "/metrics/prometheusRule/for"),
+        (
+            "metrics.prometheusRule.throttleRate=-1",
+            "/metrics/prometheusRule/throttleRate",
+        ),
     ] {
         let out = helm_render(&["template", RELEASE, CHART, "-n", NAMESPACE, "--set", set]);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -709,7 +796,17 @@ fn kustomize_base_matches_the_chart() {
         Some("restricted"),
         "the namespace enforces the restricted Pod Security Standard"
     );
-    let chart: BTreeMap<(String, String), Value> = docs(&template(&[]))
+    // The CRD is deploy/kustomize/crds/ (checked above); the chart's carries its labels.
+    assert!(
+        kustomized
+            .remove(&(
+                "CustomResourceDefinition".to_owned(),
+                "privateapis.privateapi.io".to_owned()
+            ))
+            .is_some(),
+        "the base installs the CRD"
+    );
+    let chart: BTreeMap<(String, String), Value> = docs(&template(&["--set", "crds.enabled=false"]))
         .iter()
         .map(|d| ((d.kind().to_owned(), d.name().to_owned()), d.value.clone()))
         .collect();
@@ -884,8 +981,7 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
 #[test]
 fn crd_and_examples_pass_the_real_api_server() {
     let docs = docs(&template(&["--set", "metrics.serviceMonitor.enabled=true"]));
-    let crd = &docs[0];
-    assert_eq!(crd.kind(), "CustomResourceDefinition");
+    let crd = find(&docs, "CustomResourceDefinition");
     let out = kubectl(
         &[
             "apply",
@@ -1000,4 +1096,307 @@ fn leader_election_allows_replicas_with_a_lease_role() {
         Some("Recreate")
     );
     assert!(!plain.iter().any(|d| d.name().ends_with("-leader")));
+}
+
+// ---------------------------------------------------------------- CRD as a template
+
+#[test]
+fn crd_template_is_the_crd() {
+    assert!(
+        !repo().join(CHART).join("crds").exists(),
+        "the CRD is a template now: {CHART}/crds/ would install it a second way"
+    );
+    let generated = check(
+        &Command::new(repo().join("scripts/crd-template.sh"))
+            .current_dir(repo())
+            .output()
+            .expect("scripts/crd-template.sh"),
+        "scripts/crd-template.sh",
+    );
+    let committed = std::fs::read_to_string(repo().join(CHART).join(CRD_TEMPLATE)).expect("crds template");
+    assert!(
+        generated == committed,
+        "{CHART}/{CRD_TEMPLATE} is not what scripts/crd-template.sh makes of {CRD}: run `make crds`"
+    );
+
+    let crd: Value = serde_norway::from_str(&std::fs::read_to_string(repo().join(CRD)).expect("crds/")).expect("CRD");
+    let docs = docs(&template(&[]));
+    let mut rendered = find(&docs, "CustomResourceDefinition").value.clone();
+    let metadata = rendered["metadata"].as_mapping_mut().expect("metadata");
+    let annotations = metadata.remove("annotations").expect("annotations");
+    assert_eq!(
+        annotations["helm.sh/resource-policy"].as_str(),
+        Some("keep"),
+        "crds.keep defaults to true"
+    );
+    let labels = metadata.remove("labels").expect("labels");
+    assert_eq!(labels["app.kubernetes.io/managed-by"].as_str(), Some("Helm"));
+    assert!(
+        rendered == crd,
+        "the rendered CRD (less the chart's labels and annotations) differs from {CRD}"
+    );
+
+    let unkept = self::docs(&template(&["--set", "crds.keep=false"]));
+    assert!(
+        find(&unkept, "CustomResourceDefinition").value["metadata"]["annotations"].is_null(),
+        "crds.keep=false: no resource policy"
+    );
+    let none = self::docs(&template(&["--set", "crds.enabled=false"]));
+    assert!(!kinds(&none).iter().any(|k| k == "CustomResourceDefinition"));
+}
+
+// ---------------------------------------------------------------- production values
+
+fn values_yaml(name: &str, yaml: &str) -> PathBuf {
+    values_file(name, &serde_norway::from_str(yaml).expect("values YAML"))
+}
+
+fn pod_spec(docs: &[Doc]) -> &Value {
+    &find(docs, "Deployment").value["spec"]["template"]["spec"]
+}
+
+#[test]
+fn production_values_pdb_spread_volumes_and_credentials() {
+    // IRSA outside EKS: a projected token, its mount and the SDK's variables.
+    let file = values_yaml(
+        "production",
+        r#"
+leaderElection: {enabled: true}
+replicaCount: 3
+credentialsSecret: aws-credentials
+extraEnv:
+  - {name: AWS_ROLE_ARN, value: "arn:aws:iam::123456789012:role/privateapi-operator"}
+  - {name: AWS_WEB_IDENTITY_TOKEN_FILE, value: /var/run/secrets/eks.amazonaws.com/serviceaccount/token}
+extraVolumes:
+  - name: aws-token
+    projected:
+      sources:
+        - serviceAccountToken: {audience: sts.amazonaws.com, expirationSeconds: 86400, path: token}
+extraVolumeMounts:
+  - {name: aws-token, mountPath: /var/run/secrets/eks.amazonaws.com/serviceaccount, readOnly: true}
+"#,
+    );
+    let out = template(&["-f", &file.display().to_string()]);
+    let _ = std::fs::remove_file(&file);
+    let docs = docs(&out);
+    structurally_valid(&docs);
+    let decoded = strictly_typed(&out);
+    assert!(decoded.iter().any(|k| k == "PodDisruptionBudget"), "{decoded:?}");
+    restricted_pod_security(&docs);
+    let pod_labels = &find(&docs, "Deployment").value["spec"]["template"]["metadata"]["labels"];
+
+    let pdb = &find(&docs, "PodDisruptionBudget").value;
+    assert_eq!(pdb["spec"]["maxUnavailable"].as_u64(), Some(1));
+    for (k, v) in pdb["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .expect("PDB selector")
+    {
+        assert_eq!(&pod_labels[k], v, "the PDB selects label {k:?} the pods lack");
+    }
+
+    let spread = pod_spec(&docs)["topologySpreadConstraints"]
+        .as_sequence()
+        .expect("default spread with 3 replicas");
+    let keys: Vec<&str> = spread.iter().map(|c| c["topologyKey"].as_str().expect("key")).collect();
+    assert_eq!(keys, ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
+    for c in spread {
+        assert_eq!(c["whenUnsatisfiable"].as_str(), Some("ScheduleAnyway"), "best effort");
+        assert_eq!(c["maxSkew"].as_u64(), Some(1));
+        for (k, v) in c["labelSelector"]["matchLabels"].as_mapping().expect("spread selector") {
+            assert_eq!(&pod_labels[k], v, "the spread selects label {k:?} the pods lack");
+        }
+    }
+
+    let c = container(&docs);
+    assert_eq!(
+        c["envFrom"][0]["secretRef"]["name"].as_str(),
+        Some("aws-credentials"),
+        "credentials come from the Secret"
+    );
+    assert!(
+        !out.contains("AWS_SECRET_ACCESS_KEY") && !out.contains("AWS_ACCESS_KEY_ID"),
+        "no credential appears in the rendering"
+    );
+    assert_eq!(
+        env_value(&docs, "AWS_WEB_IDENTITY_TOKEN_FILE").as_deref(),
+        Some("/var/run/secrets/eks.amazonaws.com/serviceaccount/token")
+    );
+    let volume = &pod_spec(&docs)["volumes"][0];
+    assert_eq!(volume["name"].as_str(), Some("aws-token"));
+    assert_eq!(
+        volume["projected"]["sources"][0]["serviceAccountToken"]["audience"].as_str(),
+        Some("sts.amazonaws.com")
+    );
+    assert_eq!(c["volumeMounts"][0]["name"].as_str(), Some("aws-token"));
+    assert_eq!(c["volumeMounts"][0]["readOnly"].as_bool(), Some(true));
+
+    // The switches.
+    let base = ["--set", "leaderElection.enabled=true,replicaCount=2"];
+    let no_pdb = self::docs(&template(
+        &[&base[..], &["--set", "podDisruptionBudget.enabled=false"]].concat(),
+    ));
+    assert!(!kinds(&no_pdb).iter().any(|k| k == "PodDisruptionBudget"));
+    let percent = self::docs(&template(
+        &[&base[..], &["--set-string", "podDisruptionBudget.maxUnavailable=50%"]].concat(),
+    ));
+    assert_eq!(
+        find(&percent, "PodDisruptionBudget").value["spec"]["maxUnavailable"].as_str(),
+        Some("50%")
+    );
+    let unspread = self::docs(&template(
+        &[&base[..], &["--set", "defaultTopologySpread=false"]].concat(),
+    ));
+    assert!(pod_spec(&unspread)["topologySpreadConstraints"].is_null());
+    let own = template(
+        &[
+            &base[..],
+            &[
+                "--set-json",
+                r#"topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app.kubernetes.io/name":"privateapi-operator"}}}]"#,
+            ],
+        ]
+        .concat(),
+    );
+    strictly_typed(&own);
+    let own = self::docs(&own);
+    let constraints = pod_spec(&own)["topologySpreadConstraints"]
+        .as_sequence()
+        .expect("given");
+    assert_eq!(constraints.len(), 1, "the given constraints replace the default");
+    assert_eq!(constraints[0]["maxSkew"].as_u64(), Some(2));
+
+    // One replica (the default): no PDB (it would block every drain), no spread,
+    // no volume, no envFrom.
+    let plain = self::docs(&template(&[]));
+    assert!(!kinds(&plain).iter().any(|k| k == "PodDisruptionBudget"));
+    assert!(pod_spec(&plain)["topologySpreadConstraints"].is_null());
+    assert!(pod_spec(&plain)["volumes"].is_null());
+    assert!(container(&plain)["envFrom"].is_null());
+    assert!(container(&plain)["volumeMounts"].is_null());
+}
+
+#[test]
+fn prometheus_rule_alerts_on_the_exported_metrics() {
+    let plain = docs(&template(&[]));
+    assert!(!kinds(&plain).iter().any(|k| k == "PrometheusRule"), "off by default");
+
+    let out = template(&[
+        "--set",
+        "metrics.prometheusRule.enabled=true,metrics.prometheusRule.labels.release=kube-prometheus-stack",
+        "--set",
+        "metrics.prometheusRule.alertLabels.team=platform,metrics.prometheusRule.for=30m",
+    ]);
+    let docs = docs(&out);
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    let rule = &find(&docs, "PrometheusRule").value;
+    assert_eq!(
+        rule["metadata"]["labels"]["release"].as_str(),
+        Some("kube-prometheus-stack")
+    );
+    let rules = rule["spec"]["groups"][0]["rules"].as_sequence().expect("rules");
+    let names: Vec<&str> = rules.iter().map(|r| r["alert"].as_str().expect("alert")).collect();
+    assert_eq!(
+        names,
+        [
+            "PrivateApiStalled",
+            "PrivateApiReconcileErrors",
+            "PrivateApiAwsThrottled"
+        ]
+    );
+
+    // Every metric and label value an alert uses is one the operator exports.
+    let metrics_rs = std::fs::read_to_string(repo().join("src/metrics.rs")).expect("src/metrics.rs");
+    let error_rs = std::fs::read_to_string(repo().join("src/error.rs")).expect("src/error.rs");
+    for r in rules {
+        let expr = r["expr"].as_str().expect("expr");
+        assert_eq!(r["for"].as_str(), Some("30m"));
+        assert_eq!(r["labels"]["severity"].as_str(), Some("warning"));
+        assert_eq!(r["labels"]["team"].as_str(), Some("platform"));
+        assert!(r["annotations"]["summary"].is_string() && r["annotations"]["description"].is_string());
+        assert!(
+            expr.contains(&format!("namespace=\"{NAMESPACE}\"")),
+            "{expr}: scoped to the release namespace"
+        );
+        let mut rest = expr;
+        let mut metrics = 0;
+        while let Some(i) = rest.find("privateapi_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                metrics_rs.contains(&format!("\"{name}{{")) || metrics_rs.contains(&format!("\"{name} ")),
+                "{expr}: {name} is not a metric src/metrics.rs exports"
+            );
+            metrics += 1;
+            rest = &rest[i + name.len()..];
+        }
+        assert!(metrics > 0, "{expr} uses no metric of ours");
+        if let Some(i) = expr.find("kind") {
+            let values = expr[i..].split('"').nth(1).expect("kind values");
+            for kind in values.split('|') {
+                assert!(
+                    error_rs.contains(&format!("\"{kind}\"")),
+                    "{expr}: {kind} is no reconcile error kind (src/error.rs reason())"
+                );
+            }
+        }
+    }
+    assert!(metrics_rs.contains("\"Stalled\""), "the Stalled condition is exported");
+}
+
+// ---------------------------------------------------------------- lint, every template
+
+#[test]
+fn every_template_renders_and_lints_under_value_sets() {
+    let value_sets: [&[&str]; 5] = [
+        &[],
+        &["--set", "rbac.scope=namespace,watchNamespace=team-a,crds.keep=false"],
+        &[
+            "--set",
+            "leaderElection.enabled=true,replicaCount=3,credentialsSecret=aws",
+            "--set",
+            "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true",
+        ],
+        &[
+            "--set",
+            "crds.enabled=false,rbac.create=false,metrics.service.type=LoadBalancer",
+            "--set-json",
+            r#"extraVolumes=[{"name":"tmp","emptyDir":{}}]"#,
+            "--set-json",
+            r#"extraVolumeMounts=[{"name":"tmp","mountPath":"/tmp"}]"#,
+        ],
+        &[
+            "--set",
+            "serviceAccount.create=false,serviceAccount.name=existing,replicaCount=0",
+        ],
+    ];
+    let mut sources = std::collections::BTreeSet::new();
+    for set in value_sets {
+        let mut lint = vec!["lint", CHART, "-n", NAMESPACE];
+        lint.extend_from_slice(set);
+        let report = check(&helm_render(&lint), &format!("helm lint --strict {set:?}"));
+        assert!(
+            !report.contains("[WARNING]") && !report.contains("[ERROR]"),
+            "helm lint {set:?}:\n{report}"
+        );
+        let out = template(set);
+        let docs = docs(&out);
+        if !set.iter().any(|s| s.contains("rbac.create=false")) {
+            structurally_valid(&docs);
+        }
+        strictly_typed(&out);
+        restricted_pod_security(&docs);
+        sources.extend(docs.iter().map(|d| d.source.clone()));
+    }
+    for entry in std::fs::read_dir(repo().join(CHART).join("templates")).expect("templates/") {
+        let name = entry.expect("entry").file_name().into_string().expect("utf-8");
+        if name.ends_with(".yaml") {
+            assert!(
+                sources.contains(&format!("{RELEASE}/templates/{name}")),
+                "templates/{name} is rendered by none of the value sets: {sources:?}"
+            );
+        }
+    }
 }
