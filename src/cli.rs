@@ -120,7 +120,10 @@ async fn live_uid(namespace: &str, name: &str) -> Option<String> {
         let api: kube::Api<PrivateApi> = kube::Api::namespaced(client, namespace);
         api.get_opt(name).await.ok().flatten().and_then(|obj| obj.uid())
     };
-    tokio::time::timeout(Duration::from_secs(5), lookup).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(5), lookup)
+        .await
+        .ok()
+        .flatten()
 }
 
 fn clients(factory: &AwsFactory, obj: &PrivateApi) -> Result<Aws> {
@@ -193,18 +196,14 @@ pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, po
 pub async fn plan(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
     let aws = clients(factory, obj)?;
     let owner = announce(target(factory, obj).await?);
-    Ok(reconcile::converge(&aws, &owner, &obj.spec, Mode::Plan)
-        .await?
-        .changes)
+    Ok(reconcile::converge(&aws, &owner, &obj.spec, Mode::Plan).await?.changes)
 }
 
 /// What delete would remove, with no mutating call.
 pub async fn plan_destroy(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
     let aws = clients(factory, obj)?;
     let owner = announce(target(factory, obj).await?);
-    Ok(reconcile::teardown(&aws, &owner, &obj.spec, Mode::Plan)
-        .await?
-        .changes)
+    Ok(reconcile::teardown(&aws, &owner, &obj.spec, Mode::Plan).await?.changes)
 }
 
 /// What a delete did.

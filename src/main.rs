@@ -323,7 +323,11 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 });
                 print_value(&result, format)?;
             }
-            Ok(if deleted.done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if deleted.done {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Crd | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
     }

@@ -210,19 +210,35 @@ async fn a_manifest_without_uid_finds_the_live_stack_by_its_tags() {
         String::from_utf8_lossy(&plan.stderr)
     );
     let said = String::from_utf8_lossy(&plan.stderr);
-    assert!(said.contains(&format!("uid-{name}")) && said.contains("AWS tags"), "{said}");
+    assert!(
+        said.contains(&format!("uid-{name}")) && said.contains("AWS tags"),
+        "{said}"
+    );
 
     let delete = privateapi(&["delete", "-f", &f, "-o", "json", "--poll-seconds", "1"]);
-    assert_eq!(delete.status.code(), Some(0), "{}", String::from_utf8_lossy(&delete.stderr));
+    assert_eq!(
+        delete.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&delete.stderr)
+    );
     let result: serde_json::Value = serde_json::from_slice(&delete.stdout).expect("delete JSON");
-    assert_eq!((result["uid"].as_str(), result["done"].as_bool()), (Some(format!("uid-{name}").as_str()), Some(true)));
+    assert_eq!(
+        (result["uid"].as_str(), result["done"].as_bool()),
+        (Some(format!("uid-{name}").as_str()), Some(true))
+    );
     assert_eq!(inventory(&aws, &made_by_operator).await, Inventory::default());
 }
 
 #[test]
 fn usage_errors_are_not_success_nor_changes_pending() {
     let mistyped = privateapi(&["plan", "--destory", "-f", "x.yaml"]);
-    assert_eq!(mistyped.status.code(), Some(64), "{}", String::from_utf8_lossy(&mistyped.stderr));
+    assert_eq!(
+        mistyped.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&mistyped.stderr)
+    );
     let missing = privateapi(&["apply"]);
     assert_eq!(missing.status.code(), Some(64));
     let help = privateapi(&["--help"]);
@@ -233,6 +249,9 @@ fn usage_errors_are_not_success_nor_changes_pending() {
     for shell in ["bash", "zsh", "fish"] {
         let completions = privateapi(&["completions", shell]);
         assert_eq!(completions.status.code(), Some(0), "{shell}");
-        assert!(String::from_utf8_lossy(&completions.stdout).contains("privateapi"), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&completions.stdout).contains("privateapi"),
+            "{shell}"
+        );
     }
 }

@@ -60,7 +60,10 @@ fn every_field_explains_itself() {
         walk(&schema["properties"][part], part.to_string(), &mut missing);
     }
     let kind = schema["description"].as_str().unwrap_or_default();
-    assert!(!kind.is_empty() && !kind.contains("Auto-generated"), "the kind: {kind:?}");
+    assert!(
+        !kind.is_empty() && !kind.contains("Auto-generated"),
+        "the kind: {kind:?}"
+    );
     // The condition type is Kubernetes' own (metav1.Condition): its fields are described there.
     missing.retain(|path| !path.starts_with("status.conditions[]"));
     assert!(missing.is_empty(), "fields without a description: {missing:?}");

@@ -180,6 +180,28 @@ async fn plan_lists_everything_and_sends_no_write() {
     );
 }
 
+/// Drift behind the operator's back: the service scaled to `count` tasks.
+async fn scale_by_hand(aws: &privateapi::aws::Aws, owner: &privateapi::aws::Owner, count: i32) {
+    aws.ecs
+        .update_service()
+        .cluster(owner.resource_name("", 255))
+        .service(owner.resource_name("", 255))
+        .desired_count(count)
+        .send()
+        .await
+        .expect("scale");
+}
+
+/// Drift behind the operator's back: the ALB's listener deleted.
+async fn delete_listener_by_hand(aws: &privateapi::aws::Aws, ids: &privateapi::crd::ResourceIds) {
+    aws.elb
+        .delete_listener()
+        .listener_arn(ids.listener_arn.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("delete listener");
+}
+
 /// `plan` lists exactly what `apply` then does, also after drift made by hand, and
 /// `apply` makes only those writes.
 #[tokio::test]
@@ -192,20 +214,8 @@ async fn plan_lists_exactly_what_apply_then_does() {
     let ids = ready.resources;
 
     // Drift by hand, and a spec change, at once.
-    aws.ecs
-        .update_service()
-        .cluster(owner.resource_name("", 255))
-        .service(owner.resource_name("", 255))
-        .desired_count(5)
-        .send()
-        .await
-        .expect("scale");
-    aws.elb
-        .delete_listener()
-        .listener_arn(ids.listener_arn.clone().unwrap_or_default())
-        .send()
-        .await
-        .expect("delete listener");
+    scale_by_hand(&aws, &owner, 5).await;
+    delete_listener_by_hand(&aws, &ids).await;
     aws.apigw
         .create_deployment()
         .rest_api_id(ids.rest_api_id.clone().unwrap_or_default())
@@ -246,24 +256,11 @@ async fn drift_is_repaired_without_redeploying() {
     let spec = spec(&vpc, &subnets);
     let ready = until_ready(&aws, &owner, &spec, 5).await;
     let ids = ready.resources.clone();
-    let cluster = owner.resource_name("", 255);
 
     // Someone scales the service, deletes the listener, points an integration
     // elsewhere and removes a security-group rule, all behind the operator's back.
-    aws.ecs
-        .update_service()
-        .cluster(&cluster)
-        .service(owner.resource_name("", 255))
-        .desired_count(7)
-        .send()
-        .await
-        .expect("scale");
-    aws.elb
-        .delete_listener()
-        .listener_arn(ids.listener_arn.clone().unwrap_or_default())
-        .send()
-        .await
-        .expect("delete listener");
+    scale_by_hand(&aws, &owner, 7).await;
+    delete_listener_by_hand(&aws, &ids).await;
     let api_id = ids.rest_api_id.clone().unwrap_or_default();
     let resources = aws
         .apigw

@@ -148,7 +148,12 @@ pub async fn owners_tagged(aws: &Aws, key: &str) -> AwsResult<Vec<String>> {
             .send()
             .await
             .map_err(aws_err("DescribeSecurityGroups"))?;
-        let groups = out.security_groups().iter().filter_map(convert).map(|(uid, _)| uid).collect();
+        let groups = out
+            .security_groups()
+            .iter()
+            .filter_map(convert)
+            .map(|(uid, _)| uid)
+            .collect();
         Ok((groups, out.next_token().map(str::to_owned)))
     })
     .await?;
