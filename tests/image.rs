@@ -11,7 +11,7 @@
 //! cargo test --test image
 //! ```
 //!
-//! Without it the test fails (skip it with `cargo test -- --skip image`). It needs
+//! Without it the test fails (skip it with `cargo test -- --skip operator_image`). It needs
 //! buildah (scripts/image.sh installs it) and root (buildah's chroot isolation).
 
 mod common;
@@ -31,7 +31,7 @@ fn image() -> PathBuf {
             panic!(
                 "PRIVATEAPI_IMAGE is not set: build the image first and point it at the OCI archive, \
              export PRIVATEAPI_IMAGE=\"$(make -s image | tail -n1)\" (make test does this), \
-             or skip this test with `cargo test -- --skip image`"
+             or skip this test with `cargo test -- --skip operator_image`"
             )
         });
     assert!(
@@ -116,7 +116,7 @@ impl Drop for Buildah {
 }
 
 #[tokio::test]
-async fn the_image_applies_a_manifest_as_nonroot() {
+async fn operator_image_applies_a_manifest_as_nonroot() {
     let archive = image();
     let mut buildah = Buildah::new();
     let ctr = buildah.from(&archive);
