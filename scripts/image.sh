@@ -93,7 +93,8 @@ cmd_assemble() {
   local tree="$OUT_DIR/rootfs" archive="$OUT_DIR/$NAME-$v.oci.tar"
   mkdir -p "$OUT_DIR" "$STORE"
   cmd_rootfs "$bin" "$tree"
-  # The creation time is the last commit's (or 0): the same tree, the same image.
+  # The image's creation time is the last commit's (or 0), not the build's. (The
+  # archive is still not byte-for-byte the same from one build to the next.)
   local epoch; epoch="$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)"
   CTR="$(bah from --quiet scratch)"
   trap 'bah rm "$CTR" >/dev/null 2>&1 || true' EXIT
