@@ -9,7 +9,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/privateapi
 # The AWS fault interceptor is built for tests only (Cargo.toml, src/aws/faults.rs).
 TEST_FEATURES := --features test-faults
 
-.PHONY: help build demo demo-stop test bench unit lint crds chart chart-lint fmt emulator apiserver stop
+.PHONY: help build image demo demo-stop test bench unit lint crds chart chart-lint fmt emulator apiserver stop
 
 help:
 	@echo "make demo       run the operator end to end on a local API server + AWS emulator"
@@ -20,9 +20,15 @@ help:
 	@echo "make chart      render the Helm chart with default values (Helm v4 from the helm-python-sdk wheel)"
 	@echo "make chart-lint helm lint --strict the chart"
 	@echo "make build      cargo build (debug)"
+	@echo "make image      the operator image (release build, buildah, no Docker); prints the OCI archive's path last"
 
 build:
 	cargo build --bin privateapi
+
+# Release build + buildah (installed if missing), FROM scratch; the last line is the
+# path of the OCI archive (scripts/image.sh).
+image:
+	@scripts/image.sh
 
 demo: build
 	@scripts/demo.sh start

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: lint, then every test (unit, emulator integration, end to end),
+# `make test`: lint, the operator image, then every test (unit, emulator
+# integration, the image, end to end),
 # on servers of its own (own ports and state), stopped again at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +31,10 @@ step "lint: cargo fmt --check, cargo clippy -D warnings (with and without test-f
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets "${FEATURES[@]}" -- -D warnings
+
+step "the operator image (scripts/image.sh: release build, buildah, OCI archive) for tests/image.rs"
+PRIVATEAPI_IMAGE="$(scripts/image.sh | tail -n1)"
+export PRIVATEAPI_IMAGE
 
 step "AWS emulator (moto, patched) and Kubernetes API server (apiextensions-apiserver + etcd)"
 eval "$(scripts/emulator.sh start)"

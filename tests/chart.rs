@@ -474,8 +474,8 @@ fn default_rendering() {
     let c = container(&docs);
     assert_eq!(
         c["image"].as_str(),
-        Some("privateapi-operator:0.1.0"),
-        "image defaults to the appVersion"
+        Some("ghcr.io/privateapi-io/privateapi-operator:0.1.0"),
+        "image defaults to the released one, tagged with the appVersion"
     );
     assert_eq!(strings(&c["args"]), ["run"]);
     assert!(c["command"].is_null(), "the image's ENTRYPOINT is /privateapi");
