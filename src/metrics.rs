@@ -131,6 +131,14 @@ impl Metrics {
         for (c, n) in by_condition {
             let _ = writeln!(out, "privateapi_resources{{condition=\"{c}\"}} {n}");
         }
+        let _ = writeln!(out, "# HELP privateapi_build_info The operator's version.");
+        let _ = writeln!(out, "# TYPE privateapi_build_info gauge");
+        let _ = writeln!(
+            out,
+            "privateapi_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        render_process(&mut out, &Process::read());
         if let Some(stats) = crate::sync::lock(&self.aws).as_ref() {
             let _ = writeln!(
                 out,
@@ -147,12 +155,20 @@ impl Metrics {
         out
     }
 
-    /// Serves the endpoints until the process ends.
+    /// Serves the endpoints until the process ends. A failed accept (out of file
+    /// descriptors, say) is logged and retried after a pause: `/healthz` must outlive it.
     pub async fn serve(self: Arc<Self>, addr: &str) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
         tracing::info!(addr, "metrics and health endpoints listening");
         loop {
-            let (mut socket, _) = listener.accept().await?;
+            let mut socket = match listener.accept().await {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics endpoint: accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
             let metrics = self.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
@@ -179,9 +195,82 @@ impl Metrics {
     }
 }
 
+/// The process's own figures, from /proc (Linux); what cannot be read is left out.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Process {
+    cpu_seconds: Option<f64>,
+    resident_bytes: Option<u64>,
+    open_fds: Option<usize>,
+}
+
+impl Process {
+    fn read() -> Process {
+        Process {
+            // The first field of schedstat: nanoseconds on a CPU (no clock-tick rate needed).
+            cpu_seconds: std::fs::read_to_string("/proc/self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .map(|ns| ns / 1e9),
+            resident_bytes: std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| vm_rss_bytes(&s)),
+            open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count()),
+        }
+    }
+}
+
+/// `VmRSS:   1234 kB` of /proc/self/status, in bytes.
+fn vm_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The standard process metrics of Prometheus clients.
+fn render_process(out: &mut String, process: &Process) {
+    if let Some(cpu) = process.cpu_seconds {
+        let _ = writeln!(out, "# HELP process_cpu_seconds_total CPU time of the process.");
+        let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
+        let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
+    }
+    if let Some(rss) = process.resident_bytes {
+        let _ = writeln!(
+            out,
+            "# HELP process_resident_memory_bytes Resident memory of the process."
+        );
+        let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
+        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+    }
+    if let Some(fds) = process.open_fds {
+        let _ = writeln!(out, "# HELP process_open_fds Open file descriptors of the process.");
+        let _ = writeln!(out, "# TYPE process_open_fds gauge");
+        let _ = writeln!(out, "process_open_fds {fds}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_figures_and_build_info_are_exported() {
+        assert_eq!(
+            vm_rss_bytes("Name:\tx\nVmRSS:\t   2048 kB\nThreads: 4\n"),
+            Some(2 * 1024 * 1024)
+        );
+        assert_eq!(vm_rss_bytes("Name:\tx\n"), None);
+        let process = Process::read();
+        assert!(process.resident_bytes.is_some_and(|b| b > 0), "{process:?}");
+        assert!(process.open_fds.is_some_and(|n| n >= 3), "{process:?}");
+        let text = Metrics::default().render();
+        for metric in [
+            "privateapi_build_info{version=",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+        ] {
+            assert!(text.contains(metric), "{metric} missing:\n{text}");
+        }
+    }
 
     #[test]
     fn renders_prometheus_text() {
