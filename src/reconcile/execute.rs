@@ -244,11 +244,18 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
                 .find(|(p, _)| p == path)
                 .map(|(_, i)| i)
                 .ok_or_else(|| Error::Unresolved(format!("the integration of ANY {path}")))?;
+            // What is made in this pass is known by now: say it as it was sent.
+            change.detail = format!(
+                "HTTP_PROXY via VPC link {} to {}",
+                integration.connection_id, integration.uri
+            );
             rest_api::put_integration(aws, &id, &need(refs, resource)?, integration).await?;
         }
         Action::CreateDeployment(api) => {
             let shape = resolve(refs, |f| api.try_map(f))?.shape();
-            let id = rest_api::create_deployment(aws, &need_slot(refs, Slot::RestApi)?, &shape).await?;
+            let api_id = need_slot(refs, Slot::RestApi)?;
+            let id = rest_api::create_deployment(aws, &api_id, &shape).await?;
+            change.name = api_id;
             change.detail = format!("shape {shape}");
             refs.set(Slot::Deployment, id);
         }
