@@ -95,7 +95,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             None => Ok(None),
         }
     };
-    // No cluster, no service in it: one read saved on every create.
+    // The service is read in the cluster the stack wants; a stack without one has none.
     let service = async {
         match (&desired.cluster, &desired.service) {
             (Some(cluster), Some(service)) => ecs::observe_service(aws, owner, &cluster.name, &service.name).await,
