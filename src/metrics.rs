@@ -159,7 +159,9 @@ impl Metrics {
     /// descriptors, say) is logged and retried after a pause: `/healthz` must outlive it.
     pub async fn serve(self: Arc<Self>, addr: &str) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
-        tracing::info!(addr, "metrics and health endpoints listening");
+        // The bound address, not the requested one: `:0` asks the kernel for a free port.
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "metrics and health endpoints listening");
         loop {
             let mut socket = match listener.accept().await {
                 Ok((socket, _)) => socket,

@@ -560,8 +560,8 @@ async fn a_resource_waiting_on_aws_gets_cheap_checks_until_it_moves() {
     let owner = owner_of(&ns, "slow");
     let link = owner.resource_name("", 128);
     set_link_pending(&link, Some(Duration::from_secs(12))).await;
-    let addr = format!("127.0.0.1:{}", 20000 + (rand::random::<u16>() % 20000));
-    let op = start_operator(&ns, &["--metrics-addr", &addr]);
+    let op = start_operator(&ns, &["--metrics-addr", "127.0.0.1:0"]);
+    let addr = op.metrics_addr();
     wait_ready(&ns, "slow", &op);
     set_link_pending(&link, None).await;
 
@@ -597,9 +597,8 @@ async fn metrics_health_and_graceful_shutdown() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let ns = namespace("ops");
-    let port = 20000 + (rand::random::<u16>() % 20000);
-    let addr = format!("127.0.0.1:{port}");
-    let mut op = start_operator(&ns, &["--metrics-addr", &addr, "--log-format", "json"]);
+    let mut op = start_operator(&ns, &["--metrics-addr", "127.0.0.1:0", "--log-format", "json"]);
+    let addr = op.metrics_addr();
     ok(kubectl_apply(&manifest(&ns, "watched", &vpc, &subnets, IMAGE)));
     wait_ready(&ns, "watched", &op);
 

@@ -87,6 +87,35 @@ impl Operator {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
+    /// The address the metrics server bound (start it with `--metrics-addr 127.0.0.1:0`),
+    /// read from its log line; fails after 30 s.
+    pub fn metrics_addr(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let bound = self
+                .log()
+                .lines()
+                .filter(|l| l.contains("metrics and health endpoints listening"))
+                .find_map(|l| {
+                    let at = l.find("127.0.0.1:")?;
+                    let addr: String = l[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                        .collect();
+                    Some(addr)
+                });
+            if let Some(addr) = bound {
+                return addr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the metrics server never said where it listens:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The last `n` lines of the log.
     pub fn log_tail(&self, n: usize) -> String {
         let text = self.log();
