@@ -21,11 +21,18 @@ const FARGATE_RULE: &str = "self.cpu == 256 ? self.memory in [512, 1024, 2048] \
 : self.cpu == 8192 ? (self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) \
 : (self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)";
 
+const ARCHITECTURE_RULE: &str = "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' \
+|| !has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1'";
+
+const ARCHITECTURE_MESSAGE: &str = "an HTTP API reaches its load balancer through a VPC Link V2 only: \
+set vpcLink.version V2 (the default) or api.type REST";
+
 const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: cpu 256 → 512, 1024 or 2048; \
 cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
 (steps of 1024); cpu 8192 → 16384-61440 (steps of 4096); cpu 16384 → 32768-122880 (steps of 8192)";
 
-/// A private API: API Gateway REST API → VPC Link V2 → internal ALB → ECS Fargate.
+/// A private API: an API Gateway REST or HTTP API → a VPC link → an internal load
+/// balancer → ECS Fargate.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "privateapi.io",
@@ -35,7 +42,7 @@ cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096
     shortname = "papi",
     category = "aws",
     namespaced,
-    doc = "A private API on AWS from one object: an API Gateway REST API, a VPC link, an internal ALB and an ECS Fargate service, kept as the spec says and deleted in order.",
+    doc = "A private API on AWS from one object: an API Gateway REST or HTTP API, a VPC link, an internal load balancer and an ECS Fargate service, kept as the spec says and deleted in order.",
     status = "PrivateApiStatus",
     derive = "PartialEq",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
@@ -44,6 +51,11 @@ cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": ARCHITECTURE_RULE, "message": ARCHITECTURE_MESSAGE},
+    {"rule": "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' || !has(self.vpcLink.existingId)", "message": "vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"},
+    {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"}
+]))]
 pub struct PrivateApiSpec {
     /// AWS region. Defaults to the operator's configured region. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,7 +66,7 @@ pub struct PrivateApiSpec {
     pub network: NetworkSpec,
     /// The ECS Fargate service behind the API.
     pub service: ServiceSpec,
-    /// The internal Application Load Balancer in front of the service.
+    /// The internal load balancer in front of the service.
     #[serde(default)]
     pub load_balancer: LoadBalancerSpec,
     /// The API Gateway VPC link that reaches the load balancer.
@@ -212,7 +224,13 @@ impl Default for HealthCheck {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
-    /// The ALB's HTTP listener port (inside the VPC only: the ALB is internal).
+    /// `application` (an ALB: HTTP listener, HTTP health checks) or `network` (an NLB:
+    /// TCP listener, TCP health checks, the tasks as direct targets). With a VPC Link
+    /// V1 and `application`, an NLB forwards to the ALB. Immutable.
+    #[serde(default, rename = "type")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "loadBalancer.type is immutable: create a new PrivateApi for another load balancer type"}]))]
+    pub kind: LoadBalancerKind,
+    /// The listener port (inside the VPC only: the load balancer is internal).
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub listener_port: i32,
@@ -221,14 +239,41 @@ pub struct LoadBalancerSpec {
 impl Default for LoadBalancerSpec {
     fn default() -> Self {
         LoadBalancerSpec {
+            kind: LoadBalancerKind::default(),
             listener_port: default_port(),
         }
     }
 }
 
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum LoadBalancerKind {
+    /// An internal Application Load Balancer.
+    #[default]
+    #[serde(rename = "application")]
+    Application,
+    /// An internal Network Load Balancer.
+    #[serde(rename = "network")]
+    Network,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum VpcLinkVersion {
+    /// An apigatewayv2 VPC link into the subnets: serves REST and HTTP APIs, reaches
+    /// ALBs and NLBs.
+    #[default]
+    V2,
+    /// An apigateway VPC link bound to one NLB: REST APIs only.
+    V1,
+}
+
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcLinkSpec {
+    /// `V2` (default) or `V1` (REST APIs only; the link targets an NLB the operator
+    /// makes). Immutable.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "vpcLink.version is immutable: create a new PrivateApi for another link version"}]))]
+    pub version: VpcLinkVersion,
     /// Use an existing VPC Link V2 (apigatewayv2) instead of creating one. It must
     /// reach the ALB's subnets; the operator never modifies or deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,10 +284,13 @@ pub struct VpcLinkSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiSpec {
-    /// The kind of API Gateway API.
+    /// `REST` (API Gateway REST API, deployed to `stageName`) or `HTTP` (an HTTP API,
+    /// served by its auto-deployed `$default` stage). Immutable.
     #[serde(default, rename = "type")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "api.type is immutable: a REST and an HTTP API are different AWS objects with different endpoints"}]))]
     pub api_type: ApiType,
-    /// The stage the API is deployed to; part of the invoke URL.
+    /// The stage a REST API is deployed to; part of the invoke URL. HTTP APIs serve
+    /// at their `$default` stage.
     #[serde(default = "default_stage")]
     #[schemars(regex(pattern = r"^[a-zA-Z0-9_]{1,128}$"))]
     pub stage_name: String,
@@ -285,10 +333,13 @@ impl Default for ApiSpec {
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum ApiType {
-    /// API Gateway REST API (apigateway v1) through a VPC Link V2.
+    /// API Gateway REST API (apigateway).
     #[default]
     #[serde(rename = "REST")]
     Rest,
+    /// API Gateway HTTP API (apigatewayv2).
+    #[serde(rename = "HTTP")]
+    Http,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -359,7 +410,8 @@ pub struct PrivateApiStatus {
     /// The `metadata.generation` the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// The invoke URL: `https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}`.
+    /// The invoke URL: `https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}`
+    /// (REST) or `https://{httpApiId}.execute-api.{region}.amazonaws.com/` (HTTP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// kstatus conditions: Ready, Reconciling, Stalled, and one per part.
@@ -381,6 +433,9 @@ pub struct ResourceIds {
     /// The REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_api_id: Option<String>,
+    /// The HTTP API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_api_id: Option<String>,
     /// The deployment the stage serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
@@ -510,6 +565,18 @@ impl PrivateApiSpec {
         }
         if !(1..=65535).contains(&self.load_balancer.listener_port) {
             problems.push("spec.loadBalancer.listenerPort: must be 1-65535".into());
+        }
+        if self.api.api_type == ApiType::Http && self.vpc_link.version == VpcLinkVersion::V1 {
+            problems.push(format!("spec: {ARCHITECTURE_MESSAGE}"));
+        }
+        if self.vpc_link.version == VpcLinkVersion::V1 && self.vpc_link.existing_id.is_some() {
+            problems.push(
+                "spec.vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"
+                    .into(),
+            );
+        }
+        if self.api.api_type == ApiType::Http && self.api.endpoint_type != EndpointType::Regional {
+            problems.push("spec.api.endpointType: HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST".into());
         }
         let stage = &self.api.stage_name;
         if stage.is_empty() || stage.len() > 128 || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

@@ -1,7 +1,7 @@
 //! One region's PrivateApi parts, read with a handful of list calls and shared by
 //! every drift check of a resync window: security groups (with their rules), load
 //! balancers, target groups (with the load balancers that route to them), VPC links
-//! and REST APIs. A hundred resources cost five reads together instead of five each.
+//! and REST and HTTP APIs. A hundred resources cost five reads together instead of five each.
 //!
 //! The listing calls are the same ones the full pass uses (`list_all` in each part's
 //! module), so what counts as "ours" is decided in one place.
@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::elb::{self, ObservedLoadBalancer, ObservedTargetGroup};
+use super::http_api;
 use super::rest_api::{self, ListedApi};
 use super::security_group::{self, ObservedGroup};
 use super::vpc_link::{self, ObservedVpcLink};
@@ -32,16 +33,19 @@ pub struct Inventory {
     pub vpc_links: HashMap<String, (Option<String>, ObservedVpcLink)>,
     /// Every REST API of the region, by id.
     pub rest_apis: HashMap<String, ListedApi>,
+    /// Every HTTP API of the region, by id.
+    pub http_apis: HashMap<String, http_api::ListedApi>,
 }
 
 impl Inventory {
     pub async fn load(aws: &Aws) -> AwsResult<Inventory> {
-        let (groups, load_balancers, target_groups, vpc_links, rest_apis) = tokio::try_join!(
+        let (groups, load_balancers, target_groups, vpc_links, rest_apis, http_apis) = tokio::try_join!(
             security_group::list_all(aws),
             elb::list_load_balancers(aws),
             elb::list_target_groups(aws),
             vpc_link::list_all(aws),
             rest_api::list_all(aws),
+            http_api::list_all(aws),
         )?;
         let mut by_uid: HashMap<String, Vec<ObservedGroup>> = HashMap::new();
         for (uid, group) in groups {
@@ -57,6 +61,7 @@ impl Inventory {
                 .map(|(uid, link)| (link.id.clone(), (uid, link)))
                 .collect(),
             rest_apis: rest_apis.into_iter().map(|api| (api.id.clone(), api)).collect(),
+            http_apis: http_apis.into_iter().map(|api| (api.id.clone(), api)).collect(),
         })
     }
 
@@ -77,7 +82,7 @@ impl Inventory {
 }
 
 /// Reads one inventory costs (one page per list).
-pub const LISTS: usize = 5;
+pub const LISTS: usize = 6;
 
 /// How long an inventory is reused. `Fixed`: for checks that must see AWS move (a
 /// resource waiting on it). `Shared`: for the resync of Ready resources, sized so that
@@ -177,11 +182,11 @@ mod tests {
             resync: Duration::from_secs(300),
             reads_per_resync: 0.5,
         };
-        // One resource: the five lists every ten resyncs cost it half a read each.
-        assert_eq!(shared.max_age(1), Duration::from_secs(3000));
-        assert_eq!(shared.max_age(0), Duration::from_secs(3000));
-        assert_eq!(shared.max_age(10), Duration::from_secs(300));
-        // A hundred: the floor, five lists a minute among them (0.25 reads each).
+        // One resource: the six lists every twelve resyncs cost it half a read each.
+        assert_eq!(shared.max_age(1), Duration::from_secs(3600));
+        assert_eq!(shared.max_age(0), Duration::from_secs(3600));
+        assert_eq!(shared.max_age(10), Duration::from_secs(360));
+        // A hundred: the floor, six lists a minute among them (0.3 reads each).
         assert_eq!(shared.max_age(100), Duration::from_secs(60));
         assert_eq!(
             Freshness::Fixed(Duration::from_secs(5)).max_age(1000),

@@ -7,6 +7,7 @@
 pub mod ecs;
 pub mod elb;
 pub mod error;
+pub mod http_api;
 #[cfg(feature = "test-faults")]
 pub mod faults;
 pub mod iam;

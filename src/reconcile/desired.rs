@@ -4,12 +4,13 @@
 
 use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup};
+use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
 use crate::aws::ownership::Owner;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::vpc_link::DesiredVpcLink;
-use crate::crd::PrivateApiSpec;
+use crate::crd::{ApiType, PrivateApiSpec};
 
 use super::model::{Id, Slot};
 
@@ -47,7 +48,10 @@ pub struct DesiredStack {
     pub vpc_link: Option<LinkWanted>,
     pub task_definition: Option<DesiredTaskDefinition<Id>>,
     pub service: Option<DesiredService<Id>>,
+    /// The REST API (`api.type: REST`).
     pub api: Option<DesiredApi<Id>>,
+    /// The HTTP API (`api.type: HTTP`).
+    pub http_api: Option<DesiredHttpApi<Id>>,
 }
 
 impl DesiredStack {
@@ -82,6 +86,16 @@ impl DesiredStack {
                 tags: tags("ecs-cluster"),
             },
         };
+        let link_id = match &spec.vpc_link.existing_id {
+            Some(id) => Id::Given(id.clone()),
+            None => Id::Of(Slot::VpcLink),
+        };
+        let api_name = format!("{}-{}", owner.namespace, owner.name);
+        let api_description = spec
+            .api
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", owner.key()));
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
         DesiredStack {
@@ -144,24 +158,27 @@ impl DesiredStack {
                 client_token: crate::aws::ownership::fingerprint(&format!("service/{}", owner.uid)),
                 tags: tags("ecs-service"),
             }),
-            api: Some(DesiredApi {
-                name: format!("{}-{}", owner.namespace, owner.name),
-                description: spec
-                    .api
-                    .description
-                    .clone()
-                    .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", owner.key())),
+            api: (spec.api.api_type == ApiType::Rest).then(|| DesiredApi {
+                name: api_name.clone(),
+                description: api_description.clone(),
                 endpoint_type: spec.api.endpoint_type,
                 tags: tags("rest-api"),
                 stage_name: spec.api.stage_name.clone(),
                 throttle: spec.api.throttle,
                 target: Target {
                     load_balancer_dns: Id::Of(Slot::LoadBalancerDns),
-                    vpc_link: match &spec.vpc_link.existing_id {
-                        Some(id) => Id::Given(id.clone()),
-                        None => Id::Of(Slot::VpcLink),
-                    },
+                    vpc_link: link_id.clone(),
                     load_balancer_arn: Id::Of(Slot::LoadBalancer),
+                },
+            }),
+            http_api: (spec.api.api_type == ApiType::Http).then(|| DesiredHttpApi {
+                name: api_name.clone(),
+                description: api_description.clone(),
+                tags: tags("http-api"),
+                throttle: spec.api.throttle,
+                integration: http_api::Integration {
+                    connection_id: link_id.clone(),
+                    uri: Id::Of(Slot::Listener),
                 },
             }),
             cluster: Some(cluster),
@@ -183,6 +200,7 @@ impl DesiredStack {
             task_definition: None,
             service: None,
             api: None,
+            http_api: None,
         }
     }
 

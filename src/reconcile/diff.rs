@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use crate::aws::arn_name;
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
+use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleChange};
 use crate::aws::rest_api::{self, DesiredApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
@@ -108,6 +109,22 @@ pub enum Action {
     },
     DeleteStage(String),
     DeleteDeployment(String),
+    CreateHttpApi(DesiredHttpApi<Id>),
+    DeleteHttpApi(String),
+    CreateHttpIntegration(DesiredHttpApi<Id>),
+    UpdateHttpIntegration {
+        id: String,
+        api: DesiredHttpApi<Id>,
+    },
+    DeleteHttpIntegration(String),
+    /// A route of `http_api::ROUTE_KEYS` to the integration.
+    CreateRoute(&'static str),
+    PointRoute {
+        id: String,
+    },
+    DeleteRoute(String),
+    CreateHttpStage(DesiredHttpApi<Id>),
+    UpdateHttpStage(Option<Throttle>),
     /// Not a call: a partial read (the drift check's) shows the part out of sync,
     /// and only a full read can say what to change.
     Recheck,
@@ -284,6 +301,9 @@ fn seed(refs: &mut Refs, observed: &ObservedStack) {
     if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()) {
         refs.learn(Slot::RestApi, Some(id));
     }
+    if let Some(id) = observed.http_apis.read().and_then(|ids| ids.first()) {
+        refs.learn(Slot::HttpApi, Some(id));
+    }
     if let Some(api) = observed.api.found() {
         refs.learn(Slot::RootResource, api.root.as_ref().map(|r| r.id.as_str()));
         refs.learn(Slot::ProxyResource, api.proxy.as_ref().map(|r| r.id.as_str()));
@@ -315,6 +335,7 @@ impl Differ<'_> {
         };
         self.task_definition_and_service(&going);
         self.api(link);
+        self.http_api(link);
         self.retire_links(retire);
         self.load_balancer_deletes(&going);
         self.last_deletes(&going);
@@ -882,12 +903,35 @@ impl Differ<'_> {
 
     /// Every API of ours, when none is wanted (their stages and deployments go with them).
     fn api_deletes(&mut self) {
-        if self.desired.api.is_some() {
-            return;
+        if self.desired.api.is_none() {
+            for id in self.observed.rest_apis.read().into_iter().flatten() {
+                self.plan
+                    .step(Verb::Delete, Part::RestApi, id, "", Action::DeleteRestApi(id.clone()));
+            }
         }
-        for id in self.observed.rest_apis.read().into_iter().flatten() {
-            self.plan
-                .step(Verb::Delete, Part::RestApi, id, "", Action::DeleteRestApi(id.clone()));
+        if self.desired.http_api.is_none() {
+            for id in self.observed.http_apis.read().into_iter().flatten() {
+                self.plan
+                    .step(Verb::Delete, Part::HttpApi, id, "", Action::DeleteHttpApi(id.clone()));
+            }
+        }
+    }
+
+    /// When the API's wiring may run, given the link; `None` (reported) when it must
+    /// wait for the link.
+    fn wiring_gate(&mut self, link: LinkReady) -> Option<Gate> {
+        match link {
+            LinkReady::Yes => Some(Gate::Always),
+            LinkReady::IfNewOneIs => Some(Gate::LinkUsable),
+            LinkReady::No => {
+                // Integrations need a usable link; everything else is already in place.
+                self.plan.part(PartStatus::waiting(
+                    Condition::Api,
+                    "WaitingForVpcLink",
+                    "the API is wired once the VPC link is AVAILABLE",
+                ));
+                None
+            }
         }
     }
 
@@ -918,18 +962,8 @@ impl Differ<'_> {
                 Action::CreateRestApi(wanted.clone()),
             );
         }
-        let gate = match link {
-            LinkReady::Yes => Gate::Always,
-            LinkReady::IfNewOneIs => Gate::LinkUsable,
-            LinkReady::No => {
-                // Integrations need a usable link; everything else is already in place.
-                self.plan.part(PartStatus::waiting(
-                    Condition::Api,
-                    "WaitingForVpcLink",
-                    "the API is wired once the VPC link is AVAILABLE",
-                ));
-                return;
-            }
+        let Some(gate) = self.wiring_gate(link) else {
+            return;
         };
         // Compared with what is known; what is still to be made differs anyway.
         let Some(shown) = wanted.try_map(|id| Some(self.refs().show(id))) else {
@@ -1076,6 +1110,175 @@ impl Differ<'_> {
         self.plan.part(PartStatus::ready(
             Condition::Api,
             format!("stage {} serves shape {shape}", wanted.stage_name),
+        ));
+    }
+
+    // ------------------------------------------------------------ HTTP API
+
+    /// The HTTP API: one integration, the routes of `http_api::ROUTE_KEYS` to it, and
+    /// the auto-deployed `$default` stage. Integrations and routes no one wants go.
+    fn http_api(&mut self, link: LinkReady) {
+        let Some(found) = self.observed.http_apis.read() else {
+            return;
+        };
+        let Some(wanted) = &self.desired.http_api else {
+            return; // see `api_deletes`
+        };
+        // Duplicates can only come from a lost CreateApi answer: keep the oldest.
+        for extra in found.iter().skip(1) {
+            self.plan.step(
+                Verb::Delete,
+                Part::HttpApi,
+                extra,
+                "duplicate",
+                Action::DeleteHttpApi(extra.clone()),
+            );
+        }
+        if found.is_empty() {
+            self.plan.step(
+                Verb::Create,
+                Part::HttpApi,
+                &wanted.name,
+                "HTTP",
+                Action::CreateHttpApi(wanted.clone()),
+            );
+        }
+        let Some(gate) = self.wiring_gate(link) else {
+            return;
+        };
+        let resolved = wanted.integration.try_map(|id| self.refs().get(id));
+        let shown = wanted.integration.try_map(|id| Some(self.refs().show(id)));
+        let Some(shown) = shown else { return };
+        let detail = format!("HTTP_PROXY via VPC link {} to {}", shown.connection_id, shown.uri);
+
+        if let Some(details) = self.observed.http_details.read() {
+            let details = details.clone().unwrap_or_default();
+            // The one as wanted that the routes use, else any as wanted (an earlier
+            // create whose answer was lost), else the one the routes use or the oldest,
+            // changed in place.
+            let routed = |i: &&http_api::ObservedIntegration| {
+                let target = http_api::route_target(&i.id);
+                details.routes.iter().any(|r| r.target.as_deref() == Some(target.as_str()))
+            };
+            let as_wanted = |i: &&http_api::ObservedIntegration| resolved.as_ref().is_some_and(|w| i.is(w));
+            let all = &details.integrations;
+            let keep = all
+                .iter()
+                .find(|i| as_wanted(i) && routed(i))
+                .or_else(|| all.iter().find(as_wanted))
+                .or_else(|| all.iter().find(routed))
+                .or_else(|| all.first());
+            match keep {
+                Some(current) => {
+                    self.plan.refs.learn(Slot::HttpIntegration, Some(&current.id));
+                    if resolved.as_ref().is_none_or(|w| !current.is(w)) {
+                        self.plan.gated(
+                            gate,
+                            Verb::Update,
+                            Part::ApiIntegration,
+                            &current.id,
+                            detail,
+                            Action::UpdateHttpIntegration {
+                                id: current.id.clone(),
+                                api: wanted.clone(),
+                            },
+                        );
+                    }
+                }
+                None => self.plan.gated(
+                    gate,
+                    Verb::Create,
+                    Part::ApiIntegration,
+                    "ANY",
+                    detail,
+                    Action::CreateHttpIntegration(wanted.clone()),
+                ),
+            }
+            let target = self
+                .refs()
+                .slot(Slot::HttpIntegration)
+                .filter(|_| keep.is_some())
+                .map(http_api::route_target);
+            for key in http_api::ROUTE_KEYS {
+                match details.routes.iter().find(|r| r.key == key) {
+                    Some(route) if route.target.is_some() && route.target == target => {}
+                    Some(route) => self.plan.gated(
+                        gate,
+                        Verb::Update,
+                        Part::ApiRoute,
+                        key,
+                        "to the integration",
+                        Action::PointRoute { id: route.id.clone() },
+                    ),
+                    None => self.plan.gated(
+                        gate,
+                        Verb::Create,
+                        Part::ApiRoute,
+                        key,
+                        "to the integration",
+                        Action::CreateRoute(key),
+                    ),
+                }
+            }
+            for stray in details
+                .routes
+                .iter()
+                .filter(|r| !http_api::ROUTE_KEYS.contains(&r.key.as_str()))
+            {
+                self.plan.gated(
+                    gate,
+                    Verb::Delete,
+                    Part::ApiRoute,
+                    &stray.key,
+                    "not in spec",
+                    Action::DeleteRoute(stray.id.clone()),
+                );
+            }
+            // Once no route of ours points at them (the routes above moved first).
+            let kept = keep.map(|k| k.id.as_str());
+            for extra in details.integrations.iter().filter(|i| Some(i.id.as_str()) != kept) {
+                self.plan.gated(
+                    gate,
+                    Verb::Delete,
+                    Part::ApiIntegration,
+                    &extra.id,
+                    "not in use",
+                    Action::DeleteHttpIntegration(extra.id.clone()),
+                );
+            }
+        }
+
+        let Some(stages) = self.observed.http_stages.read() else {
+            return;
+        };
+        match stages.iter().find(|s| s.name == http_api::STAGE) {
+            None => self.plan.gated(
+                gate,
+                Verb::Create,
+                Part::ApiStage,
+                http_api::STAGE,
+                "auto-deploy",
+                Action::CreateHttpStage(wanted.clone()),
+            ),
+            Some(stage) if !stage.auto_deploy || (wanted.throttle.is_some() && stage.throttle != wanted.throttle) => {
+                let detail = match wanted.throttle {
+                    Some(t) => format!("auto-deploy, throttle {} req/s, burst {}", t.rate_limit, t.burst_limit),
+                    None => "auto-deploy".into(),
+                };
+                self.plan.gated(
+                    gate,
+                    Verb::Update,
+                    Part::ApiStage,
+                    http_api::STAGE,
+                    detail,
+                    Action::UpdateHttpStage(wanted.throttle),
+                )
+            }
+            Some(_) => {}
+        }
+        self.plan.part(PartStatus::ready(
+            Condition::Api,
+            "the $default stage serves the routes, deployed automatically",
         ));
     }
 

@@ -16,6 +16,7 @@ use crate::reconcile::observe::{Seen, TaskDefinitions};
 const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/papi-tg/1";
 const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/papi-lb/1";
 const TD: &str = "arn:aws:ecs:eu-west-1:1:task-definition/papi-family:1";
+const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/papi-lb/1/2";
 
 fn spec() -> PrivateApiSpec {
     serde_norway::from_str(
@@ -48,6 +49,7 @@ fn ids() -> Refs {
     refs.set(Slot::LoadBalancerDns, "internal-papi.elb.example");
     refs.set(Slot::VpcLink, "vl-1");
     refs.set(Slot::TaskDefinition, TD);
+    refs.set(Slot::Listener, LISTENER);
     refs
 }
 
@@ -67,15 +69,8 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
         .try_map(|id| refs.get(id))
         .expect("td resolves");
     let service = some(&d.service).try_map(|id| refs.get(id)).expect("service resolves");
-    let api = some(&d.api).try_map(|id| refs.get(id)).expect("api resolves");
-    let [(_, root), (_, proxy)] = api.integrations();
-    let resource = |id: &str, integration| ObservedResource {
-        id: id.into(),
-        has_any_method: true,
-        integration: Some(integration),
-    };
     let lb = some(&d.load_balancer);
-    ObservedStack {
+    let stack = ObservedStack {
         groups: Seen::Read(
             d.groups
                 .iter()
@@ -117,7 +112,7 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
             security_groups: vec!["sg-alb".into()],
         })),
         listeners: Seen::Read(vec![ObservedListener {
-            arn: "arn:listener".into(),
+            arn: LISTENER.into(),
             port: some(&d.listener).port,
             protocol: "HTTP".into(),
             forwards_to: vec![TG.into()],
@@ -152,6 +147,23 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
             public_ip: false,
             rolling_out: false,
         })),
+        ..ObservedStack::default()
+    };
+    match (&d.api, &d.http_api) {
+        (Some(api), _) => with_rest_api(stack, &api.try_map(|id| refs.get(id)).expect("api resolves")),
+        (_, Some(api)) => with_http_api(stack, &api.try_map(|id| refs.get(id)).expect("api resolves")),
+        _ => stack,
+    }
+}
+
+fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedStack {
+    let [(_, root), (_, proxy)] = api.integrations();
+    let resource = |id: &str, integration| ObservedResource {
+        id: id.into(),
+        has_any_method: true,
+        integration: Some(integration),
+    };
+    ObservedStack {
         rest_apis: Seen::Read(vec!["api-1".into()]),
         api: Seen::Read(Some(ObservedApi {
             id: "api-1".into(),
@@ -169,7 +181,46 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
             id: "d-1".into(),
             description: Some(format!("privateapi shape={}", api.shape())),
         }]),
+        ..stack
     }
+}
+
+fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
+    use crate::aws::http_api::{ObservedDetails, ObservedIntegration, ObservedRoute};
+    ObservedStack {
+        http_apis: Seen::Read(vec!["http-1".into()]),
+        http_details: Seen::Read(Some(ObservedDetails {
+            integrations: vec![ObservedIntegration {
+                id: "int-1".into(),
+                kind: "HTTP_PROXY".into(),
+                method: "ANY".into(),
+                connection_type: "VPC_LINK".into(),
+                connection_id: api.integration.connection_id.clone(),
+                uri: api.integration.uri.clone(),
+                payload_format: "1.0".into(),
+            }],
+            routes: http_api::ROUTE_KEYS
+                .iter()
+                .map(|key| ObservedRoute {
+                    id: format!("route {key}"),
+                    key: (*key).into(),
+                    target: Some("integrations/int-1".into()),
+                })
+                .collect(),
+        })),
+        http_stages: Seen::Read(vec![http_api::ObservedStage {
+            name: "$default".into(),
+            auto_deploy: true,
+            throttle: api.throttle,
+        }]),
+        ..stack
+    }
+}
+
+fn http_spec() -> PrivateApiSpec {
+    let mut s = spec();
+    s.api.api_type = crate::crd::ApiType::Http;
+    s
 }
 
 /// The steps as `(verb, part, detail)`.
@@ -580,4 +631,149 @@ fn arn_names() {
     assert_eq!(arn_name(TG), "papi-tg");
     assert_eq!(arn_name("arn:aws:ecs:eu-west-1:1:cluster/papi"), "papi");
     assert_eq!(arn_name(TD), "papi-family:1");
+}
+
+#[test]
+fn an_http_api_in_sync_needs_no_step_and_integrates_with_the_listener() {
+    let d = desired(&http_spec(), &["subnet-a", "subnet-b"]);
+    assert!(d.api.is_none());
+    let http = some(&d.http_api);
+    assert_eq!(http.integration.uri, Id::Of(Slot::Listener));
+    let plan = diff(&d, &in_sync(&d));
+    assert_eq!(steps(&plan), []);
+    let ready: Vec<Condition> = plan.parts.iter().filter(|p| p.ready).map(|p| p.condition).collect();
+    assert_eq!(ready.len(), Condition::ALL.len(), "{:?}", plan.parts);
+    assert_eq!(plan.refs.slot(Slot::HttpIntegration), Some("int-1"));
+}
+
+#[test]
+fn a_new_http_api_is_made_and_wired_in_one_pass_behind_the_new_link() {
+    let d = desired(&http_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.vpc_links = Seen::Read(Vec::new());
+    observed.http_apis = Seen::Read(Vec::new());
+    observed.http_details = Seen::Read(None);
+    observed.http_stages = Seen::Read(Vec::new());
+    let plan = diff(&d, &observed);
+    assert_eq!(
+        verbs_and_parts(&plan),
+        [
+            (Verb::Create, Part::VpcLink),
+            (Verb::Create, Part::HttpApi),
+            (Verb::Create, Part::ApiIntegration),
+            (Verb::Create, Part::ApiRoute),
+            (Verb::Create, Part::ApiRoute),
+            (Verb::Create, Part::ApiStage),
+        ]
+    );
+    for step in &plan.steps[2..] {
+        assert_eq!(step.gate, Gate::LinkUsable, "{}", step.change);
+    }
+}
+
+#[test]
+fn each_http_api_drift_is_repaired_alone() {
+    use crate::aws::http_api::{ObservedIntegration, ObservedRoute};
+    let d = desired(&http_spec(), &["subnet-a", "subnet-b"]);
+    type Edit = fn(&mut ObservedStack);
+    let cases: Vec<(&str, Edit, Vec<(Verb, Part, &'static str)>)> = vec![
+        (
+            "integration re-pointed",
+            |o| {
+                if let Seen::Read(Some(d)) = &mut o.http_details {
+                    d.integrations[0].uri = "arn:other-listener".into();
+                }
+            },
+            vec![(Verb::Update, Part::ApiIntegration, "to arn:aws:elasticloadbalancing")],
+        ),
+        (
+            "route re-pointed",
+            |o| {
+                if let Seen::Read(Some(d)) = &mut o.http_details {
+                    d.routes[0].target = Some("integrations/other".into());
+                }
+            },
+            vec![(Verb::Update, Part::ApiRoute, "to the integration")],
+        ),
+        (
+            "route deleted",
+            |o| {
+                if let Seen::Read(Some(d)) = &mut o.http_details {
+                    d.routes.remove(1);
+                }
+            },
+            vec![(Verb::Create, Part::ApiRoute, "to the integration")],
+        ),
+        (
+            "route added by hand",
+            |o| {
+                if let Seen::Read(Some(d)) = &mut o.http_details {
+                    d.routes.push(ObservedRoute {
+                        id: "r-x".into(),
+                        key: "GET /admin".into(),
+                        target: None,
+                    });
+                }
+            },
+            vec![(Verb::Delete, Part::ApiRoute, "not in spec")],
+        ),
+        (
+            "an integration made twice (lost answer)",
+            |o| {
+                if let Seen::Read(Some(d)) = &mut o.http_details {
+                    let copy = ObservedIntegration {
+                        id: "int-0".into(),
+                        ..d.integrations[0].clone()
+                    };
+                    d.integrations.insert(0, copy);
+                }
+            },
+            vec![(Verb::Delete, Part::ApiIntegration, "not in use")],
+        ),
+        (
+            "auto-deploy turned off",
+            |o| {
+                if let Seen::Read(stages) = &mut o.http_stages {
+                    stages[0].auto_deploy = false;
+                }
+            },
+            vec![(Verb::Update, Part::ApiStage, "auto-deploy, throttle 50 req/s")],
+        ),
+        (
+            "an HTTP API made twice (lost answer)",
+            |o| {
+                if let Seen::Read(apis) = &mut o.http_apis {
+                    apis.push("http-2".into());
+                }
+            },
+            vec![(Verb::Delete, Part::HttpApi, "duplicate")],
+        ),
+    ];
+    for (what, edit, expected) in cases {
+        let mut observed = in_sync(&d);
+        edit(&mut observed);
+        let got = steps(&diff(&d, &observed));
+        assert_eq!(got.len(), expected.len(), "{what}: {got:?}");
+        for ((verb, part, detail), (want_verb, want_part, want_detail)) in got.iter().zip(&expected) {
+            assert_eq!((verb, part), (want_verb, want_part), "{what}: {got:?}");
+            assert!(detail.contains(want_detail), "{what}: {detail:?} lacks {want_detail:?}");
+        }
+    }
+}
+
+#[test]
+fn an_http_api_goes_first_on_teardown() {
+    let d = desired(&http_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    let first = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(
+        verbs_and_parts(&first),
+        [
+            (Verb::Delete, Part::HttpApi),
+            (Verb::Delete, Part::VpcLink),
+            (Verb::Delete, Part::EcsService),
+        ]
+    );
 }

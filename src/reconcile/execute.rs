@@ -5,7 +5,7 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, ecs, elb, iam, rest_api, vpc_link};
+use crate::aws::{Aws, ecs, elb, http_api, iam, rest_api, vpc_link};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
@@ -275,9 +275,52 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         }
         Action::DeleteStage(stage) => rest_api::delete_stage(aws, &need_slot(refs, Slot::RestApi)?, stage).await?,
         Action::DeleteDeployment(id) => rest_api::delete_deployment(aws, &need_slot(refs, Slot::RestApi)?, id).await?,
+        Action::CreateHttpApi(api) => {
+            let id = http_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
+            refs.set(Slot::HttpApi, id);
+        }
+        Action::DeleteHttpApi(id) => http_api::delete(aws, id).await?,
+        Action::CreateHttpIntegration(api) => {
+            let wanted = resolve(refs, |f| api.try_map(f))?;
+            change.detail = http_integration_detail(&wanted);
+            let id = http_api::create_integration(aws, &need_slot(refs, Slot::HttpApi)?, &wanted.integration).await?;
+            change.name = id.clone();
+            refs.set(Slot::HttpIntegration, id);
+        }
+        Action::UpdateHttpIntegration { id, api } => {
+            let wanted = resolve(refs, |f| api.try_map(f))?;
+            change.detail = http_integration_detail(&wanted);
+            http_api::update_integration(aws, &need_slot(refs, Slot::HttpApi)?, id, &wanted.integration).await?;
+        }
+        Action::DeleteHttpIntegration(id) => {
+            http_api::delete_integration(aws, &need_slot(refs, Slot::HttpApi)?, id).await?
+        }
+        Action::CreateRoute(key) => {
+            let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, Slot::HttpIntegration)?);
+            http_api::create_route(aws, &api, key, &integration).await?;
+        }
+        Action::PointRoute { id } => {
+            let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, Slot::HttpIntegration)?);
+            http_api::point_route(aws, &api, id, &integration).await?;
+        }
+        Action::DeleteRoute(id) => http_api::delete_route(aws, &need_slot(refs, Slot::HttpApi)?, id).await?,
+        Action::CreateHttpStage(api) => {
+            let wanted = resolve(refs, |f| api.try_map(f))?;
+            http_api::create_stage(aws, &need_slot(refs, Slot::HttpApi)?, &wanted).await?;
+        }
+        Action::UpdateHttpStage(throttle) => {
+            http_api::update_stage(aws, &need_slot(refs, Slot::HttpApi)?, *throttle).await?
+        }
         Action::Recheck => {}
     }
     Ok(None)
+}
+
+fn http_integration_detail(api: &http_api::DesiredHttpApi) -> String {
+    format!(
+        "HTTP_PROXY via VPC link {} to {}",
+        api.integration.connection_id, api.integration.uri
+    )
 }
 
 /// The security group IDs by role, as the status shows them.

@@ -175,6 +175,7 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     let svc = &spec.service;
     let resources = ResourceIds {
         rest_api_id: known(Slot::RestApi),
+        http_api_id: known(Slot::HttpApi),
         deployment_id: known(Slot::Deployment).filter(|_| wired),
         vpc_link_id: known(Slot::VpcLink).or_else(|| spec.vpc_link.existing_id.clone()),
         load_balancer_arn: known(Slot::LoadBalancer),
@@ -189,8 +190,9 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         security_group_ids: execute::group_ids(refs),
         subnet_ids: subnets,
     };
-    let endpoint = match (&resources.rest_api_id, wired) {
-        (Some(id), true) => Some(crate::aws::rest_api::invoke_url(id, &aws.region, &spec.api.stage_name)),
+    let endpoint = match (&resources.rest_api_id, &resources.http_api_id, wired) {
+        (Some(id), _, true) => Some(crate::aws::rest_api::invoke_url(id, &aws.region, &spec.api.stage_name)),
+        (None, Some(id), true) => Some(crate::aws::http_api::invoke_url(id, &aws.region)),
         _ => None,
     };
     let mut parts = run.parts;

@@ -25,6 +25,8 @@ pub enum Part {
     ApiIntegration,
     ApiDeployment,
     ApiStage,
+    HttpApi,
+    ApiRoute,
 }
 
 impl Part {
@@ -45,6 +47,8 @@ impl Part {
             Part::ApiIntegration => "ApiIntegration",
             Part::ApiDeployment => "ApiDeployment",
             Part::ApiStage => "ApiStage",
+            Part::HttpApi => "HttpApi",
+            Part::ApiRoute => "ApiRoute",
         }
     }
 
@@ -62,7 +66,9 @@ impl Part {
             | Part::ApiMethod
             | Part::ApiIntegration
             | Part::ApiDeployment
-            | Part::ApiStage => Condition::Api,
+            | Part::ApiStage
+            | Part::HttpApi
+            | Part::ApiRoute => Condition::Api,
         }
     }
 }
@@ -136,6 +142,8 @@ pub enum Slot {
     RootResource,
     ProxyResource,
     Deployment,
+    HttpApi,
+    HttpIntegration,
 }
 
 impl fmt::Display for Slot {
@@ -156,6 +164,8 @@ impl fmt::Display for Slot {
             Slot::RootResource => f.write_str("root resource id"),
             Slot::ProxyResource => f.write_str("proxy resource id"),
             Slot::Deployment => f.write_str("deployment id"),
+            Slot::HttpApi => f.write_str("HTTP API id"),
+            Slot::HttpIntegration => f.write_str("integration id"),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
 use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTargetGroup};
+use crate::aws::http_api;
 use crate::aws::iam::{self, ObservedRole, RoleKind};
 use crate::aws::inventory::Inventory;
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
@@ -79,6 +80,11 @@ pub struct ObservedStack {
     pub api: Seen<Option<ObservedApi>>,
     pub stages: Seen<Vec<ObservedStage>>,
     pub deployments: Seen<Vec<Deployment>>,
+    /// Our HTTP APIs, oldest first; the first one is ours to keep.
+    pub http_apis: Seen<Vec<String>>,
+    /// The kept HTTP API's integrations and routes.
+    pub http_details: Seen<Option<http_api::ObservedDetails>>,
+    pub http_stages: Seen<Vec<http_api::ObservedStage>>,
 }
 
 /// Every part of the stack `desired` describes, in two rounds of parallel reads (the
@@ -103,7 +109,20 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         }
     };
     let family = desired::task_family(owner);
-    let (groups, roles, cluster, elb, links, existing, task_definitions, service, apis) = tokio::try_join!(
+    // Only the kind of API the spec asks for is read: the kind is immutable.
+    let rest_apis = async {
+        match &desired.api {
+            Some(_) => rest_api::find(aws, owner).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let http_apis = async {
+        match &desired.http_api {
+            Some(_) => http_api::find(aws, owner).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (groups, roles, cluster, elb, links, existing, task_definitions, service, (apis, http_apis)) = tokio::try_join!(
         security_group::observe(aws, owner, vpc),
         roles(aws, owner, desired),
         cluster,
@@ -117,7 +136,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         },
         task_definitions(aws, owner, &family),
         service,
-        rest_api::find(aws, owner),
+        async { tokio::try_join!(rest_apis, http_apis) },
     )?;
     let mut observed = ObservedStack {
         groups: Seen::Read(groups),
@@ -134,11 +153,27 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         },
         task_definitions: Seen::Read(task_definitions),
         service: Seen::Read(service),
-        api: Seen::Read(None),
-        stages: Seen::Read(Vec::new()),
-        deployments: Seen::Read(Vec::new()),
-        rest_apis: Seen::Read(apis),
+        ..ObservedStack::default()
     };
+    if let Some(apis) = apis {
+        observed.api = Seen::Read(None);
+        observed.stages = Seen::Read(Vec::new());
+        observed.deployments = Seen::Read(Vec::new());
+        observed.rest_apis = Seen::Read(apis);
+    }
+    if let Some(apis) = http_apis {
+        observed.http_details = Seen::Read(None);
+        observed.http_stages = Seen::Read(Vec::new());
+        observed.http_apis = Seen::Read(apis);
+    }
+    if let Some(id) = observed.http_apis.read().and_then(|ids| ids.first()).cloned() {
+        let (details, stages) = tokio::try_join!(
+            http_api::observe_details(aws, &id),
+            http_api::observe_stages(aws, &id),
+        )?;
+        observed.http_details = Seen::Read(details);
+        observed.http_stages = Seen::Read(stages.unwrap_or_default());
+    }
     if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()).cloned() {
         let (resources, stages, deployments) = tokio::try_join!(
             rest_api::observe_resources(aws, &id),
@@ -189,6 +224,7 @@ pub fn from_inventory(
         Some(LinkWanted::Existing(id)) => Seen::Read(inventory.vpc_links.get(id).map(|(_, link)| link.clone())),
         _ => Seen::Unread,
     };
+    let http_apis = http_api::ours(inventory.http_apis.values().cloned(), uid);
     ObservedStack {
         groups: Seen::Read(inventory.groups.get(uid).cloned().unwrap_or_default()),
         load_balancer: Seen::Read(
@@ -205,7 +241,14 @@ pub fn from_inventory(
         ),
         vpc_links: Seen::Read(links),
         existing_link,
-        rest_apis: Seen::Read(apis.into_iter().map(|(_, id)| id).collect()),
+        rest_apis: match desired.api {
+            Some(_) => Seen::Read(apis.into_iter().map(|(_, id)| id).collect()),
+            None => Seen::Unread,
+        },
+        http_apis: match desired.http_api {
+            Some(_) => Seen::Read(http_apis),
+            None => Seen::Unread,
+        },
         ..ObservedStack::default()
     }
 }
@@ -220,6 +263,7 @@ pub async fn probe(
     observed: &mut ObservedStack,
 ) -> AwsResult<()> {
     let api = observed.rest_apis.read().and_then(|apis| apis.first()).cloned();
+    let http = observed.http_apis.read().and_then(|apis| apis.first()).cloned();
     match probe {
         Probe::Service => {
             if let (Some(cluster), Some(service)) = (&desired.cluster, &desired.service) {
@@ -230,10 +274,16 @@ pub async fn probe(
             if let Some(id) = api {
                 observed.api = Seen::Read(rest_api::observe_resources(aws, &id).await?);
             }
+            if let Some(id) = http {
+                observed.http_details = Seen::Read(http_api::observe_details(aws, &id).await?);
+            }
         }
         Probe::Stage => {
             if let Some(id) = api {
                 observed.stages = Seen::Read(rest_api::observe_stages(aws, &id).await?.unwrap_or_default());
+            }
+            if let Some(id) = http {
+                observed.http_stages = Seen::Read(http_api::observe_stages(aws, &id).await?.unwrap_or_default());
             }
         }
         Probe::Listener => {
@@ -265,8 +315,9 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
             other => not_ours_is_none(other),
         }
     }));
-    let (apis, links, groups, elb, services) = tokio::try_join!(
+    let (apis, http_apis, links, groups, elb, services) = tokio::try_join!(
         rest_api::find(aws, owner),
+        http_api::find(aws, owner),
         vpc_link::observe(aws, owner),
         security_group::observe(aws, owner, None),
         async { not_ours_is_none(elb::observe(aws, owner).await.map(Some)).map(Option::unwrap_or_default) },
@@ -274,6 +325,7 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
     )?;
     Ok(ObservedStack {
         rest_apis: Seen::Read(apis),
+        http_apis: Seen::Read(http_apis),
         vpc_links: Seen::Read(links),
         groups: Seen::Read(groups),
         target_group: Seen::Read(elb.target_group),
