@@ -576,7 +576,9 @@ impl PrivateApiSpec {
             );
         }
         if self.api.api_type == ApiType::Http && self.api.endpoint_type != EndpointType::Regional {
-            problems.push("spec.api.endpointType: HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST".into());
+            problems.push(
+                "spec.api.endpointType: HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST".into(),
+            );
         }
         let stage = &self.api.stage_name;
         if stage.is_empty() || stage.len() > 128 || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

@@ -1014,16 +1014,26 @@ fn crd_and_examples_pass_the_real_api_server() {
         ),
         "CRD established",
     );
-    let examples = [
-        ("NOTES.txt example", notes_example()),
+    let mut examples = vec![
+        ("NOTES.txt example".to_owned(), notes_example()),
         (
-            "deploy/flux/apis/hello.yaml",
+            "deploy/flux/apis/hello.yaml".to_owned(),
             std::fs::read_to_string(repo().join("deploy/flux/apis/hello.yaml")).expect("hello.yaml"),
         ),
     ];
+    // Every example of examples/, one per architecture: the schema's CEL rules accept them.
+    for entry in std::fs::read_dir(repo().join("examples")).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            let text = std::fs::read_to_string(&path).expect("example");
+            examples.push((path.display().to_string(), text));
+        }
+    }
     for (what, manifest) in examples {
+        let object: serde_json::Value = serde_norway::from_str(&manifest).expect("a manifest");
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or("default");
         let out = kubectl(
-            &["apply", "--dry-run=server", "-n", "default", "-f", "-"],
+            &["apply", "--dry-run=server", "-n", namespace, "-f", "-"],
             Some(&manifest),
         );
         check(&out, &format!("kubectl apply --dry-run=server ({what})"));

@@ -271,6 +271,22 @@ async fn invalid_resources_are_refused_by_the_schema() {
             "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, healthCheck: {intervalSeconds: 5, timeoutSeconds: 10}}\n",
             "timeoutSeconds must be less than intervalSeconds",
         ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  api: {type: HTTP}\n  vpcLink: {version: V1}\n",
+            "an HTTP API reaches its load balancer through a VPC Link V2 only",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  api: {type: HTTP, endpointType: EDGE}\n",
+            "HTTP APIs are REGIONAL only",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  vpcLink: {version: V1, existingId: abc123}\n",
+            "a V1 link serves exactly one NLB",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  loadBalancer: {type: gateway}\n",
+            "supported values: \"application\", \"network\"",
+        ),
     ];
     for (spec, message) in cases {
         let out = kubectl_apply(&base(spec));
@@ -307,6 +323,23 @@ async fn invalid_resources_are_refused_by_the_schema() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("endpointType is immutable"));
+    // So are the kinds of the API, link and load balancer: other AWS objects altogether.
+    for (patch, message) in [
+        (r#"{"spec":{"api":{"type":"HTTP"}}}"#, "api.type is immutable"),
+        (
+            r#"{"spec":{"vpcLink":{"version":"V1"}}}"#,
+            "vpcLink.version is immutable",
+        ),
+        (
+            r#"{"spec":{"loadBalancer":{"type":"network"}}}"#,
+            "loadBalancer.type is immutable",
+        ),
+    ] {
+        let out = kubectl(&["patch", "papi", "bad", "-n", &ns, "--type=merge", "-p", patch]);
+        assert!(!out.status.success(), "accepted: {patch}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "expected {message:?} in: {stderr}");
+    }
     ok(kubectl(&["delete", "papi", "bad", "-n", &ns]));
 }
 

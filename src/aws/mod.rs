@@ -7,9 +7,9 @@
 pub mod ecs;
 pub mod elb;
 pub mod error;
-pub mod http_api;
 #[cfg(feature = "test-faults")]
 pub mod faults;
+pub mod http_api;
 pub mod iam;
 pub mod inventory;
 pub mod network;

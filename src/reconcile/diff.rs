@@ -1158,7 +1158,10 @@ impl Differ<'_> {
             // changed in place.
             let routed = |i: &&http_api::ObservedIntegration| {
                 let target = http_api::route_target(&i.id);
-                details.routes.iter().any(|r| r.target.as_deref() == Some(target.as_str()))
+                details
+                    .routes
+                    .iter()
+                    .any(|r| r.target.as_deref() == Some(target.as_str()))
             };
             let as_wanted = |i: &&http_api::ObservedIntegration| resolved.as_ref().is_some_and(|w| i.is(w));
             let all = &details.integrations;

@@ -167,10 +167,8 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         observed.http_apis = Seen::Read(apis);
     }
     if let Some(id) = observed.http_apis.read().and_then(|ids| ids.first()).cloned() {
-        let (details, stages) = tokio::try_join!(
-            http_api::observe_details(aws, &id),
-            http_api::observe_stages(aws, &id),
-        )?;
+        let (details, stages) =
+            tokio::try_join!(http_api::observe_details(aws, &id), http_api::observe_stages(aws, &id),)?;
         observed.http_details = Seen::Read(details);
         observed.http_stages = Seen::Read(stages.unwrap_or_default());
     }

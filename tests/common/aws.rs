@@ -124,6 +124,7 @@ pub struct Inventory {
     pub listeners: usize,
     pub vpc_links: usize,
     pub rest_apis: usize,
+    pub http_apis: usize,
     pub deployments: usize,
     pub stages: usize,
     pub clusters: usize,
@@ -142,12 +143,23 @@ impl Inventory {
             listeners: 1,
             vpc_links: 1,
             rest_apis: 1,
+            http_apis: 0,
             deployments: 1,
             stages: 1,
             clusters: 1,
             services: 1,
             task_definitions: 1,
             roles: 2,
+        }
+    }
+
+    /// A Ready stack with an HTTP API (its `$default` stage deploys by itself).
+    pub fn one_http_stack() -> Self {
+        Inventory {
+            rest_apis: 0,
+            http_apis: 1,
+            deployments: 0,
+            ..Inventory::one_stack()
         }
     }
 }
@@ -227,6 +239,13 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
         inv.deployments += d.items().len();
         let s = aws.apigw.get_stages().rest_api_id(api).send().await.expect("GetStages");
         inv.stages += s.item().len();
+    }
+
+    let http_apis = privateapi::aws::http_api::find(aws, owner).await.expect("GetApis");
+    inv.http_apis = http_apis.len();
+    for api in &http_apis {
+        let s = aws.apigwv2.get_stages().api_id(api).send().await.expect("GetStages");
+        inv.stages += s.items().len();
     }
 
     let cluster = owner.resource_name("", 255);

@@ -1,0 +1,119 @@
+//! The engine against the AWS emulator for each architecture besides REST + VPC Link
+//! V2 + ALB (tests/engine.rs): create → Ready, a second pass that writes nothing,
+//! drift repaired, teardown that leaves nothing.
+
+mod common;
+
+use common::*;
+use privateapi::aws::http_api;
+use privateapi::crd::{ApiType, PrivateApiSpec};
+use privateapi::reconcile::{self, Mode};
+
+fn http(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
+    let mut spec = spec(vpc, subnets);
+    spec.api.api_type = ApiType::Http;
+    spec
+}
+
+/// A second pass that finds everything in place: reads only, Ready, nothing to plan.
+async fn steady(aws: &privateapi::aws::Aws, owner: &privateapi::aws::Owner, spec: &PrivateApiSpec) {
+    let before = aws.stats.snapshot();
+    let again = reconcile::converge(aws, owner, spec, Mode::Apply)
+        .await
+        .expect("second pass");
+    let calls = aws.stats.snapshot().since(&before);
+    assert!(again.is_ready() && again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(calls.writes(), 0, "writes: {:?}", calls.write_operations());
+}
+
+#[tokio::test]
+async fn http_api_through_a_v2_link_to_the_alb_listener() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("http-alb");
+    let spec = http(&vpc, &subnets);
+
+    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_http_stack());
+    let ids = &outcome.resources;
+    let api_id = ids.http_api_id.clone().expect("http api id");
+    assert!(ids.rest_api_id.is_none());
+    assert_eq!(
+        outcome.endpoint.as_deref(),
+        Some(format!("https://{api_id}.execute-api.{REGION}.amazonaws.com/").as_str())
+    );
+
+    // One HTTP_PROXY integration through the link to the listener (not the ALB), both
+    // routes to it, and an auto-deployed $default stage.
+    let integrations = aws
+        .apigwv2
+        .get_integrations()
+        .api_id(&api_id)
+        .send()
+        .await
+        .expect("GetIntegrations");
+    let [integration] = integrations.items() else {
+        panic!("one integration: {:?}", integrations.items());
+    };
+    assert_eq!(integration.integration_type().map(|t| t.as_str()), Some("HTTP_PROXY"));
+    assert_eq!(integration.connection_type().map(|t| t.as_str()), Some("VPC_LINK"));
+    assert_eq!(integration.connection_id(), ids.vpc_link_id.as_deref());
+    assert_eq!(integration.integration_uri(), ids.listener_arn.as_deref());
+    assert_eq!(integration.payload_format_version(), Some("1.0"));
+    let routes = aws
+        .apigwv2
+        .get_routes()
+        .api_id(&api_id)
+        .send()
+        .await
+        .expect("GetRoutes");
+    let target = http_api::route_target(integration.integration_id().unwrap_or_default());
+    let mut keys: Vec<&str> = routes.items().iter().filter_map(|r| r.route_key()).collect();
+    keys.sort();
+    assert_eq!(keys, ["$default", "ANY /{proxy+}"]);
+    assert!(routes.items().iter().all(|r| r.target() == Some(target.as_str())));
+    let stages = aws
+        .apigwv2
+        .get_stages()
+        .api_id(&api_id)
+        .send()
+        .await
+        .expect("GetStages");
+    let stage = &stages.items()[0];
+    assert_eq!(
+        (stage.stage_name(), stage.auto_deploy()),
+        (Some(http_api::STAGE), Some(true))
+    );
+
+    steady(&aws, &owner, &spec).await;
+
+    // Behind the operator's back: the integration points elsewhere, a route is gone.
+    let evil = http_api::Integration {
+        connection_id: ids.vpc_link_id.clone().unwrap_or_default(),
+        uri: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/evil/1/2".to_owned(),
+    };
+    http_api::update_integration(&aws, &api_id, integration.integration_id().unwrap_or_default(), &evil)
+        .await
+        .expect("hijack the integration");
+    let default_route = routes
+        .items()
+        .iter()
+        .find(|r| r.route_key() == Some("$default"))
+        .and_then(|r| r.route_id())
+        .unwrap_or_default();
+    http_api::delete_route(&aws, &api_id, default_route)
+        .await
+        .expect("delete a route");
+    let repair = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("repair pass");
+    let repaired: Vec<String> = repair.changes.iter().map(|c| c.to_string()).collect();
+    assert_eq!(repaired.len(), 2, "{repaired:?}");
+    assert!(repaired[0].starts_with("~ ApiIntegration"), "{repaired:?}");
+    assert!(repaired[1].starts_with("+ ApiRoute $default"), "{repaired:?}");
+    steady(&aws, &owner, &spec).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_http_stack());
+
+    until_gone(&aws, &owner, &spec, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
