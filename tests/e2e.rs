@@ -757,3 +757,45 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
     wait_gone(&ns, "one", &op);
     wait_gone(&ns, "two", &op);
 }
+
+/// The examples of examples/ that each build one architecture, as a user applies them
+/// (with this VPC's IDs): Ready with an endpoint, then deleted without a trace.
+const ARCHITECTURE_EXAMPLES: [&str; 2] = ["privateapi.yaml", "http-api.yaml"];
+
+#[tokio::test]
+async fn every_architecture_example_becomes_ready_and_leaves_nothing() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let ns = namespace("examples");
+    let op = start_operator(&ns, &[]);
+    let mut applied = Vec::new();
+    for example in ARCHITECTURE_EXAMPLES {
+        let text = std::fs::read_to_string(repo().join("examples").join(example)).expect("example");
+        let mut object: serde_json::Value = serde_norway::from_str(&text).expect("a manifest");
+        object["metadata"]["namespace"] = ns.clone().into();
+        object["spec"]["network"] = serde_json::json!({"vpcId": vpc, "subnetIds": subnets});
+        let name = object["metadata"]["name"].as_str().expect("a name").to_owned();
+        ok(kubectl_apply(&serde_json::to_string(&object).expect("json")));
+        applied.push((example, name));
+    }
+    let mut owners = Vec::new();
+    for (example, name) in &applied {
+        wait_ready(&ns, name, &op);
+        owners.push(owner_of(&ns, name));
+        let status = get(&ns, name).status.unwrap_or_default();
+        let endpoint = status.endpoint.unwrap_or_default();
+        assert!(
+            endpoint.starts_with("https://") && endpoint.contains(".execute-api."),
+            "{example}: endpoint {endpoint:?}"
+        );
+    }
+    ok(kubectl(&["delete", "papi", "--all", "-n", &ns, "--wait=false"]));
+    for ((example, name), owner) in applied.iter().zip(&owners) {
+        wait_gone(&ns, name, &op);
+        assert_eq!(
+            inventory(&aws, owner).await,
+            Inventory::default(),
+            "{example} left something"
+        );
+    }
+}
