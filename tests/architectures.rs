@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use privateapi::aws::http_api;
-use privateapi::crd::{ApiType, PrivateApiSpec};
+use privateapi::crd::{ApiType, LoadBalancerKind, PrivateApiSpec};
 use privateapi::reconcile::{self, Mode};
 
 fn http(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
@@ -116,4 +116,132 @@ async fn http_api_through_a_v2_link_to_the_alb_listener() {
 
     until_gone(&aws, &owner, &spec, 10).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+fn network_lb(mut spec: PrivateApiSpec) -> PrivateApiSpec {
+    spec.load_balancer.kind = LoadBalancerKind::Network;
+    spec
+}
+
+/// The load balancer, its listener and target group as AWS describes them.
+async fn load_balancer_kinds(
+    aws: &privateapi::aws::Aws,
+    ids: &privateapi::crd::ResourceIds,
+) -> (String, String, String) {
+    let lb = aws
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(ids.load_balancer_arn.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    let listeners = aws
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(ids.load_balancer_arn.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("DescribeListeners");
+    let tgs = aws
+        .elb
+        .describe_target_groups()
+        .target_group_arns(ids.target_group_arn.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("DescribeTargetGroups");
+    let tg = &tgs.target_groups()[0];
+    (
+        lb.load_balancers()[0]
+            .r#type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        listeners.listeners()[0]
+            .protocol()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        format!(
+            "{}/{}",
+            tg.protocol().map(|p| p.as_str()).unwrap_or_default(),
+            tg.health_check_protocol().map(|p| p.as_str()).unwrap_or_default()
+        ),
+    )
+}
+
+#[tokio::test]
+async fn rest_and_http_apis_through_a_v2_link_to_an_nlb() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    for (name, spec) in [
+        ("rest-nlb", network_lb(spec(&vpc, &subnets))),
+        ("http-nlb", network_lb(http(&vpc, &subnets))),
+    ] {
+        let owner = owner(name);
+        let outcome = until_ready(&aws, &owner, &spec, 5).await;
+        let ids = &outcome.resources;
+        assert_eq!(
+            load_balancer_kinds(&aws, ids).await,
+            ("network".into(), "TCP".into(), "TCP/TCP".into()),
+            "{name}"
+        );
+        let lb = ids.load_balancer_arn.clone().unwrap_or_default();
+        assert!(lb.contains(":loadbalancer/net/"), "{name}: {lb}");
+        if let Some(api_id) = &ids.rest_api_id {
+            // REST: the integration's target is the NLB, through the V2 link.
+            let resources = aws
+                .apigw
+                .get_resources()
+                .rest_api_id(api_id)
+                .send()
+                .await
+                .expect("GetResources");
+            let proxy = resources
+                .items()
+                .iter()
+                .find(|r| r.path() == Some("/{proxy+}"))
+                .and_then(|r| r.id())
+                .unwrap_or_default();
+            let integration = aws
+                .apigw
+                .get_integration()
+                .rest_api_id(api_id)
+                .resource_id(proxy)
+                .http_method("ANY")
+                .send()
+                .await
+                .expect("GetIntegration");
+            assert_eq!(integration.integration_target(), Some(lb.as_str()));
+            assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack(), "{name}");
+        } else {
+            let api_id = ids.http_api_id.clone().expect("an HTTP API");
+            let integrations = aws
+                .apigwv2
+                .get_integrations()
+                .api_id(&api_id)
+                .send()
+                .await
+                .expect("GetIntegrations");
+            assert_eq!(integrations.items()[0].integration_uri(), ids.listener_arn.as_deref());
+            assert_eq!(inventory(&aws, &owner).await, Inventory::one_http_stack(), "{name}");
+        }
+        steady(&aws, &owner, &spec).await;
+
+        // A health check edited by hand comes back as a TCP check.
+        aws.elb
+            .modify_target_group()
+            .target_group_arn(ids.target_group_arn.clone().unwrap_or_default())
+            .healthy_threshold_count(9)
+            .send()
+            .await
+            .expect("edit the health check");
+        let repair = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+            .await
+            .expect("repair");
+        let repaired: Vec<String> = repair.changes.iter().map(|c| c.to_string()).collect();
+        assert_eq!(repaired.len(), 1, "{name}: {repaired:?}");
+        assert!(repaired[0].starts_with("~ TargetGroup"), "{name}: {repaired:?}");
+        steady(&aws, &owner, &spec).await;
+
+        until_gone(&aws, &owner, &spec, 10).await;
+        assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{name}");
+    }
 }

@@ -760,7 +760,7 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
 
 /// The examples of examples/ that each build one architecture, as a user applies them
 /// (with this VPC's IDs): Ready with an endpoint, then deleted without a trace.
-const ARCHITECTURE_EXAMPLES: [&str; 2] = ["privateapi.yaml", "http-api.yaml"];
+const ARCHITECTURE_EXAMPLES: [&str; 3] = ["privateapi.yaml", "http-api.yaml", "rest-api-nlb.yaml"];
 
 #[tokio::test]
 async fn every_architecture_example_becomes_ready_and_leaves_nothing() {

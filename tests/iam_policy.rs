@@ -242,6 +242,80 @@ fn table() -> Table {
         ),
     );
     t.insert(
+        "http_api.rs",
+        (
+            "apigateway",
+            vec![
+                ("GetApis", "GET", vec![("arn:aws:apigateway:eu-west-1::/apis", None)]),
+                (
+                    "GetIntegrations",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/integrations", None)],
+                ),
+                (
+                    "GetRoutes",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/routes", None)],
+                ),
+                (
+                    "GetStages",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/stages", None)],
+                ),
+                (
+                    "CreateApi",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis", RequestTag)],
+                ),
+                (
+                    "CreateIntegration",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/integrations", ResourceTag)],
+                ),
+                (
+                    "UpdateIntegration",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/integrations/1nt", ResourceTag)],
+                ),
+                (
+                    "DeleteIntegration",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/integrations/1nt", ResourceTag)],
+                ),
+                (
+                    "CreateRoute",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/routes", ResourceTag)],
+                ),
+                (
+                    "UpdateRoute",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/routes/r0ute", ResourceTag)],
+                ),
+                (
+                    "DeleteRoute",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/routes/r0ute", ResourceTag)],
+                ),
+                (
+                    "CreateStage",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/stages", ResourceTag)],
+                ),
+                (
+                    "UpdateStage",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/stages/$default", ResourceTag)],
+                ),
+                (
+                    "DeleteApi",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p", ResourceTag)],
+                ),
+            ],
+        ),
+    );
+    t.insert(
         "vpc_link.rs",
         (
             "apigateway",

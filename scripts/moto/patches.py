@@ -705,6 +705,58 @@ def _ecs_list_tds() -> None:
 # --------------------------------------------------------------------------------------
 
 
+@patch("elbv2_network_arns")
+def _elbv2_network_arns() -> None:
+    """WHY: AWS names a Network Load Balancer `loadbalancer/net/NAME/ID` (its listeners
+    `listener/net/...`); moto names every load balancer `loadbalancer/app/...`. IAM
+    policies and ARN parsing tell the two kinds apart by that segment."""
+    from moto.elbv2.models import ELBv2Backend as B
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_load_balancer(self: Any, *a: Any, **kw: Any) -> Any:
+            lb = orig(self, *a, **kw)
+            if lb.type == "network" and ":loadbalancer/app/" in lb.arn:
+                old = lb.arn
+                new = old.replace(":loadbalancer/app/", ":loadbalancer/net/")
+                tags = self.tagging_service.get_tag_dict_for_resource(old)
+                self.load_balancers = type(self.load_balancers)(
+                    (new if k == old else k, v) for k, v in self.load_balancers.items()
+                )
+                lb.arn = new
+                self.tagging_service.delete_all_tags_for_resource(old)
+                self.tagging_service.tag_resource(new, [{"Key": k, "Value": v} for k, v in tags.items()])
+            return lb
+
+        return create_load_balancer
+
+    _wrap(B, "create_load_balancer", make)
+
+
+@patch("elbv2_private_link_inbound_rules")
+def _elbv2_private_link_inbound_rules() -> None:
+    """WHY: an NLB with security groups evaluates their inbound rules on PrivateLink
+    traffic (a VPC Link V1's) unless SetSecurityGroups turns that off
+    (EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic=off), and AWS reports the
+    setting on the load balancer. moto ignores the parameter and never reports it."""
+    from moto.elbv2.responses import ELBV2Response as R
+
+    key = "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def set_security_groups(self: Any) -> Any:
+            result = orig(self)
+            value = self._get_param(key)
+            if value:
+                lb = self.elbv2_backend.load_balancers.get(self._get_param("LoadBalancerArn"))
+                if lb is not None:
+                    lb.enforce_security_group_inbound_rules_on_private_link_traffic = value
+            return result
+
+        return set_security_groups
+
+    _wrap(R, "set_security_groups", make)
+
+
 @patch("elbv2_create_idempotent")
 def _elbv2_idempotent() -> None:
     """WHY: AWS CreateLoadBalancer/CreateTargetGroup/CreateListener are idempotent: the

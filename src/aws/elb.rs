@@ -1,5 +1,7 @@
-//! The internal Application Load Balancer, its target group (target type `ip`, for
-//! Fargate tasks) and its HTTP listener.
+//! The internal load balancer, its target group (target type `ip`, for Fargate tasks)
+//! and its listener: an Application Load Balancer with an HTTP listener and HTTP
+//! health checks, or a Network Load Balancer with a TCP listener and TCP health
+//! checks.
 //!
 //! ALB and target group have deterministic names (≤ 32 chars) derived from the
 //! owner's uid; the ownership tags are checked before anything is changed.
@@ -15,7 +17,29 @@ use elbv2::types::{
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::Owner;
 use super::{Aws, all_pages};
-use crate::crd::HealthCheck;
+use crate::crd::{HealthCheck, LoadBalancerKind};
+
+impl LoadBalancerKind {
+    /// The listener's and target group's protocol.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            LoadBalancerKind::Application => "HTTP",
+            LoadBalancerKind::Network => "TCP",
+        }
+    }
+
+    fn protocol_enum(self) -> ProtocolEnum {
+        ProtocolEnum::from(self.protocol())
+    }
+
+    /// "ALB" or "NLB", for messages.
+    pub fn short(self) -> &'static str {
+        match self {
+            LoadBalancerKind::Application => "ALB",
+            LoadBalancerKind::Network => "NLB",
+        }
+    }
+}
 
 pub const MAX_NAME: usize = 32;
 
@@ -24,6 +48,7 @@ pub const MAX_NAME: usize = 32;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredLoadBalancer<R = String> {
     pub name: String,
+    pub kind: LoadBalancerKind,
     pub subnets: Vec<String>,
     pub security_groups: Vec<R>,
     pub tags: BTreeMap<String, String>,
@@ -34,6 +59,7 @@ impl<R> DesiredLoadBalancer<R> {
     pub fn try_map<S>(&self, f: impl FnMut(&R) -> Option<S>) -> Option<DesiredLoadBalancer<S>> {
         Some(DesiredLoadBalancer {
             name: self.name.clone(),
+            kind: self.kind,
             subnets: self.subnets.clone(),
             security_groups: self.security_groups.iter().map(f).collect::<Option<_>>()?,
             tags: self.tags.clone(),
@@ -44,14 +70,17 @@ impl<R> DesiredLoadBalancer<R> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredTargetGroup {
     pub name: String,
+    pub kind: LoadBalancerKind,
     pub port: i32,
     pub vpc_id: String,
+    /// As AWS reports it back (see [`health_for`]).
     pub health: HealthCheck,
     pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredListener<R = String> {
+    pub kind: LoadBalancerKind,
     pub port: i32,
     /// Where its default action forwards.
     pub target_group: R,
@@ -61,6 +90,7 @@ pub struct DesiredListener<R = String> {
 impl<R> DesiredListener<R> {
     pub fn try_map<S>(&self, mut f: impl FnMut(&R) -> Option<S>) -> Option<DesiredListener<S>> {
         Some(DesiredListener {
+            kind: self.kind,
             port: self.port,
             target_group: f(&self.target_group)?,
             tags: self.tags.clone(),
@@ -107,6 +137,19 @@ pub struct Observed {
     pub load_balancer: Option<ObservedLoadBalancer>,
     pub target_group: Option<ObservedTargetGroup>,
     pub listeners: Vec<ObservedListener>,
+}
+
+/// The health check a target group of `kind` runs, as AWS reports it: a TCP check has
+/// no path and no matcher.
+pub fn health_for(kind: LoadBalancerKind, spec: &HealthCheck) -> HealthCheck {
+    match kind {
+        LoadBalancerKind::Application => spec.clone(),
+        LoadBalancerKind::Network => HealthCheck {
+            path: String::new(),
+            matcher: String::new(),
+            ..spec.clone()
+        },
+    }
 }
 
 pub fn name(owner: &Owner) -> String {
@@ -205,9 +248,20 @@ pub async fn observe_listeners(aws: &Aws, lb_arn: &str) -> AwsResult<Option<Vec<
 }
 
 fn health_check(tg: &TargetGroup) -> HealthCheck {
+    let http = tg
+        .health_check_protocol()
+        .is_some_and(|p| p.as_str().starts_with("HTTP"));
     HealthCheck {
-        path: tg.health_check_path().unwrap_or("/").to_owned(),
-        matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_owned(),
+        path: if http {
+            tg.health_check_path().unwrap_or("/").to_owned()
+        } else {
+            String::new()
+        },
+        matcher: if http {
+            tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_owned()
+        } else {
+            String::new()
+        },
         interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
         timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
         healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
@@ -298,7 +352,10 @@ pub async fn create_load_balancer(aws: &Aws, desired: &DesiredLoadBalancer) -> A
         .create_load_balancer()
         .name(&desired.name)
         .scheme(LoadBalancerSchemeEnum::Internal)
-        .r#type(LoadBalancerTypeEnum::Application)
+        .r#type(match desired.kind {
+            LoadBalancerKind::Application => LoadBalancerTypeEnum::Application,
+            LoadBalancerKind::Network => LoadBalancerTypeEnum::Network,
+        })
         .set_subnets(Some(desired.subnets.clone()))
         .set_security_groups(Some(desired.security_groups.clone()))
         .set_tags(Some(tags(&desired.tags)))
@@ -339,21 +396,22 @@ pub async fn set_subnets(aws: &Aws, arn: &str, subnets: &[String]) -> AwsResult<
 
 pub async fn create_target_group(aws: &Aws, desired: &DesiredTargetGroup) -> AwsResult<String> {
     let hc = &desired.health;
+    let http = desired.kind == LoadBalancerKind::Application;
     let out = aws
         .elb
         .create_target_group()
         .name(&desired.name)
-        .protocol(ProtocolEnum::Http)
+        .protocol(desired.kind.protocol_enum())
         .port(desired.port)
         .vpc_id(&desired.vpc_id)
         .target_type(TargetTypeEnum::Ip)
-        .health_check_protocol(ProtocolEnum::Http)
-        .health_check_path(&hc.path)
+        .health_check_protocol(desired.kind.protocol_enum())
+        .set_health_check_path(http.then(|| hc.path.clone()))
         .health_check_interval_seconds(hc.interval_seconds)
         .health_check_timeout_seconds(hc.timeout_seconds)
         .healthy_threshold_count(hc.healthy_threshold)
         .unhealthy_threshold_count(hc.unhealthy_threshold)
-        .matcher(Matcher::builder().http_code(&hc.matcher).build())
+        .set_matcher(http.then(|| Matcher::builder().http_code(&hc.matcher).build()))
         .set_tags(Some(tags(&desired.tags)))
         .send()
         .await
@@ -368,16 +426,18 @@ pub async fn create_target_group(aws: &Aws, desired: &DesiredTargetGroup) -> Aws
         })
 }
 
+/// `hc` as [`health_for`] gives it: a TCP check (no path) sends neither path nor matcher.
 pub async fn modify_health_check(aws: &Aws, arn: &str, hc: &HealthCheck) -> AwsResult<()> {
+    let http = !hc.path.is_empty();
     aws.elb
         .modify_target_group()
         .target_group_arn(arn)
-        .health_check_path(&hc.path)
+        .set_health_check_path(http.then(|| hc.path.clone()))
         .health_check_interval_seconds(hc.interval_seconds)
         .health_check_timeout_seconds(hc.timeout_seconds)
         .healthy_threshold_count(hc.healthy_threshold)
         .unhealthy_threshold_count(hc.unhealthy_threshold)
-        .matcher(Matcher::builder().http_code(&hc.matcher).build())
+        .set_matcher(http.then(|| Matcher::builder().http_code(&hc.matcher).build()))
         .send()
         .await
         .map_err(aws_err("ModifyTargetGroup"))?;
@@ -396,7 +456,7 @@ pub async fn create_listener(aws: &Aws, lb_arn: &str, desired: &DesiredListener)
         .elb
         .create_listener()
         .load_balancer_arn(lb_arn)
-        .protocol(ProtocolEnum::Http)
+        .protocol(desired.kind.protocol_enum())
         .port(desired.port)
         .default_actions(forward(&desired.target_group))
         .set_tags(Some(tags(&desired.tags)))
@@ -417,7 +477,7 @@ pub async fn modify_listener(aws: &Aws, listener_arn: &str, desired: &DesiredLis
     aws.elb
         .modify_listener()
         .listener_arn(listener_arn)
-        .protocol(ProtocolEnum::Http)
+        .protocol(desired.kind.protocol_enum())
         .port(desired.port)
         .default_actions(forward(&desired.target_group))
         .send()
@@ -473,8 +533,10 @@ pub fn pick_listener(listeners: &[ObservedListener], port: i32) -> (Option<&Obse
     (keep, strays)
 }
 
-pub fn listener_in_sync(listener: &ObservedListener, port: i32, tg_arn: &str) -> bool {
-    listener.port == port && listener.protocol == "HTTP" && listener.forwards_to == [tg_arn.to_owned()]
+pub fn listener_in_sync(listener: &ObservedListener, wanted: &DesiredListener) -> bool {
+    listener.port == wanted.port
+        && listener.protocol == wanted.kind.protocol()
+        && listener.forwards_to == [wanted.target_group.clone()]
 }
 
 #[cfg(test)]
@@ -490,14 +552,28 @@ mod tests {
         }
     }
 
+    fn wanted(port: i32, tg: &str) -> DesiredListener {
+        DesiredListener {
+            kind: LoadBalancerKind::Application,
+            port,
+            target_group: tg.into(),
+            tags: BTreeMap::new(),
+        }
+    }
+
     #[test]
     fn keeps_the_listener_on_the_desired_port() {
         let ls = vec![listener("a", 8080, "tg"), listener("b", 80, "tg")];
         let (keep, strays) = pick_listener(&ls, 80);
         assert_eq!(keep.map(|l| l.arn.as_str()), Some("b"));
         assert_eq!(strays.len(), 1);
-        assert!(listener_in_sync(&ls[1], 80, "tg"));
-        assert!(!listener_in_sync(&ls[1], 80, "other-tg"));
+        assert!(listener_in_sync(&ls[1], &wanted(80, "tg")));
+        assert!(!listener_in_sync(&ls[1], &wanted(80, "other-tg")));
+        let tcp = DesiredListener {
+            kind: LoadBalancerKind::Network,
+            ..wanted(80, "tg")
+        };
+        assert!(!listener_in_sync(&ls[1], &tcp), "an HTTP listener is not an NLB's");
     }
 
     #[test]
@@ -506,6 +582,6 @@ mod tests {
         let (keep, strays) = pick_listener(&ls, 80);
         assert_eq!(keep.map(|l| l.arn.as_str()), Some("a"));
         assert!(strays.is_empty());
-        assert!(!listener_in_sync(&ls[0], 80, "tg"));
+        assert!(!listener_in_sync(&ls[0], &wanted(80, "tg")));
     }
 }

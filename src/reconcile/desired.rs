@@ -96,6 +96,7 @@ impl DesiredStack {
             .description
             .clone()
             .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", owner.key()));
+        let lb_kind = spec.load_balancer.kind;
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
         DesiredStack {
@@ -105,18 +106,21 @@ impl DesiredStack {
             roles,
             target_group: Some(DesiredTargetGroup {
                 name: elb::name(owner),
+                kind: lb_kind,
                 port: svc.port,
                 vpc_id: spec.network.vpc_id.clone(),
-                health: svc.health_check.clone(),
+                health: elb::health_for(lb_kind, &svc.health_check),
                 tags: tags("target-group"),
             }),
             load_balancer: Some(DesiredLoadBalancer {
                 name: elb::name(owner),
+                kind: lb_kind,
                 subnets: i.subnets.to_vec(),
                 security_groups: vec![group(GroupRole::LoadBalancer)],
                 tags: tags("alb"),
             }),
             listener: Some(DesiredListener {
+                kind: lb_kind,
                 port: spec.load_balancer.listener_port,
                 target_group: Id::Of(Slot::TargetGroup),
                 tags: tags("listener"),

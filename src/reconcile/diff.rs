@@ -556,7 +556,7 @@ impl Differ<'_> {
                 self.plan.step(
                     Verb::Delete,
                     Part::Listener,
-                    format!("HTTP:{}", listener.port),
+                    format!("{}:{}", listener.protocol, listener.port),
                     "",
                     Action::DeleteListener(listener.arn.clone()),
                 );
@@ -601,7 +601,7 @@ impl Differ<'_> {
                 Verb::Create,
                 Part::LoadBalancer,
                 &wanted.name,
-                format!("internal ALB in {} subnets", wanted.subnets.len()),
+                format!("internal {} in {} subnets", wanted.kind.short(), wanted.subnets.len()),
                 Action::CreateLoadBalancer(wanted.clone()),
             );
             self.plan.part(provisioning());
@@ -649,7 +649,7 @@ impl Differ<'_> {
         let Some(wanted) = &self.desired.listener else {
             return; // deleted with the target group
         };
-        let name = format!("HTTP:{}", wanted.port);
+        let name = format!("{}:{}", wanted.kind.protocol(), wanted.port);
         let Some(observed) = self.observed.listeners.read() else {
             // Unread (a drift check): the target group's routing still tells whether a
             // listener of our ALB forwards to it.
@@ -670,8 +670,8 @@ impl Differ<'_> {
         let (keep, strays) = elb::pick_listener(observed, wanted.port);
         match keep {
             Some(current) => {
-                let target = self.refs().show(&wanted.target_group);
-                if !elb::listener_in_sync(current, wanted.port, &target) {
+                let shown = wanted.try_map(|id| Some(self.refs().show(id)));
+                if shown.is_none_or(|w| !elb::listener_in_sync(current, &w)) {
                     self.plan.step(
                         Verb::Update,
                         Part::Listener,
@@ -697,7 +697,7 @@ impl Differ<'_> {
             self.plan.step(
                 Verb::Delete,
                 Part::Listener,
-                format!("HTTP:{}", stray.port),
+                format!("{}:{}", stray.protocol, stray.port),
                 "not in spec",
                 Action::DeleteListener(stray.arn.clone()),
             );
