@@ -27,6 +27,12 @@ const ARCHITECTURE_RULE: &str = "!has(self.api) || !has(self.api.type) || self.a
 const ARCHITECTURE_MESSAGE: &str = "an HTTP API reaches its load balancer through a VPC Link V2 only: \
 set vpcLink.version V2 (the default) or api.type REST";
 
+const V1_NEEDS_NLB_RULE: &str = "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' \
+|| (has(self.loadBalancer) && has(self.loadBalancer.type) && self.loadBalancer.type == 'network')";
+
+const V1_NEEDS_NLB_MESSAGE: &str = "a VPC Link V1 targets a Network Load Balancer: set loadBalancer.type: network \
+(an NLB in front of an ALB is not offered yet)";
+
 const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: cpu 256 → 512, 1024 or 2048; \
 cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
 (steps of 1024); cpu 8192 → 16384-61440 (steps of 4096); cpu 16384 → 32768-122880 (steps of 8192)";
@@ -53,6 +59,7 @@ cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": ARCHITECTURE_RULE, "message": ARCHITECTURE_MESSAGE},
+    {"rule": V1_NEEDS_NLB_RULE, "message": V1_NEEDS_NLB_MESSAGE},
     {"rule": "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' || !has(self.vpcLink.existingId)", "message": "vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"},
     {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"}
 ]))]
@@ -568,6 +575,9 @@ impl PrivateApiSpec {
         }
         if self.api.api_type == ApiType::Http && self.vpc_link.version == VpcLinkVersion::V1 {
             problems.push(format!("spec: {ARCHITECTURE_MESSAGE}"));
+        }
+        if self.vpc_link.version == VpcLinkVersion::V1 && self.load_balancer.kind != LoadBalancerKind::Network {
+            problems.push(format!("spec: {V1_NEEDS_NLB_MESSAGE}"));
         }
         if self.vpc_link.version == VpcLinkVersion::V1 && self.vpc_link.existing_id.is_some() {
             problems.push(

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use privateapi::aws::http_api;
-use privateapi::crd::{ApiType, LoadBalancerKind, PrivateApiSpec};
+use privateapi::crd::{ApiType, LoadBalancerKind, PrivateApiSpec, VpcLinkVersion};
 use privateapi::reconcile::{self, Mode};
 
 fn http(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
@@ -244,4 +244,88 @@ async fn rest_and_http_apis_through_a_v2_link_to_an_nlb() {
         until_gone(&aws, &owner, &spec, 10).await;
         assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{name}");
     }
+}
+
+#[tokio::test]
+async fn rest_api_through_a_v1_link_to_an_nlb() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("rest-v1");
+    let mut spec = network_lb(spec(&vpc, &subnets));
+    spec.vpc_link.version = VpcLinkVersion::V1;
+
+    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    let ids = &outcome.resources;
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::one_v1_stack(),
+        "no V2 link, no link security group"
+    );
+    let lb = ids.load_balancer_arn.clone().unwrap_or_default();
+    // The V1 link targets our NLB, which lets PrivateLink traffic in.
+    let links = privateapi::aws::vpc_link_v1::observe(&aws, &owner)
+        .await
+        .expect("GetVpcLinks");
+    let [link] = links.as_slice() else {
+        panic!("one V1 link: {links:?}");
+    };
+    assert_eq!(link.targets, std::slice::from_ref(&lb));
+    assert_eq!(ids.vpc_link_id.as_deref(), Some(link.id.as_str()));
+    let described = aws
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(&lb)
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    assert_eq!(
+        described.load_balancers()[0].enforce_security_group_inbound_rules_on_private_link_traffic(),
+        Some("off")
+    );
+    // The integrations: connectionId = the V1 link, no integrationTarget, the NLB's DNS name.
+    let api_id = ids.rest_api_id.clone().expect("a REST API");
+    let resources = aws
+        .apigw
+        .get_resources()
+        .rest_api_id(&api_id)
+        .embed("methods")
+        .send()
+        .await
+        .expect("GetResources");
+    for resource in resources.items() {
+        let integration = resource
+            .resource_methods()
+            .and_then(|m| m.get("ANY"))
+            .and_then(|m| m.method_integration())
+            .expect("an integration");
+        assert_eq!(integration.connection_id(), Some(link.id.as_str()));
+        assert_eq!(integration.integration_target(), None);
+        let dns = ids.load_balancer_dns.clone().unwrap_or_default();
+        assert!(
+            integration
+                .uri()
+                .unwrap_or_default()
+                .starts_with(&format!("http://{dns}/")),
+            "{:?}",
+            integration.uri()
+        );
+    }
+    steady(&aws, &owner, &spec).await;
+
+    // The link deleted behind the operator's back: a new one, the API rewired to it.
+    privateapi::aws::vpc_link_v1::delete(&aws, &link.id)
+        .await
+        .expect("delete the link");
+    let repair = until_ready(&aws, &owner, &spec, 5).await;
+    assert_ne!(repair.resources.vpc_link_id, ids.vpc_link_id);
+    steady(&aws, &owner, &spec).await;
+
+    until_gone(&aws, &owner, &spec, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+    assert!(
+        privateapi::aws::vpc_link_v1::observe(&aws, &owner)
+            .await
+            .expect("GetVpcLinks")
+            .is_empty()
+    );
 }

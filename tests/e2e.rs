@@ -280,12 +280,16 @@ async fn invalid_resources_are_refused_by_the_schema() {
             "HTTP APIs are REGIONAL only",
         ),
         (
-            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  vpcLink: {version: V1, existingId: abc123}\n",
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  loadBalancer: {type: network}\n  vpcLink: {version: V1, existingId: abc123}\n",
             "a V1 link serves exactly one NLB",
         ),
         (
             "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  loadBalancer: {type: gateway}\n",
             "supported values: \"application\", \"network\"",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  vpcLink: {version: V1}\n",
+            "a VPC Link V1 targets a Network Load Balancer",
         ),
     ];
     for (spec, message) in cases {
@@ -760,7 +764,12 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
 
 /// The examples of examples/ that each build one architecture, as a user applies them
 /// (with this VPC's IDs): Ready with an endpoint, then deleted without a trace.
-const ARCHITECTURE_EXAMPLES: [&str; 3] = ["privateapi.yaml", "http-api.yaml", "rest-api-nlb.yaml"];
+const ARCHITECTURE_EXAMPLES: [&str; 4] = [
+    "privateapi.yaml",
+    "http-api.yaml",
+    "rest-api-nlb.yaml",
+    "rest-api-vpclink-v1-nlb.yaml",
+];
 
 #[tokio::test]
 async fn every_architecture_example_becomes_ready_and_leaves_nothing() {

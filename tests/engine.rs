@@ -279,7 +279,7 @@ async fn drift_is_repaired_without_redeploying() {
     let mut hijacked = rest_api::integrations(
         "evil.example.com",
         ids.vpc_link_id.as_deref().unwrap_or_default(),
-        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/evil/1",
+        Some("arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/evil/1"),
     )
     .1;
     hijacked.uri = "http://evil.example.com/{proxy}".into();

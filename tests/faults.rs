@@ -658,6 +658,29 @@ async fn every_lost_answer_of_an_http_api_ends_in_one_stack_and_then_nothing() {
     lost_answers(&direct, base, Inventory::one_http_stack(), "lost-http", http_only).await;
 }
 
+/// The same for a VPC Link V1 and its NLB's own calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lost_answer_of_a_v1_link_and_nlb_ends_in_one_stack_and_then_nothing() {
+    let (_g, direct) = aws().await;
+    let (vpc, subnets) = network(&direct).await;
+    let mut base = spec(&vpc, &subnets);
+    base.vpc_link.version = privateapi::crd::VpcLinkVersion::V1;
+    base.load_balancer.kind = privateapi::crd::LoadBalancerKind::Network;
+    let expected = Inventory::one_v1_stack();
+    let link_and_nlb = |op: &str| {
+        [
+            "CreateVpcLink",
+            "DeleteVpcLink",
+            "CreateLoadBalancer",
+            "SetSecurityGroups",
+            "CreateListener",
+            "CreateTargetGroup",
+        ]
+        .contains(&op)
+    };
+    lost_answers(&direct, base, expected, "lost-v1", link_and_nlb).await;
+}
+
 /// Each of the mutating operations of `base`'s create, image change and delete that
 /// `covered` names loses one answer, on a stack of its own; each must end in
 /// `expected`, then in nothing.

@@ -54,6 +54,10 @@ const ALB: &str =
 const TG: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/papi-ns-api-1a2b3c4d/73e2d6bc24d8a067";
 const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/papi-ns-api-1a2b3c4d/50dc6c495c0c9188/f2f7dc8efc522ab2";
+const NLB: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/papi-ns-api-1a2b3c4d/60dc6c495c0c9188";
+const NLB_LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/net/papi-ns-api-1a2b3c4d/60dc6c495c0c9188/a2f7dc8efc522ab2";
+const ENDPOINT_SERVICE: &str = "arn:aws:ec2:eu-west-1:123456789012:vpc-endpoint-service/vpce-svc-0123456789abcdef0";
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/papi-ns-api-1a2b3c4d";
 const SERVICE: &str = "arn:aws:ecs:eu-west-1:123456789012:service/shared-cluster/papi-ns-api-1a2b3c4d";
 const TASK_DEF: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/papi-ns-api-1a2b3c4d:3";
@@ -91,16 +95,33 @@ fn table() -> Table {
                 ("DescribeTargetGroups", "", vec![(ANY, None)]),
                 ("DescribeTags", "", vec![(ANY, None)]),
                 ("DescribeListeners", "", vec![(ANY, None)]),
-                ("CreateLoadBalancer", "", vec![(ALB, RequestTag)]),
-                ("SetSecurityGroups", "", vec![(ALB, ResourceTag)]),
-                ("SetSubnets", "", vec![(ALB, ResourceTag)]),
+                ("CreateLoadBalancer", "", vec![(ALB, RequestTag), (NLB, RequestTag)]),
+                ("SetSecurityGroups", "", vec![(ALB, ResourceTag), (NLB, ResourceTag)]),
+                ("SetSubnets", "", vec![(ALB, ResourceTag), (NLB, ResourceTag)]),
                 ("CreateTargetGroup", "", vec![(TG, RequestTag)]),
                 ("ModifyTargetGroup", "", vec![(TG, ResourceTag)]),
-                ("CreateListener", "", vec![(LISTENER, RequestTag), (ALB, RequestTag)]),
-                ("ModifyListener", "", vec![(LISTENER, ResourceTag)]),
-                ("DeleteListener", "", vec![(LISTENER, ResourceTag)]),
+                (
+                    "CreateListener",
+                    "",
+                    vec![
+                        (LISTENER, RequestTag),
+                        (ALB, RequestTag),
+                        (NLB_LISTENER, RequestTag),
+                        (NLB, RequestTag),
+                    ],
+                ),
+                (
+                    "ModifyListener",
+                    "",
+                    vec![(LISTENER, ResourceTag), (NLB_LISTENER, ResourceTag)],
+                ),
+                (
+                    "DeleteListener",
+                    "",
+                    vec![(LISTENER, ResourceTag), (NLB_LISTENER, ResourceTag)],
+                ),
                 ("DeleteTargetGroup", "", vec![(TG, ResourceTag)]),
-                ("DeleteLoadBalancer", "", vec![(ALB, ResourceTag)]),
+                ("DeleteLoadBalancer", "", vec![(ALB, ResourceTag), (NLB, ResourceTag)]),
             ],
         ),
     );
@@ -316,6 +337,29 @@ fn table() -> Table {
         ),
     );
     t.insert(
+        "vpc_link_v1.rs",
+        (
+            "apigateway",
+            vec![
+                (
+                    "GetVpcLinks",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/vpclinks", None)],
+                ),
+                (
+                    "CreateVpcLink",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/vpclinks", RequestTag)],
+                ),
+                (
+                    "DeleteVpcLink",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/vpclinks/vl1nk", ResourceTag)],
+                ),
+            ],
+        ),
+    );
+    t.insert(
         "vpc_link.rs",
         (
             "apigateway",
@@ -381,6 +425,18 @@ fn implied() -> Vec<Need> {
             "CreateListener passes Tags (tag on create)",
         ),
         need(
+            "elasticloadbalancing:AddTags",
+            NLB,
+            CreateAction,
+            "CreateLoadBalancer passes Tags (tag on create)",
+        ),
+        need(
+            "elasticloadbalancing:AddTags",
+            NLB_LISTENER,
+            CreateAction,
+            "CreateListener passes Tags (tag on create)",
+        ),
+        need(
             "ecs:TagResource",
             ANY,
             CreateAction,
@@ -422,6 +478,33 @@ fn implied() -> Vec<Need> {
             AwsServiceName,
             "the first VPC link (v2) of an account creates AWSServiceRoleForAPIGateway",
         ),
+        // A VPC Link V1 is a VPC endpoint service of the NLB, made and removed by API
+        // Gateway with the caller's permissions (API Gateway's "grant permissions to
+        // create a VPC link").
+        need(
+            "ec2:CreateVpcEndpointServiceConfiguration",
+            ENDPOINT_SERVICE,
+            None,
+            "CreateVpcLink (V1) makes the NLB's endpoint service",
+        ),
+        need(
+            "ec2:ModifyVpcEndpointServicePermissions",
+            ENDPOINT_SERVICE,
+            None,
+            "CreateVpcLink (V1) lets API Gateway connect to it",
+        ),
+        need(
+            "ec2:DeleteVpcEndpointServiceConfigurations",
+            ENDPOINT_SERVICE,
+            None,
+            "DeleteVpcLink (V1) removes it",
+        ),
+        need(
+            "ec2:DescribeVpcEndpointServiceConfigurations",
+            ANY,
+            None,
+            "CreateVpcLink (V1) looks it up",
+        ),
     ]
 }
 
@@ -429,6 +512,7 @@ fn implied() -> Vec<Need> {
 const STAR_RESOURCE_OK: &[&str] = &[
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
     "ecs:DescribeClusters",
     "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",

@@ -49,6 +49,9 @@ pub const MAX_NAME: usize = 32;
 pub struct DesiredLoadBalancer<R = String> {
     pub name: String,
     pub kind: LoadBalancerKind,
+    /// Whether an NLB's security groups judge PrivateLink traffic (a VPC Link V1's):
+    /// `false` turns that off, as AWS documents for NLBs behind a V1 link.
+    pub private_link_inbound_rules: bool,
     pub subnets: Vec<String>,
     pub security_groups: Vec<R>,
     pub tags: BTreeMap<String, String>,
@@ -60,6 +63,7 @@ impl<R> DesiredLoadBalancer<R> {
         Some(DesiredLoadBalancer {
             name: self.name.clone(),
             kind: self.kind,
+            private_link_inbound_rules: self.private_link_inbound_rules,
             subnets: self.subnets.clone(),
             security_groups: self.security_groups.iter().map(f).collect::<Option<_>>()?,
             tags: self.tags.clone(),
@@ -106,6 +110,8 @@ pub struct ObservedLoadBalancer {
     pub state_reason: Option<String>,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
+    /// `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic`, when AWS reports it.
+    pub private_link_inbound_rules: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,6 +324,9 @@ fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
         state_reason: state.and_then(|s| s.reason()).map(str::to_owned),
         subnets,
         security_groups,
+        private_link_inbound_rules: lb
+            .enforce_security_group_inbound_rules_on_private_link_traffic()
+            .map(|v| v == "on"),
     }
 }
 
@@ -372,11 +381,21 @@ pub async fn create_load_balancer(aws: &Aws, desired: &DesiredLoadBalancer) -> A
     ))
 }
 
-pub async fn set_security_groups(aws: &Aws, arn: &str, groups: &[String]) -> AwsResult<()> {
+/// With `private_link_inbound_rules`, also whether an NLB judges PrivateLink traffic.
+pub async fn set_security_groups(
+    aws: &Aws,
+    arn: &str,
+    groups: &[String],
+    private_link_inbound_rules: Option<bool>,
+) -> AwsResult<()> {
+    use elbv2::types::EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnum as Enforce;
     aws.elb
         .set_security_groups()
         .load_balancer_arn(arn)
         .set_security_groups(Some(groups.to_vec()))
+        .set_enforce_security_group_inbound_rules_on_private_link_traffic(
+            private_link_inbound_rules.map(|on| if on { Enforce::On } else { Enforce::Off }),
+        )
         .send()
         .await
         .map_err(aws_err("SetSecurityGroups"))?;

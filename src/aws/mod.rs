@@ -19,6 +19,7 @@ pub mod rest_api;
 pub mod security_group;
 pub mod stats;
 pub mod vpc_link;
+pub mod vpc_link_v1;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

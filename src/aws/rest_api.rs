@@ -37,7 +37,9 @@ pub struct Integration {
 pub struct Target<R = String> {
     pub load_balancer_dns: R,
     pub vpc_link: R,
-    pub load_balancer_arn: R,
+    /// The `integrationTarget` of a VPC Link V2; a V1 link has none (it is bound to
+    /// its NLB).
+    pub load_balancer_arn: Option<R>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,7 +66,10 @@ impl<R> DesiredApi<R> {
             target: Target {
                 load_balancer_dns: f(&self.target.load_balancer_dns)?,
                 vpc_link: f(&self.target.vpc_link)?,
-                load_balancer_arn: f(&self.target.load_balancer_arn)?,
+                load_balancer_arn: match &self.target.load_balancer_arn {
+                    Some(arn) => Some(f(arn)?),
+                    None => None,
+                },
             },
         })
     }
@@ -74,7 +79,7 @@ impl DesiredApi {
     /// `ANY /` and `ANY /{proxy+}`, in that order.
     pub fn integrations(&self) -> [(&'static str, Integration); 2] {
         let t = &self.target;
-        let (root, proxy) = integrations(&t.load_balancer_dns, &t.vpc_link, &t.load_balancer_arn);
+        let (root, proxy) = integrations(&t.load_balancer_dns, &t.vpc_link, t.load_balancer_arn.as_deref());
         [(ROOT_PATH, root), (PROXY_PATH, proxy)]
     }
 
@@ -85,14 +90,14 @@ impl DesiredApi {
     }
 }
 
-pub fn integrations(alb_dns: &str, vpc_link_id: &str, alb_arn: &str) -> (Integration, Integration) {
+pub fn integrations(alb_dns: &str, vpc_link_id: &str, alb_arn: Option<&str>) -> (Integration, Integration) {
     let base = Integration {
         kind: "HTTP_PROXY".into(),
         http_method: "ANY".into(),
         uri: format!("http://{alb_dns}/"),
         connection_type: "VPC_LINK".into(),
         connection_id: vpc_link_id.into(),
-        integration_target: alb_arn.into(),
+        integration_target: alb_arn.unwrap_or_default().into(),
         request_parameters: BTreeMap::new(),
     };
     let proxy = Integration {
@@ -358,7 +363,7 @@ pub async fn put_integration(aws: &Aws, api_id: &str, resource_id: &str, integra
         .uri(&integration.uri)
         .connection_type(ConnectionType::from(integration.connection_type.as_str()))
         .connection_id(&integration.connection_id)
-        .integration_target(&integration.integration_target)
+        .set_integration_target(Some(integration.integration_target.clone()).filter(|t| !t.is_empty()))
         .set_request_parameters(Some(integration.request_parameters.clone().into_iter().collect()))
         .send()
         .await
@@ -536,7 +541,7 @@ mod tests {
 
     #[test]
     fn proxy_integration_targets_the_alb_through_the_link() {
-        let (root, proxy) = integrations("internal-x.elb.amazonaws.com", "vl123", "arn:alb");
+        let (root, proxy) = integrations("internal-x.elb.amazonaws.com", "vl123", Some("arn:alb"));
         assert_eq!(root.uri, "http://internal-x.elb.amazonaws.com/");
         assert_eq!(proxy.uri, "http://internal-x.elb.amazonaws.com/{proxy}");
         assert_eq!(proxy.connection_type, "VPC_LINK");
@@ -581,7 +586,7 @@ mod tests {
             target: Target {
                 load_balancer_dns: "dns".to_owned(),
                 vpc_link: "vl".to_owned(),
-                load_balancer_arn: "arn:alb".to_owned(),
+                load_balancer_arn: Some("arn:alb".to_owned()),
             },
         };
         let mut other = api.clone();
@@ -592,7 +597,7 @@ mod tests {
             burst_limit: 2,
         });
         assert_eq!(api.shape(), other.shape());
-        other.target.load_balancer_arn = "arn:other".into();
+        other.target.load_balancer_arn = Some("arn:other".into());
         assert_ne!(api.shape(), other.shape());
     }
 }

@@ -93,14 +93,18 @@ pub struct ObservedGroup {
     pub rules: Vec<Rule>,
 }
 
+/// The groups of a stack; without `link_group` (a VPC Link V1 has no security group:
+/// its traffic reaches the NLB through PrivateLink), the load balancer's admits none.
 pub fn desired(
     owner: &Owner,
     user_tags: &BTreeMap<String, String>,
     listener_port: i32,
     container_port: i32,
+    link_group: bool,
 ) -> Vec<DesiredGroup> {
     GroupRole::ALL
         .into_iter()
+        .filter(|role| link_group || *role != GroupRole::VpcLink)
         .map(|role| DesiredGroup {
             role,
             name: owner.resource_name(role.suffix(), 255),
@@ -108,7 +112,7 @@ pub fn desired(
             tags: owner.tags(role.tag(), user_tags),
             ingress: match role {
                 GroupRole::VpcLink => None,
-                GroupRole::LoadBalancer => Some((listener_port, GroupRole::VpcLink)),
+                GroupRole::LoadBalancer => link_group.then_some((listener_port, GroupRole::VpcLink)),
                 GroupRole::Tasks => Some((container_port, GroupRole::LoadBalancer)),
             },
         })
@@ -374,7 +378,7 @@ mod tests {
     #[test]
     fn groups_chain_link_to_alb_to_tasks() {
         let owner = Owner::new("ns", "api", "uid");
-        let groups = desired(&owner, &BTreeMap::new(), 8080, 3000);
+        let groups = desired(&owner, &BTreeMap::new(), 8080, 3000, true);
         let ids = BTreeMap::from([
             (GroupRole::VpcLink, "sg-link".to_string()),
             (GroupRole::LoadBalancer, "sg-alb".to_string()),

@@ -10,7 +10,8 @@ use crate::aws::ownership::Owner;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::vpc_link::DesiredVpcLink;
-use crate::crd::{ApiType, PrivateApiSpec};
+use crate::aws::vpc_link_v1::DesiredVpcLinkV1;
+use crate::crd::{ApiType, PrivateApiSpec, VpcLinkVersion};
 
 use super::model::{Id, Slot};
 
@@ -31,6 +32,8 @@ pub enum LinkWanted {
     Existing(String),
     /// Ours: replaced (not changed) when its network changes.
     Owned(DesiredVpcLink<Id>),
+    /// Ours, a V1 link to our NLB: replaced when the NLB is.
+    OwnedV1(DesiredVpcLinkV1<Id>),
 }
 
 /// Every AWS object of one PrivateApi as the spec wants it.
@@ -97,12 +100,13 @@ impl DesiredStack {
             .clone()
             .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", owner.key()));
         let lb_kind = spec.load_balancer.kind;
+        let v1 = spec.vpc_link.version == VpcLinkVersion::V1;
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
         DesiredStack {
             vpc_id: spec.network.vpc_id.clone(),
             subnets: i.subnets.to_vec(),
-            groups: security_group::desired(owner, &spec.tags, spec.load_balancer.listener_port, svc.port),
+            groups: security_group::desired(owner, &spec.tags, spec.load_balancer.listener_port, svc.port, !v1),
             roles,
             target_group: Some(DesiredTargetGroup {
                 name: elb::name(owner),
@@ -115,6 +119,7 @@ impl DesiredStack {
             load_balancer: Some(DesiredLoadBalancer {
                 name: elb::name(owner),
                 kind: lb_kind,
+                private_link_inbound_rules: !v1,
                 subnets: i.subnets.to_vec(),
                 security_groups: vec![group(GroupRole::LoadBalancer)],
                 tags: tags("alb"),
@@ -127,6 +132,11 @@ impl DesiredStack {
             }),
             vpc_link: Some(match &spec.vpc_link.existing_id {
                 Some(id) => LinkWanted::Existing(id.clone()),
+                None if v1 => LinkWanted::OwnedV1(DesiredVpcLinkV1 {
+                    name: owner.resource_name("", 128),
+                    target: Id::Of(Slot::LoadBalancer),
+                    tags: tags("vpc-link"),
+                }),
                 None => LinkWanted::Owned(DesiredVpcLink {
                     name: owner.resource_name("", 128),
                     subnets: i.subnets.to_vec(),
@@ -172,7 +182,7 @@ impl DesiredStack {
                 target: Target {
                     load_balancer_dns: Id::Of(Slot::LoadBalancerDns),
                     vpc_link: link_id.clone(),
-                    load_balancer_arn: Id::Of(Slot::LoadBalancer),
+                    load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
             }),
             http_api: (spec.api.api_type == ApiType::Http).then(|| DesiredHttpApi {

@@ -17,6 +17,7 @@ use crate::aws::iam::{self, DesiredRole, RoleChange};
 use crate::aws::rest_api::{self, DesiredApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
 use crate::aws::vpc_link::{self, DesiredVpcLink, LinkState, ObservedVpcLink};
+use crate::aws::vpc_link_v1::{self, DesiredVpcLinkV1, ObservedVpcLinkV1};
 use crate::crd::{HealthCheck, Throttle};
 
 use super::desired::{DesiredStack, LinkWanted};
@@ -62,8 +63,10 @@ pub enum Action {
     DeleteTargetGroup(String),
     CreateLoadBalancer(DesiredLoadBalancer<Id>),
     SetSecurityGroups {
-        arn: String,
+        arn: Id,
         groups: Vec<Id>,
+        /// Whether an NLB judges PrivateLink traffic; `None`: left as it is.
+        private_link_inbound_rules: Option<bool>,
     },
     SetSubnets {
         arn: String,
@@ -78,6 +81,8 @@ pub enum Action {
     DeleteListener(String),
     CreateVpcLink(DesiredVpcLink<Id>),
     DeleteVpcLink(String),
+    CreateVpcLinkV1(DesiredVpcLinkV1<Id>),
+    DeleteVpcLinkV1(String),
     RegisterTaskDefinition(DesiredTaskDefinition<Id>),
     DeregisterTaskDefinition(String),
     CreateService(DesiredService<Id>),
@@ -604,18 +609,42 @@ impl Differ<'_> {
                 format!("internal {} in {} subnets", wanted.kind.short(), wanted.subnets.len()),
                 Action::CreateLoadBalancer(wanted.clone()),
             );
+            if !wanted.private_link_inbound_rules {
+                // Only SetSecurityGroups turns it off: a second call, right after.
+                self.plan.step(
+                    Verb::Update,
+                    Part::LoadBalancer,
+                    &wanted.name,
+                    "PrivateLink traffic not judged by its security groups",
+                    Action::SetSecurityGroups {
+                        arn: Id::Of(Slot::LoadBalancer),
+                        groups: wanted.security_groups.clone(),
+                        private_link_inbound_rules: Some(false),
+                    },
+                );
+            }
             self.plan.part(provisioning());
             return Ok(());
         };
-        if resolve_all(self.refs(), &wanted.security_groups).as_ref() != Some(&current.security_groups) {
+        let groups_differ =
+            resolve_all(self.refs(), &wanted.security_groups).as_ref() != Some(&current.security_groups);
+        let private_link_differs =
+            !wanted.private_link_inbound_rules && current.private_link_inbound_rules != Some(false);
+        if groups_differ || private_link_differs {
+            let detail = match (groups_differ, private_link_differs) {
+                (true, true) => "security groups, PrivateLink traffic not judged by them",
+                (true, false) => "security groups",
+                _ => "PrivateLink traffic not judged by its security groups",
+            };
             self.plan.step(
                 Verb::Update,
                 Part::LoadBalancer,
                 &wanted.name,
-                "security groups",
+                detail,
                 Action::SetSecurityGroups {
-                    arn: current.arn.clone(),
+                    arn: Id::Given(current.arn.clone()),
                     groups: wanted.security_groups.clone(),
+                    private_link_inbound_rules: (!wanted.private_link_inbound_rules).then_some(false),
                 },
             );
         }
@@ -708,19 +737,15 @@ impl Differ<'_> {
 
     /// Whether the API may be wired through the link, and our links to retire once
     /// it has moved off them.
-    fn vpc_link(&mut self) -> Result<(LinkReady, Vec<ObservedVpcLink>), ()> {
-        let ours: Vec<ObservedVpcLink> = self.observed.vpc_links.read().cloned().unwrap_or_default();
+    fn vpc_link(&mut self) -> Result<(LinkReady, Vec<Link>), ()> {
+        let v2 = self.observed.vpc_links.read().into_iter().flatten().map(Link::v2);
+        let v1 = self.observed.vpc_links_v1.read().into_iter().flatten().map(Link::v1);
+        let ours: Vec<Link> = v2.chain(v1).collect();
         let (current, retire) = match &self.desired.vpc_link {
             None => {
                 for link in &ours {
                     if link.state != LinkState::Deleting {
-                        self.plan.step(
-                            Verb::Delete,
-                            Part::VpcLink,
-                            &link.id,
-                            "",
-                            Action::DeleteVpcLink(link.id.clone()),
-                        );
+                        self.plan.step(Verb::Delete, Part::VpcLink, &link.id, "", link.delete());
                     }
                     self.plan.waiting.push(format!("VPC link {} to be deleted", link.id));
                 }
@@ -733,27 +758,50 @@ impl Differ<'_> {
                     self.stuck(Part::VpcLink, "VpcLinkNotFound", message)?;
                     return Err(());
                 }
-                Some(Some(link)) => (link.clone(), ours),
+                Some(Some(link)) => (Link::v2(link), ours),
             },
             Some(LinkWanted::Owned(wanted)) => {
                 if self.observed.vpc_links.read().is_none() {
                     return Ok((LinkReady::Yes, Vec::new()));
                 }
-                let resolved = wanted.try_map(|id| self.refs().get(id));
-                let (current, retire) = match &resolved {
-                    Some(resolved) => vpc_link::choose(resolved, &ours),
-                    None => (None, ours.iter().collect()),
-                };
-                let retire: Vec<ObservedVpcLink> = retire.into_iter().cloned().collect();
+                let v2: Vec<ObservedVpcLink> = self.observed.vpc_links.read().cloned().unwrap_or_default();
+                let current = wanted
+                    .try_map(|id| self.refs().get(id))
+                    .and_then(|resolved| vpc_link::choose(&resolved, &v2).0.map(Link::v2));
+                let retire = others(&ours, current.as_ref());
                 match current {
-                    Some(link) => (link.clone(), retire),
+                    Some(link) => (link, retire),
                     None => {
                         self.plan.step(
                             Verb::Create,
                             Part::VpcLink,
                             &wanted.name,
-                            format!("{} subnets", wanted.subnets.len()),
+                            format!("V2, {} subnets", wanted.subnets.len()),
                             Action::CreateVpcLink(wanted.clone()),
+                        );
+                        self.plan.part(link_status("(new)", LinkState::Pending));
+                        return Ok((LinkReady::IfNewOneIs, retire));
+                    }
+                }
+            }
+            Some(LinkWanted::OwnedV1(wanted)) => {
+                let Some(v1) = self.observed.vpc_links_v1.read() else {
+                    return Ok((LinkReady::Yes, Vec::new()));
+                };
+                let current = wanted
+                    .try_map(|id| self.refs().get(id))
+                    .and_then(|resolved| vpc_link_v1::choose(&resolved, v1).0.map(Link::v1));
+                let retire = others(&ours, current.as_ref());
+                match current {
+                    Some(link) => (link, retire),
+                    None => {
+                        let target = self.refs().show(&wanted.target);
+                        self.plan.step(
+                            Verb::Create,
+                            Part::VpcLink,
+                            &wanted.name,
+                            format!("V1 to {target}"),
+                            Action::CreateVpcLinkV1(wanted.clone()),
                         );
                         self.plan.part(link_status("(new)", LinkState::Pending));
                         return Ok((LinkReady::IfNewOneIs, retire));
@@ -778,13 +826,13 @@ impl Differ<'_> {
         Ok((ready, retire))
     }
 
-    fn retire_links(&mut self, retire: Vec<ObservedVpcLink>) {
+    fn retire_links(&mut self, retire: Vec<Link>) {
         for link in retire.iter().filter(|l| l.state != LinkState::Deleting) {
             // Still referenced by an integration until the API moved: next pass.
             self.plan.tolerant(
                 Gate::Always,
                 Change::new(Verb::Delete, Part::VpcLink, &link.id, "replaced"),
-                Action::DeleteVpcLink(link.id.clone()),
+                link.delete(),
                 format!("old VPC link {} still in use", link.id),
                 Some((Condition::VpcLink, "RetiringVpcLink")),
             );
@@ -1369,13 +1417,59 @@ struct Going {
 impl Going {
     fn of(desired: &DesiredStack, observed: &ObservedStack) -> Going {
         let service_gone = desired.service.is_none() && observed.service.is_absent();
-        let links_gone = desired.vpc_link.is_none() && observed.vpc_links.read().is_some_and(Vec::is_empty);
+        let links_gone = desired.vpc_link.is_none()
+            && observed.vpc_links.read().is_some_and(Vec::is_empty)
+            && observed.vpc_links_v1.read().is_none_or(Vec::is_empty);
         let alb_gone = desired.load_balancer.is_none() && observed.load_balancer.is_absent();
         Going {
             service_gone,
             slow_ones_gone: service_gone && links_gone && alb_gone,
         }
     }
+}
+
+/// A VPC link of either version, as the diff weighs it.
+#[derive(Clone, Debug, PartialEq)]
+struct Link {
+    id: String,
+    state: LinkState,
+    message: Option<String>,
+    v1: bool,
+}
+
+impl Link {
+    fn v2(link: &ObservedVpcLink) -> Link {
+        Link {
+            id: link.id.clone(),
+            state: link.state,
+            message: link.message.clone(),
+            v1: false,
+        }
+    }
+
+    fn v1(link: &ObservedVpcLinkV1) -> Link {
+        Link {
+            id: link.id.clone(),
+            state: link.state,
+            message: link.message.clone(),
+            v1: true,
+        }
+    }
+
+    fn delete(&self) -> Action {
+        match self.v1 {
+            true => Action::DeleteVpcLinkV1(self.id.clone()),
+            false => Action::DeleteVpcLink(self.id.clone()),
+        }
+    }
+}
+
+/// Our links but `keep`.
+fn others(ours: &[Link], keep: Option<&Link>) -> Vec<Link> {
+    ours.iter()
+        .filter(|l| Some(&l.id) != keep.map(|k| &k.id))
+        .cloned()
+        .collect()
 }
 
 fn resolve_all(refs: &Refs, ids: &[Id]) -> Option<Vec<String>> {

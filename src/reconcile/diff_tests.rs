@@ -9,6 +9,7 @@ use crate::aws::ownership::Owner;
 use crate::aws::rest_api::{Deployment, ObservedApi, ObservedResource, ObservedStage};
 use crate::aws::security_group::ObservedGroup;
 use crate::aws::vpc_link::ObservedVpcLink;
+use crate::aws::vpc_link_v1::ObservedVpcLinkV1;
 use crate::crd::PrivateApiSpec;
 use crate::reconcile::desired::Inputs;
 use crate::reconcile::observe::{Seen, TaskDefinitions};
@@ -61,10 +62,29 @@ fn some<T: Clone>(part: &Option<T>) -> T {
 fn in_sync(d: &DesiredStack) -> ObservedStack {
     let refs = ids();
     let known: BTreeMap<GroupRole, String> = GroupRole::ALL.map(|r| (r, format!("sg-{r}"))).into_iter().collect();
-    let Some(LinkWanted::Owned(link)) = &d.vpc_link else {
-        panic!("our own link")
+    let (links, links_v1) = match &d.vpc_link {
+        Some(LinkWanted::Owned(link)) => {
+            let link = link.try_map(|id| refs.get(id)).expect("link resolves");
+            let observed = ObservedVpcLink {
+                id: "vl-1".into(),
+                state: LinkState::Available,
+                message: None,
+                fingerprint: Some(link.fingerprint()),
+                created: 1,
+            };
+            (vec![observed], Seen::Unread)
+        }
+        Some(LinkWanted::OwnedV1(_)) => {
+            let observed = ObservedVpcLinkV1 {
+                id: "vl-1".into(),
+                state: LinkState::Available,
+                message: None,
+                targets: vec![LB.into()],
+            };
+            (Vec::new(), Seen::Read(vec![observed]))
+        }
+        _ => panic!("our own link"),
     };
-    let link = link.try_map(|id| refs.get(id)).expect("link resolves");
     let td = some(&d.task_definition)
         .try_map(|id| refs.get(id))
         .expect("td resolves");
@@ -110,20 +130,16 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
             state_reason: None,
             subnets: lb.subnets.clone(),
             security_groups: vec!["sg-alb".into()],
+            private_link_inbound_rules: (!lb.private_link_inbound_rules).then_some(false),
         })),
         listeners: Seen::Read(vec![ObservedListener {
             arn: LISTENER.into(),
             port: some(&d.listener).port,
-            protocol: "HTTP".into(),
+            protocol: some(&d.listener).kind.protocol().into(),
             forwards_to: vec![TG.into()],
         }]),
-        vpc_links: Seen::Read(vec![ObservedVpcLink {
-            id: "vl-1".into(),
-            state: LinkState::Available,
-            message: None,
-            fingerprint: Some(link.fingerprint()),
-            created: 1,
-        }]),
+        vpc_links: Seen::Read(links),
+        vpc_links_v1: links_v1,
         existing_link: Seen::Unread,
         task_definitions: Seen::Read(TaskDefinitions {
             latest: Some(ObservedTaskDefinition {
@@ -215,6 +231,13 @@ fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
         }]),
         ..stack
     }
+}
+
+fn v1_spec() -> PrivateApiSpec {
+    let mut s = spec();
+    s.vpc_link.version = crate::crd::VpcLinkVersion::V1;
+    s.load_balancer.kind = crate::crd::LoadBalancerKind::Network;
+    s
 }
 
 fn http_spec() -> PrivateApiSpec {
@@ -676,7 +699,8 @@ fn each_http_api_drift_is_repaired_alone() {
     use crate::aws::http_api::{ObservedIntegration, ObservedRoute};
     let d = desired(&http_spec(), &["subnet-a", "subnet-b"]);
     type Edit = fn(&mut ObservedStack);
-    let cases: Vec<(&str, Edit, Vec<(Verb, Part, &'static str)>)> = vec![
+    type Expected = Vec<(Verb, Part, &'static str)>;
+    let cases: Vec<(&str, Edit, Expected)> = vec![
         (
             "integration re-pointed",
             |o| {
@@ -776,4 +800,76 @@ fn an_http_api_goes_first_on_teardown() {
             (Verb::Delete, Part::EcsService),
         ]
     );
+}
+
+#[test]
+fn a_v1_link_stack_in_sync_needs_no_step_and_integrates_without_a_target() {
+    let d = desired(&v1_spec(), &["subnet-a", "subnet-b"]);
+    assert_eq!(d.groups.len(), 2, "no link group: PrivateLink reaches the NLB");
+    let api = some(&d.api).try_map(|id| ids().get(id)).expect("resolves");
+    let [(_, root), _] = api.integrations();
+    assert_eq!(
+        (root.connection_id.as_str(), root.integration_target.as_str()),
+        ("vl-1", "")
+    );
+    let plan = diff(&d, &in_sync(&d));
+    assert_eq!(steps(&plan), []);
+    let ready = plan.parts.iter().filter(|p| p.ready).count();
+    assert_eq!(ready, Condition::ALL.len(), "{:?}", plan.parts);
+}
+
+#[test]
+fn a_v1_link_follows_its_nlb_and_private_link_rules_stay_off() {
+    let d = desired(&v1_spec(), &["subnet-a", "subnet-b"]);
+    // The NLB judges PrivateLink traffic again (someone turned it on).
+    let mut observed = in_sync(&d);
+    if let Seen::Read(Some(lb)) = &mut observed.load_balancer {
+        lb.private_link_inbound_rules = Some(true);
+    }
+    let plan = diff(&d, &observed);
+    assert_eq!(verbs_and_parts(&plan), [(Verb::Update, Part::LoadBalancer)]);
+    assert!(matches!(
+        plan.steps[0].action,
+        Action::SetSecurityGroups {
+            private_link_inbound_rules: Some(false),
+            ..
+        }
+    ));
+    // A link to another NLB (the NLB was replaced): a new link, the API rewired behind
+    // it, the old link retired last.
+    let mut observed = in_sync(&d);
+    if let Seen::Read(links) = &mut observed.vpc_links_v1 {
+        links[0].targets = vec!["arn:an-old-nlb".into()];
+    }
+    let parts = verbs_and_parts(&diff(&d, &observed));
+    assert_eq!(parts.first(), Some(&(Verb::Create, Part::VpcLink)), "{parts:?}");
+    assert!(parts.contains(&(Verb::Update, Part::ApiIntegration)), "{parts:?}");
+    assert_eq!(parts.last(), Some(&(Verb::Delete, Part::VpcLink)), "{parts:?}");
+    // Nothing yet: the NLB is made, then told to let PrivateLink in, then the link.
+    let mut nothing = in_sync(&d);
+    nothing.load_balancer = Seen::Read(None);
+    nothing.vpc_links_v1 = Seen::Read(Vec::new());
+    let parts = verbs_and_parts(&diff(&d, &nothing));
+    let lb = parts.iter().position(|p| *p == (Verb::Create, Part::LoadBalancer));
+    let off = parts.iter().position(|p| *p == (Verb::Update, Part::LoadBalancer));
+    let link = parts.iter().position(|p| *p == (Verb::Create, Part::VpcLink));
+    assert!(lb < off && off < link && lb.is_some(), "{parts:?}");
+}
+
+#[test]
+fn teardown_deletes_v1_links_too() {
+    let d = desired(&v1_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    let first = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(
+        verbs_and_parts(&first),
+        [
+            (Verb::Delete, Part::RestApi),
+            (Verb::Delete, Part::VpcLink),
+            (Verb::Delete, Part::EcsService),
+        ]
+    );
+    assert_eq!(first.steps[1].action, Action::DeleteVpcLinkV1("vl-1".into()));
 }

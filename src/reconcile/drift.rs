@@ -23,7 +23,7 @@ use crate::aws::inventory::Inventory;
 use crate::aws::{Aws, AwsResult, Owner};
 use crate::crd::{PrivateApiSpec, ResourceIds};
 
-use super::desired::{DesiredStack, Inputs};
+use super::desired::{DesiredStack, Inputs, LinkWanted};
 use super::diff::{self, Plan};
 use super::model::{Condition, Refs, Slot};
 use super::observe;
@@ -133,17 +133,25 @@ pub async fn check(
         subnets: &ids.subnet_ids,
     });
     let mut observed = observe::from_inventory(inventory, owner, &desired, ids);
-    let found = findings(&diff::diff_knowing(&desired, &observed, recorded(ids)));
+    let found = findings(&diff::diff_knowing(&desired, &observed, recorded(ids, &desired)));
     if found.iter().any(|f| f.waiting_on.is_none()) {
         return Ok(found);
     }
     Box::pin(observe::probe(aws, owner, &desired, ids, probe, &mut observed)).await?;
-    Ok(findings(&diff::diff_knowing(&desired, &observed, recorded(ids))))
+    Ok(findings(&diff::diff_knowing(
+        &desired,
+        &observed,
+        recorded(ids, &desired),
+    )))
 }
 
-/// The IDs the last full pass recorded, for the parts a drift check does not read.
-fn recorded(ids: &ResourceIds) -> Refs {
+/// The IDs the last full pass recorded, for the parts a drift check does not read
+/// (a VPC Link V1 is not in the region inventory, which lists V2 links).
+fn recorded(ids: &ResourceIds, desired: &DesiredStack) -> Refs {
     let mut refs = Refs::default();
+    if let Some(LinkWanted::OwnedV1(_)) = desired.vpc_link {
+        refs.learn(Slot::VpcLink, ids.vpc_link_id.as_deref());
+    }
     for (slot, id) in [
         (Slot::TaskDefinition, &ids.task_definition_arn),
         (Slot::Listener, &ids.listener_arn),

@@ -5,7 +5,7 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, ecs, elb, http_api, iam, rest_api, vpc_link};
+use crate::aws::{Aws, ecs, elb, http_api, iam, rest_api, vpc_link, vpc_link_v1};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
@@ -180,9 +180,13 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             refs.set(Slot::LoadBalancer, arn);
             refs.set(Slot::LoadBalancerDns, dns);
         }
-        Action::SetSecurityGroups { arn, groups } => {
+        Action::SetSecurityGroups {
+            arn,
+            groups,
+            private_link_inbound_rules,
+        } => {
             let groups = groups.iter().map(|g| need(refs, g)).collect::<Result<Vec<_>>>()?;
-            elb::set_security_groups(aws, arn, &groups).await?;
+            elb::set_security_groups(aws, &need(refs, arn)?, &groups, *private_link_inbound_rules).await?;
         }
         Action::SetSubnets { arn, subnets } => elb::set_subnets(aws, arn, subnets).await?,
         Action::DeleteLoadBalancer(arn) => elb::delete_load_balancer(aws, arn).await?,
@@ -201,6 +205,12 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             return Ok(Some(state));
         }
         Action::DeleteVpcLink(id) => vpc_link::delete(aws, id).await?,
+        Action::CreateVpcLinkV1(link) => {
+            let (id, state) = vpc_link_v1::create(aws, &resolve(refs, |f| link.try_map(f))?).await?;
+            refs.set(Slot::VpcLink, id);
+            return Ok(Some(state));
+        }
+        Action::DeleteVpcLinkV1(id) => vpc_link_v1::delete(aws, id).await?,
         Action::RegisterTaskDefinition(td) => {
             let arn = ecs::register_task_definition(aws, &resolve(refs, |f| td.try_map(f))?).await?;
             refs.set(Slot::TaskDefinition, arn);

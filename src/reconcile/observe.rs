@@ -15,6 +15,7 @@ use crate::aws::inventory::Inventory;
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
 use crate::aws::security_group::{self, ObservedGroup};
 use crate::aws::vpc_link::{self, ObservedVpcLink};
+use crate::aws::vpc_link_v1::{self, ObservedVpcLinkV1};
 use crate::aws::{Aws, AwsError, AwsResult, Owner};
 use crate::crd::ResourceIds;
 
@@ -70,6 +71,8 @@ pub struct ObservedStack {
     pub listeners: Seen<Vec<ObservedListener>>,
     /// Our VPC links, oldest first.
     pub vpc_links: Seen<Vec<ObservedVpcLink>>,
+    /// Our VPC links V1.
+    pub vpc_links_v1: Seen<Vec<ObservedVpcLinkV1>>,
     /// The link the spec names, if it does.
     pub existing_link: Seen<Option<ObservedVpcLink>>,
     pub task_definitions: Seen<TaskDefinitions>,
@@ -110,6 +113,12 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     };
     let family = desired::task_family(owner);
     // Only the kind of API the spec asks for is read: the kind is immutable.
+    let links_v1 = async {
+        match &desired.vpc_link {
+            Some(LinkWanted::OwnedV1(_)) => vpc_link_v1::observe(aws, owner).await.map(Some),
+            _ => Ok(None),
+        }
+    };
     let rest_apis = async {
         match &desired.api {
             Some(_) => rest_api::find(aws, owner).await.map(Some),
@@ -122,7 +131,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             None => Ok(None),
         }
     };
-    let (groups, roles, cluster, elb, links, existing, task_definitions, service, (apis, http_apis)) = tokio::try_join!(
+    let (groups, roles, cluster, elb, links, existing, task_definitions, service, (apis, http_apis, links_v1)) = tokio::try_join!(
         security_group::observe(aws, owner, vpc),
         roles(aws, owner, desired),
         cluster,
@@ -136,7 +145,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         },
         task_definitions(aws, owner, &family),
         service,
-        async { tokio::try_join!(rest_apis, http_apis) },
+        async { tokio::try_join!(rest_apis, http_apis, links_v1) },
     )?;
     let mut observed = ObservedStack {
         groups: Seen::Read(groups),
@@ -160,6 +169,9 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         observed.stages = Seen::Read(Vec::new());
         observed.deployments = Seen::Read(Vec::new());
         observed.rest_apis = Seen::Read(apis);
+    }
+    if let Some(links) = links_v1 {
+        observed.vpc_links_v1 = Seen::Read(links);
     }
     if let Some(apis) = http_apis {
         observed.http_details = Seen::Read(None);
@@ -313,10 +325,11 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
             other => not_ours_is_none(other),
         }
     }));
-    let (apis, http_apis, links, groups, elb, services) = tokio::try_join!(
+    let (apis, http_apis, links, links_v1, groups, elb, services) = tokio::try_join!(
         rest_api::find(aws, owner),
         http_api::find(aws, owner),
         vpc_link::observe(aws, owner),
+        vpc_link_v1::observe(aws, owner),
         security_group::observe(aws, owner, None),
         async { not_ours_is_none(elb::observe(aws, owner).await.map(Some)).map(Option::unwrap_or_default) },
         services,
@@ -325,6 +338,7 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
         rest_apis: Seen::Read(apis),
         http_apis: Seen::Read(http_apis),
         vpc_links: Seen::Read(links),
+        vpc_links_v1: Seen::Read(links_v1),
         groups: Seen::Read(groups),
         target_group: Seen::Read(elb.target_group),
         load_balancer: Seen::Read(elb.load_balancer),
@@ -349,7 +363,9 @@ pub async fn rest_for_teardown(
     let family = desired::task_family(owner);
     let active = ecs::list_task_definitions(aws, &family).await?;
     observed.task_definitions = Seen::Read(TaskDefinitions { latest: None, active });
-    let slow_ones_gone = observed.vpc_links.read().is_some_and(Vec::is_empty) && observed.load_balancer.is_absent();
+    let slow_ones_gone = observed.vpc_links.read().is_some_and(Vec::is_empty)
+        && observed.vpc_links_v1.read().is_none_or(Vec::is_empty)
+        && observed.load_balancer.is_absent();
     if !everything && !slow_ones_gone {
         return Ok(());
     }

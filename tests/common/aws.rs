@@ -123,6 +123,7 @@ pub struct Inventory {
     pub target_groups: usize,
     pub listeners: usize,
     pub vpc_links: usize,
+    pub vpc_links_v1: usize,
     pub rest_apis: usize,
     pub http_apis: usize,
     pub deployments: usize,
@@ -142,6 +143,7 @@ impl Inventory {
             target_groups: 1,
             listeners: 1,
             vpc_links: 1,
+            vpc_links_v1: 0,
             rest_apis: 1,
             http_apis: 0,
             deployments: 1,
@@ -150,6 +152,16 @@ impl Inventory {
             services: 1,
             task_definitions: 1,
             roles: 2,
+        }
+    }
+
+    /// A Ready stack with a VPC Link V1 to an NLB (no link security group).
+    pub fn one_v1_stack() -> Self {
+        Inventory {
+            security_groups: 2,
+            vpc_links: 0,
+            vpc_links_v1: 1,
+            ..Inventory::one_stack()
         }
     }
 
@@ -225,6 +237,10 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
     inv.vpc_links = privateapi::aws::vpc_link::observe(aws, owner)
         .await
         .expect("GetVpcLinks")
+        .len();
+    inv.vpc_links_v1 = privateapi::aws::vpc_link_v1::observe(aws, owner)
+        .await
+        .expect("GetVpcLinks (V1)")
         .len();
     let apis = privateapi::aws::rest_api::find(aws, owner).await.expect("GetRestApis");
     inv.rest_apis = apis.len();
