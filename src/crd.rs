@@ -313,6 +313,28 @@ pub struct ApiSpec {
     /// left as it is (the account defaults for a new stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle: Option<Throttle>,
+    /// A custom domain name for the API (REGIONAL, with an ACM certificate). DNS is
+    /// yours to point at `status.resources.domainTarget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainSpec>,
+}
+
+/// A custom domain name: a REGIONAL API Gateway domain name serving the API's stage
+/// at a base path.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainSpec {
+    /// The host name, e.g. `api.example.com`.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(regex(pattern = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"))]
+    pub name: String,
+    /// An ACM certificate in the API's region that covers `name`.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$"))]
+    pub certificate_arn: String,
+    /// The path under the domain the API is served at; empty: the root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._~-]{0,255}$"))]
+    pub base_path: String,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
@@ -334,6 +356,7 @@ impl Default for ApiSpec {
             endpoint_type: EndpointType::default(),
             description: None,
             throttle: None,
+            domain: None,
         }
     }
 }
@@ -421,6 +444,9 @@ pub struct PrivateApiStatus {
     /// (REST) or `https://{httpApiId}.execute-api.{region}.amazonaws.com/` (HTTP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The API at its custom domain: `https://{api.domain.name}/{basePath}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_endpoint: Option<String>,
     /// kstatus conditions: Ready, Reconciling, Stalled, and one per part.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -443,6 +469,13 @@ pub struct ResourceIds {
     /// The HTTP API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_api_id: Option<String>,
+    /// Where DNS must point the custom domain: its regional API Gateway domain name
+    /// (a CNAME, or an alias record with `domainHostedZoneId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_target: Option<String>,
+    /// The hosted zone of `domainTarget`, for a Route 53 alias record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_hosted_zone_id: Option<String>,
     /// The deployment the stage serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,

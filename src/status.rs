@@ -88,6 +88,7 @@ pub fn next_status(
     if let Some(outcome) = outcome {
         status.resources = outcome.resources.clone();
         status.endpoint = outcome.endpoint.clone().or(status.endpoint);
+        status.domain_endpoint = outcome.domain_endpoint.clone();
         status.service = outcome.service.clone();
     }
     status.observed_generation = generation;

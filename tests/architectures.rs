@@ -329,3 +329,105 @@ async fn rest_api_through_a_v1_link_to_an_nlb() {
             .is_empty()
     );
 }
+
+const CERTIFICATE: &str = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012";
+
+#[tokio::test]
+async fn a_custom_domain_serves_rest_and_http_apis() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let suffix: u32 = rand::random();
+    for (name, mut spec) in [
+        ("rest-domain", spec(&vpc, &subnets)),
+        ("http-domain", http(&vpc, &subnets)),
+    ] {
+        let owner = owner(name);
+        let host = format!("{name}-{suffix}.example.com");
+        spec.api.domain = Some(privateapi::crd::DomainSpec {
+            name: host.clone(),
+            certificate_arn: CERTIFICATE.into(),
+            base_path: "v1".into(),
+        });
+        let outcome = until_ready(&aws, &owner, &spec, 5).await;
+        assert_eq!(outcome.domain_endpoint, Some(format!("https://{host}/v1")), "{name}");
+        assert!(
+            outcome
+                .resources
+                .domain_target
+                .as_deref()
+                .is_some_and(|t| !t.is_empty()),
+            "{name}: {:?}",
+            outcome.resources
+        );
+        steady(&aws, &owner, &spec).await;
+
+        // Another base path: the mapping moves, the old one goes.
+        if let Some(d) = &mut spec.api.domain {
+            d.base_path = "v2".into();
+        }
+        let moved = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+            .await
+            .expect("move the mapping");
+        let changes: Vec<String> = moved.changes.iter().map(|c| c.to_string()).collect();
+        assert_eq!(changes.len(), 2, "{name}: {changes:?}");
+        assert!(changes[0].starts_with("+ ApiMapping"), "{name}: {changes:?}");
+        assert!(changes[1].starts_with("- ApiMapping"), "{name}: {changes:?}");
+        steady(&aws, &owner, &spec).await;
+
+        // The domain dropped from the spec: it goes, the API stays.
+        let mut without = spec.clone();
+        without.api.domain = None;
+        let dropped = reconcile::converge(&aws, &owner, &without, Mode::Apply)
+            .await
+            .expect("drop the domain");
+        let changes: Vec<String> = dropped.changes.iter().map(|c| c.to_string()).collect();
+        assert_eq!(changes, [format!("- DomainName {host}")], "{name}");
+        until_ready(&aws, &owner, &spec, 5).await;
+
+        until_gone(&aws, &owner, &spec, 10).await;
+        assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_domain_name_someone_else_holds_stalls_without_touching_it() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("taken-domain");
+    let host = format!("taken-{}.example.com", rand::random::<u32>());
+    aws.apigw
+        .create_domain_name()
+        .domain_name(&host)
+        .regional_certificate_arn(CERTIFICATE)
+        .endpoint_configuration(
+            aws_sdk_apigateway::types::EndpointConfiguration::builder()
+                .types(aws_sdk_apigateway::types::EndpointType::Regional)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("someone else's domain");
+    let mut spec = spec(&vpc, &subnets);
+    spec.api.domain = Some(privateapi::crd::DomainSpec {
+        name: host.clone(),
+        certificate_arn: CERTIFICATE.into(),
+        base_path: String::new(),
+    });
+    let mut stuck = None;
+    for _ in 0..5 {
+        if let Err(e) = reconcile::converge(&aws, &owner, &spec, Mode::Apply).await {
+            stuck = Some(e);
+            break;
+        }
+    }
+    let e = stuck.expect("a stuck pass");
+    assert!(e.is_terminal(), "{e}");
+    assert!(e.to_string().contains(&host), "{e}");
+    until_gone(&aws, &owner, &spec, 10).await;
+    aws.apigw
+        .get_domain_name()
+        .domain_name(&host)
+        .send()
+        .await
+        .expect("the other domain is still there");
+}

@@ -2,6 +2,7 @@
 //! subnets. References between objects are [`Id`]s, resolved against what is observed
 //! and what the executor creates. Deleting a stack is deploying [`DesiredStack::empty`].
 
+use crate::aws::domain::{self, DesiredDomain};
 use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup};
 use crate::aws::http_api::{self, DesiredHttpApi};
@@ -55,6 +56,8 @@ pub struct DesiredStack {
     pub api: Option<DesiredApi<Id>>,
     /// The HTTP API (`api.type: HTTP`).
     pub http_api: Option<DesiredHttpApi<Id>>,
+    /// The custom domain name and its mapping to the API's stage.
+    pub domain: Option<DesiredDomain<Id>>,
 }
 
 impl DesiredStack {
@@ -185,6 +188,21 @@ impl DesiredStack {
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
             }),
+            domain: spec.api.domain.as_ref().map(|d| {
+                let (flavor, api, stage) = match spec.api.api_type {
+                    ApiType::Rest => (domain::Flavor::Rest, Slot::RestApi, spec.api.stage_name.clone()),
+                    ApiType::Http => (domain::Flavor::Http, Slot::HttpApi, http_api::STAGE.to_owned()),
+                };
+                DesiredDomain {
+                    flavor,
+                    name: d.name.clone(),
+                    certificate_arn: d.certificate_arn.clone(),
+                    base_path: d.base_path.clone(),
+                    api: Id::Of(api),
+                    stage,
+                    tags: tags("domain"),
+                }
+            }),
             http_api: (spec.api.api_type == ApiType::Http).then(|| DesiredHttpApi {
                 name: api_name.clone(),
                 description: api_description.clone(),
@@ -215,6 +233,7 @@ impl DesiredStack {
             service: None,
             api: None,
             http_api: None,
+            domain: None,
         }
     }
 

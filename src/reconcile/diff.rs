@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::arn_name;
+use crate::aws::domain::{self, DesiredDomain, Flavor};
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
 use crate::aws::http_api::{self, DesiredHttpApi};
@@ -130,6 +131,22 @@ pub enum Action {
     DeleteRoute(String),
     CreateHttpStage(DesiredHttpApi<Id>),
     UpdateHttpStage(Option<Throttle>),
+    CreateDomain(DesiredDomain<Id>),
+    SetDomainCertificate(DesiredDomain<Id>),
+    DeleteDomain {
+        flavor: Flavor,
+        name: String,
+    },
+    CreateMapping(DesiredDomain<Id>),
+    PointMapping {
+        id: String,
+        domain: DesiredDomain<Id>,
+    },
+    DeleteMapping {
+        flavor: Flavor,
+        domain: String,
+        id: String,
+    },
     /// Not a call: a partial read (the drift check's) shows the part out of sync,
     /// and only a full read can say what to change.
     Recheck,
@@ -333,7 +350,9 @@ impl Differ<'_> {
             return;
         }
         self.listeners();
-        // Deleting, the API goes first: AWS keeps a link while an integration uses it.
+        // Deleting, the domain goes before the API it maps to, and the API before the
+        // link: AWS keeps a link while an integration uses it.
+        self.domain_deletes();
         self.api_deletes();
         let Ok((link, retire)) = self.vpc_link() else {
             return;
@@ -341,6 +360,9 @@ impl Differ<'_> {
         self.task_definition_and_service(&going);
         self.api(link);
         self.http_api(link);
+        if self.domain(link).is_err() {
+            return;
+        }
         self.retire_links(retire);
         self.load_balancer_deletes(&going);
         self.last_deletes(&going);
@@ -1331,6 +1353,113 @@ impl Differ<'_> {
             Condition::Api,
             "the $default stage serves the routes, deployed automatically",
         ));
+    }
+
+    // ------------------------------------------------------------ custom domain
+
+    /// Our domain names the spec does not name (renamed, removed, or teardown).
+    fn domain_deletes(&mut self) {
+        let wanted = self.desired.domain.as_ref().map(|d| d.name.as_str());
+        for (flavor, current) in self.observed.domains.read().into_iter().flatten() {
+            if Some(current.name.as_str()) != wanted {
+                self.plan.step(
+                    Verb::Delete,
+                    Part::DomainName,
+                    &current.name,
+                    "",
+                    Action::DeleteDomain {
+                        flavor: *flavor,
+                        name: current.name.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The domain name and the mapping of its base path to the API's stage (once the
+    /// stage is wired: a mapping needs the stage).
+    fn domain(&mut self, link: LinkReady) -> Result<(), ()> {
+        let (Some(wanted), Some(ours)) = (&self.desired.domain, self.observed.domains.read()) else {
+            return Ok(());
+        };
+        if self.observed.foreign_domain.is_some() {
+            let message = format!(
+                "the domain name {} (spec.api.domain.name) exists in this region and is not this resource's",
+                wanted.name
+            );
+            return self.stuck(Part::DomainName, "DomainNameTaken", message);
+        }
+        let current = ours.iter().map(|(_, d)| d).find(|d| d.name == wanted.name);
+        match current {
+            None => self.plan.step(
+                Verb::Create,
+                Part::DomainName,
+                &wanted.name,
+                "REGIONAL, TLS 1.2",
+                Action::CreateDomain(wanted.clone()),
+            ),
+            Some(current) => {
+                self.plan.refs.learn(Slot::DomainTarget, Some(&current.target));
+                self.plan.refs.learn(Slot::DomainZone, Some(&current.hosted_zone));
+                if current.certificate_arn != wanted.certificate_arn {
+                    self.plan.step(
+                        Verb::Update,
+                        Part::DomainName,
+                        &wanted.name,
+                        "certificate",
+                        Action::SetDomainCertificate(wanted.clone()),
+                    );
+                }
+            }
+        }
+        let gate = match link {
+            LinkReady::Yes => Gate::Always,
+            LinkReady::IfNewOneIs => Gate::LinkUsable,
+            LinkReady::No => return Ok(()), // the stage waits for the link
+        };
+        let mappings = self.observed.mappings.read().cloned().unwrap_or_default();
+        let resolved = wanted.try_map(|id| self.refs().get(id));
+        let shown = wanted.try_map(|id| Some(self.refs().show(id)));
+        let detail = shown
+            .map(|d| format!("/{} → {} stage {}", d.base_path, d.api, d.stage))
+            .unwrap_or_default();
+        match mappings.iter().find(|m| m.key == wanted.base_path) {
+            Some(m) if resolved.as_ref().is_some_and(|d| domain::mapping_in_sync(m, d)) => {}
+            Some(m) => self.plan.gated(
+                gate,
+                Verb::Update,
+                Part::ApiMapping,
+                &wanted.name,
+                detail,
+                Action::PointMapping {
+                    id: m.id.clone(),
+                    domain: wanted.clone(),
+                },
+            ),
+            None => self.plan.gated(
+                gate,
+                Verb::Create,
+                Part::ApiMapping,
+                &wanted.name,
+                detail,
+                Action::CreateMapping(wanted.clone()),
+            ),
+        }
+        for stray in mappings.iter().filter(|m| m.key != wanted.base_path) {
+            self.plan.gated(
+                gate,
+                Verb::Delete,
+                Part::ApiMapping,
+                &wanted.name,
+                format!("/{} not in spec", stray.key),
+                Action::DeleteMapping {
+                    flavor: wanted.flavor,
+                    domain: wanted.name.clone(),
+                    id: stray.id.clone(),
+                },
+            );
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------ teardown's last steps

@@ -5,7 +5,7 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, ecs, elb, http_api, iam, rest_api, vpc_link, vpc_link_v1};
+use crate::aws::{Aws, domain, ecs, elb, http_api, iam, rest_api, vpc_link, vpc_link_v1};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
@@ -321,9 +321,38 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         Action::UpdateHttpStage(throttle) => {
             http_api::update_stage(aws, &need_slot(refs, Slot::HttpApi)?, *throttle).await?
         }
+        Action::CreateDomain(d) => {
+            let (target, zone) = domain::create(aws, &resolve_domain(refs, d)?).await?;
+            refs.set(Slot::DomainTarget, target);
+            refs.set(Slot::DomainZone, zone);
+        }
+        Action::SetDomainCertificate(d) => domain::set_certificate(aws, &resolve_domain(refs, d)?).await?,
+        Action::DeleteDomain { flavor, name } => domain::delete(aws, *flavor, name).await?,
+        Action::CreateMapping(d) => {
+            let wanted = resolve(refs, |f| d.try_map(f))?;
+            change.detail = format!("/{} → {} stage {}", wanted.base_path, wanted.api, wanted.stage);
+            domain::create_mapping(aws, &wanted).await?;
+        }
+        Action::PointMapping { id, domain: d } => {
+            let wanted = resolve(refs, |f| d.try_map(f))?;
+            change.detail = format!("/{} → {} stage {}", wanted.base_path, wanted.api, wanted.stage);
+            domain::point_mapping(aws, &wanted, id).await?;
+        }
+        Action::DeleteMapping {
+            flavor,
+            domain: name,
+            id,
+        } => domain::delete_mapping(aws, *flavor, name, id).await?,
         Action::Recheck => {}
     }
     Ok(None)
+}
+
+/// The domain as the domain calls need it: they do not name the API, which may not
+/// exist yet when the domain is made.
+fn resolve_domain(refs: &Refs, d: &domain::DesiredDomain<Id>) -> Result<domain::DesiredDomain> {
+    d.try_map(|id| Some(refs.get(id).unwrap_or_default()))
+        .ok_or_else(|| Error::Unresolved(format!("the domain {}", d.name)))
 }
 
 fn http_integration_detail(api: &http_api::DesiredHttpApi) -> String {

@@ -108,6 +108,8 @@ impl PartStatus {
 pub struct Outcome {
     pub resources: ResourceIds,
     pub endpoint: Option<String>,
+    /// The API at its custom domain, once mapped.
+    pub domain_endpoint: Option<String>,
     pub service: Option<ServiceCounts>,
     pub parts: Vec<PartStatus>,
     pub changes: Vec<Change>,
@@ -176,6 +178,8 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     let resources = ResourceIds {
         rest_api_id: known(Slot::RestApi),
         http_api_id: known(Slot::HttpApi),
+        domain_target: known(Slot::DomainTarget),
+        domain_hosted_zone_id: known(Slot::DomainZone),
         deployment_id: known(Slot::Deployment).filter(|_| wired),
         vpc_link_id: known(Slot::VpcLink).or_else(|| spec.vpc_link.existing_id.clone()),
         load_balancer_arn: known(Slot::LoadBalancer),
@@ -195,11 +199,18 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         (None, Some(id), true) => Some(crate::aws::http_api::invoke_url(id, &aws.region)),
         _ => None,
     };
+    let domain_endpoint = spec
+        .api
+        .domain
+        .as_ref()
+        .filter(|_| endpoint.is_some() && resources.domain_target.is_some())
+        .map(|d| crate::aws::domain::url(&d.name, &d.base_path));
     let mut parts = run.parts;
     parts.sort_by_key(|p| p.condition);
     Ok(Outcome {
         resources,
         endpoint,
+        domain_endpoint,
         service: service.map(|(running_count, desired_count)| ServiceCounts {
             running_count,
             desired_count,

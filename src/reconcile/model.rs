@@ -27,6 +27,8 @@ pub enum Part {
     ApiStage,
     HttpApi,
     ApiRoute,
+    DomainName,
+    ApiMapping,
 }
 
 impl Part {
@@ -49,6 +51,8 @@ impl Part {
             Part::ApiStage => "ApiStage",
             Part::HttpApi => "HttpApi",
             Part::ApiRoute => "ApiRoute",
+            Part::DomainName => "DomainName",
+            Part::ApiMapping => "ApiMapping",
         }
     }
 
@@ -68,7 +72,9 @@ impl Part {
             | Part::ApiDeployment
             | Part::ApiStage
             | Part::HttpApi
-            | Part::ApiRoute => Condition::Api,
+            | Part::ApiRoute
+            | Part::DomainName
+            | Part::ApiMapping => Condition::Api,
         }
     }
 }
@@ -144,6 +150,8 @@ pub enum Slot {
     Deployment,
     HttpApi,
     HttpIntegration,
+    DomainTarget,
+    DomainZone,
 }
 
 impl fmt::Display for Slot {
@@ -166,6 +174,8 @@ impl fmt::Display for Slot {
             Slot::Deployment => f.write_str("deployment id"),
             Slot::HttpApi => f.write_str("HTTP API id"),
             Slot::HttpIntegration => f.write_str("integration id"),
+            Slot::DomainTarget => f.write_str("domain's regional name"),
+            Slot::DomainZone => f.write_str("domain's hosted zone"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::domain::{self, Flavor, Mapping, ObservedDomain};
 use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
 use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTargetGroup};
 use crate::aws::http_api;
@@ -88,6 +89,28 @@ pub struct ObservedStack {
     /// The kept HTTP API's integrations and routes.
     pub http_details: Seen<Option<http_api::ObservedDetails>>,
     pub http_stages: Seen<Vec<http_api::ObservedStage>>,
+    /// Our custom domain names (of the flavor read, both on teardown).
+    pub domains: Seen<Vec<(Flavor, ObservedDomain)>>,
+    /// The desired domain name, when it exists but is not ours.
+    pub foreign_domain: Option<String>,
+    /// The mappings of the desired domain, when it is ours.
+    pub mappings: Seen<Vec<Mapping>>,
+}
+
+/// Our domain names among `all`, and whether `wanted` is someone else's.
+fn domains_of(
+    flavor: Flavor,
+    all: Vec<ObservedDomain>,
+    uid: &str,
+    wanted: Option<&str>,
+) -> (Vec<(Flavor, ObservedDomain)>, Option<String>) {
+    let foreign = wanted.filter(|name| all.iter().any(|d| d.name == *name && d.uid.as_deref() != Some(uid)));
+    let ours = all
+        .into_iter()
+        .filter(|d| d.uid.as_deref() == Some(uid))
+        .map(|d| (flavor, d))
+        .collect();
+    (ours, foreign.map(str::to_owned))
 }
 
 /// Every part of the stack `desired` describes, in two rounds of parallel reads (the
@@ -119,6 +142,12 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             _ => Ok(None),
         }
     };
+    let flavor = if desired.http_api.is_some() {
+        Flavor::Http
+    } else {
+        Flavor::Rest
+    };
+    let domains = domain::list_all(aws, flavor);
     let rest_apis = async {
         match &desired.api {
             Some(_) => rest_api::find(aws, owner).await.map(Some),
@@ -131,22 +160,23 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             None => Ok(None),
         }
     };
-    let (groups, roles, cluster, elb, links, existing, task_definitions, service, (apis, http_apis, links_v1)) = tokio::try_join!(
-        security_group::observe(aws, owner, vpc),
-        roles(aws, owner, desired),
-        cluster,
-        elb::observe(aws, owner),
-        vpc_link::observe(aws, owner),
-        async {
-            match existing_link {
-                Some(id) => vpc_link::observe_existing(aws, id).await,
-                None => Ok(None),
-            }
-        },
-        task_definitions(aws, owner, &family),
-        service,
-        async { tokio::try_join!(rest_apis, http_apis, links_v1) },
-    )?;
+    let (groups, roles, cluster, elb, links, existing, task_definitions, service, (apis, http_apis, links_v1, domains)) =
+        tokio::try_join!(
+            security_group::observe(aws, owner, vpc),
+            roles(aws, owner, desired),
+            cluster,
+            elb::observe(aws, owner),
+            vpc_link::observe(aws, owner),
+            async {
+                match existing_link {
+                    Some(id) => vpc_link::observe_existing(aws, id).await,
+                    None => Ok(None),
+                }
+            },
+            task_definitions(aws, owner, &family),
+            service,
+            async { tokio::try_join!(rest_apis, http_apis, links_v1, domains) },
+        )?;
     let mut observed = ObservedStack {
         groups: Seen::Read(groups),
         roles,
@@ -173,6 +203,14 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     if let Some(links) = links_v1 {
         observed.vpc_links_v1 = Seen::Read(links);
     }
+    let wanted_domain = desired.domain.as_ref().map(|d| d.name.as_str());
+    let (ours, foreign) = domains_of(flavor, domains, &owner.uid, wanted_domain);
+    observed.mappings = match wanted_domain.filter(|name| ours.iter().any(|(_, d)| d.name == *name)) {
+        Some(name) => Seen::Read(domain::mappings(aws, flavor, name).await?.unwrap_or_default()),
+        None => Seen::Read(Vec::new()),
+    };
+    observed.domains = Seen::Read(ours);
+    observed.foreign_domain = foreign;
     if let Some(apis) = http_apis {
         observed.http_details = Seen::Read(None);
         observed.http_stages = Seen::Read(Vec::new());
@@ -325,7 +363,7 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
             other => not_ours_is_none(other),
         }
     }));
-    let (apis, http_apis, links, links_v1, groups, elb, services) = tokio::try_join!(
+    let (apis, http_apis, links, links_v1, groups, elb, services, rest_domains, http_domains) = tokio::try_join!(
         rest_api::find(aws, owner),
         http_api::find(aws, owner),
         vpc_link::observe(aws, owner),
@@ -333,12 +371,17 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
         security_group::observe(aws, owner, None),
         async { not_ours_is_none(elb::observe(aws, owner).await.map(Some)).map(Option::unwrap_or_default) },
         services,
+        domain::list_all(aws, Flavor::Rest),
+        domain::list_all(aws, Flavor::Http),
     )?;
+    let (mut domains, _) = domains_of(Flavor::Rest, rest_domains, &owner.uid, None);
+    domains.extend(domains_of(Flavor::Http, http_domains, &owner.uid, None).0);
     Ok(ObservedStack {
         rest_apis: Seen::Read(apis),
         http_apis: Seen::Read(http_apis),
         vpc_links: Seen::Read(links),
         vpc_links_v1: Seen::Read(links_v1),
+        domains: Seen::Read(domains),
         groups: Seen::Read(groups),
         target_group: Seen::Read(elb.target_group),
         load_balancer: Seen::Read(elb.load_balancer),
