@@ -15,6 +15,44 @@ fn http(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
     spec
 }
 
+/// Converges `spec` until Ready and prints the AWS calls it took (the figures of
+/// BENCHMARKS.md's architectures table).
+async fn create_counted(
+    aws: &privateapi::aws::Aws,
+    owner: &privateapi::aws::Owner,
+    spec: &PrivateApiSpec,
+    label: &str,
+) -> privateapi::reconcile::Outcome {
+    let before = aws.stats.snapshot();
+    let outcome = until_ready(aws, owner, spec, 5).await;
+    let calls = aws.stats.snapshot().since(&before);
+    println!(
+        "{label}: create {} calls ({} writes, {} reads)",
+        calls.reads() + calls.writes(),
+        calls.writes(),
+        calls.reads()
+    );
+    outcome
+}
+
+/// Tears `spec` down until nothing remains and prints the AWS calls it took.
+async fn delete_counted(
+    aws: &privateapi::aws::Aws,
+    owner: &privateapi::aws::Owner,
+    spec: &PrivateApiSpec,
+    label: &str,
+) {
+    let before = aws.stats.snapshot();
+    until_gone(aws, owner, spec, 10).await;
+    let calls = aws.stats.snapshot().since(&before);
+    println!(
+        "{label}: delete {} calls ({} writes, {} reads)",
+        calls.reads() + calls.writes(),
+        calls.writes(),
+        calls.reads()
+    );
+}
+
 /// A second pass that finds everything in place: reads only, Ready, nothing to plan.
 async fn steady(aws: &privateapi::aws::Aws, owner: &privateapi::aws::Owner, spec: &PrivateApiSpec) {
     let before = aws.stats.snapshot();
@@ -33,7 +71,7 @@ async fn http_api_through_a_v2_link_to_the_alb_listener() {
     let owner = owner("http-alb");
     let spec = http(&vpc, &subnets);
 
-    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    let outcome = create_counted(&aws, &owner, &spec, "HTTP API → V2 → ALB").await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::one_http_stack());
     let ids = &outcome.resources;
     let api_id = ids.http_api_id.clone().expect("http api id");
@@ -114,7 +152,7 @@ async fn http_api_through_a_v2_link_to_the_alb_listener() {
     steady(&aws, &owner, &spec).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::one_http_stack());
 
-    until_gone(&aws, &owner, &spec, 10).await;
+    delete_counted(&aws, &owner, &spec, "HTTP API → V2 → ALB").await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }
 
@@ -172,11 +210,15 @@ async fn rest_and_http_apis_through_a_v2_link_to_an_nlb() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     for (name, spec) in [
-        ("rest-nlb", network_lb(spec(&vpc, &subnets))),
-        ("http-nlb", network_lb(http(&vpc, &subnets))),
+        ("REST API → V2 → NLB", network_lb(spec(&vpc, &subnets))),
+        ("HTTP API → V2 → NLB", network_lb(http(&vpc, &subnets))),
     ] {
-        let owner = owner(name);
-        let outcome = until_ready(&aws, &owner, &spec, 5).await;
+        let owner = owner(if name.starts_with("REST") {
+            "rest-nlb"
+        } else {
+            "http-nlb"
+        });
+        let outcome = create_counted(&aws, &owner, &spec, name).await;
         let ids = &outcome.resources;
         assert_eq!(
             load_balancer_kinds(&aws, ids).await,
@@ -241,7 +283,7 @@ async fn rest_and_http_apis_through_a_v2_link_to_an_nlb() {
         assert!(repaired[0].starts_with("~ TargetGroup"), "{name}: {repaired:?}");
         steady(&aws, &owner, &spec).await;
 
-        until_gone(&aws, &owner, &spec, 10).await;
+        delete_counted(&aws, &owner, &spec, name).await;
         assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{name}");
     }
 }
@@ -254,7 +296,7 @@ async fn rest_api_through_a_v1_link_to_an_nlb() {
     let mut spec = network_lb(spec(&vpc, &subnets));
     spec.vpc_link.version = VpcLinkVersion::V1;
 
-    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    let outcome = create_counted(&aws, &owner, &spec, "REST API → V1 → NLB").await;
     let ids = &outcome.resources;
     assert_eq!(
         inventory(&aws, &owner).await,
@@ -320,7 +362,7 @@ async fn rest_api_through_a_v1_link_to_an_nlb() {
     assert_ne!(repair.resources.vpc_link_id, ids.vpc_link_id);
     steady(&aws, &owner, &spec).await;
 
-    until_gone(&aws, &owner, &spec, 10).await;
+    delete_counted(&aws, &owner, &spec, "REST API → V1 → NLB").await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
     assert!(
         privateapi::aws::vpc_link_v1::observe(&aws, &owner)
@@ -348,7 +390,15 @@ async fn a_custom_domain_serves_rest_and_http_apis() {
             certificate_arn: CERTIFICATE.into(),
             base_path: "v1".into(),
         });
-        let outcome = until_ready(&aws, &owner, &spec, 5).await;
+        let label = format!(
+            "{} + custom domain",
+            if name.starts_with("rest") {
+                "REST API → V2 → ALB"
+            } else {
+                "HTTP API → V2 → ALB"
+            }
+        );
+        let outcome = create_counted(&aws, &owner, &spec, &label).await;
         assert_eq!(outcome.domain_endpoint, Some(format!("https://{host}/v1")), "{name}");
         assert!(
             outcome
@@ -384,7 +434,7 @@ async fn a_custom_domain_serves_rest_and_http_apis() {
         assert_eq!(changes, [format!("- DomainName {host}")], "{name}");
         until_ready(&aws, &owner, &spec, 5).await;
 
-        until_gone(&aws, &owner, &spec, 10).await;
+        delete_counted(&aws, &owner, &spec, &label).await;
         assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{name}");
     }
 }
