@@ -873,3 +873,98 @@ fn teardown_deletes_v1_links_too() {
     );
     assert_eq!(first.steps[1].action, Action::DeleteVpcLinkV1("vl-1".into()));
 }
+
+fn domain_spec() -> PrivateApiSpec {
+    let mut s = spec();
+    s.api.domain = Some(crate::crd::DomainSpec {
+        name: "api.example.com".into(),
+        certificate_arn: "arn:aws:acm:eu-west-1:1:certificate/x".into(),
+        base_path: "v1".into(),
+    });
+    s
+}
+
+fn with_domain(d: &DesiredStack, mut observed: ObservedStack) -> ObservedStack {
+    use crate::aws::domain::{Flavor, Mapping, ObservedDomain};
+    let wanted = some(&d.domain);
+    observed.domains = Seen::Read(vec![(
+        Flavor::Rest,
+        ObservedDomain {
+            name: wanted.name.clone(),
+            certificate_arn: wanted.certificate_arn.clone(),
+            target: "d-1.execute-api.eu-west-1.amazonaws.com".into(),
+            hosted_zone: "Z1".into(),
+            uid: Some("uid-1".into()),
+        },
+    )]);
+    observed.mappings = Seen::Read(vec![Mapping {
+        id: "v1".into(),
+        key: "v1".into(),
+        api: "api-1".into(),
+        stage: wanted.stage.clone(),
+    }]);
+    observed
+}
+
+#[test]
+fn a_custom_domain_in_sync_needs_no_step_and_follows_the_spec() {
+    let d = desired(&domain_spec(), &["subnet-a", "subnet-b"]);
+    let observed = with_domain(&d, in_sync(&d));
+    let plan = diff(&d, &observed);
+    assert_eq!(steps(&plan), []);
+    assert_eq!(
+        plan.refs.slot(Slot::DomainTarget),
+        Some("d-1.execute-api.eu-west-1.amazonaws.com")
+    );
+
+    // Not there yet: the domain, then its mapping.
+    let mut missing = observed.clone();
+    missing.domains = Seen::Read(Vec::new());
+    missing.mappings = Seen::Read(Vec::new());
+    assert_eq!(
+        verbs_and_parts(&diff(&d, &missing)),
+        [(Verb::Create, Part::DomainName), (Verb::Create, Part::ApiMapping)]
+    );
+    // A new certificate; the mapping pointed elsewhere; a mapping added by hand.
+    let mut drifted = observed.clone();
+    if let Seen::Read(domains) = &mut drifted.domains {
+        domains[0].1.certificate_arn = "arn:aws:acm:eu-west-1:1:certificate/old".into();
+    }
+    if let Seen::Read(mappings) = &mut drifted.mappings {
+        mappings[0].stage = "dev".into();
+        mappings.push(crate::aws::domain::Mapping {
+            id: "admin".into(),
+            key: "admin".into(),
+            api: "api-9".into(),
+            stage: "prod".into(),
+        });
+    }
+    assert_eq!(
+        verbs_and_parts(&diff(&d, &drifted)),
+        [
+            (Verb::Update, Part::DomainName),
+            (Verb::Update, Part::ApiMapping),
+            (Verb::Delete, Part::ApiMapping)
+        ]
+    );
+    // Someone else's domain of that name: stuck, nothing planned for it.
+    let mut taken = observed.clone();
+    taken.domains = Seen::Read(Vec::new());
+    taken.foreign_domain = Some("api.example.com".into());
+    let plan = diff(&d, &taken);
+    assert_eq!(plan.stuck.map(|s| s.reason), Some("DomainNameTaken"));
+    assert!(plan.steps.iter().all(|s| s.change.part != Part::DomainName));
+}
+
+#[test]
+fn teardown_deletes_the_domain_before_the_api() {
+    let d = desired(&domain_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = with_domain(&d, in_sync(&d));
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    let first = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(
+        verbs_and_parts(&first)[..2],
+        [(Verb::Delete, Part::DomainName), (Verb::Delete, Part::RestApi)]
+    );
+}
