@@ -230,6 +230,9 @@ impl Default for HealthCheck {
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.certificateArn) || !has(self.type) || self.type == 'application'", "message": "certificateArn makes an HTTPS listener, which only an ALB (type application) offers here"}
+]))]
 pub struct LoadBalancerSpec {
     /// `application` (an ALB: HTTP listener, HTTP health checks) or `network` (an NLB:
     /// TCP listener, TCP health checks, the tasks as direct targets). With a VPC Link
@@ -237,6 +240,11 @@ pub struct LoadBalancerSpec {
     #[serde(default, rename = "type")]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "loadBalancer.type is immutable: create a new PrivateApi for another load balancer type"}]))]
     pub kind: LoadBalancerKind,
+    /// An ACM certificate (in the stack's region) for an HTTPS listener: API Gateway
+    /// then reaches the ALB over TLS, at a name the certificate covers. ALBs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$"))]
+    pub certificate_arn: Option<String>,
     /// The listener port (inside the VPC only: the load balancer is internal).
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
@@ -247,6 +255,7 @@ impl Default for LoadBalancerSpec {
     fn default() -> Self {
         LoadBalancerSpec {
             kind: LoadBalancerKind::default(),
+            certificate_arn: None,
             listener_port: default_port(),
         }
     }
@@ -469,6 +478,10 @@ pub struct ResourceIds {
     /// The HTTP API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_api_id: Option<String>,
+    /// The host name the integrations use with an HTTPS listener (one the listener's
+    /// certificate covers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_host: Option<String>,
     /// Where DNS must point the custom domain: its regional API Gateway domain name
     /// (a CNAME, or an alias record with `domainHostedZoneId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -608,6 +621,12 @@ impl PrivateApiSpec {
         }
         if self.api.api_type == ApiType::Http && self.vpc_link.version == VpcLinkVersion::V1 {
             problems.push(format!("spec: {ARCHITECTURE_MESSAGE}"));
+        }
+        if self.load_balancer.certificate_arn.is_some() && self.load_balancer.kind != LoadBalancerKind::Application {
+            problems.push(
+                "spec.loadBalancer.certificateArn makes an HTTPS listener, which only an ALB (type application) offers here"
+                    .into(),
+            );
         }
         if self.vpc_link.version == VpcLinkVersion::V1 && self.load_balancer.kind != LoadBalancerKind::Network {
             problems.push(format!("spec: {V1_NEEDS_NLB_MESSAGE}"));

@@ -129,6 +129,7 @@ async fn http_api_through_a_v2_link_to_the_alb_listener() {
     let evil = http_api::Integration {
         connection_id: ids.vpc_link_id.clone().unwrap_or_default(),
         uri: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/evil/1/2".to_owned(),
+        server_name: None,
     };
     http_api::update_integration(&aws, &api_id, integration.integration_id().unwrap_or_default(), &evil)
         .await
@@ -480,4 +481,94 @@ async fn a_domain_name_someone_else_holds_stalls_without_touching_it() {
         .send()
         .await
         .expect("the other domain is still there");
+}
+
+#[tokio::test]
+async fn an_https_listener_is_reached_over_tls_at_the_certificates_name() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let certificate = aws
+        .acm
+        .request_certificate()
+        .domain_name("*.internal.example.com")
+        .send()
+        .await
+        .expect("RequestCertificate")
+        .certificate_arn()
+        .unwrap_or_default()
+        .to_owned();
+    for (name, mut spec) in [
+        ("rest-https", spec(&vpc, &subnets)),
+        ("http-https", http(&vpc, &subnets)),
+    ] {
+        let owner = owner(name);
+        spec.load_balancer.certificate_arn = Some(certificate.clone());
+        spec.load_balancer.listener_port = 443;
+        let outcome = until_ready(&aws, &owner, &spec, 5).await;
+        let ids = &outcome.resources;
+        assert_eq!(ids.integration_host.as_deref(), Some("api.internal.example.com"));
+        let listeners = aws
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(ids.load_balancer_arn.clone().unwrap_or_default())
+            .send()
+            .await
+            .expect("DescribeListeners");
+        let listener = &listeners.listeners()[0];
+        assert_eq!(listener.protocol().map(|p| p.as_str()), Some("HTTPS"));
+        assert_eq!(listener.ssl_policy(), Some(privateapi::aws::elb::TLS_POLICY));
+        assert_eq!(
+            listener.certificates()[0].certificate_arn(),
+            Some(certificate.as_str()),
+            "{name}"
+        );
+        if let Some(api_id) = &ids.rest_api_id {
+            let resources = aws
+                .apigw
+                .get_resources()
+                .rest_api_id(api_id)
+                .embed("methods")
+                .send()
+                .await
+                .expect("GetResources");
+            for resource in resources.items() {
+                let uri = resource
+                    .resource_methods()
+                    .and_then(|m| m.get("ANY"))
+                    .and_then(|m| m.method_integration())
+                    .and_then(|i| i.uri())
+                    .unwrap_or_default();
+                assert!(uri.starts_with("https://api.internal.example.com/"), "{uri}");
+            }
+        } else {
+            let api_id = ids.http_api_id.clone().expect("an HTTP API");
+            let integrations = aws
+                .apigwv2
+                .get_integrations()
+                .api_id(&api_id)
+                .send()
+                .await
+                .expect("GetIntegrations");
+            let tls = integrations.items()[0]
+                .tls_config()
+                .and_then(|t| t.server_name_to_verify());
+            assert_eq!(tls, Some("api.internal.example.com"));
+        }
+        steady(&aws, &owner, &spec).await;
+        until_gone(&aws, &owner, &spec, 10).await;
+        assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{name}");
+    }
+
+    // A certificate ACM does not know: refused before anything is made.
+    let owner = owner("no-such-certificate");
+    let mut spec = spec(&vpc, &subnets);
+    spec.load_balancer.certificate_arn =
+        Some("arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000".into());
+    let before = aws.stats.snapshot();
+    let e = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect_err("an unknown certificate");
+    assert!(e.to_string().contains("DescribeCertificate"), "{e}");
+    assert!(e.is_terminal(), "stalled with ACM's answer, not retried: {e}");
+    assert_eq!(aws.stats.snapshot().since(&before).writes(), 0, "nothing made");
 }

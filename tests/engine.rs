@@ -277,7 +277,7 @@ async fn drift_is_repaired_without_redeploying() {
         .unwrap_or_default()
         .to_owned();
     let mut hijacked = rest_api::integrations(
-        "evil.example.com",
+        "http://evil.example.com",
         ids.vpc_link_id.as_deref().unwrap_or_default(),
         Some("arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/evil/1"),
     )

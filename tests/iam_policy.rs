@@ -263,6 +263,21 @@ fn table() -> Table {
         ),
     );
     t.insert(
+        "certificate.rs",
+        (
+            "acm",
+            vec![(
+                "DescribeCertificate",
+                "",
+                // The user's certificates, named in the spec: read, never changed.
+                vec![(
+                    "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+                    None,
+                )],
+            )],
+        ),
+    );
+    t.insert(
         "domain.rs",
         (
             "apigateway",

@@ -86,6 +86,8 @@ pub struct DesiredTargetGroup {
 pub struct DesiredListener<R = String> {
     pub kind: LoadBalancerKind,
     pub port: i32,
+    /// An ACM certificate: an HTTPS listener with [`TLS_POLICY`].
+    pub certificate: Option<String>,
     /// Where its default action forwards.
     pub target_group: R,
     pub tags: BTreeMap<String, String>,
@@ -96,6 +98,7 @@ impl<R> DesiredListener<R> {
         Some(DesiredListener {
             kind: self.kind,
             port: self.port,
+            certificate: self.certificate.clone(),
             target_group: f(&self.target_group)?,
             tags: self.tags.clone(),
         })
@@ -134,6 +137,9 @@ pub struct ObservedListener {
     pub arn: String,
     pub port: i32,
     pub protocol: String,
+    /// The default certificate and the TLS policy of an HTTPS listener.
+    pub certificate: Option<String>,
+    pub tls_policy: Option<String>,
     /// Target groups of the default forward action.
     pub forwards_to: Vec<String>,
 }
@@ -156,6 +162,26 @@ pub fn health_for(kind: LoadBalancerKind, spec: &HealthCheck) -> HealthCheck {
             ..spec.clone()
         },
     }
+}
+
+/// The TLS policy of HTTPS listeners: TLS 1.3 and 1.2 only (AWS's recommended
+/// policy for new listeners).
+pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+impl<R> DesiredListener<R> {
+    pub fn protocol(&self) -> &'static str {
+        match self.certificate {
+            Some(_) => "HTTPS",
+            None => self.kind.protocol(),
+        }
+    }
+}
+
+fn certificates(desired: &DesiredListener) -> Option<Vec<elbv2::types::Certificate>> {
+    desired
+        .certificate
+        .as_ref()
+        .map(|arn| vec![elbv2::types::Certificate::builder().certificate_arn(arn).build()])
 }
 
 pub fn name(owner: &Owner) -> String {
@@ -232,6 +258,12 @@ pub async fn observe_listeners(aws: &Aws, lb_arn: &str) -> AwsResult<Option<Vec<
                 arn: l.listener_arn().unwrap_or_default().to_owned(),
                 port: l.port().unwrap_or_default(),
                 protocol: l.protocol().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                certificate: l
+                    .certificates()
+                    .first()
+                    .and_then(|c| c.certificate_arn())
+                    .map(str::to_owned),
+                tls_policy: l.ssl_policy().map(str::to_owned),
                 forwards_to: l
                     .default_actions()
                     .iter()
@@ -475,7 +507,9 @@ pub async fn create_listener(aws: &Aws, lb_arn: &str, desired: &DesiredListener)
         .elb
         .create_listener()
         .load_balancer_arn(lb_arn)
-        .protocol(desired.kind.protocol_enum())
+        .protocol(ProtocolEnum::from(desired.protocol()))
+        .set_certificates(certificates(desired))
+        .set_ssl_policy(desired.certificate.as_ref().map(|_| TLS_POLICY.to_owned()))
         .port(desired.port)
         .default_actions(forward(&desired.target_group))
         .set_tags(Some(tags(&desired.tags)))
@@ -496,7 +530,9 @@ pub async fn modify_listener(aws: &Aws, listener_arn: &str, desired: &DesiredLis
     aws.elb
         .modify_listener()
         .listener_arn(listener_arn)
-        .protocol(desired.kind.protocol_enum())
+        .protocol(ProtocolEnum::from(desired.protocol()))
+        .set_certificates(certificates(desired))
+        .set_ssl_policy(desired.certificate.as_ref().map(|_| TLS_POLICY.to_owned()))
         .port(desired.port)
         .default_actions(forward(&desired.target_group))
         .send()
@@ -553,8 +589,13 @@ pub fn pick_listener(listeners: &[ObservedListener], port: i32) -> (Option<&Obse
 }
 
 pub fn listener_in_sync(listener: &ObservedListener, wanted: &DesiredListener) -> bool {
+    let tls_as_wanted = match &wanted.certificate {
+        Some(_) => listener.certificate == wanted.certificate && listener.tls_policy.as_deref() == Some(TLS_POLICY),
+        None => true,
+    };
     listener.port == wanted.port
-        && listener.protocol == wanted.kind.protocol()
+        && listener.protocol == wanted.protocol()
+        && tls_as_wanted
         && listener.forwards_to == [wanted.target_group.clone()]
 }
 
@@ -567,6 +608,8 @@ mod tests {
             arn: arn.into(),
             port,
             protocol: "HTTP".into(),
+            certificate: None,
+            tls_policy: None,
             forwards_to: vec![tg.into()],
         }
     }
@@ -575,6 +618,7 @@ mod tests {
         DesiredListener {
             kind: LoadBalancerKind::Application,
             port,
+            certificate: None,
             target_group: tg.into(),
             tags: BTreeMap::new(),
         }

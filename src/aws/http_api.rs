@@ -25,6 +25,9 @@ pub struct Integration<R = String> {
     pub connection_id: R,
     /// The load balancer's listener ARN.
     pub uri: R,
+    /// To an HTTPS listener: the name its certificate covers, which API Gateway
+    /// verifies.
+    pub server_name: Option<String>,
 }
 
 impl<R> Integration<R> {
@@ -32,6 +35,7 @@ impl<R> Integration<R> {
         Some(Integration {
             connection_id: f(&self.connection_id)?,
             uri: f(&self.uri)?,
+            server_name: self.server_name.clone(),
         })
     }
 }
@@ -73,6 +77,7 @@ pub struct ObservedIntegration {
     pub connection_id: String,
     pub uri: String,
     pub payload_format: String,
+    pub server_name: Option<String>,
 }
 
 impl ObservedIntegration {
@@ -84,6 +89,7 @@ impl ObservedIntegration {
             && self.connection_id == wanted.connection_id
             && self.uri == wanted.uri
             && self.payload_format == Integration::PAYLOAD_FORMAT
+            && self.server_name == wanted.server_name
     }
 }
 
@@ -189,6 +195,10 @@ pub async fn observe_details(aws: &Aws, api_id: &str) -> AwsResult<Option<Observ
                 connection_id: i.connection_id().unwrap_or_default().to_owned(),
                 uri: i.integration_uri().unwrap_or_default().to_owned(),
                 payload_format: i.payload_format_version().unwrap_or_default().to_owned(),
+                server_name: i
+                    .tls_config()
+                    .and_then(|t| t.server_name_to_verify())
+                    .map(str::to_owned),
             })
             .collect(),
         routes: routes
@@ -252,6 +262,14 @@ pub async fn create(aws: &Aws, desired: &DesiredHttpApi) -> AwsResult<String> {
     })
 }
 
+fn tls(wanted: &Integration) -> Option<aws_sdk_apigatewayv2::types::TlsConfigInput> {
+    wanted.server_name.as_ref().map(|name| {
+        aws_sdk_apigatewayv2::types::TlsConfigInput::builder()
+            .server_name_to_verify(name)
+            .build()
+    })
+}
+
 pub async fn create_integration(aws: &Aws, api_id: &str, wanted: &Integration) -> AwsResult<String> {
     let out = aws
         .apigwv2()
@@ -264,6 +282,7 @@ pub async fn create_integration(aws: &Aws, api_id: &str, wanted: &Integration) -
         .connection_id(&wanted.connection_id)
         .integration_uri(&wanted.uri)
         .payload_format_version(Integration::PAYLOAD_FORMAT)
+        .set_tls_config(tls(wanted))
         .send()
         .await
         .map_err(aws_err("CreateIntegration"))?;
@@ -285,6 +304,7 @@ pub async fn update_integration(aws: &Aws, api_id: &str, id: &str, wanted: &Inte
         .connection_id(&wanted.connection_id)
         .integration_uri(&wanted.uri)
         .payload_format_version(Integration::PAYLOAD_FORMAT)
+        .set_tls_config(tls(wanted))
         .send()
         .await
         .map_err(aws_err("UpdateIntegration"))?;
@@ -426,6 +446,7 @@ mod tests {
             connection_id: "vl1".into(),
             uri: uri.into(),
             payload_format: "1.0".into(),
+            server_name: None,
         }
     }
 
@@ -434,6 +455,7 @@ mod tests {
         let wanted = Integration {
             connection_id: "vl1".to_owned(),
             uri: "arn:listener/1".to_owned(),
+            server_name: None,
         };
         assert!(observed("arn:listener/1").is(&wanted));
         assert!(!observed("arn:listener/2").is(&wanted));

@@ -4,6 +4,7 @@
 //! Nothing in here knows about Kubernetes: a part is described by typed desired and
 //! observed structs, found by its ownership tags, and changed by explicit calls.
 
+pub mod certificate;
 pub mod domain;
 pub mod ecs;
 pub mod elb;
@@ -48,6 +49,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub apigw: aws_sdk_apigateway::Client,
     pub apigwv2: aws_sdk_apigatewayv2::Client,
+    pub acm: aws_sdk_acm::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
 }
@@ -90,6 +92,7 @@ impl Aws {
             iam: client!(aws_sdk_iam),
             apigw: client!(aws_sdk_apigateway),
             apigwv2: client!(aws_sdk_apigatewayv2),
+            acm: client!(aws_sdk_acm),
             stats,
             pacer,
         }

@@ -35,7 +35,11 @@ pub struct Integration {
 /// the stack model).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target<R = String> {
+    /// The integrations' host: the load balancer's DNS name, or (HTTPS) a name its
+    /// certificate covers.
     pub load_balancer_dns: R,
+    /// `https` to an HTTPS listener, else `http`.
+    pub https: bool,
     pub vpc_link: R,
     /// The `integrationTarget` of a VPC Link V2; a V1 link has none (it is bound to
     /// its NLB).
@@ -65,6 +69,7 @@ impl<R> DesiredApi<R> {
             throttle: self.throttle,
             target: Target {
                 load_balancer_dns: f(&self.target.load_balancer_dns)?,
+                https: self.target.https,
                 vpc_link: f(&self.target.vpc_link)?,
                 load_balancer_arn: match &self.target.load_balancer_arn {
                     Some(arn) => Some(f(arn)?),
@@ -79,7 +84,9 @@ impl DesiredApi {
     /// `ANY /` and `ANY /{proxy+}`, in that order.
     pub fn integrations(&self) -> [(&'static str, Integration); 2] {
         let t = &self.target;
-        let (root, proxy) = integrations(&t.load_balancer_dns, &t.vpc_link, t.load_balancer_arn.as_deref());
+        let scheme = if t.https { "https" } else { "http" };
+        let base = format!("{scheme}://{}", t.load_balancer_dns);
+        let (root, proxy) = integrations(&base, &t.vpc_link, t.load_balancer_arn.as_deref());
         [(ROOT_PATH, root), (PROXY_PATH, proxy)]
     }
 
@@ -90,18 +97,19 @@ impl DesiredApi {
     }
 }
 
-pub fn integrations(alb_dns: &str, vpc_link_id: &str, alb_arn: Option<&str>) -> (Integration, Integration) {
+/// `ANY /` and `ANY /{proxy+}` to `base` (`http://host` or `https://host`).
+pub fn integrations(base_url: &str, vpc_link_id: &str, alb_arn: Option<&str>) -> (Integration, Integration) {
     let base = Integration {
         kind: "HTTP_PROXY".into(),
         http_method: "ANY".into(),
-        uri: format!("http://{alb_dns}/"),
+        uri: format!("{base_url}/"),
         connection_type: "VPC_LINK".into(),
         connection_id: vpc_link_id.into(),
         integration_target: alb_arn.unwrap_or_default().into(),
         request_parameters: BTreeMap::new(),
     };
     let proxy = Integration {
-        uri: format!("http://{alb_dns}/{{proxy}}"),
+        uri: format!("{base_url}/{{proxy}}"),
         request_parameters: BTreeMap::from([(
             "integration.request.path.proxy".to_owned(),
             "method.request.path.proxy".to_owned(),
@@ -541,7 +549,7 @@ mod tests {
 
     #[test]
     fn proxy_integration_targets_the_alb_through_the_link() {
-        let (root, proxy) = integrations("internal-x.elb.amazonaws.com", "vl123", Some("arn:alb"));
+        let (root, proxy) = integrations("http://internal-x.elb.amazonaws.com", "vl123", Some("arn:alb"));
         assert_eq!(root.uri, "http://internal-x.elb.amazonaws.com/");
         assert_eq!(proxy.uri, "http://internal-x.elb.amazonaws.com/{proxy}");
         assert_eq!(proxy.connection_type, "VPC_LINK");
@@ -585,6 +593,7 @@ mod tests {
             throttle: None,
             target: Target {
                 load_balancer_dns: "dns".to_owned(),
+                https: false,
                 vpc_link: "vl".to_owned(),
                 load_balancer_arn: Some("arn:alb".to_owned()),
             },

@@ -24,6 +24,8 @@ pub struct Inputs<'a> {
     pub region: &'a str,
     /// Resolved subnet IDs, sorted.
     pub subnets: &'a [String],
+    /// With an HTTPS listener: the host name its certificate covers (from ACM).
+    pub integration_host: Option<&'a str>,
 }
 
 /// The VPC link the API reaches the ALB through.
@@ -130,6 +132,7 @@ impl DesiredStack {
             listener: Some(DesiredListener {
                 kind: lb_kind,
                 port: spec.load_balancer.listener_port,
+                certificate: spec.load_balancer.certificate_arn.clone(),
                 target_group: Id::Of(Slot::TargetGroup),
                 tags: tags("listener"),
             }),
@@ -183,7 +186,11 @@ impl DesiredStack {
                 stage_name: spec.api.stage_name.clone(),
                 throttle: spec.api.throttle,
                 target: Target {
-                    load_balancer_dns: Id::Of(Slot::LoadBalancerDns),
+                    load_balancer_dns: match i.integration_host {
+                        Some(host) => Id::Given(host.to_owned()),
+                        None => Id::Of(Slot::LoadBalancerDns),
+                    },
+                    https: spec.load_balancer.certificate_arn.is_some(),
                     vpc_link: link_id.clone(),
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
@@ -211,6 +218,7 @@ impl DesiredStack {
                 integration: http_api::Integration {
                     connection_id: link_id.clone(),
                     uri: Id::Of(Slot::Listener),
+                    server_name: i.integration_host.map(str::to_owned),
                 },
             }),
             cluster: Some(cluster),
@@ -286,6 +294,7 @@ mod tests {
             spec,
             region: "eu-west-1",
             subnets: &subnets,
+            integration_host: None,
         })
     }
 

@@ -34,6 +34,7 @@ fn desired(spec: &PrivateApiSpec, subnets: &[&str]) -> DesiredStack {
         spec,
         region: "eu-west-1",
         subnets: &subnets,
+        integration_host: None,
     })
 }
 
@@ -135,7 +136,11 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
         listeners: Seen::Read(vec![ObservedListener {
             arn: LISTENER.into(),
             port: some(&d.listener).port,
-            protocol: some(&d.listener).kind.protocol().into(),
+            protocol: some(&d.listener).protocol().into(),
+            certificate: some(&d.listener).certificate,
+            tls_policy: some(&d.listener)
+                .certificate
+                .map(|_| crate::aws::elb::TLS_POLICY.to_owned()),
             forwards_to: vec![TG.into()],
         }]),
         vpc_links: Seen::Read(links),
@@ -214,6 +219,7 @@ fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
                 connection_id: api.integration.connection_id.clone(),
                 uri: api.integration.uri.clone(),
                 payload_format: "1.0".into(),
+                server_name: api.integration.server_name.clone(),
             }],
             routes: http_api::ROUTE_KEYS
                 .iter()

@@ -131,6 +131,7 @@ pub async fn check(
         spec,
         region: &aws.region,
         subnets: &ids.subnet_ids,
+        integration_host: ids.integration_host.as_deref(),
     });
     let mut observed = observe::from_inventory(inventory, owner, &desired, ids);
     let found = findings(&diff::diff_knowing(&desired, &observed, recorded(ids, &desired)));

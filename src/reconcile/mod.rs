@@ -149,11 +149,18 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         net.subnet_selector.as_ref(),
     )
     .await?;
+    // What only AWS knows, read before the first write: a certificate that does
+    // not exist stops the pass here.
+    let integration_host = match &spec.load_balancer.certificate_arn {
+        Some(arn) => Some(crate::aws::certificate::host_name(aws, arn).await?),
+        None => None,
+    };
     let desired = DesiredStack::build(Inputs {
         owner,
         spec,
         region: &aws.region,
         subnets: &subnets,
+        integration_host: integration_host.as_deref(),
     });
     // Observing and executing are large futures (every part's calls): on the heap, so
     // that no caller's stack has to hold them (a debug build overflowed a 2 MiB test
@@ -192,6 +199,7 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         execution_role_arn: execute::role_arn(refs, &svc.execution_role_arn, crate::aws::iam::RoleKind::Execution),
         task_role_arn: execute::role_arn(refs, &svc.task_role_arn, crate::aws::iam::RoleKind::Task),
         security_group_ids: execute::group_ids(refs),
+        integration_host,
         subnet_ids: subnets,
     };
     let endpoint = match (&resources.rest_api_id, &resources.http_api_id, wired) {
