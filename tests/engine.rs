@@ -772,7 +772,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
         ids.push(until_ready(&aws, owner, &spec, 5).await.resources);
     }
 
-    // In sync: 5 listing calls for the whole region (one page each here), then every
+    // In sync: 6 listing calls for the whole region (one page each here), then every
     // probe of every resource: one read each, two for the execution role's policies.
     let every_probe = probes(&spec);
     assert_eq!(every_probe.len(), 6);
@@ -788,7 +788,12 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     }
     let calls = aws.stats.snapshot().since(&before);
     assert_eq!(calls.writes(), 0);
-    assert_eq!(calls.total(), 5 + 7 * owners.len() as u64, "{:?}", calls.0);
+    assert_eq!(
+        calls.total(),
+        privateapi::aws::inventory::LISTS as u64 + 7 * owners.len() as u64,
+        "{:?}",
+        calls.0
+    );
 
     // Drift behind the operator's back, one kind per resource.
     let (a, b, c, d, e) = (&owners[0], &owners[1], &owners[2], &owners[3], &owners[4]);

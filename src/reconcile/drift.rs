@@ -126,14 +126,16 @@ pub async fn check(
     ids: &ResourceIds,
     probe: Probe,
 ) -> AwsResult<Vec<Finding>> {
-    let desired = DesiredStack::build(Inputs {
+    // On the heap: a stack's model is large, and a caller's future holds it across
+    // the probe's await (debug builds overflowed a 2 MiB test thread).
+    let desired = Box::new(DesiredStack::build(Inputs {
         owner,
         spec,
         region: &aws.region,
         subnets: &ids.subnet_ids,
         integration_host: ids.integration_host.as_deref(),
-    });
-    let mut observed = observe::from_inventory(inventory, owner, &desired, ids);
+    }));
+    let mut observed = Box::new(observe::from_inventory(inventory, owner, &desired, ids));
     let found = findings(&diff::diff_knowing(&desired, &observed, recorded(ids, &desired)));
     if found.iter().any(|f| f.waiting_on.is_none()) {
         return Ok(found);
