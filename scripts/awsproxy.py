@@ -680,8 +680,9 @@ def main():
     ap.add_argument("--port", type=int, default=5095)
     ap.add_argument("--upstream", required=True, help="http://HOST:PORT of the emulator")
     ap.add_argument("--config", help="initial configuration (JSON object)")
-    ap.add_argument("--models", default=os.environ.get("AWSPROXY_MODELS"),
-                    help="botocore's data directory (service models), for validate")
+    ap.add_argument("--models", default=awsmodels.find_models_dir(),
+                    help="botocore's data directory (service models), for validate; default "
+                         "$AWSPROXY_MODELS, else the emulator's venv")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = ap.parse_args()
     up = urllib.parse.urlsplit(args.upstream)
