@@ -74,6 +74,11 @@ const WAIT: &[&str] = &[
     "DeleteConflict",
     "ServiceNotActiveException",
     "IncorrectState",
+    // Someone made it first (another `apply` of the same file, a create whose answer
+    // was lost): the next pass looks again and adopts it if its tags say it is ours, or
+    // reports the name conflict if not (elb::observe finds these by name, then tags).
+    "DuplicateLoadBalancerName",
+    "DuplicateTargetGroupName",
 ];
 
 const RETRY: &[&str] = &[
@@ -231,6 +236,8 @@ mod tests {
         assert_eq!(api("InvalidSubnetID.NotFound", "").disposition(), Disposition::Terminal);
         assert_eq!(api("AccessDenied", "").disposition(), Disposition::Terminal);
         assert_eq!(api("TooManyLoadBalancers", "").disposition(), Disposition::Terminal);
+        assert_eq!(api("DuplicateTargetGroupName", "").disposition(), Disposition::Wait);
+        assert_eq!(api("DuplicateLoadBalancerName", "").disposition(), Disposition::Wait);
     }
 
     #[test]
