@@ -10,6 +10,11 @@ SigV4 headers included: moto does not verify signatures). On the way, the proxy
     service and operation, and by outcome;
   * can enforce API Gateway's account quotas as token buckets and answer an
     over-quota call the way AWS does (HTTP 429 TooManyRequestsException);
+  * can check every AWS call against AWS's own service models and documented rules
+    (scripts/awsmodels.py; `validate`): a request AWS would refuse is answered with
+    HTTP 400 in the service's protocol, its message starting with
+    "awsproxy: request AWS would refuse:", naming the operation and the members, and
+    recorded in the stats (`validated`, `violations`);
   * can inject faults: throttling, HTTP 500 or a timeout (hold, then close without
     an answer) on any call with probability `error_rate`, and a lost response
     (moto acts on the call, the client never hears) on mutating calls with
@@ -24,12 +29,16 @@ protocols of apigateway and apigatewayv2).
 Control endpoints (never counted, never faulted):
 
   GET  /_proxy/stats    counts (JSON), the first 100 quota refusals with the
-                        bucket levels at that moment (throttle_log), and the time
-                        spent waiting on the upstream per operation (upstream_seconds)
+                        bucket levels at that moment (throttle_log), the time
+                        spent waiting on the upstream per operation (upstream_seconds),
+                        the requests checked (validated) and the first 200 refused
+                        (violations; violation_count counts all)
   POST /_proxy/reset    zero the counts and refill the quota buckets
   GET  /_proxy/config   the current configuration
   POST /_proxy/config   merge a JSON object into it:
-       {"quotas": true|false,          enforce the API Gateway account quotas
+       {"validate": true|false,        check requests against AWS's models (needs
+                                       --models or $AWSPROXY_MODELS: botocore/data)
+        "quotas": true|false,          enforce the API Gateway account quotas
         "quota_table": {"Op": [per_second, burst], "service.Op": [...], ...},
                                        extra/overriding buckets (any service;
                                        "*apigateway" = the account-wide bucket)
@@ -45,11 +54,12 @@ Control endpoints (never counted, never faulted):
                                        (errors + lost answers; null: no limit)
   GET  /_proxy/health   200 "ok"
 
-Usage: awsproxy.py --port 5095 --upstream http://127.0.0.1:5055
+Usage: awsproxy.py --port 5095 --upstream http://127.0.0.1:5055 [--models DIR]
 (scripts/awsproxy.sh starts and stops it.)
 """
 
 import argparse
+import os
 import http.client
 import json
 import random
@@ -62,6 +72,9 @@ import urllib.parse
 import uuid
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import awsmodels  # noqa: E402  (next to this file)
 
 # ----------------------------------------------------------------- classification
 
@@ -244,6 +257,7 @@ class Bucket:
 # ------------------------------------------------------------------------- state
 
 DEFAULT_CONFIG = {
+    "validate": False,
     "quotas": False,
     "quota_table": {},
     "error_rate": 0.0,
@@ -276,6 +290,9 @@ class State:
             self.upstream_seconds = defaultdict(float)  # service.op -> time spent waiting on the upstream
             self.started = time.time()
             self.buckets = {}
+            self.validated = 0
+            self.violations = []  # the first MAX_VIOLATIONS refused requests
+            self.violation_count = 0
 
     def set_config(self, patch):
         unknown = set(patch) - set(DEFAULT_CONFIG)
@@ -292,6 +309,8 @@ class State:
         budget = patch.get("fault_budget")
         if budget is not None and (not isinstance(budget, int) or budget < 0):
             raise ValueError("fault_budget: a non-negative integer or null")
+        if patch.get("validate") and CHECKER is None:
+            raise ValueError("validate: no botocore models (start with --models DIR or AWSPROXY_MODELS)")
         kinds = patch.get("error_kinds")
         if kinds is not None and (not kinds or set(kinds) - {"throttle", "error500", "timeout"}):
             raise ValueError("error_kinds: a non-empty subset of throttle, error500, timeout")
@@ -370,6 +389,14 @@ class State:
                 self.faults_injected += 1
             return fault
 
+    def record_check(self, service, op, problems):
+        with self.lock:
+            self.validated += 1
+            if problems:
+                self.violation_count += 1
+                if len(self.violations) < MAX_VIOLATIONS:
+                    self.violations.append({"operation": "%s.%s" % (service, op), "problems": problems})
+
     def count(self, service, op, outcome, seconds=0.0):
         with self.lock:
             self.upstream_seconds[service + "." + op] += seconds
@@ -386,17 +413,23 @@ class State:
                 "calls": calls,
                 "by_operation": {k: dict(v) for k, v in sorted(self.by_op.items())},
                 "outcomes": {k: self.outcomes.get(k, 0) for k in
-                             ("ok", "aws_error", "throttled", "injected_error", "lost", "upstream_error")},
+                             ("ok", "aws_error", "throttled", "injected_error", "lost", "upstream_error",
+                              "refused")},
                 "injected": {k: self.injected.get(k, 0) for k in ("throttle", "error500", "timeout")},
                 "totals": {"calls": total, "reads": reads, "writes": total - reads},
                 "faults_injected": self.faults_injected,
                 "throttle_log": list(self.throttle_log),
                 "upstream_seconds": {k: round(v, 3) for k, v in sorted(self.upstream_seconds.items())},
+                "validated": self.validated,
+                "violation_count": self.violation_count,
+                "violations": list(self.violations),
                 "config": dict(self.config),
                 "since_seconds": round(time.time() - self.started, 3),
             }
 
 
+MAX_VIOLATIONS = 200
+CHECKER = None  # awsmodels.Checker once --models is given
 STATE = State()
 UPSTREAM = None  # (host, port)
 VERBOSE = False
@@ -442,6 +475,33 @@ def error_response(service, kind):
     return 500, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, (
         "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
         "<Message>Internal failure</Message></Error><RequestId>%s</RequestId></ErrorResponse>" % request_id).encode()
+
+
+REFUSAL_PREFIX = "awsproxy: request AWS would refuse: "
+
+
+def refusal_response(service, message):
+    """(status, headers, body) of a validation error, in the service's protocol."""
+    request_id = str(uuid.uuid4())
+    proto = protocol(service)
+    if proto == "rest-json":
+        return 400, {"Content-Type": "application/json", "x-amzn-ErrorType": "BadRequestException",
+                     "x-amzn-RequestId": request_id}, json.dumps({"message": message}).encode()
+    if proto == "json":
+        return 400, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id},\
+            json.dumps({"__type": "InvalidParameterException", "message": message}).encode()
+    text = xml_escape(message)
+    if proto == "ec2":
+        return 400, {"Content-Type": "text/xml"}, (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>InvalidParameterValue</Code>'
+            "<Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>" % (text, request_id)).encode()
+    return 400, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>%s</Message></Error>"
+        "<RequestId>%s</RequestId></ErrorResponse>" % (text, request_id)).encode()
+
+
+def xml_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # ----------------------------------------------------------------------- handler
@@ -504,6 +564,18 @@ class Handler(BaseHTTPRequestHandler):
         service, op = classify(self.command, path, query, self.headers, body)
         if service is None:  # not an AWS call (moto's own endpoints): pass through
             return self.forward(body, None, None, count=False)
+        if STATE.config["validate"]:
+            try:
+                _, problems = CHECKER.check(service, self.command, path, query, self.headers, body)
+            except Exception as e:  # a checker bug must show, not pass the request unchecked
+                problems = ["the checker failed: %s: %s" % (type(e).__name__, e)]
+            STATE.record_check(service, op, problems)
+            if problems:
+                message = "%s%s.%s: %s" % (REFUSAL_PREFIX, service, op, "; ".join(problems))
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
+                STATE.count(service, op, "refused")
+                return self.answer(*refusal_response(service, message))
         if not STATE.admit(service, op):
             STATE.count(service, op, "throttled")
             return self.answer(*error_response(service, "throttle"))
@@ -602,12 +674,15 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
-    global UPSTREAM, VERBOSE
+    global UPSTREAM, VERBOSE, CHECKER
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=5095)
     ap.add_argument("--upstream", required=True, help="http://HOST:PORT of the emulator")
     ap.add_argument("--config", help="initial configuration (JSON object)")
+    ap.add_argument("--models", default=awsmodels.find_models_dir(),
+                    help="botocore's data directory (service models), for validate; default "
+                         "$AWSPROXY_MODELS, else the emulator's venv")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = ap.parse_args()
     up = urllib.parse.urlsplit(args.upstream)
@@ -617,6 +692,8 @@ def main():
     if (up.hostname, up.port) in ((args.host, args.port), ("localhost", args.port)):
         ap.error("the upstream is this proxy itself")
     VERBOSE = args.verbose
+    if args.models:
+        CHECKER = awsmodels.Checker(args.models)
     if args.config:
         STATE.set_config(json.loads(args.config))
     server = Server((args.host, args.port), Handler)

@@ -2,9 +2,15 @@
 # AWS emulator (patched moto server) for the privateapi operator's tests.
 #
 #   scripts/emulator.sh install   create/refresh the venv (no-op when up to date)
-#   scripts/emulator.sh start     install if needed, start on 127.0.0.1:$MOTO_PORT,
+#   scripts/emulator.sh start     install if needed, start moto on 127.0.0.1:$MOTO_PORT and in
+#                                 front of it the checking proxy on $EMULATOR_CHECK_PORT,
 #                                 print `export AWS_...` lines  -> eval "$(scripts/emulator.sh start)"
-#   scripts/emulator.sh stop      stop the server started for $MOTO_PORT
+#                                 (AWS_ENDPOINT_URL is the checking proxy: every request is
+#                                 checked against AWS's service models, scripts/awsmodels.py;
+#                                 a request AWS would refuse is answered with HTTP 400;
+#                                 `scripts/emulator.sh checks` prints the tally)
+#   scripts/emulator.sh stop      stop both servers started for $MOTO_PORT
+#   scripts/emulator.sh checks    how many requests the proxy checked, and those refused (JSON)
 #   scripts/emulator.sh reset     wipe all emulated AWS state (POST /moto-api/reset)
 #   scripts/emulator.sh env       print the export lines only
 #   scripts/emulator.sh status    say whether it runs (exit 1 if not)
@@ -12,6 +18,7 @@
 #
 # Environment:
 #   MOTO_PORT               port (default 5055); one server per port, state kept per port
+#   EMULATOR_CHECK_PORT     the checking proxy's port (default MOTO_PORT + 1000)
 #   PRIVATEAPI_CACHE        cache dir (default ~/.cache/privateapi-operator); venv in $CACHE/venv
 #   PRIVATEAPI_STATE        pid/log dir (default $CACHE/state)
 #   PRIVATEAPI_PYTHON       python used to create the venv (default python3.11, else python3)
@@ -33,6 +40,8 @@ PIDFILE="$STATE/moto-$PORT.pid"
 LOG="$STATE/moto-$PORT.log"
 START_TIMEOUT="${MOTO_START_TIMEOUT:-30}"
 REGION=eu-west-1
+CHECK_PORT="${EMULATOR_CHECK_PORT:-$((PORT + 1000))}"
+CHECK_URL="http://$HOST:$CHECK_PORT"
 
 die() { echo "emulator.sh: $*" >&2; exit 1; }
 note() { echo "emulator.sh: $*" >&2; }
@@ -103,7 +112,8 @@ our_pid() { # prints the recorded pid if that process is still our server
 
 cmd_env() {
   cat <<EOF
-export AWS_ENDPOINT_URL=$URL
+export AWS_ENDPOINT_URL=$CHECK_URL
+export PRIVATEAPI_MOTO_URL=$URL
 export AWS_REGION=$REGION
 export AWS_DEFAULT_REGION=$REGION
 export AWS_ACCESS_KEY_ID=testing
@@ -111,12 +121,19 @@ export AWS_SECRET_ACCESS_KEY=testing
 EOF
 }
 
+# The checking proxy (scripts/awsproxy.py with validate on) in front of moto.
+checker() {
+  local models
+  models="$("$VENV/bin/python" -c 'import botocore, os; print(os.path.join(os.path.dirname(botocore.__file__), "data"))')"
+  AWSPROXY_PORT="$CHECK_PORT" AWSPROXY_UPSTREAM="$URL" AWSPROXY_MODELS="$models" \
+    AWSPROXY_CONFIG='{"validate": true}' PRIVATEAPI_PYTHON="$VENV/bin/python" \
+    "$SCRIPT_DIR/awsproxy.sh" "$@"
+}
+
 cmd_start() {
-  if our_pid >/dev/null && http_ok "$URL/_privateapi/patches"; then
-    cmd_env; return 0
-  fi
   if http_ok "$URL/_privateapi/patches"; then
-    note "an emulator not started from $STATE already serves $URL; using it"
+    our_pid >/dev/null || note "an emulator not started from $STATE already serves $URL; using it"
+    checker start >/dev/null
     cmd_env; return 0
   fi
   if (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; then
@@ -153,11 +170,13 @@ cmd_start() {
   if grep -q "FAILED" "$LOG"; then
     note "WARNING: some patches failed to apply:"; grep "FAILED" "$LOG" >&2
   fi
+  checker start >/dev/null
   cmd_env
 }
 
 cmd_stop() {
   local pid
+  checker stop || true
   if ! pid="$(our_pid)"; then
     rm -f "$PIDFILE"; note "not running (port $PORT)"; return 0
   fi
@@ -180,6 +199,7 @@ cmd_reset() {
 
 cmd_status() {
   local pid
+  checker status || true
   if pid="$(our_pid)" && http_ok "$URL/_privateapi/patches"; then
     echo "running: pid $pid on $URL (log: $LOG)"
   elif http_ok "$URL/_privateapi/patches"; then
@@ -202,5 +222,6 @@ case "${1:-}" in
   env) cmd_env ;;
   status) cmd_status ;;
   smoke) shift; cmd_smoke "$@" ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  checks) checker stats | "$VENV/bin/python" -c 'import json, sys; s = json.load(sys.stdin); print(json.dumps({k: s[k] for k in ("validated", "violation_count", "violations")}, indent=1))' ;;
+  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

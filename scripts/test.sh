@@ -46,4 +46,20 @@ fi
 scripts/emulator.sh smoke >/dev/null
 
 step "cargo test (unit, engine against the emulator, end to end against the API server)"
-cargo test --all-targets "${FEATURES[@]}" --no-fail-fast -- --test-threads "${PRIVATEAPI_TEST_THREADS:-4}"
+tests_status=0
+cargo test --all-targets "${FEATURES[@]}" --no-fail-fast -- --test-threads "${PRIVATEAPI_TEST_THREADS:-4}" \
+  || tests_status=$?
+
+step "requests checked against AWS's service models (scripts/awsmodels.py, in front of the emulator)"
+# Every test's AWS traffic went through the checking proxy (AWS_ENDPOINT_URL): a request
+# AWS would refuse is a finding of the run even if the test that sent it passed.
+checks="$(scripts/emulator.sh checks)"
+"$PRIVATEAPI_CACHE/venv/bin/python" - "$checks" <<'PYEOF' || tests_status=1
+import json, sys
+checks = json.loads(sys.argv[1])
+print("AWS requests checked: %d, refused as AWS would: %d" % (checks["validated"], checks["violation_count"]))
+for v in checks["violations"]:
+    print("  %s: %s" % (v["operation"], "; ".join(v["problems"])))
+sys.exit(1 if checks["violation_count"] else 0)
+PYEOF
+exit "$tests_status"

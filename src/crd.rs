@@ -37,6 +37,17 @@ const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: 
 cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
 (steps of 1024); cpu 8192 → 16384-61440 (steps of 4096); cpu 16384 → 32768-122880 (steps of 8192)";
 
+/// AWS's rules for tags, the same in every service we tag: the CRD's CEL rules below,
+/// [`tag_problems`] for the CLI. The character set is AWS's own pattern (CEL raw strings; RE2 knows \p{..}).
+const TAG_KEY_LENGTH_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128)";
+const TAG_PREFIX_RULE: &str = "self.all(k, !k.matches('^(?i)aws:'))";
+const TAG_CHARACTERS_RULE: &str =
+    r"self.all(k, k.matches(r'^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$') && self[k].matches(r'^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$'))";
+const TAG_CHARACTERS_MESSAGE: &str =
+    "tag keys and values may hold letters, numbers, spaces and _ . : / = + - @ (AWS's tag characters)";
+/// User tags per object: with the operator's own (at most 5 on one object) within AWS's 50.
+pub const MAX_USER_TAGS: usize = 40;
+
 /// A private API: an API Gateway REST or HTTP API → a VPC link → an internal load
 /// balancer → ECS Fargate.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -85,9 +96,15 @@ pub struct PrivateApiSpec {
     /// What happens in AWS when the resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
-    /// Tags added to every AWS object (the operator's own `privateapi.io/*` tags win).
+    /// Tags added to every AWS object (the operator's own `privateapi.io/*` tags win):
+    /// keys of 1-128 and values of up to 256 of AWS's tag characters, no `aws:` prefix.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 40))]
+    #[schemars(extend("maxProperties" = MAX_USER_TAGS, "additionalProperties" = {"type": "string", "maxLength": 256}))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": TAG_KEY_LENGTH_RULE, "message": "tag keys are 1 to 128 characters (AWS's limit)"},
+        {"rule": TAG_PREFIX_RULE, "message": "tag keys must not start with aws: in any case (AWS reserves it)"},
+        {"rule": TAG_CHARACTERS_RULE, "message": TAG_CHARACTERS_MESSAGE}
+    ]))]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -554,6 +571,44 @@ pub fn fargate_size_ok(cpu: i32, memory: i32) -> bool {
     }
 }
 
+/// AWS's tag characters: letters, numbers, spaces (Unicode's L, N and Z) and `_.:/=+-@`,
+/// as near as the standard library tells them apart.
+fn is_tag_character(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+}
+
+/// What AWS would refuse in user tags (the CRD's rules on `spec.tags`, for the CLI).
+pub fn tag_problems(tags: &BTreeMap<String, String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if tags.len() > MAX_USER_TAGS {
+        problems.push(format!(
+            "spec.tags: {} tags, at most {MAX_USER_TAGS} (AWS allows 50 with the operator's own)",
+            tags.len()
+        ));
+    }
+    for (key, value) in tags {
+        let keys = key.chars().count();
+        if !(1..=128).contains(&keys) {
+            problems.push(format!(
+                "spec.tags: key {key:?} has {keys} characters, AWS allows 1 to 128"
+            ));
+        }
+        let values = value.chars().count();
+        if values > 256 {
+            problems.push(format!("spec.tags.{key}: {values} characters, AWS allows 256"));
+        }
+        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            problems.push(format!(
+                "spec.tags: key {key:?} starts with aws: (AWS reserves it in any case)"
+            ));
+        }
+        if !key.chars().chain(value.chars()).all(is_tag_character) {
+            problems.push(format!("spec.tags.{key}: {TAG_CHARACTERS_MESSAGE}"));
+        }
+    }
+    problems
+}
+
 impl PrivateApiSpec {
     /// The schema's rules, for callers that bypass the API server (the CLI).
     /// Returns every problem found, each naming its field.
@@ -648,6 +703,7 @@ impl PrivateApiSpec {
                 "spec.api.stageName: {stage:?} must be 1-128 letters, digits or _"
             ));
         }
+        problems.extend(tag_problems(&self.tags));
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
@@ -702,6 +758,31 @@ mod tests {
         for field in ["subnetIds", "memory", "env", "stageName"] {
             assert!(joined.contains(field), "{field} missing in {joined}");
         }
+    }
+
+    #[test]
+    fn tags_aws_would_refuse_are_named() {
+        let mut s = spec();
+        s.tags = BTreeMap::from([
+            ("k".repeat(128), "v".repeat(256)),
+            ("team name".into(), "payments: é/ü @ 1+1=2".into()),
+        ]);
+        assert_eq!(s.validate(), Ok(()));
+        for (key, value, says) in [
+            ("k".repeat(129), String::new(), "1 to 128"),
+            (String::new(), "v".into(), "1 to 128"),
+            ("team".into(), "v".repeat(257), "257 characters"),
+            ("AWS:team".into(), "v".into(), "aws:"),
+            ("aWs:x".into(), "v".into(), "aws:"),
+            ("team".into(), "a;b".into(), "tag characters"),
+            ("t#am".into(), "v".into(), "tag characters"),
+        ] {
+            s.tags = BTreeMap::from([(key.clone(), value)]);
+            let problems = s.validate().expect_err(&key).join("\n");
+            assert!(problems.contains(says), "{key:?}: {problems}");
+        }
+        s.tags = (0..=MAX_USER_TAGS).map(|i| (format!("k{i}"), String::new())).collect();
+        assert!(s.validate().expect_err("41 tags").join("").contains("at most 40"));
     }
 
     #[test]

@@ -182,6 +182,20 @@ async fn bad_input_exits_1_with_the_reason() {
         "{stalled}"
     );
 
+    // Tags AWS would refuse are refused before any write, with the CRD's reason.
+    std::fs::write(
+        &path,
+        format!("apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: bad-tags}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: x}}\n  tags: {{'AWS:team': x, team: {}}}\n", subnets.join(", "), "v".repeat(257)),
+    )
+    .expect("write");
+    let apply = privateapi(&["apply", "-f", &path.display().to_string(), "-o", "json"]);
+    assert_eq!(apply.status.code(), Some(1));
+    let output = String::from_utf8_lossy(&apply.stdout);
+    assert!(
+        output.contains("starts with aws:") && output.contains("257 characters"),
+        "{output}"
+    );
+
     let crd = privateapi(&["crd"]);
     assert_eq!(crd.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&crd.stdout).contains("name: privateapis.privateapi.io"));

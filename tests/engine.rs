@@ -974,3 +974,34 @@ async fn the_inventory_is_shared_but_never_older_than_the_last_full_pass() {
     assert_eq!(reads(&before), LISTS as u64, "reloaded after the full pass");
     assert!(fresh.taken >= repaired);
 }
+
+/// Kubernetes' longest names (a 63-character namespace, a 253-character name) and 40
+/// user tags at AWS's limits (128-character keys, 256-character values) build a stack
+/// AWS accepts and tear it down, every request checked against AWS's models by a
+/// checking proxy of the test's own.
+#[tokio::test]
+async fn the_longest_kubernetes_names_build_a_stack_aws_accepts() {
+    let proxy = Proxy::start(&endpoint(), None);
+    proxy.config(serde_json::json!({"validate": true})).await;
+    let factory = factory_at(&proxy.url, Duration::from_secs(20)).await;
+    let aws = factory.for_region(None).expect("region");
+    let (vpc, subnets) = network(&aws).await;
+    let nonce: u64 = rand::random();
+    let namespace = format!("longest-{nonce:016x}-{}", "n".repeat(63 - 25));
+    let name = format!("{}.{}", "a".repeat(126), "b".repeat(126));
+    assert_eq!((namespace.len(), name.len()), (63, 253));
+    let owner = privateapi::aws::Owner::new(namespace, name, format!("longest-{nonce:016x}"));
+    let mut spec = spec(&vpc, &subnets);
+    spec.tags = (0..40)
+        .map(|i| (format!("{i:02}{}", "k".repeat(126)), "v".repeat(256)))
+        .collect();
+
+    until_ready(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
+    until_gone(&aws, &owner, &spec, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+
+    let stats = proxy.stats().await.0;
+    assert_eq!(stats["violation_count"], 0, "{:#}", stats["violations"]);
+    assert!(stats["validated"].as_u64().unwrap_or(0) > 50, "{stats}");
+}

@@ -163,7 +163,7 @@ async fn make_look_alikes(
         .ec2
         .create_security_group()
         .group_name(format!("papi-{ns}-{name}-alb"))
-        .description("look-alike, not the operator's")
+        .description("look-alike, not the operator")
         .vpc_id(vpc)
         .tag_specifications(
             TagSpecification::builder()

@@ -1,6 +1,7 @@
 //! One error type for every AWS call, classified once so the reconciler can decide
 //! between "retry soon", "wait longer" and "a human must act".
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -73,6 +74,11 @@ const WAIT: &[&str] = &[
     "DeleteConflict",
     "ServiceNotActiveException",
     "IncorrectState",
+    // Someone made it first (another `apply` of the same file, a create whose answer
+    // was lost): the next pass looks again and adopts it if its tags say it is ours, or
+    // reports the name conflict if not (elb::observe finds these by name, then tags).
+    "DuplicateLoadBalancerName",
+    "DuplicateTargetGroupName",
 ];
 
 const RETRY: &[&str] = &[
@@ -90,12 +96,24 @@ const RETRY: &[&str] = &[
 ];
 
 impl AwsError {
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         match &err {
+            // A 5xx whose body names no error (a proxy's HTML page, a truncated answer):
+            // AWS's side failed, not our request, so it is retried like any 5xx.
+            SdkError::ServiceError(service)
+                if service.err().code().is_none() && service.raw().status().is_server_error() =>
+            {
+                AwsError::Transport {
+                    operation,
+                    message: format!(
+                        "HTTP {} with an answer that names no AWS error",
+                        service.raw().status().as_u16()
+                    ),
+                }
+            }
             SdkError::ServiceError(service) => {
                 let inner = service.err();
                 AwsError::Api {
@@ -174,10 +192,9 @@ fn describe_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// `call.send().await.map_err(aws_err("Operation"))`
-pub fn aws_err<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> AwsError
+pub fn aws_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     move |err| AwsError::from_sdk(operation, err)
 }
@@ -219,6 +236,8 @@ mod tests {
         assert_eq!(api("InvalidSubnetID.NotFound", "").disposition(), Disposition::Terminal);
         assert_eq!(api("AccessDenied", "").disposition(), Disposition::Terminal);
         assert_eq!(api("TooManyLoadBalancers", "").disposition(), Disposition::Terminal);
+        assert_eq!(api("DuplicateTargetGroupName", "").disposition(), Disposition::Wait);
+        assert_eq!(api("DuplicateLoadBalancerName", "").disposition(), Disposition::Wait);
     }
 
     #[test]
@@ -231,6 +250,34 @@ mod tests {
         // the object through its own watch event) at every retry.
         assert_eq!(paced(1400).to_string(), paced(3).to_string());
         assert_eq!(paced(3).disposition(), Disposition::Wait);
+    }
+
+    /// A service error with this status and body, as the SDK builds it.
+    fn answered(status: u16, code: Option<&str>) -> AwsError {
+        let meta = match code {
+            Some(code) => aws_smithy_types::error::ErrorMetadata::builder().code(code).build(),
+            None => aws_smithy_types::error::ErrorMetadata::builder().build(),
+        };
+        let raw = HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).expect("a status code"),
+            aws_smithy_types::body::SdkBody::from("<html>Bad Gateway</html>"),
+        );
+        let err: SdkError<aws_sdk_ecs::operation::create_cluster::CreateClusterError, HttpResponse> =
+            SdkError::service_error(
+                aws_sdk_ecs::operation::create_cluster::CreateClusterError::generic(meta),
+                raw,
+            );
+        AwsError::from_sdk("CreateCluster", err)
+    }
+
+    #[test]
+    fn a_server_error_aws_did_not_name_is_retried() {
+        let unnamed = answered(502, None);
+        assert_eq!(unnamed.disposition(), Disposition::Retry, "{unnamed}");
+        assert!(unnamed.to_string().contains("HTTP 502"), "{unnamed}");
+        // a client error without a name stays AWS's refusal
+        assert_eq!(answered(400, None).disposition(), Disposition::Terminal);
+        assert_eq!(answered(500, Some("AccessDenied")).code(), Some("AccessDenied"));
     }
 
     #[test]

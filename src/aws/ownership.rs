@@ -13,6 +13,8 @@ pub const TAG_UID: &str = "privateapi.io/uid";
 pub const TAG_PART: &str = "privateapi.io/part";
 pub const TAG_MANAGED_BY: &str = "privateapi.io/managed-by";
 pub const MANAGED_BY: &str = "privateapi-operator";
+/// AWS's limit for a tag value (every service we tag).
+pub const MAX_TAG_VALUE: usize = 256;
 
 /// The identity of one `PrivateApi`: `namespace/name` plus its uid, which never
 /// changes for the life of the object (tags derived from it cannot drift).
@@ -41,6 +43,14 @@ impl Owner {
 
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The value of the owner tag: `namespace/name`, or, when that is longer than AWS
+    /// allows a tag value (a 63-character namespace and a 253-character name make
+    /// 317), its head and a hash of the whole. The same key always gives the same value
+    /// (the CLI finds stacks by it); the uid tag keeps stacks apart.
+    pub fn key_tag(&self) -> String {
+        shorten(&self.key(), MAX_TAG_VALUE)
     }
 
     /// 8 hex characters of the uid's hash: short names stay unique per object.
@@ -77,10 +87,13 @@ impl Owner {
     pub fn tags(&self, part: &str, user_tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut tags: BTreeMap<String, String> = user_tags
             .iter()
-            .filter(|(k, _)| !k.starts_with("privateapi.io/") && !k.starts_with("aws:"))
+            // AWS reserves `aws:` in any case; the CRD refuses it, objects made before may have it.
+            .filter(|(k, _)| {
+                !k.starts_with("privateapi.io/") && !k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        tags.insert(TAG_OWNER.into(), self.key());
+        tags.insert(TAG_OWNER.into(), self.key_tag());
         tags.insert(TAG_UID.into(), self.uid.clone());
         tags.insert(TAG_PART.into(), part.into());
         tags.insert(TAG_MANAGED_BY.into(), MANAGED_BY.into());
@@ -100,6 +113,18 @@ pub fn part_of<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `text` if it fits in `max_len` characters, else its head, `...` and 16 hex characters
+/// of the whole text's hash: exactly `max_len` characters, the same for the same text,
+/// and made only of characters AWS allows in tags and descriptions if `text` is.
+pub fn shorten(text: &str, max_len: usize) -> String {
+    if text.chars().count() <= max_len {
+        return text.to_owned();
+    }
+    let hash = fingerprint(text);
+    let head: String = text.chars().take(max_len.saturating_sub(hash.len() + 3)).collect();
+    format!("{head}...{hash}")
 }
 
 /// A short content hash, for config fingerprints kept in tags and descriptions.
@@ -146,6 +171,57 @@ mod tests {
         assert_eq!(tags["team"], "payments");
         assert!(owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         assert!(!Owner::new("ns", "api", "uid-2").owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    }
+
+    /// Kubernetes' longest: a 63-character namespace and a 253-character name.
+    fn longest_owner(uid: &str) -> Owner {
+        Owner::new("n".repeat(63), format!("{}.{}", "a".repeat(126), "b".repeat(126)), uid)
+    }
+
+    #[test]
+    fn the_longest_kubernetes_names_fit_aws_limits() {
+        let owner = longest_owner("uid-1");
+        assert_eq!(owner.key().len(), 317);
+        let tags = owner.tags("alb", &BTreeMap::new());
+        assert_eq!(tags[TAG_OWNER].chars().count(), MAX_TAG_VALUE);
+        assert!(tags.values().all(|v| v.chars().count() <= MAX_TAG_VALUE), "{tags:?}");
+        assert!(tags[TAG_OWNER].starts_with(&owner.namespace));
+        // the same key, the same tag: the CLI finds a stack by it
+        assert_eq!(owner.key_tag(), longest_owner("uid-2").key_tag());
+        let other = Owner::new(owner.namespace.clone(), format!("{}c", &owner.name[..252]), "uid-3");
+        assert_ne!(
+            owner.key_tag(),
+            other.key_tag(),
+            "a different name shares the head only"
+        );
+        for (suffix, max) in [("", 32), ("exec", 64), ("", 128), ("", 255)] {
+            let name = owner.resource_name(suffix, max);
+            assert!(name.len() <= max, "{name}");
+        }
+    }
+
+    #[test]
+    fn user_tags_and_ours_stay_within_aws_fifty() {
+        let owner = Owner::new("ns", "api", "uid-1");
+        let user: BTreeMap<String, String> = (0..crate::crd::MAX_USER_TAGS)
+            .map(|i| (format!("k{i}"), String::new()))
+            .chain([
+                ("AWS:x".to_string(), String::new()),
+                ("aws:y".to_string(), String::new()),
+            ])
+            .collect();
+        let tags = owner.tags("task-definition", &user);
+        // one more: the config fingerprint some parts carry (privateapi.io/config)
+        assert!(tags.len() < 50, "{}", tags.len());
+        assert!(!tags.keys().any(|k| k.to_lowercase().starts_with("aws:")));
+    }
+
+    #[test]
+    fn short_keys_are_kept_whole() {
+        let owner = Owner::new("shop", "orders", "uid-1");
+        assert_eq!(owner.key_tag(), "shop/orders");
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten(&"x".repeat(40), 30).len(), 30);
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub struct ObservedGroup {
     pub rules: Vec<Rule>,
 }
 
+/// AWS's limit for a security group's description.
+const MAX_DESCRIPTION: usize = 255;
+
+/// `privateapi namespace/name role`, the key shortened (with its hash) to fit AWS's limit.
+fn description(owner: &Owner, role: GroupRole) -> String {
+    let frame = "privateapi  ".len() + role.suffix().len();
+    let key = super::ownership::shorten(&owner.key(), MAX_DESCRIPTION - frame);
+    format!("privateapi {key} {}", role.suffix())
+}
+
 /// The groups of a stack; without `link_group` (a VPC Link V1 has no security group:
 /// its traffic reaches the NLB through PrivateLink), the load balancer's admits none.
 pub fn desired(
@@ -108,7 +118,7 @@ pub fn desired(
         .map(|role| DesiredGroup {
             role,
             name: owner.resource_name(role.suffix(), 255),
-            description: format!("privateapi {} {}", owner.key(), role.suffix()),
+            description: description(owner, role),
             tags: owner.tags(role.tag(), user_tags),
             ingress: match role {
                 GroupRole::VpcLink => None,
@@ -140,8 +150,10 @@ pub async fn observe(aws: &Aws, owner: &Owner, vpc_id: Option<&str>) -> AwsResul
     Ok(groups)
 }
 
-/// The uids of the stacks whose groups carry this owner tag (`namespace/name`).
+/// The uids of the stacks whose groups carry this owner tag (`namespace/name`, shortened
+/// as [`Owner::key_tag`] writes it).
 pub async fn owners_tagged(aws: &Aws, key: &str) -> AwsResult<Vec<String>> {
+    let key = &super::ownership::shorten(key, super::ownership::MAX_TAG_VALUE);
     let groups = all_pages("DescribeSecurityGroups", |token| async move {
         let out = aws
             .ec2
@@ -404,6 +416,26 @@ mod tests {
             .find(|g| g.role == GroupRole::VpcLink)
             .expect("link group");
         assert!(desired_rules(link, &ids).is_empty());
+    }
+
+    #[test]
+    fn descriptions_fit_for_the_longest_kubernetes_names() {
+        let longest = Owner::new("n".repeat(63), "a".repeat(253), "uid");
+        for group in desired(&longest, &BTreeMap::new(), 8080, 3000, true) {
+            assert!(group.description.len() <= MAX_DESCRIPTION, "{}", group.description);
+            assert!(
+                group.description.ends_with(group.role.suffix()),
+                "{}",
+                group.description
+            );
+            assert!(group.name.len() <= 255, "{}", group.name);
+        }
+        let short = Owner::new("ns", "api", "uid");
+        let groups = desired(&short, &BTreeMap::new(), 8080, 3000, true);
+        assert!(
+            groups.iter().any(|g| g.description == "privateapi ns/api link"),
+            "{groups:?}"
+        );
     }
 
     #[test]
