@@ -325,14 +325,18 @@ class Checker:
                 violations.append("%s: a structure expected, got %s" % (label, type(value).__name__))
                 return
             members = shape.get("members", {})
+            # JSON bodies name nested members by their wire name (locationName) too.
+            by_wire = {ref.get("locationName", n): n for n, ref in members.items()}
             for required in shape.get("required", []):
-                if value.get(required) is None:
+                wire = members[required].get("locationName", required)
+                if value.get(required) is None and value.get(wire) is None:
                     violations.append("%s: required member missing" % _join(where, required))
             for name, item in value.items():
-                if name not in members:
+                member = name if name in members else by_wire.get(name)
+                if member is None:
                     violations.append("%s: unknown member" % _join(where, name))
                 elif item is not None:
-                    self._check_value(model, members[name]["shape"], item, _join(where, name), violations)
+                    self._check_value(model, members[member]["shape"], item, _join(where, member), violations)
             return
         if kind == "list":
             if not isinstance(value, list):
