@@ -28,6 +28,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
+pub use iam::RoleSettings;
 
 #[cfg(feature = "test-faults")]
 pub use faults::{Fault, Faults};
@@ -47,6 +48,7 @@ pub struct Aws {
     pub apigwv2: aws_sdk_apigatewayv2::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
+    pub roles: Arc<RoleSettings>,
 }
 
 impl Aws {
@@ -66,6 +68,7 @@ impl Aws {
         config: &SdkConfig,
         stats: Arc<CallStats>,
         pacer: Arc<Pacer>,
+        roles: Arc<RoleSettings>,
         #[cfg(feature = "test-faults")] faults: Arc<Faults>,
     ) -> Self {
         let counter = stats::CountingInterceptor::new(stats.clone());
@@ -89,6 +92,7 @@ impl Aws {
             apigwv2: client!(aws_sdk_apigatewayv2),
             stats,
             pacer,
+            roles,
         }
     }
 }
@@ -113,6 +117,7 @@ pub struct AwsFactory {
     base: SdkConfig,
     stats: Arc<CallStats>,
     pacer: Arc<Pacer>,
+    roles: Arc<RoleSettings>,
     #[cfg(feature = "test-faults")]
     faults: Arc<Faults>,
     by_region: Mutex<HashMap<String, Aws>>,
@@ -133,10 +138,17 @@ impl AwsFactory {
             base,
             stats: Arc::new(CallStats::default()),
             pacer: Arc::new(pacer),
+            roles: Arc::default(),
             #[cfg(feature = "test-faults")]
             faults: Arc::new(Faults::default()),
             by_region: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How every client of this factory makes roles (before the first `for_region`).
+    pub fn with_role_settings(mut self, roles: RoleSettings) -> Self {
+        self.roles = Arc::new(roles);
+        self
     }
 
     pub fn default_region(&self) -> Option<String> {
@@ -173,11 +185,23 @@ impl AwsFactory {
             &config,
             self.stats.clone(),
             self.pacer.clone(),
+            self.roles.clone(),
             #[cfg(feature = "test-faults")]
             self.faults.clone(),
         );
         cache.insert(region, aws.clone());
         Ok(aws)
+    }
+}
+
+/// The ARN partition of a region: AWS managed policy ARNs differ in China and GovCloud.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 
