@@ -271,6 +271,14 @@ async fn invalid_resources_are_refused_by_the_schema() {
             "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, healthCheck: {intervalSeconds: 5, timeoutSeconds: 10}}\n",
             "timeoutSeconds must be less than intervalSeconds",
         ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, secrets: [{name: DB, valueFrom: hunter2}]}\n",
+            "spec.service.secrets[0].valueFrom: Invalid value",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, secrets: [{name: DB, valueFrom: 'arn:aws:s3:::bucket/db'}]}\n",
+            "should match",
+        ),
     ];
     for (spec, message) in cases {
         let out = kubectl_apply(&base(spec));
