@@ -178,10 +178,37 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"))]
     pub task_role_arn: Option<String>,
+    /// Secrets of the container, read by ECS when a task starts, from SSM Parameter
+    /// Store or Secrets Manager. Only their ARNs pass through the operator; the
+    /// execution role it makes may read exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"], "maxItems" = 100))]
+    pub secrets: Vec<SecretVar>,
+    /// The customer managed KMS key the secrets are encrypted with: the execution role
+    /// the operator makes may decrypt with it (not needed for AWS managed keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"))]
+    pub secrets_kms_key_arn: Option<String>,
+}
+
+/// SSM Parameter Store or Secrets Manager ARNs (Secrets Manager's may end in
+/// `:json-key:version-stage:version-id`).
+pub const SECRET_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_.\-/]+|secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@\-]+(:[^:]*:[^:]*:[^:]*)?)$";
+
+/// One secret of the container: an environment variable whose value ECS reads.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVar {
+    /// The variable's name.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub name: String,
+    /// The ARN of an SSM parameter or a Secrets Manager secret.
+    #[schemars(regex(pattern = SECRET_ARN_PATTERN))]
+    pub value_from: String,
 }
 
 /// One environment variable of the container.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, PartialEq, Eq, JsonSchema)]
 pub struct EnvVar {
     /// The variable's name.
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
@@ -189,6 +216,17 @@ pub struct EnvVar {
     /// Its value.
     #[serde(default)]
     pub value: String,
+}
+
+/// The value stays out of `{:?}`: a spec or task definition printed for debugging
+/// must not put it in a log.
+impl std::fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvVar")
+            .field("name", &self.name)
+            .field("value", &"<redacted>")
+            .finish()
+    }
 }
 
 /// An existing ECS cluster, by name.
@@ -664,6 +702,7 @@ impl PrivateApiSpec {
         }) {
             problems.push(format!("spec.service.env: {:?} is not a valid variable name", bad.name));
         }
+        problems.extend(secret_problems(svc));
         let hc = &svc.health_check;
         if !hc.path.starts_with('/') {
             problems.push("spec.service.healthCheck.path: must start with /".into());
@@ -708,6 +747,52 @@ impl PrivateApiSpec {
     }
 }
 
+/// [`SECRET_ARN_PATTERN`] in code, for manifests that skip the API server's schema.
+fn is_secret_arn(arn: &str) -> bool {
+    let fields: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, partition, service, region, account, resource] = fields[..] else {
+        return false;
+    };
+    let named = |name: &str| !name.is_empty() && !name.contains(char::is_whitespace);
+    arn_ == "arn"
+        && partition.starts_with("aws")
+        && !region.is_empty()
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && match service {
+            "ssm" => resource.strip_prefix("parameter/").is_some_and(named),
+            "secretsmanager" => resource
+                .strip_prefix("secret:")
+                .is_some_and(|rest| named(rest) && rest.split(':').count() <= 4),
+            _ => false,
+        }
+}
+
+fn secret_problems(svc: &ServiceSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    for secret in &svc.secrets {
+        if secret.name.is_empty()
+            || secret.name.starts_with(|c: char| c.is_ascii_digit())
+            || !secret.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            problems.push(format!(
+                "spec.service.secrets: {:?} is not a valid variable name",
+                secret.name
+            ));
+        }
+        if !is_secret_arn(&secret.value_from) {
+            problems.push(format!(
+                "spec.service.secrets[{}].valueFrom: {:?} is not an SSM parameter or Secrets Manager secret ARN",
+                secret.name, secret.value_from
+            ));
+        }
+        if svc.env.iter().any(|e| e.name == secret.name) {
+            problems.push(format!("spec.service.secrets: {} is also in env", secret.name));
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,6 +813,36 @@ mod tests {
         assert_eq!(s.deletion_policy, DeletionPolicy::Delete);
         assert_eq!(s.api.endpoint_type, EndpointType::Regional);
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn secrets_come_from_ssm_or_secrets_manager() {
+        for good in [
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/db-password",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/db-AbCdEf",
+            "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf:password::",
+        ] {
+            assert!(is_secret_arn(good), "{good}");
+        }
+        for bad in [
+            "arn:aws:s3:::bucket/key",
+            "arn:aws:ssm:eu-west-1:123:parameter/x",
+            "arn:aws:ssm:eu-west-1:123456789012:document/x",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+            "plain-text-password",
+        ] {
+            assert!(!is_secret_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_values_stay_out_of_debug_output() {
+        let env = EnvVar {
+            name: "TOKEN".into(),
+            value: "hunter2".into(),
+        };
+        let printed = format!("{env:?}");
+        assert!(printed.contains("TOKEN") && !printed.contains("hunter2"), "{printed}");
     }
 
     #[test]
@@ -753,9 +868,13 @@ mod tests {
             value: String::new(),
         }];
         s.api.stage_name = "has space".into();
+        s.service.secrets = vec![SecretVar {
+            name: "DB".into(),
+            value_from: "arn:aws:s3:::bucket/secret".into(),
+        }];
         let problems = s.validate().expect_err("invalid");
         let joined = problems.join("\n");
-        for field in ["subnetIds", "memory", "env", "stageName"] {
+        for field in ["subnetIds", "memory", "env", "stageName", "valueFrom"] {
             assert!(joined.contains(field), "{field} missing in {joined}");
         }
     }

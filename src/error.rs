@@ -34,6 +34,10 @@ pub enum Error {
         message: String,
     },
 
+    /// The operator runs with `--no-role-creation` and the spec leaves a role to it.
+    #[error("{0}")]
+    RoleCreationDisabled(String),
+
     /// A step needed an ID the pass never learned: a bug, retried.
     #[error("internal: {0} not known when needed")]
     Unresolved(String),
@@ -74,6 +78,7 @@ impl Error {
         match self.cause() {
             Error::Aws(e) => e.disposition() == Disposition::Terminal,
             Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) | Error::Stuck { .. } => true,
+            Error::RoleCreationDisabled(_) => true,
             Error::Kube(_) | Error::DeletionPending { .. } | Error::Finalizer(_) | Error::Unresolved(_) => false,
         }
     }
@@ -115,6 +120,7 @@ impl Error {
             Error::DeletionPending { .. } => "Deleting",
             Error::Stuck { reason, .. } => reason,
             Error::Unresolved(_) => "InternalError",
+            Error::RoleCreationDisabled(_) => "RoleCreationDisabled",
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod crd;
 pub mod error;
+pub mod iam_policy;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;

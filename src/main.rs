@@ -9,10 +9,11 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use kube::CustomResourceExt;
 
-use privateapi::aws::{AwsFactory, Pacer};
+use privateapi::aws::{AwsFactory, Pacer, RoleSettings};
 use privateapi::cli;
 use privateapi::controller::{self, Settings};
 use privateapi::crd::PrivateApi;
+use privateapi::iam_policy;
 use privateapi::leader::{LeaderElection, LeaseConfig};
 use privateapi::metrics::Metrics;
 use privateapi::telemetry::{self, LogFormat};
@@ -35,6 +36,14 @@ struct Cli {
     /// Abandon (and retry) one AWS HTTP attempt after this many seconds without an answer.
     #[arg(long, global = true, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600), env = "PRIVATEAPI_AWS_ATTEMPT_TIMEOUT_SECONDS")]
     aws_attempt_timeout_seconds: u64,
+    /// ARN of the managed policy every IAM role the operator creates carries as its
+    /// permissions boundary (the shipped IAM policy refuses roles without it).
+    #[arg(long, global = true, env = "PRIVATEAPI_ROLE_PERMISSIONS_BOUNDARY")]
+    role_permissions_boundary: Option<String>,
+    /// Create no IAM roles: every PrivateApi must name its execution and task roles
+    /// (others become Stalled, RoleCreationDisabled); pairs with iam-policy-no-roles.json.
+    #[arg(long, global = true, env = "PRIVATEAPI_NO_ROLE_CREATION")]
+    no_role_creation: bool,
 }
 
 /// The exit code of a command line the CLI cannot take (sysexits' EX_USAGE).
@@ -131,6 +140,12 @@ enum Command {
     },
     /// Print the CustomResourceDefinition (YAML).
     Crd,
+    /// Print the operator's IAM policy for these choices (--role-permissions-boundary,
+    /// --no-role-creation and the partition).
+    IamPolicy {
+        #[arg(long, value_enum, default_value_t = iam_policy::Partition::Aws)]
+        partition: iam_policy::Partition,
+    },
     /// Print a shell completion script, e.g. `privateapi completions bash > /etc/bash_completion.d/privateapi`.
     Completions {
         #[arg(value_enum)]
@@ -168,7 +183,29 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Command::IamPolicy { partition } = args.command {
+        let choices = iam_policy::Choices {
+            partition,
+            boundary: args.role_permissions_boundary.clone(),
+            no_role_creation: args.no_role_creation,
+        };
+        return match iam_policy::render(&choices) {
+            Ok(policy) => {
+                print!("{policy}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(USAGE_ERROR)
+            }
+        };
+    }
     telemetry::init(args.log_format);
+    if args.role_permissions_boundary.is_none() && !args.no_role_creation {
+        tracing::warn!(
+            "no --role-permissions-boundary: roles are created without one, which the shipped IAM policy refuses"
+        );
+    }
     let pacer = match args.aws_pacing {
         // The controller never holds a worker long for a slot: it requeues instead.
         Pacing::Quotas if matches!(args.command, Command::Run { .. }) => {
@@ -177,7 +214,15 @@ async fn main() -> ExitCode {
         Pacing::Quotas => Pacer::account_quotas(),
         Pacing::Off => Pacer::off(),
     };
-    let factory = Arc::new(AwsFactory::from_env(pacer, Duration::from_secs(args.aws_attempt_timeout_seconds)).await);
+    let roles = RoleSettings {
+        permissions_boundary: args.role_permissions_boundary,
+        creation_disabled: args.no_role_creation,
+    };
+    let factory = Arc::new(
+        AwsFactory::from_env(pacer, Duration::from_secs(args.aws_attempt_timeout_seconds))
+            .await
+            .with_role_settings(roles),
+    );
     match execute(args.command, factory).await {
         Ok(code) => code,
         Err(e) => {
@@ -329,7 +374,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 ExitCode::FAILURE
             })
         }
-        Command::Crd | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
+        Command::Crd | Command::Completions { .. } | Command::IamPolicy { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -177,6 +177,7 @@ fn structurally_valid(docs: &[Doc]) {
         ("ServiceMonitor", "monitoring.coreos.com/v1"),
         ("PodDisruptionBudget", "policy/v1"),
         ("PrometheusRule", "monitoring.coreos.com/v1"),
+        ("NetworkPolicy", "networking.k8s.io/v1"),
     ]);
     for d in docs {
         let api = expected_api
@@ -321,7 +322,9 @@ fn decode_strictly<K: serde::de::DeserializeOwned + serde::Serialize>(doc: &Valu
 /// top): a misspelled or mistyped field fails, as with `kubectl apply
 /// --validate=strict` on a full cluster. Returns the kinds decoded.
 fn strictly_typed(stream: &str) -> Vec<String> {
-    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, policy::v1 as policy, rbac::v1 as rbac};
+    use k8s_openapi::api::{
+        apps::v1 as apps, core::v1 as core, networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
+    };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
     let mut decoded = Vec::new();
     for d in docs(stream) {
@@ -330,6 +333,7 @@ fn strictly_typed(stream: &str) -> Vec<String> {
             ("v1", "Service") => decode_strictly::<core::Service>(&d.value),
             ("apps/v1", "Deployment") => decode_strictly::<apps::Deployment>(&d.value),
             ("policy/v1", "PodDisruptionBudget") => decode_strictly::<policy::PodDisruptionBudget>(&d.value),
+            ("networking.k8s.io/v1", "NetworkPolicy") => decode_strictly::<networking::NetworkPolicy>(&d.value),
             ("rbac.authorization.k8s.io/v1", "ClusterRole") => decode_strictly::<rbac::ClusterRole>(&d.value),
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
                 decode_strictly::<rbac::ClusterRoleBinding>(&d.value)
@@ -599,6 +603,8 @@ fn values_reach_args_env_and_objects() {
         r"serviceAccount.annotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::123456789012:role/papi-operator",
         "--set",
         "watchNamespace=team-b",
+        "--set",
+        "rolePermissionsBoundary=arn:aws:iam::123456789012:policy/privateapi-role-boundary,noRoleCreation=true",
     ]);
     let docs = docs(&out);
     assert!(
@@ -619,6 +625,11 @@ fn values_reach_args_env_and_objects() {
         ("PRIVATEAPI_SELECTOR", "team=payments"),
         ("PRIVATEAPI_NAMESPACE", "team-b"),
         ("PRIVATEAPI_METRICS_ADDR", "0.0.0.0:9090"),
+        (
+            "PRIVATEAPI_ROLE_PERMISSIONS_BOUNDARY",
+            "arn:aws:iam::123456789012:policy/privateapi-role-boundary",
+        ),
+        ("PRIVATEAPI_NO_ROLE_CREATION", "true"),
     ] {
         assert_eq!(env_value(&docs, name).as_deref(), Some(value), "{name}");
     }
@@ -637,6 +648,36 @@ fn values_reach_args_env_and_objects() {
     );
     // Cluster scope still works with one watched namespace.
     assert!(kinds(&docs).iter().any(|k| k == "ClusterRole"));
+}
+
+#[test]
+fn a_network_policy_admits_only_the_metrics_port_from_the_given_peers() {
+    let out = template(&[
+        "--set",
+        "metrics.networkPolicy.enabled=true,metrics.port=9090",
+        "--set-json",
+        r#"metrics.networkPolicy.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]"#,
+    ]);
+    let docs = docs(&out);
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    let policy = &find(&docs, "NetworkPolicy").value;
+    let deployment = &find(&docs, "Deployment").value;
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"], deployment["spec"]["selector"]["matchLabels"],
+        "the operator's pods"
+    );
+    assert_eq!(policy["spec"]["policyTypes"][0].as_str(), Some("Ingress"));
+    let rules = policy["spec"]["ingress"].as_sequence().cloned().unwrap_or_default();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0]["ports"][0]["port"].as_str(), Some("metrics"));
+    assert_eq!(container(&docs)["ports"][0]["name"].as_str(), Some("metrics"));
+    assert_eq!(
+        rules[0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str(),
+        Some("monitoring")
+    );
+    let default = template(&[]);
+    assert!(!default.contains("kind: NetworkPolicy"), "off by default");
 }
 
 #[test]
@@ -663,6 +704,11 @@ fn invalid_values_are_refused() {
             "/podDisruptionBudget/maxUnavailable",
         ),
         ("credentialsSecret=AWS_Keys", "/credentialsSecret"),
+        (
+            "rolePermissionsBoundary=AdministratorAccess",
+            "/rolePermissionsBoundary",
+        ),
+        ("noRoleCreation=maybe", "/noRoleCreation"),
         ("extraVolumes[0].name=host,extraVolumes[0].hostPath.path=/", "hostPath"),
         ("extraVolumeMounts[0].name=x", "/extraVolumeMounts/0"),
         ("topologySpreadConstraints[0].maxSkew=1", "/topologySpreadConstraints/0"),
@@ -1368,6 +1414,8 @@ fn every_template_renders_and_lints_under_value_sets() {
             "leaderElection.enabled=true,replicaCount=3,credentialsSecret=aws",
             "--set",
             "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true",
+            "--set",
+            "metrics.networkPolicy.enabled=true,rolePermissionsBoundary=arn:aws:iam::123456789012:policy/b,noRoleCreation=true",
         ],
         &[
             "--set",

@@ -244,6 +244,142 @@ async fn a_manifest_without_uid_finds_the_live_stack_by_its_tags() {
     assert_eq!(inventory(&aws, &made_by_operator).await, Inventory::default());
 }
 
+/// At `RUST_LOG=trace` the SDK would log the SigV4 `Authorization` header, the
+/// session token and request bodies: a whole apply and delete, logs and output
+/// together, must carry none of the credentials nor the environment's values.
+#[tokio::test]
+async fn trace_logs_carry_no_credentials_and_no_env_values() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let name = format!("trace{:x}", rand::random::<u16>());
+    let key_id = "AKIAPRIVATEAPITRACE7";
+    let secret_key = "TraceSecretKey/MustNotBeLogged+0123456789";
+    let session_token = "TraceSessionTokenMustNotBeLogged0123456789";
+    let env_value = "TraceEnvValueMustNotBeLogged0123456789";
+    let path = std::env::temp_dir().join(format!("privateapi-cli-{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: cli}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service:\n    image: nginx:1.27\n    env: [{{name: DATABASE_PASSWORD, value: {env_value}}}]\n",
+            subnets.join(", ")
+        ),
+    )
+    .expect("write manifest");
+    let f = path.display().to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_privateapi"))
+            .args(args)
+            .envs(aws_env())
+            .env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret_key)
+            .env("AWS_SESSION_TOKEN", session_token)
+            .env("RUST_LOG", "trace")
+            .output()
+            .expect("run privateapi")
+    };
+    let mut log = String::new();
+    for args in [
+        &["apply", "-f", &f, "--poll-seconds", "1"][..],
+        &["delete", "-f", &f, "--poll-seconds", "1"][..],
+    ] {
+        let out = run(args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        log.push_str(&stdout);
+        log.push_str(&stderr);
+    }
+    // The run did log at trace level, and did send the environment to AWS.
+    assert!(log.lines().count() > 20 && log.contains("applied"), "{log}");
+    assert!(log.contains("TaskDefinition"), "{log}");
+    for (what, secret) in [
+        ("access key ID", key_id),
+        ("secret access key", secret_key),
+        ("session token", session_token),
+        ("environment value", env_value),
+    ] {
+        let line = log.lines().find(|l| l.contains(secret));
+        assert!(line.is_none(), "the {what} is in the log: {}", line.unwrap_or_default());
+    }
+    assert_eq!(
+        inventory(&aws, &privateapi::aws::Owner::offline("cli", &name)).await,
+        Inventory::default()
+    );
+}
+
+/// `--no-role-creation`: a spec that leaves a role to the operator stalls with the
+/// reason, and nothing of it is made in AWS; one that names both roles goes ahead.
+#[tokio::test]
+async fn without_role_creation_a_spec_must_name_its_roles() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let name = format!("noroles{:x}", rand::random::<u16>());
+    let file = write_manifest(&name, &vpc, &subnets, "nginx:1.27");
+    let apply = privateapi(&[
+        "--no-role-creation",
+        "apply",
+        "-f",
+        &file.display().to_string(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        apply.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("status JSON");
+    let stalled = status["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stalled["reason"], "RoleCreationDisabled", "{status}");
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("executionRoleArn") && message.contains("taskRoleArn"),
+        "{message}"
+    );
+    assert_eq!(
+        inventory(&aws, &privateapi::aws::Owner::offline("cli", &name)).await,
+        Inventory::default(),
+        "an AWS object was made"
+    );
+}
+
+#[test]
+fn iam_policy_prints_the_policy_for_the_installers_choices() {
+    let boundary = "arn:aws-cn:iam::123456789012:policy/tasks";
+    let printed = privateapi(&[
+        "iam-policy",
+        "--partition",
+        "aws-cn",
+        "--role-permissions-boundary",
+        boundary,
+    ]);
+    assert_eq!(
+        printed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let policy: serde_json::Value = serde_json::from_slice(&printed.stdout).expect("policy JSON");
+    let text = policy.to_string();
+    assert!(text.contains(boundary) && !text.contains("\"arn:aws:"), "{text}");
+    let no_roles = privateapi(&["iam-policy", "--no-role-creation"]);
+    assert_eq!(no_roles.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&no_roles.stdout).contains("iam:CreateRole"));
+    let wrong = privateapi(&["iam-policy", "--role-permissions-boundary", boundary]);
+    assert_eq!(
+        wrong.status.code(),
+        Some(64),
+        "a boundary of another partition is a usage error"
+    );
+}
+
 #[test]
 fn usage_errors_are_not_success_nor_changes_pending() {
     let mistyped = privateapi(&["plan", "--destory", "-f", "x.yaml"]);

@@ -299,6 +299,14 @@ async fn invalid_resources_are_refused_by_the_schema() {
             "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  loadBalancer: {certificateArn: 'arn:aws:iam::123456789012:server-certificate/x'}\n",
             "should match",
         ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, secrets: [{name: DB, valueFrom: hunter2}]}\n",
+            "spec.service.secrets[0].valueFrom: Invalid value",
+        ),
+        (
+            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x, secrets: [{name: DB, valueFrom: 'arn:aws:s3:::bucket/db'}]}\n",
+            "should match",
+        ),
     ];
     for (spec, message) in cases {
         let out = kubectl_apply(&base(spec));

@@ -1005,3 +1005,88 @@ async fn the_longest_kubernetes_names_build_a_stack_aws_accepts() {
     assert_eq!(stats["violation_count"], 0, "{:#}", stats["violations"]);
     assert!(stats["validated"].as_u64().unwrap_or(0) > 50, "{stats}");
 }
+
+/// The names of the execution role's secrets policies (ours carry a prefix).
+async fn secrets_policies(aws: &privateapi::aws::Aws, owner: &privateapi::aws::Owner) -> Vec<String> {
+    let role = privateapi::reconcile::desired::role_name(owner, privateapi::aws::iam::RoleKind::Execution);
+    let listed = aws
+        .iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .expect("ListRolePolicies");
+    listed
+        .policy_names()
+        .iter()
+        .filter(|name| name.starts_with(privateapi::aws::iam::SECRETS_POLICY_PREFIX))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn secrets_reach_the_task_definition_and_only_the_execution_role() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("secrets");
+    let mut spec = spec(&vpc, &subnets);
+    let first = until_ready(&aws, &owner, &spec, 5).await;
+    assert!(secrets_policies(&aws, &owner).await.is_empty());
+
+    let parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/privateapi/shop/db";
+    spec.service.secrets = vec![privateapi::crd::SecretVar {
+        name: "DB_PASSWORD".into(),
+        value_from: parameter.into(),
+    }];
+    let with = until_ready(&aws, &owner, &spec, 5).await;
+    assert_ne!(
+        with.resources.task_definition_arn, first.resources.task_definition_arn,
+        "a secret is a new revision"
+    );
+    let arn = with.resources.task_definition_arn.clone().expect("task definition");
+    let described = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&arn)
+        .send()
+        .await
+        .expect("DescribeTaskDefinition");
+    let secrets: Vec<(String, String)> = described
+        .task_definition()
+        .map(|td| td.container_definitions())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|c| c.secrets())
+        .map(|s| (s.name().to_owned(), s.value_from().to_owned()))
+        .collect();
+    assert_eq!(secrets, [("DB_PASSWORD".to_owned(), parameter.to_owned())]);
+    let policies = secrets_policies(&aws, &owner).await;
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    let role = privateapi::reconcile::desired::role_name(&owner, privateapi::aws::iam::RoleKind::Execution);
+    let document = aws
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(&policies[0])
+        .send()
+        .await
+        .expect("GetRolePolicy")
+        .policy_document()
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    assert!(
+        document.contains(parameter) && document.contains("ssm:GetParameters"),
+        "{document}"
+    );
+    let plan = reconcile::converge(&aws, &owner, &spec, Mode::Plan)
+        .await
+        .expect("plan");
+    assert!(plan.changes.is_empty(), "in sync: {:?}", plan.changes);
+
+    // Without secrets: another revision, and the read permission is gone.
+    spec.service.secrets.clear();
+    until_ready(&aws, &owner, &spec, 5).await;
+    assert!(secrets_policies(&aws, &owner).await.is_empty());
+    until_gone(&aws, &owner, &spec, 5).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}

@@ -1,15 +1,18 @@
-//! deploy/iam-policy.json is the least-privilege policy of the operator's IAM role.
-//! This test derives what the code needs from the code itself — every
-//! `aws_err("Operation")` in src/aws/<service>.rs is one AWS call — maps each call
-//! to its IAM action and an example resource ARN, adds the few actions AWS implies
-//! (tag-on-create, PassRole, service-linked roles), and checks both directions:
-//!   - every needed (action, resource) is allowed by a statement carrying the
-//!     ownership condition the call should have (request tags on creates,
-//!     resource tags on changes to existing resources, ...);
-//!   - the policy allows nothing else: no action, no statement action and no
-//!     Resource pattern that no needed call uses; no wildcard in Action; no
-//!     NotAction/NotResource; Allow only; Resource "*" only for actions without
-//!     resource-level permissions.
+//! deploy/iam-policy.json is the least-privilege policy of the operator's IAM role
+//! (deploy/iam-policy-no-roles.json the same without IAM writes, for
+//! `--no-role-creation`). This test derives what the code needs from the code
+//! itself — every `aws_err("Operation")` in src/aws/<service>.rs is one AWS call —
+//! maps each call to its IAM action, an example resource ARN and the request context
+//! the real call carries (its tags, the roles' permissions boundary, ...), adds the
+//! few actions AWS implies (tag-on-create, PassRole, service-linked roles), and runs
+//! them through an IAM policy evaluator (explicit deny > allow > implicit deny;
+//! String/Arn/Null operators, IfExists, ForAllValues/ForAnyValue):
+//!   - every needed call is allowed, and denied without its ownership condition
+//!     (the request tag on creates, the resource tag on changes, ...);
+//!   - the policy allows nothing else: no action and no Resource pattern that no
+//!     needed call uses; no wildcard in Action; no NotAction/NotResource; Resource
+//!     "*" only for actions without resource-level permissions;
+//!   - each escalation route of issue 17 is attempted and denied.
 //!
 //! A new AWS call in src/aws makes this test fail until the table below and the
 //! policy cover it.
@@ -17,12 +20,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use privateapi::iam_policy::{self, Choices, DEFAULT_BOUNDARY, Partition};
 use serde_json::Value;
 
 const MANAGED_BY_KEY: &str = "privateapi.io/managed-by";
 const MANAGED_BY: &str = "privateapi-operator";
+const EXECUTION_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
-/// The ownership condition a statement must carry for a call.
+/// The ownership condition a call carries, which the policy must require.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cond {
     /// Reads: none needed.
@@ -31,22 +36,23 @@ enum Cond {
     RequestTag,
     /// Changes to existing resources: aws:ResourceTag/privateapi.io/managed-by.
     ResourceTag,
-    /// Tagging allowed only as part of a create (<service>:CreateAction).
-    CreateAction,
+    /// Tagging as part of this create (<service>:CreateAction), with the request tags.
+    CreateAction(&'static str),
     /// iam:PassedToService = ecs-tasks.amazonaws.com.
     PassedToEcsTasks,
-    /// iam:AWSServiceName limited to the services that need the role.
-    AwsServiceName,
+    /// iam:AWSServiceName of the service that needs the role.
+    AwsServiceName(&'static str),
 }
 
 struct Need {
     action: String,
-    resource: &'static str,
+    resource: String,
     cond: Cond,
     why: String,
 }
 
-// Example ARNs in the operator's naming scheme (names start with "papi-").
+// Example ARNs in the operator's naming scheme (names start with "papi-", roles
+// live under the path /privateapi/).
 const SG: &str = "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0";
 const VPC: &str = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0";
 const ALB: &str =
@@ -61,7 +67,9 @@ const ENDPOINT_SERVICE: &str = "arn:aws:ec2:eu-west-1:123456789012:vpc-endpoint-
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/papi-ns-api-1a2b3c4d";
 const SERVICE: &str = "arn:aws:ecs:eu-west-1:123456789012:service/shared-cluster/papi-ns-api-1a2b3c4d";
 const TASK_DEF: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/papi-ns-api-1a2b3c4d:3";
-const ROLE: &str = "arn:aws:iam::123456789012:role/papi-ns-api-1a2b3c4d-exec";
+const ROLE: &str = "arn:aws:iam::123456789012:role/privateapi/papi-ns-api-1a2b3c4d-exec";
+/// How IAM names a role it cannot find (a GetRole before the create): no path.
+const ROLE_NOT_YET_MADE: &str = "arn:aws:iam::123456789012:role/papi-ns-api-1a2b3c4d-exec";
 const ANY: &str = "*";
 
 /// Per source file: the IAM service prefix, and per operation its resources.
@@ -131,11 +139,10 @@ fn table() -> Table {
             "ecs",
             vec![
                 ("DescribeClusters", "", vec![(ANY, None)]),
-                // No resource-level permissions: "*" with the request-tag condition.
-                ("CreateCluster", "", vec![(ANY, RequestTag)]),
+                ("CreateCluster", "", vec![(CLUSTER, RequestTag)]),
                 ("DeleteCluster", "", vec![(CLUSTER, ResourceTag)]),
                 ("DescribeTaskDefinition", "", vec![(ANY, None)]),
-                ("RegisterTaskDefinition", "", vec![(ANY, RequestTag)]),
+                ("RegisterTaskDefinition", "", vec![(TASK_DEF, RequestTag)]),
                 ("ListTaskDefinitions", "", vec![(ANY, None)]),
                 // Not authorizable by resource or tag (see deploy/README.md).
                 ("DeregisterTaskDefinition", "", vec![(TASK_DEF, None)]),
@@ -151,7 +158,7 @@ fn table() -> Table {
         (
             "iam",
             vec![
-                ("GetRole", "", vec![(ROLE, None)]),
+                ("GetRole", "", vec![(ROLE, None), (ROLE_NOT_YET_MADE, None)]),
                 ("ListAttachedRolePolicies", "", vec![(ROLE, None)]),
                 ("ListRolePolicies", "", vec![(ROLE, None)]),
                 ("CreateRole", "", vec![(ROLE, RequestTag)]),
@@ -506,9 +513,9 @@ fn table() -> Table {
 /// Actions no `aws_err` names but AWS checks all the same, each with its reason.
 fn implied() -> Vec<Need> {
     use Cond::*;
-    let need = |action: &str, resource: &'static str, cond: Cond, why: &str| Need {
+    let need = |action: &str, resource: &str, cond: Cond, why: &str| Need {
         action: action.into(),
-        resource,
+        resource: resource.into(),
         cond,
         why: why.into(),
     };
@@ -516,56 +523,63 @@ fn implied() -> Vec<Need> {
         need(
             "ec2:CreateTags",
             SG,
-            CreateAction,
-            "CreateSecurityGroup passes TagSpecifications (tag on create)",
+            CreateAction("CreateSecurityGroup"),
+            "CreateSecurityGroup passes TagSpecifications",
         ),
         need(
             "elasticloadbalancing:AddTags",
             ALB,
-            CreateAction,
-            "CreateLoadBalancer passes Tags (tag on create)",
+            CreateAction("CreateLoadBalancer"),
+            "CreateLoadBalancer passes Tags",
         ),
         need(
             "elasticloadbalancing:AddTags",
             TG,
-            CreateAction,
-            "CreateTargetGroup passes Tags (tag on create)",
+            CreateAction("CreateTargetGroup"),
+            "CreateTargetGroup passes Tags",
         ),
         need(
             "elasticloadbalancing:AddTags",
             LISTENER,
-            CreateAction,
-            "CreateListener passes Tags (tag on create)",
+            CreateAction("CreateListener"),
+            "CreateListener passes Tags",
         ),
         need(
             "elasticloadbalancing:AddTags",
             NLB,
-            CreateAction,
-            "CreateLoadBalancer passes Tags (tag on create)",
+            CreateAction("CreateLoadBalancer"),
+            "CreateLoadBalancer passes Tags",
         ),
         need(
             "elasticloadbalancing:AddTags",
             NLB_LISTENER,
-            CreateAction,
-            "CreateListener passes Tags (tag on create)",
+            CreateAction("CreateListener"),
+            "CreateListener passes Tags",
         ),
         need(
             "ecs:TagResource",
-            ANY,
-            CreateAction,
-            "CreateCluster/RegisterTaskDefinition/CreateService pass tags",
+            CLUSTER,
+            CreateAction("CreateCluster"),
+            "CreateCluster passes tags",
         ),
+        need(
+            "ecs:TagResource",
+            SERVICE,
+            CreateAction("CreateService"),
+            "CreateService passes tags",
+        ),
+        need(
+            "ecs:TagResource",
+            TASK_DEF,
+            CreateAction("RegisterTaskDefinition"),
+            "RegisterTaskDefinition passes tags",
+        ),
+        // IAM has no "on create only" key: the path keeps it to the operator's roles.
         need(
             "iam:TagRole",
             ROLE,
             RequestTag,
             "CreateRole passes Tags (tag on create)",
-        ),
-        need(
-            "apigateway:POST",
-            "arn:aws:apigateway:eu-west-1::/tags/arn%3Aaws%3Aapigateway%3Aeu-west-1%3A%3A%2Frestapis%2Fa1b2c3",
-            RequestTag,
-            "CreateRestApi/CreateStage/CreateVpcLink pass tags (tag on create)",
         ),
         need(
             "iam:PassRole",
@@ -576,19 +590,19 @@ fn implied() -> Vec<Need> {
         need(
             "iam:CreateServiceLinkedRole",
             "arn:aws:iam::123456789012:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
-            AwsServiceName,
+            AwsServiceName("ecs.amazonaws.com"),
             "the first ECS cluster/service of an account creates AWSServiceRoleForECS",
         ),
         need(
             "iam:CreateServiceLinkedRole",
             "arn:aws:iam::123456789012:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
-            AwsServiceName,
+            AwsServiceName("elasticloadbalancing.amazonaws.com"),
             "the first load balancer of an account creates AWSServiceRoleForElasticLoadBalancing",
         ),
         need(
             "iam:CreateServiceLinkedRole",
             "arn:aws:iam::123456789012:role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway",
-            AwsServiceName,
+            AwsServiceName("ops.apigateway.amazonaws.com"),
             "the first VPC link (v2) of an account creates AWSServiceRoleForAPIGateway",
         ),
         // A VPC Link V1 is a VPC endpoint service of the NLB, made and removed by API
@@ -630,14 +644,22 @@ const STAR_RESOURCE_OK: &[&str] = &[
     "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",
     "ecs:ListTaskDefinitions",
-    "ecs:CreateCluster",
-    "ecs:RegisterTaskDefinition",
     "ecs:DeregisterTaskDefinition",
-    "ecs:TagResource",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
+];
+
+/// IAM writes: none of them in the no-roles policy.
+const ROLE_WRITES: &[&str] = &[
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
 ];
 
 fn repo() -> PathBuf {
@@ -704,7 +726,7 @@ fn needs() -> Vec<Need> {
             for (resource, cond) in resources {
                 needs.push(Need {
                     action: action.clone(),
-                    resource,
+                    resource: (*resource).to_owned(),
                     cond: *cond,
                     why: format!("src/aws/{file} calls {op}"),
                 });
@@ -721,10 +743,254 @@ fn needs() -> Vec<Need> {
     needs
 }
 
-fn policy() -> Value {
-    let path = repo().join("deploy/iam-policy.json");
-    let text = std::fs::read_to_string(&path).expect("deploy/iam-policy.json exists");
-    serde_json::from_str(&text).expect("deploy/iam-policy.json is valid JSON")
+// ---------------------------------------------------------------------------
+// The evaluator.
+
+/// One request as IAM sees it: the action, the resource ARN, the context keys.
+#[derive(Clone, Debug)]
+struct Request {
+    action: String,
+    resource: String,
+    context: BTreeMap<String, Vec<String>>,
+}
+
+impl Request {
+    fn new(action: &str, resource: &str) -> Self {
+        Request {
+            action: action.into(),
+            resource: resource.into(),
+            context: BTreeMap::new(),
+        }
+    }
+
+    fn with(mut self, key: &str, value: &str) -> Self {
+        self.context.entry(key.into()).or_default().push(value.into());
+        self
+    }
+
+    fn without(mut self, key: &str) -> Self {
+        self.context.remove(key);
+        self
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    Allow,
+    ImplicitDeny,
+    ExplicitDeny,
+}
+
+struct Statement {
+    sid: String,
+    allow: bool,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Value,
+}
+
+impl Statement {
+    fn applies(&self, request: &Request) -> bool {
+        self.actions
+            .iter()
+            .any(|a| glob(&a.to_ascii_lowercase(), &request.action.to_ascii_lowercase()))
+            && self.resources.iter().any(|r| glob(r, &request.resource))
+            && conditions_hold(&self.condition, &request.context)
+    }
+}
+
+struct Policy {
+    name: String,
+    statements: Vec<Statement>,
+}
+
+impl Policy {
+    fn evaluate(&self, request: &Request) -> Decision {
+        let applying: Vec<&Statement> = self.statements.iter().filter(|s| s.applies(request)).collect();
+        if applying.iter().any(|s| !s.allow) {
+            Decision::ExplicitDeny
+        } else if applying.iter().any(|s| s.allow) {
+            Decision::Allow
+        } else {
+            Decision::ImplicitDeny
+        }
+    }
+
+    fn allowing(&self, request: &Request) -> Vec<&str> {
+        let mut unconditioned = Request::new(&request.action, &request.resource);
+        unconditioned.context = request.context.clone();
+        self.statements
+            .iter()
+            .filter(|s| s.allow && s.applies(&unconditioned))
+            .map(|s| s.sid.as_str())
+            .collect()
+    }
+}
+
+/// Every condition operator holds (AND), every key in it holds (AND), any of a key's
+/// values matches (OR). Missing keys: false, except for negated operators, `Null`
+/// and `...IfExists`, as IAM does.
+fn conditions_hold(condition: &Value, context: &BTreeMap<String, Vec<String>>) -> bool {
+    let Some(operators) = condition.as_object() else {
+        return true;
+    };
+    operators.iter().all(|(operator, keys)| {
+        let keys = keys.as_object().expect("a condition block maps keys to values");
+        keys.iter().all(|(key, wanted)| {
+            let wanted = list(wanted);
+            let present = context.get(key);
+            operator_holds(operator, &wanted, present.map(Vec::as_slice))
+        })
+    })
+}
+
+fn operator_holds(operator: &str, wanted: &[String], present: Option<&[String]>) -> bool {
+    if operator == "Null" {
+        let absent = present.is_none_or(|v| v.is_empty());
+        return wanted.iter().any(|w| (w == "true") == absent);
+    }
+    let (set, rest) = match operator.split_once(':') {
+        Some((set, rest)) => (Some(set), rest),
+        None => (None, operator),
+    };
+    let (base, if_exists) = match rest.strip_suffix("IfExists") {
+        Some(base) => (base, true),
+        None => (rest, false),
+    };
+    let negated = base.contains("Not");
+    let matches = |value: &str| {
+        wanted.iter().any(|w| match base {
+            "StringEquals" | "StringNotEquals" => w == value,
+            "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => w.eq_ignore_ascii_case(value),
+            "StringLike" | "StringNotLike" | "ArnEquals" | "ArnLike" | "ArnNotEquals" | "ArnNotLike" => glob(w, value),
+            "Bool" => w == value,
+            other => panic!("the evaluator does not know the condition operator {other}"),
+        })
+    };
+    let Some(values) = present.filter(|v| !v.is_empty()) else {
+        return match set {
+            Some("ForAllValues") => true,
+            Some(_) => false,
+            None => if_exists || negated,
+        };
+    };
+    let hit = match set {
+        Some("ForAllValues") => values.iter().all(|v| matches(v)),
+        Some("ForAnyValue") => values.iter().any(|v| matches(v)),
+        Some(other) => panic!("unknown set operator {other}"),
+        None => values.iter().any(|v| matches(v)),
+    };
+    if negated { !hit } else { hit }
+}
+
+/// The context the operator's real call carries for `need`.
+fn request_for(need: &Need, boundary: &str) -> Request {
+    let service = need.action.split(':').next().unwrap_or_default();
+    let mut request = Request::new(&need.action, &need.resource);
+    match need.cond {
+        Cond::None => {}
+        Cond::RequestTag => request = request.with(&format!("aws:RequestTag/{MANAGED_BY_KEY}"), MANAGED_BY),
+        Cond::ResourceTag => request = request.with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY),
+        Cond::CreateAction(create) => {
+            request = request
+                .with(&format!("{service}:CreateAction"), create)
+                .with(&format!("aws:RequestTag/{MANAGED_BY_KEY}"), MANAGED_BY)
+        }
+        Cond::PassedToEcsTasks => request = request.with("iam:PassedToService", "ecs-tasks.amazonaws.com"),
+        Cond::AwsServiceName(name) => request = request.with("iam:AWSServiceName", name),
+    }
+    // The operator's roles carry the installer's boundary; the calls on them say so.
+    if [
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:DeleteRolePolicy",
+    ]
+    .contains(&need.action.as_str())
+    {
+        request = request.with("iam:PermissionsBoundary", boundary);
+    }
+    if need.action == "iam:AttachRolePolicy" {
+        let partition = need.resource.split(':').nth(1).unwrap_or("aws");
+        request = request.with(
+            "iam:PolicyARN",
+            &EXECUTION_POLICY.replacen("arn:aws:", &format!("arn:{partition}:"), 1),
+        );
+    }
+    if need.action == "elasticloadbalancing:CreateLoadBalancer" {
+        request = request.with("elasticloadbalancing:Scheme", "internal");
+    }
+    request
+}
+
+/// The same request without the ownership condition's keys.
+fn without_ownership(request: &Request) -> Request {
+    let mut bare = request.clone();
+    bare.context
+        .retain(|k, _| !k.starts_with("aws:RequestTag/") && !k.starts_with("aws:ResourceTag/"));
+    for key in ["iam:PassedToService", "iam:AWSServiceName"] {
+        bare = bare.without(key);
+    }
+    bare.context.retain(|k, _| !k.ends_with(":CreateAction"));
+    bare
+}
+
+fn load(text: &str, name: &str) -> Policy {
+    load_allowing_star(text, name, STAR_RESOURCE_OK)
+}
+
+/// `star_ok`: the actions that may be allowed on Resource "*".
+fn load_allowing_star(text: &str, name: &str, star_ok: &[&str]) -> Policy {
+    let policy: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name} is valid JSON: {e}"));
+    assert_eq!(policy["Version"], "2012-10-17", "{name}: Version must be 2012-10-17");
+    let statements = policy["Statement"].as_array().expect("Statement is a list");
+    let mut out = Vec::new();
+    let mut sids = BTreeSet::new();
+    for s in statements {
+        let sid = s["Sid"].as_str().unwrap_or_default().to_owned();
+        assert!(!sid.is_empty(), "{name}: every statement needs a Sid: {s}");
+        assert!(sids.insert(sid.clone()), "{name}: duplicate Sid {sid}");
+        let allow = match s["Effect"].as_str() {
+            Some("Allow") => true,
+            Some("Deny") => false,
+            other => panic!("{name} {sid}: Effect {other:?}"),
+        };
+        for forbidden in ["NotAction", "NotResource", "NotPrincipal", "Principal"] {
+            assert!(
+                s.get(forbidden).is_none(),
+                "{name} {sid}: {forbidden} is not allowed in this policy"
+            );
+        }
+        let actions = list(&s["Action"]);
+        for a in &actions {
+            assert!(
+                !a.contains('*') && !a.contains('?'),
+                "{name} {sid}: wildcard action {a}: list the actions the operator calls instead"
+            );
+            assert!(a.contains(':'), "{name} {sid}: {a} is not service:Action");
+        }
+        let resources = list(&s["Resource"]);
+        if allow && resources.iter().any(|r| r == "*") {
+            for a in &actions {
+                assert!(
+                    star_ok.contains(&a.as_str()),
+                    "{name} {sid}: {a} is allowed on Resource \"*\" but can be scoped to resource ARNs"
+                );
+            }
+        }
+        out.push(Statement {
+            sid,
+            allow,
+            actions,
+            resources,
+            condition: s.get("Condition").cloned().unwrap_or(Value::Null),
+        });
+    }
+    Policy {
+        name: name.into(),
+        statements: out,
+    }
 }
 
 fn list(v: &Value) -> Vec<String> {
@@ -764,132 +1030,64 @@ fn glob(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
-struct Statement {
-    sid: String,
-    actions: Vec<String>,
-    resources: Vec<String>,
-    condition: Value,
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-impl Statement {
-    fn condition_value(&self, operator: &str, key: &str) -> Vec<String> {
-        self.condition
-            .get(operator)
-            .and_then(|block| block.get(key))
-            .map(list)
-            .unwrap_or_default()
-    }
-
-    fn satisfies(&self, cond: Cond) -> bool {
-        match cond {
-            Cond::None => true,
-            Cond::RequestTag => {
-                self.condition_value("StringEquals", &format!("aws:RequestTag/{MANAGED_BY_KEY}")) == [MANAGED_BY]
-            }
-            Cond::ResourceTag => {
-                self.condition_value("StringEquals", &format!("aws:ResourceTag/{MANAGED_BY_KEY}")) == [MANAGED_BY]
-            }
-            Cond::CreateAction => self
-                .condition
-                .get("StringEquals")
-                .and_then(|b| b.as_object())
-                .is_some_and(|b| b.keys().any(|k| k.ends_with(":CreateAction"))),
-            Cond::PassedToEcsTasks => {
-                self.condition_value("StringEquals", "iam:PassedToService") == ["ecs-tasks.amazonaws.com"]
-            }
-            Cond::AwsServiceName => !self.condition_value("StringEquals", "iam:AWSServiceName").is_empty(),
-        }
-    }
-
-    fn allows(&self, need: &Need) -> bool {
-        self.actions.contains(&need.action)
-            && self
-                .resources
-                .iter()
-                .any(|r| glob(r, need.resource) || (need.resource == ANY && r == ANY))
-    }
+fn with_roles() -> Policy {
+    load(&read("deploy/iam-policy.json"), "deploy/iam-policy.json")
 }
 
-fn statements() -> Vec<Statement> {
-    let policy = policy();
-    assert_eq!(policy["Version"], "2012-10-17", "policy Version must be 2012-10-17");
-    let statements = policy["Statement"].as_array().expect("Statement is a list");
-    let mut out = Vec::new();
-    let mut sids = BTreeSet::new();
-    for s in statements {
-        let sid = s["Sid"].as_str().unwrap_or_default().to_owned();
-        assert!(!sid.is_empty(), "every statement needs a Sid: {s}");
-        assert!(sids.insert(sid.clone()), "duplicate Sid {sid}");
-        assert_eq!(s["Effect"], "Allow", "{sid}: only Allow statements are expected");
-        for forbidden in ["NotAction", "NotResource", "NotPrincipal", "Principal"] {
-            assert!(
-                s.get(forbidden).is_none(),
-                "{sid}: {forbidden} is not allowed in this policy"
-            );
-        }
-        let actions = list(&s["Action"]);
-        for a in &actions {
-            assert!(
-                !a.contains('*') && !a.contains('?'),
-                "{sid}: wildcard action {a}: list the actions the operator calls instead"
-            );
-            assert!(a.contains(':'), "{sid}: {a} is not service:Action");
-        }
-        let resources = list(&s["Resource"]);
-        if resources.iter().any(|r| r == "*") {
-            for a in &actions {
-                assert!(
-                    STAR_RESOURCE_OK.contains(&a.as_str()),
-                    "{sid}: {a} is allowed on Resource \"*\" but can be scoped to resource ARNs"
-                );
-            }
-        }
-        out.push(Statement {
-            sid,
-            actions,
-            resources,
-            condition: s.get("Condition").cloned().unwrap_or(Value::Null),
-        });
-    }
-    out
+fn no_roles() -> Policy {
+    load(
+        &read("deploy/iam-policy-no-roles.json"),
+        "deploy/iam-policy-no-roles.json",
+    )
 }
 
-#[test]
-fn every_aws_call_is_allowed_with_its_ownership_condition() {
-    let statements = statements();
-    let mut missing = Vec::new();
-    for need in needs() {
-        let matching: Vec<&Statement> = statements.iter().filter(|s| s.allows(&need)).collect();
-        if matching.is_empty() {
-            missing.push(format!(
-                "{} on {} is not allowed ({})",
+/// The role-writing needs are not needs of the no-roles policy.
+fn is_role_write(need: &Need) -> bool {
+    ROLE_WRITES.contains(&need.action.as_str())
+}
+
+fn check_needs_allowed(policy: &Policy, needs: &[Need], boundary: &str) {
+    let mut problems = Vec::new();
+    for need in needs {
+        let request = request_for(need, boundary);
+        let decision = policy.evaluate(&request);
+        if decision != Decision::Allow {
+            problems.push(format!(
+                "{} on {} is {decision:?} ({})",
                 need.action, need.resource, need.why
             ));
-        } else if !matching.iter().any(|s| s.satisfies(need.cond)) {
-            missing.push(format!(
-                "{} on {} is allowed only by {} without the {:?} condition it should carry ({})",
-                need.action,
-                need.resource,
-                matching.iter().map(|s| s.sid.as_str()).collect::<Vec<_>>().join(", "),
-                need.cond,
-                need.why
-            ));
+            continue;
+        }
+        if need.cond != Cond::None {
+            let bare = without_ownership(&request);
+            if policy.evaluate(&bare) == Decision::Allow {
+                problems.push(format!(
+                    "{} on {} is allowed without its {:?} condition, by {} ({})",
+                    need.action,
+                    need.resource,
+                    need.cond,
+                    policy.allowing(&bare).join(", "),
+                    need.why
+                ));
+            }
         }
     }
     assert!(
-        missing.is_empty(),
-        "deploy/iam-policy.json lacks what the code needs:\n  {}",
-        missing.join("\n  ")
+        problems.is_empty(),
+        "{} lacks what the code needs, or grants it without the ownership condition:\n  {}",
+        policy.name,
+        problems.join("\n  ")
     );
 }
 
-#[test]
-fn the_policy_allows_nothing_the_code_does_not_need() {
-    let statements = statements();
-    let needs = needs();
+fn check_nothing_extra(policy: &Policy, needs: &[Need]) {
     let needed: BTreeSet<&str> = needs.iter().map(|n| n.action.as_str()).collect();
     let mut extra = Vec::new();
-    for s in &statements {
+    for s in policy.statements.iter().filter(|s| s.allow) {
         for action in &s.actions {
             if !needed.contains(action.as_str()) {
                 extra.push(format!("{}: {action} is called nowhere in src/aws", s.sid));
@@ -898,7 +1096,7 @@ fn the_policy_allows_nothing_the_code_does_not_need() {
             // The action must be needed on one of this statement's resources...
             let used = needs
                 .iter()
-                .any(|n| &n.action == action && s.resources.iter().any(|r| glob(r, n.resource)));
+                .any(|n| &n.action == action && s.resources.iter().any(|r| glob(r, &n.resource)));
             if !used {
                 extra.push(format!(
                     "{}: {action} is granted on {:?}, where the code never needs it",
@@ -910,7 +1108,7 @@ fn the_policy_allows_nothing_the_code_does_not_need() {
         for r in &s.resources {
             let used = needs
                 .iter()
-                .any(|n| s.actions.contains(&n.action) && glob(r, n.resource));
+                .any(|n| s.actions.contains(&n.action) && glob(r, &n.resource));
             if !used {
                 extra.push(format!("{}: resource {r} serves none of the needed calls", s.sid));
             }
@@ -918,23 +1116,389 @@ fn the_policy_allows_nothing_the_code_does_not_need() {
     }
     assert!(
         extra.is_empty(),
-        "deploy/iam-policy.json allows more than the code needs:\n  {}",
+        "{} allows more than the code needs:\n  {}",
+        policy.name,
         extra.join("\n  ")
     );
 }
 
 #[test]
-fn the_policy_grants_no_managed_full_access() {
-    let text = std::fs::read_to_string(repo().join("deploy/iam-policy.json")).expect("policy");
-    assert!(
-        !text.contains("FullAccess") && !text.contains("AdministratorAccess"),
-        "the policy must not refer to AWS managed *FullAccess / AdministratorAccess policies"
+fn every_aws_call_is_allowed_only_with_its_ownership_condition() {
+    check_needs_allowed(&with_roles(), &needs(), DEFAULT_BOUNDARY);
+}
+
+#[test]
+fn the_policy_allows_nothing_the_code_does_not_need() {
+    check_nothing_extra(&with_roles(), &needs());
+}
+
+#[test]
+fn the_no_roles_policy_allows_every_call_but_the_iam_writes() {
+    let policy = no_roles();
+    let (writes, rest): (Vec<Need>, Vec<Need>) = needs().into_iter().partition(is_role_write);
+    check_needs_allowed(&policy, &rest, DEFAULT_BOUNDARY);
+    check_nothing_extra(&policy, &rest);
+    assert!(!writes.is_empty());
+    for need in &writes {
+        let request = request_for(need, DEFAULT_BOUNDARY);
+        assert_ne!(
+            policy.evaluate(&request),
+            Decision::Allow,
+            "{} is allowed by the no-roles policy",
+            need.action
+        );
+    }
+    // The same document as the full one, less exactly the statements that write roles.
+    let mut expected: Value = serde_json::from_str(&read("deploy/iam-policy.json")).expect("JSON");
+    let statements = expected["Statement"].as_array_mut().expect("list");
+    statements.retain(|s| !list(&s["Action"]).iter().any(|a| ROLE_WRITES.contains(&a.as_str())));
+    let actual: Value = serde_json::from_str(&read("deploy/iam-policy-no-roles.json")).expect("JSON");
+    assert_eq!(
+        actual, expected,
+        "deploy/iam-policy-no-roles.json drifted from deploy/iam-policy.json"
     );
 }
 
 #[test]
-fn wildcard_matching_behaves_like_iam() {
-    assert!(glob("arn:aws:iam::*:role/papi-*", ROLE));
+fn the_operator_tags_only_when_it_creates() {
+    let standalone = [
+        "TagResource",
+        "TagRole",
+        "AddTags",
+        "CreateTags",
+        "UntagResource",
+        "UntagRole",
+        "RemoveTags",
+    ];
+    for (file, ops) in calls_in_code() {
+        for op in ops {
+            assert!(
+                !standalone.contains(&op.as_str()),
+                "src/aws/{file} calls {op}: tags go in the create call only (the policy grants no standalone tagging)"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_partition_renders_a_policy_that_allows_exactly_the_calls() {
+    for partition in [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov] {
+        for no_role_creation in [false, true] {
+            let name = partition.name();
+            let boundary = format!("arn:{name}:iam::123456789012:policy/team-boundary");
+            let choices = Choices {
+                partition,
+                boundary: Some(boundary.clone()),
+                no_role_creation,
+            };
+            let text = iam_policy::render(&choices).expect("renders");
+            let policy = load(
+                &text,
+                &format!("iam-policy --partition {name} (no roles: {no_role_creation})"),
+            );
+            let needs: Vec<Need> = needs()
+                .into_iter()
+                .filter(|n| !no_role_creation || !is_role_write(n))
+                .map(|n| Need {
+                    resource: n.resource.replacen("arn:aws:", &format!("arn:{name}:"), 1),
+                    ..n
+                })
+                .collect();
+            check_needs_allowed(&policy, &needs, &boundary);
+            check_nothing_extra(&policy, &needs);
+            if !no_role_creation {
+                // The installer's boundary, not the template's, is the one required.
+                let create = needs.iter().find(|n| n.action == "iam:CreateRole").expect("CreateRole");
+                let with_template_boundary = request_for(create, DEFAULT_BOUNDARY);
+                assert_ne!(policy.evaluate(&with_template_boundary), Decision::Allow, "{name}");
+            }
+        }
+    }
+    // The committed files are the renderings for partition aws and the default boundary.
+    let rendered = |no_role_creation| {
+        iam_policy::render(&Choices {
+            no_role_creation,
+            ..Choices::default()
+        })
+        .expect("renders")
+    };
+    assert_eq!(rendered(false), read("deploy/iam-policy.json"));
+    assert_eq!(rendered(true), read("deploy/iam-policy-no-roles.json"));
+}
+
+// ---------------------------------------------------------------------------
+// The escalation routes of issue 17, attempted against both policies.
+
+fn both() -> [Policy; 2] {
+    [with_roles(), no_roles()]
+}
+
+fn denied(policy: &Policy, request: &Request, route: &str) {
+    let decision = policy.evaluate(request);
+    assert_ne!(
+        decision,
+        Decision::Allow,
+        "{}: {route} is allowed by {}",
+        policy.name,
+        policy.allowing(request).join(", ")
+    );
+}
+
+fn tagged_request(action: &str, resource: &str) -> Request {
+    Request::new(action, resource).with(&format!("aws:RequestTag/{MANAGED_BY_KEY}"), MANAGED_BY)
+}
+
+#[test]
+fn a_role_without_the_boundary_cannot_be_created() {
+    let policy = with_roles();
+    let create = tagged_request("iam:CreateRole", ROLE);
+    assert_eq!(
+        policy.evaluate(&create.clone().with("iam:PermissionsBoundary", DEFAULT_BOUNDARY)),
+        Decision::Allow,
+        "the route below must be denied for its missing boundary, not for anything else"
+    );
+    for policy in both() {
+        denied(&policy, &create, "CreateRole without a boundary");
+        denied(
+            &policy,
+            &create
+                .clone()
+                .with("iam:PermissionsBoundary", "arn:aws:iam::aws:policy/AdministratorAccess"),
+            "CreateRole with another boundary",
+        );
+        // Outside the operator's path, where PassRole would not reach it anyway.
+        denied(
+            &policy,
+            &tagged_request("iam:CreateRole", ROLE_NOT_YET_MADE).with("iam:PermissionsBoundary", DEFAULT_BOUNDARY),
+            "CreateRole outside /privateapi/",
+        );
+    }
+}
+
+#[test]
+fn a_policy_cannot_be_put_on_a_role_without_the_boundary() {
+    // IAM cannot look into the document ("Action": "*"): the boundary is what caps it.
+    let ours = Request::new("iam:PutRolePolicy", ROLE).with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY);
+    assert_eq!(
+        with_roles().evaluate(&ours.clone().with("iam:PermissionsBoundary", DEFAULT_BOUNDARY)),
+        Decision::Allow
+    );
+    for policy in both() {
+        denied(
+            &policy,
+            &ours,
+            "PutRolePolicy \"*\" on a tagged role without a boundary",
+        );
+        for action in ["iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRolePolicy"] {
+            let request = Request::new(action, ROLE)
+                .with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY)
+                .with("iam:PolicyARN", EXECUTION_POLICY);
+            denied(&policy, &request, &format!("{action} on a role without the boundary"));
+        }
+        let admin = Request::new("iam:AttachRolePolicy", ROLE)
+            .with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY)
+            .with("iam:PermissionsBoundary", DEFAULT_BOUNDARY)
+            .with("iam:PolicyARN", "arn:aws:iam::aws:policy/AdministratorAccess");
+        denied(&policy, &admin, "AttachRolePolicy AdministratorAccess");
+        for action in [
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:PutRolePermissionsBoundary",
+            "iam:UpdateAssumeRolePolicy",
+        ] {
+            let request = Request::new(action, ROLE).with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY);
+            assert_eq!(
+                policy.evaluate(&request),
+                Decision::ExplicitDeny,
+                "{}: {action} must be denied outright",
+                policy.name
+            );
+        }
+    }
+}
+
+#[test]
+fn another_teams_role_cannot_be_taken_over_by_tagging() {
+    let foreign = "arn:aws:iam::123456789012:role/papi-payments-orders-9f8e7d6c-exec";
+    let elsewhere = "arn:aws:iam::123456789012:role/payments/admin";
+    for policy in both() {
+        for role in [foreign, elsewhere] {
+            denied(
+                &policy,
+                &tagged_request("iam:TagRole", role),
+                "TagRole with our tag on a foreign role",
+            );
+            denied(
+                &policy,
+                &Request::new("iam:PassRole", role).with("iam:PassedToService", "ecs-tasks.amazonaws.com"),
+                "PassRole of a role outside /privateapi/",
+            );
+        }
+        assert_eq!(
+            policy.evaluate(&Request::new("iam:UntagRole", ROLE)),
+            Decision::ExplicitDeny,
+            "{}: UntagRole",
+            policy.name
+        );
+        denied(
+            &policy,
+            &Request::new("iam:PassRole", ROLE).with("iam:PassedToService", "lambda.amazonaws.com"),
+            "PassRole to another service",
+        );
+    }
+}
+
+#[test]
+fn a_foreign_api_gateway_object_cannot_be_tagged_or_deleted() {
+    let foreign_link = "arn:aws:apigateway:eu-west-1::/vpclinks/other1";
+    let foreign_api = "arn:aws:apigateway:eu-west-1::/restapis/other2";
+    for policy in both() {
+        for target in [foreign_link, foreign_api] {
+            let encoded = target.replace(':', "%3A").replace('/', "%2F");
+            let tags = format!("arn:aws:apigateway:eu-west-1::/tags/{encoded}");
+            // v2 TagResource is POST, v1 is PUT on /tags/{arn}.
+            for verb in ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH"] {
+                denied(&policy, &tagged_request(verb, &tags), &format!("{verb} on {tags}"));
+            }
+            denied(
+                &policy,
+                &tagged_request("apigateway:PATCH", target),
+                "PATCH tags onto a foreign object",
+            );
+            denied(
+                &policy,
+                &Request::new("apigateway:DELETE", target),
+                "DELETE of an untagged object",
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_is_registered_or_created_outside_the_operators_names() {
+    for policy in both() {
+        for family in [
+            "arn:aws:ecs:eu-west-1:123456789012:task-definition/payments:7",
+            "arn:aws:ecs:eu-west-1:123456789012:task-definition/other-papi-x:1",
+        ] {
+            denied(
+                &policy,
+                &tagged_request("ecs:RegisterTaskDefinition", family),
+                "RegisterTaskDefinition in a foreign family",
+            );
+            denied(
+                &policy,
+                &tagged_request("ecs:TagResource", family).with("ecs:CreateAction", "RegisterTaskDefinition"),
+                "TagResource on a foreign family",
+            );
+        }
+        denied(
+            &policy,
+            &tagged_request(
+                "ecs:CreateCluster",
+                "arn:aws:ecs:eu-west-1:123456789012:cluster/payments",
+            ),
+            "CreateCluster outside papi-*",
+        );
+        denied(
+            &policy,
+            &tagged_request("ecs:TagResource", CLUSTER),
+            "TagResource outside a create",
+        );
+        denied(
+            &policy,
+            &tagged_request("elasticloadbalancing:CreateLoadBalancer", ALB)
+                .with("elasticloadbalancing:Scheme", "internet-facing"),
+            "an internet-facing load balancer",
+        );
+        denied(
+            &policy,
+            &tagged_request(
+                "elasticloadbalancing:AddTags",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/papi-x/1",
+            ),
+            "AddTags outside a create",
+        );
+    }
+}
+
+#[test]
+fn the_suggested_boundary_lets_the_execution_role_work_and_caps_the_rest() {
+    let boundary = load_allowing_star(
+        &read("deploy/role-boundary.json"),
+        "deploy/role-boundary.json",
+        &[
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:GetAuthorizationToken",
+            "ecr:GetDownloadUrlForLayer",
+            "kms:Decrypt",
+        ],
+    );
+    let group = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/privateapi/shop/orders";
+    let stream = format!("{group}:log-stream:privateapi/app/1");
+    for (action, resource) in [
+        ("ecr:GetAuthorizationToken", "*"),
+        (
+            "ecr:BatchGetImage",
+            "arn:aws:ecr:eu-west-1:123456789012:repository/shop",
+        ),
+        ("logs:CreateLogGroup", group),
+        ("logs:CreateLogStream", stream.as_str()),
+        ("logs:PutLogEvents", stream.as_str()),
+        (
+            "ssm:GetParameters",
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/privateapi/shop/db",
+        ),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:privateapi/shop-AbCdEf",
+        ),
+    ] {
+        assert_eq!(
+            boundary.evaluate(&Request::new(action, resource)),
+            Decision::Allow,
+            "{action} on {resource}"
+        );
+    }
+    let via_ssm = Request::new("kms:Decrypt", "arn:aws:kms:eu-west-1:123456789012:key/k")
+        .with("kms:ViaService", "ssm.eu-west-1.amazonaws.com");
+    assert_eq!(boundary.evaluate(&via_ssm), Decision::Allow);
+    // Whatever policy a role of the operator's is given, nothing else gets through.
+    for (action, resource) in [
+        ("iam:CreateRole", ROLE),
+        ("kms:Decrypt", "arn:aws:kms:eu-west-1:123456789012:key/k"),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payments/db-AbCdEf",
+        ),
+        (
+            "logs:PutLogEvents",
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/x:log-stream:y",
+        ),
+        ("s3:GetObject", "arn:aws:s3:::bucket/key"),
+    ] {
+        assert_ne!(
+            boundary.evaluate(&Request::new(action, resource)),
+            Decision::Allow,
+            "{action} on {resource}"
+        );
+    }
+}
+
+#[test]
+fn the_policy_grants_no_managed_full_access() {
+    for path in ["deploy/iam-policy.json", "deploy/iam-policy-no-roles.json"] {
+        let text = read(path);
+        assert!(
+            !text.contains("FullAccess") && !text.contains("AdministratorAccess"),
+            "{path} must not refer to AWS managed *FullAccess / AdministratorAccess policies"
+        );
+    }
+}
+
+#[test]
+fn the_evaluator_behaves_like_iam() {
+    assert!(glob("arn:aws:iam::*:role/papi-*", "arn:aws:iam::1:role/papi-x"));
     assert!(!glob("arn:aws:iam::*:role/papi-*", "arn:aws:iam::1:role/other"));
     assert!(glob(
         "arn:aws:apigateway:*::/restapis/*",
@@ -945,4 +1509,50 @@ fn wildcard_matching_behaves_like_iam() {
         "arn:aws:apigateway:eu-west-1::/restapis"
     ));
     assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // A missing key: positive operators fail, negated ones and IfExists hold.
+    assert!(!operator_holds("StringEquals", &v(&["a"]), None));
+    assert!(operator_holds("StringNotEquals", &v(&["a"]), None));
+    assert!(operator_holds("StringEqualsIfExists", &v(&["a"]), None));
+    assert!(operator_holds("Null", &v(&["true"]), None));
+    assert!(!operator_holds("Null", &v(&["true"]), Some(&v(&["x"]))));
+    assert!(operator_holds(
+        "ForAllValues:StringEquals",
+        &v(&["a", "b"]),
+        Some(&v(&["a"]))
+    ));
+    assert!(!operator_holds(
+        "ForAllValues:StringEquals",
+        &v(&["a"]),
+        Some(&v(&["a", "c"]))
+    ));
+    assert!(operator_holds(
+        "ForAnyValue:StringEquals",
+        &v(&["a"]),
+        Some(&v(&["a", "c"]))
+    ));
+    assert!(operator_holds(
+        "ArnEquals",
+        &v(&["arn:aws:iam::*:policy/b"]),
+        Some(&v(&["arn:aws:iam::1:policy/b"]))
+    ));
+    // An explicit deny wins over an allow.
+    let policy = load(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::*"},
+            {"Sid":"D","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::secret/*"}]}"#,
+        "inline",
+    );
+    assert_eq!(
+        policy.evaluate(&Request::new("s3:GetObject", "arn:aws:s3:::open/x")),
+        Decision::Allow
+    );
+    assert_eq!(
+        policy.evaluate(&Request::new("s3:GetObject", "arn:aws:s3:::secret/x")),
+        Decision::ExplicitDeny
+    );
+    assert_eq!(
+        policy.evaluate(&Request::new("s3:PutObject", "arn:aws:s3:::open/x")),
+        Decision::ImplicitDeny
+    );
 }

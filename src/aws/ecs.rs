@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ClusterField, Compatibility, ContainerDefinition, DeploymentConfiguration,
     KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
-    PortMapping, ServiceField, Tag, TaskDefinitionField, TransportProtocol,
+    PortMapping, Secret, ServiceField, Tag, TaskDefinitionField, TransportProtocol,
 };
 
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, fingerprint};
 use super::{Aws, all_pages};
-use crate::crd::EnvVar;
+use crate::crd::{EnvVar, SecretVar};
 
 pub const CONTAINER_NAME: &str = "app";
 pub const TAG_CONFIG: &str = "privateapi.io/config";
@@ -132,6 +132,10 @@ pub struct DesiredTaskDefinition<R = String> {
     pub region: String,
     #[serde(skip)]
     pub tags: BTreeMap<String, String>,
+    /// Read by ECS from their ARNs at task start. Left out of the fingerprint when
+    /// empty, so task definitions made before secrets existed stay current.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretVar>,
 }
 
 impl<R> DesiredTaskDefinition<R> {
@@ -149,6 +153,7 @@ impl<R> DesiredTaskDefinition<R> {
             log_group: self.log_group.clone(),
             region: self.region.clone(),
             tags: self.tags.clone(),
+            secrets: self.secrets.clone(),
         })
     }
 }
@@ -220,6 +225,13 @@ pub async fn register_task_definition(aws: &Aws, desired: &DesiredTaskDefinition
                 .map(|e| KeyValuePair::builder().name(&e.name).value(&e.value).build())
                 .collect(),
         ))
+        .set_secrets((!desired.secrets.is_empty()).then(|| {
+            desired
+                .secrets
+                .iter()
+                .filter_map(|s| Secret::builder().name(&s.name).value_from(&s.value_from).build().ok())
+                .collect()
+        }))
         .set_command((!desired.command.is_empty()).then(|| desired.command.clone()))
         .log_configuration(
             LogConfiguration::builder()
@@ -607,7 +619,24 @@ mod tests {
             log_group: "/g".into(),
             region: "eu-west-1".into(),
             tags: BTreeMap::new(),
+            secrets: vec![],
         };
+        // Made before secrets existed: the same fingerprint as then (no new revision on upgrade).
+        assert_eq!(
+            td.fingerprint(),
+            "94010d561f300a7c",
+            "the fingerprint of a stack without secrets changed"
+        );
+        let mut with_secret = td.clone();
+        with_secret.secrets = vec![SecretVar {
+            name: "DB".into(),
+            value_from: "arn:aws:ssm:eu-west-1:123456789012:parameter/db".into(),
+        }];
+        assert_ne!(
+            td.fingerprint(),
+            with_secret.fingerprint(),
+            "a secret makes a new revision"
+        );
         let mut other = td.clone();
         other.tags.insert("team".into(), "x".into());
         assert_eq!(td.fingerprint(), other.fingerprint(), "tags do not make a new revision");

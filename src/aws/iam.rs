@@ -4,19 +4,41 @@
 //! Roles have deterministic names; a role with our name but without our uid tag is
 //! someone else's and is never touched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_iam::types::Tag;
 
 use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
-use super::ownership::Owner;
+use super::ownership::{Owner, fingerprint};
+use crate::crd::SecretVar;
 
 pub const EXECUTION_POLICY_ARN: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 /// Lets the awslogs driver create the service's log group on first start.
 pub const LOGS_POLICY_NAME: &str = "privateapi-create-log-group";
+/// Lets the execution role read the task's secrets. The name ends in the document's
+/// fingerprint: changed secrets are a new policy, and the old one is deleted.
+pub const SECRETS_POLICY_PREFIX: &str = "privateapi-read-secrets-";
 
+/// The only trust the operator ever writes: IAM cannot hold CreateRole to a trust
+/// document, so the code keeps to this one and the permissions boundary caps the rest.
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Roles the operator makes live under this path. Only the operator's policy (and
+/// administrators) may create roles here, so every role it may pass to ECS is one it
+/// made with the boundary, or one an administrator put here for it.
+pub const ROLE_PATH: &str = "/privateapi/";
+
+/// How the operator may make IAM roles: the installer's choice, one per operator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleSettings {
+    /// The managed policy every role the operator creates carries as its permissions
+    /// boundary (`--role-permissions-boundary`); the shipped IAM policy refuses
+    /// CreateRole without it.
+    pub permissions_boundary: Option<String>,
+    /// `--no-role-creation`: every PrivateApi names its execution and task roles.
+    pub creation_disabled: bool,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RoleKind {
@@ -63,6 +85,80 @@ pub enum RoleChange {
     Create,
     AttachPolicy(String),
     PutInlinePolicy(String),
+    /// A secrets policy of ours the spec no longer wants.
+    DeleteInlinePolicy(String),
+}
+
+impl DesiredRole {
+    /// The execution role, allowed to read exactly these secrets (and decrypt with
+    /// the key, through SSM and Secrets Manager only); other roles unchanged.
+    pub fn reading_secrets(mut self, secrets: &[SecretVar], kms_key: Option<&str>) -> Self {
+        if self.kind != RoleKind::Execution || secrets.is_empty() {
+            return self;
+        }
+        let document = secrets_policy(secrets, kms_key);
+        let name = format!("{SECRETS_POLICY_PREFIX}{}", fingerprint(&document));
+        self.inline_policies.insert(name, document);
+        self
+    }
+}
+
+impl DesiredRole {
+    /// The AWS managed policy and the ARNs of the inline ones in the partition of
+    /// `region` (written for `aws`).
+    pub fn in_region(mut self, region: &str) -> Self {
+        let partition = super::partition(region);
+        if partition == "aws" {
+            return self;
+        }
+        let swap = |arn: &str| arn.replace("arn:aws:", &format!("arn:{partition}:"));
+        self.managed_policies = self.managed_policies.iter().map(|p| swap(p)).collect();
+        for document in self.inline_policies.values_mut() {
+            *document = swap(document);
+        }
+        self
+    }
+}
+
+fn secrets_policy(secrets: &[SecretVar], kms_key: Option<&str>) -> String {
+    let (mut parameters, mut stored) = (BTreeSet::new(), BTreeSet::new());
+    for secret in secrets {
+        if secret.value_from.split(':').nth(2) == Some("ssm") {
+            parameters.insert(secret.value_from.clone());
+        } else {
+            stored.insert(secret_resource(&secret.value_from));
+        }
+    }
+    let mut statements = Vec::new();
+    if !parameters.is_empty() {
+        statements.push(serde_json::json!({"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameters}));
+    }
+    if !stored.is_empty() {
+        statements.push(
+            serde_json::json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": stored}),
+        );
+    }
+    if let Some(key) = kms_key {
+        statements.push(serde_json::json!({
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": {"StringLike": {"kms:ViaService": ["ssm.*.amazonaws.com", "secretsmanager.*.amazonaws.com"]}},
+        }));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+/// The IAM resource of a Secrets Manager `valueFrom`: the secret's ARN without a JSON
+/// key or version, and, when it names the secret without AWS's random six-character
+/// suffix, with a pattern for exactly that suffix.
+fn secret_resource(value_from: &str) -> String {
+    let arn = value_from.split(':').take(7).collect::<Vec<_>>().join(":");
+    let name = arn.rsplit(':').next().unwrap_or_default();
+    let suffixed = name
+        .rsplit_once('-')
+        .is_some_and(|(_, tail)| tail.len() == 6 && tail.chars().all(|c| c.is_ascii_alphanumeric()));
+    if suffixed { arn } else { format!("{arn}-??????") }
 }
 
 pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, String>, log_group: &str) -> DesiredRole {
@@ -118,6 +214,15 @@ pub fn diff(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<RoleC
             .filter(|p| !observed.inline_policies.contains(p))
             .cloned()
             .map(RoleChange::PutInlinePolicy),
+    );
+    // After the new one is in place, so that tasks never lose access in between.
+    changes.extend(
+        observed
+            .inline_policies
+            .iter()
+            .filter(|p| p.starts_with(SECRETS_POLICY_PREFIX) && !desired.inline_policies.contains_key(*p))
+            .cloned()
+            .map(RoleChange::DeleteInlinePolicy),
     );
     changes
 }
@@ -204,7 +309,8 @@ async fn policies(aws: &Aws, role: &str) -> AwsResult<(Vec<String>, Vec<String>)
     ))
 }
 
-/// Creates the role (trust: ECS tasks) and returns its ARN.
+/// Creates the role (trust: ECS tasks; tags and boundary only here, at creation) and
+/// returns its ARN.
 pub async fn create(aws: &Aws, desired: &DesiredRole) -> AwsResult<String> {
     let tags: Vec<Tag> = desired
         .tags
@@ -215,7 +321,9 @@ pub async fn create(aws: &Aws, desired: &DesiredRole) -> AwsResult<String> {
         .iam
         .create_role()
         .role_name(&desired.name)
+        .path(ROLE_PATH)
         .assume_role_policy_document(TRUST_POLICY)
+        .set_permissions_boundary(aws.roles.permissions_boundary.clone())
         .description("privateapi-operator: ECS task role")
         .set_tags(Some(tags))
         .send()
@@ -265,6 +373,19 @@ pub async fn put_inline_policy(aws: &Aws, desired: &DesiredRole, name: &str) -> 
         .send()
         .await
         .map_err(aws_err("PutRolePolicy"))?;
+    Ok(())
+}
+
+pub async fn delete_inline_policy(aws: &Aws, role: &str, name: &str) -> AwsResult<()> {
+    found(
+        aws.iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(aws_err("DeleteRolePolicy")),
+    )?;
     Ok(())
 }
 
@@ -348,5 +469,91 @@ mod tests {
             inline_policies: vec![],
         };
         assert!(diff(&task, Some(&observed_task)).is_empty());
+    }
+
+    #[test]
+    fn managed_policy_arns_follow_the_partition() {
+        let owner = Owner::new("ns", "api", "uid");
+        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x").in_region("cn-north-1");
+        assert_eq!(
+            role.managed_policies,
+            ["arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+        );
+        assert!(role.inline_policies.values().all(|d| d.contains("arn:aws-cn:logs:")));
+        let unchanged = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x");
+        assert_eq!(unchanged.clone().in_region("eu-west-1"), unchanged);
+    }
+
+    fn secret(name: &str, value_from: &str) -> SecretVar {
+        SecretVar {
+            name: name.into(),
+            value_from: value_from.into(),
+        }
+    }
+
+    #[test]
+    fn the_execution_role_reads_exactly_the_secrets() {
+        let owner = Owner::new("ns", "api", "uid");
+        let secrets = [
+            secret("DB", "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/db"),
+            secret(
+                "API_KEY",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/api-AbCdEf:key::",
+            ),
+            secret("TOKEN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token"),
+        ];
+        let kms = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let role =
+            desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x").reading_secrets(&secrets, Some(kms));
+        let (name, document) = role
+            .inline_policies
+            .iter()
+            .find(|(name, _)| name.starts_with(SECRETS_POLICY_PREFIX))
+            .expect("a secrets policy");
+        let document: serde_json::Value = serde_json::from_str(document).expect("JSON");
+        let statements = document["Statement"].as_array().expect("statements");
+        let resources = |action: &str| {
+            statements
+                .iter()
+                .find(|s| s["Action"] == action)
+                .map(|s| s["Resource"].clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            resources("ssm:GetParameters"),
+            serde_json::json!([secrets[0].value_from])
+        );
+        assert_eq!(
+            resources("secretsmanager:GetSecretValue"),
+            serde_json::json!([
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/api-AbCdEf",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token-??????"
+            ])
+        );
+        assert_eq!(resources("kms:Decrypt"), serde_json::json!(kms));
+        // The task role reads nothing.
+        let task = desired(&owner, RoleKind::Task, &BTreeMap::new(), "/ecs/x").reading_secrets(&secrets, Some(kms));
+        assert!(!task.has_policies());
+        // Another list is another policy; the old one goes after the new one is put.
+        let changed =
+            desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x").reading_secrets(&secrets[..1], None);
+        let observed = ObservedRole {
+            name: role.name.clone(),
+            arn: "arn".into(),
+            managed_policies: vec![EXECUTION_POLICY_ARN.into()],
+            inline_policies: role.inline_policies.keys().cloned().collect(),
+        };
+        let changes = diff(&changed, Some(&observed));
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(
+            matches!(&changes[0], RoleChange::PutInlinePolicy(p) if p.starts_with(SECRETS_POLICY_PREFIX) && p != name)
+        );
+        assert_eq!(changes[1], RoleChange::DeleteInlinePolicy(name.clone()));
+        // No secrets: the policy goes, and nothing else changes.
+        let none = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x");
+        assert_eq!(
+            diff(&none, Some(&observed)),
+            vec![RoleChange::DeleteInlinePolicy(name.clone())]
+        );
     }
 }

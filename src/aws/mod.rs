@@ -32,6 +32,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 
 pub use error::{AwsError, AwsResult};
+pub use iam::RoleSettings;
 
 #[cfg(feature = "test-faults")]
 pub use faults::{Fault, Faults};
@@ -52,6 +53,7 @@ pub struct Aws {
     pub acm: aws_sdk_acm::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
+    pub roles: Arc<RoleSettings>,
 }
 
 impl Aws {
@@ -71,6 +73,7 @@ impl Aws {
         config: &SdkConfig,
         stats: Arc<CallStats>,
         pacer: Arc<Pacer>,
+        roles: Arc<RoleSettings>,
         #[cfg(feature = "test-faults")] faults: Arc<Faults>,
     ) -> Self {
         let counter = stats::CountingInterceptor::new(stats.clone());
@@ -95,6 +98,7 @@ impl Aws {
             acm: client!(aws_sdk_acm),
             stats,
             pacer,
+            roles,
         }
     }
 }
@@ -119,6 +123,7 @@ pub struct AwsFactory {
     base: SdkConfig,
     stats: Arc<CallStats>,
     pacer: Arc<Pacer>,
+    roles: Arc<RoleSettings>,
     #[cfg(feature = "test-faults")]
     faults: Arc<Faults>,
     by_region: Mutex<HashMap<String, Aws>>,
@@ -139,10 +144,17 @@ impl AwsFactory {
             base,
             stats: Arc::new(CallStats::default()),
             pacer: Arc::new(pacer),
+            roles: Arc::default(),
             #[cfg(feature = "test-faults")]
             faults: Arc::new(Faults::default()),
             by_region: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How every client of this factory makes roles (before the first `for_region`).
+    pub fn with_role_settings(mut self, roles: RoleSettings) -> Self {
+        self.roles = Arc::new(roles);
+        self
     }
 
     pub fn default_region(&self) -> Option<String> {
@@ -179,11 +191,23 @@ impl AwsFactory {
             &config,
             self.stats.clone(),
             self.pacer.clone(),
+            self.roles.clone(),
             #[cfg(feature = "test-faults")]
             self.faults.clone(),
         );
         cache.insert(region, aws.clone());
         Ok(aws)
+    }
+}
+
+/// The ARN partition of a region: AWS managed policy ARNs differ in China and GovCloud.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 

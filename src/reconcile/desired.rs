@@ -80,7 +80,11 @@ impl DesiredStack {
         ]
         .into_iter()
         .filter(|(_, given)| given.is_none())
-        .map(|(kind, _)| iam::desired(owner, kind, &spec.tags, &log_group))
+        .map(|(kind, _)| {
+            iam::desired(owner, kind, &spec.tags, &log_group)
+                .reading_secrets(&svc.secrets, svc.secrets_kms_key_arn.as_deref())
+                .in_region(i.region)
+        })
         .collect();
         let cluster = match &svc.cluster {
             Some(existing) => DesiredCluster {
@@ -163,6 +167,7 @@ impl DesiredStack {
                 log_group,
                 region: i.region.to_owned(),
                 tags: tags("task-definition"),
+                secrets: sorted_secrets(&svc.secrets),
             }),
             service: Some(DesiredService {
                 name: service_name(owner),
@@ -248,6 +253,12 @@ impl DesiredStack {
     pub fn role(&self, kind: RoleKind) -> Option<&DesiredRole> {
         self.roles.iter().find(|r| r.kind == kind)
     }
+}
+
+fn sorted_secrets(secrets: &[crate::crd::SecretVar]) -> Vec<crate::crd::SecretVar> {
+    let mut secrets = secrets.to_vec();
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    secrets
 }
 
 /// Where the tasks log (the awslogs driver creates it on first start).

@@ -53,6 +53,10 @@ pub enum Action {
         role: DesiredRole,
         policy: String,
     },
+    DeleteInlinePolicy {
+        role: String,
+        policy: String,
+    },
     DeleteRole(String),
     CreateCluster(DesiredCluster),
     DeleteCluster(String),
@@ -493,6 +497,16 @@ impl Differ<'_> {
                         format!("put policy {policy}"),
                         Action::PutInlinePolicy {
                             role: role.clone(),
+                            policy,
+                        },
+                    ),
+                    RoleChange::DeleteInlinePolicy(policy) => self.plan.step(
+                        Verb::Update,
+                        Part::IamRole,
+                        &role.name,
+                        format!("delete policy {policy}"),
+                        Action::DeleteInlinePolicy {
+                            role: role.name.clone(),
                             policy,
                         },
                     ),

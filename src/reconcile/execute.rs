@@ -163,6 +163,7 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         }
         Action::AttachPolicy { role, policy } => iam::attach_policy(aws, role, policy).await?,
         Action::PutInlinePolicy { role, policy } => iam::put_inline_policy(aws, role, policy).await?,
+        Action::DeleteInlinePolicy { role, policy } => iam::delete_inline_policy(aws, role, policy).await?,
         Action::DeleteRole(name) => iam::delete(aws, name).await?,
         Action::CreateCluster(cluster) => {
             let arn = ecs::create_cluster(aws, cluster).await?;

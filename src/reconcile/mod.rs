@@ -141,6 +141,7 @@ pub fn summary(changes: &[Change], separator: &str) -> String {
 /// provisioning is reported as not ready and the pass moves on.
 pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<Outcome> {
     spec.validate().map_err(Error::InvalidSpec)?;
+    roles_allowed(&aws.roles, spec)?;
     let net = &spec.network;
     let subnets = network::resolve_subnets(
         aws,
@@ -226,6 +227,27 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         parts,
         changes: run.changes,
     })
+}
+
+/// With role creation off (`--no-role-creation`), a spec that leaves a role to the
+/// operator is refused before any AWS call: its policy has no IAM writes.
+fn roles_allowed(roles: &crate::aws::RoleSettings, spec: &PrivateApiSpec) -> Result<()> {
+    let svc = &spec.service;
+    let missing: Vec<&str> = [
+        ("executionRoleArn", &svc.execution_role_arn),
+        ("taskRoleArn", &svc.task_role_arn),
+    ]
+    .into_iter()
+    .filter(|(_, given)| given.is_none())
+    .map(|(field, _)| field)
+    .collect();
+    if !roles.creation_disabled || missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::RoleCreationDisabled(format!(
+        "this operator creates no IAM roles (--no-role-creation): set spec.service.{}",
+        missing.join(" and spec.service.")
+    )))
 }
 
 /// What a teardown pass did and what it still waits for.
