@@ -103,6 +103,16 @@ impl Aws {
     }
 }
 
+/// The operator's retries (standard mode, 4 attempts), unless the environment sets
+/// the SDK's own (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`): then the SDK reads them. A
+/// shared-config profile's `max_attempts` is overridden by this default.
+fn default_retries(env: impl Fn(&str) -> Option<String>) -> Option<RetryConfig> {
+    let user_set = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
+        .iter()
+        .any(|name| env(name).is_some_and(|v| !v.trim().is_empty()));
+    (!user_set).then(|| RetryConfig::standard().with_max_attempts(4))
+}
+
 /// Bounds on AWS calls: an attempt that never answers (a dropped connection, a
 /// black-holed endpoint) is abandoned and retried instead of holding a worker. The
 /// slowest calls we make (DescribeSecurityGroups in a big account, GetRestApis) answer
@@ -131,12 +141,12 @@ pub struct AwsFactory {
 
 impl AwsFactory {
     pub async fn from_env(pacer: Pacer, attempt_timeout: Duration) -> Self {
-        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(4))
-            .timeout_config(request_timeouts(attempt_timeout))
-            .load()
-            .await;
-        Self::new(base, pacer)
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(request_timeouts(attempt_timeout));
+        if let Some(retry) = default_retries(|name| std::env::var(name).ok()) {
+            loader = loader.retry_config(retry);
+        }
+        Self::new(loader.load().await, pacer)
     }
 
     pub fn new(base: SdkConfig, pacer: Pacer) -> Self {
@@ -255,6 +265,20 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sdks_retry_settings_win_over_the_operators_default() {
+        let none = |_: &str| None;
+        assert_eq!(
+            default_retries(none).map(|r| r.max_attempts()),
+            Some(4),
+            "nothing set: the operator's default"
+        );
+        let attempts = |name: &str| (name == "AWS_MAX_ATTEMPTS").then(|| "9".to_owned());
+        assert!(default_retries(attempts).is_none(), "AWS_MAX_ATTEMPTS: the SDK's");
+        let mode = |name: &str| (name == "AWS_RETRY_MODE").then(|| "adaptive".to_owned());
+        assert!(default_retries(mode).is_none(), "AWS_RETRY_MODE: the SDK's");
+    }
 
     /// Pages served from a script: (items, next token) per call, and the tokens asked for.
     async fn list(script: Vec<(Vec<u32>, Option<&'static str>)>) -> (AwsResult<Vec<u32>>, Vec<Option<String>>) {
