@@ -187,6 +187,19 @@ class RestJsonProtocol(unittest.TestCase):
         _, violations = rest("apigateway", "PUT", INTEGRATION_PATH, dict(GOOD_INTEGRATION, colour="blue"))
         one_of(violations, "colour", "unknown member")
 
+    def test_nested_members_go_by_their_wire_names(self):
+        # apigatewayv2's bodies name nested members by locationName (certificateArn,
+        # not CertificateArn): accepted, and a misspelt one is still caught.
+        config = {"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x",
+                  "endpointType": "REGIONAL", "securityPolicy": "TLS_1_2"}
+        self.assertEqual(rest("apigatewayv2", "POST", "/v2/domainnames",
+                              {"domainName": "api.example.com", "domainNameConfigurations": [config]}),
+                         ("CreateDomainName", []))
+        _, violations = rest("apigatewayv2", "POST", "/v2/domainnames",
+                             {"domainName": "api.example.com",
+                              "domainNameConfigurations": [dict(config, certificateArm="x")]})
+        one_of(violations, "certificateArm", "unknown member")
+
     def test_unknown_query_parameter(self):
         _, violations = rest("apigateway", "GET", "/restapis", query_string="colour=blue")
         one_of(violations, "colour", "unknown query parameter")
