@@ -216,7 +216,9 @@ impl DesiredStack {
                 }
             }),
             http_api: (spec.api.api_type == ApiType::Http).then(|| DesiredHttpApi {
-                name: api_name.clone(),
+                // apigatewayv2 names are at most 128 characters (its model); uniqueness
+                // stays with the uid tag.
+                name: crate::aws::ownership::shorten(&api_name, 128),
                 description: api_description.clone(),
                 tags: tags("http-api"),
                 throttle: spec.api.throttle,
@@ -405,6 +407,23 @@ mod tests {
         let (tb, ab) = resolved(&stack(&b));
         assert_ne!(ta, tb);
         assert_eq!(aa, ab);
+    }
+
+    #[test]
+    fn an_http_api_name_fits_apigatewayv2_for_the_longest_kubernetes_names() {
+        let owner = Owner::new("n".repeat(63), "a".repeat(253), "uid-1");
+        let mut s = spec("");
+        s.api.api_type = ApiType::Http;
+        let subnets = vec!["subnet-a".to_string()];
+        let built = DesiredStack::build(Inputs {
+            owner: &owner,
+            spec: &s,
+            region: "eu-west-1",
+            subnets: &subnets,
+            integration_host: None,
+        });
+        let name = some(&built.http_api).name;
+        assert!(name.chars().count() <= 128, "{} characters", name.chars().count());
     }
 
     #[test]
