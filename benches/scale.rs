@@ -24,7 +24,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -642,6 +642,80 @@ async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pend
 /// the operator keeps per object (the reflector's copy, its schedule, backoff and
 /// metrics entries) is the same for a Ready one, whose status holds a few more IDs.
 /// Returns the RSS (KiB) at start, once every object has a status, and the peak.
+/// The examples of examples/ that each build one architecture.
+const ARCHITECTURES: [&str; 7] = [
+    "privateapi.yaml",
+    "http-api.yaml",
+    "rest-api-nlb.yaml",
+    "rest-api-vpclink-v1-nlb.yaml",
+    "custom-domain.yaml",
+    "rest-api-sqs-routes.yaml",
+    "http-api-sqs-routes.yaml",
+];
+
+/// One architecture, applied alone: (example, seconds to Ready, calls and writes to
+/// create, seconds until deleted, calls to delete).
+struct ArchitectureRun {
+    example: &'static str,
+    ready: f64,
+    create_calls: u64,
+    create_writes: u64,
+    deleted: f64,
+    delete_calls: u64,
+}
+
+/// Each example applied on its own through one operator (unthrottled): time from
+/// `kubectl apply` to Ready and from `kubectl delete` to gone, and the AWS calls of each.
+async fn architectures(aws: &Aws, client: &kube::Client, proxy: &Proxy) -> Vec<ArchitectureRun> {
+    let ns = format!("bench-arch-{:04x}", rand::random::<u16>());
+    let (vpc, subnets) = common::network(aws).await;
+    let run = Run::new(&ns, proxy);
+    proxy
+        .config(serde_json::json!({"quotas": false, "error_rate": 0.0, "lose_rate": 0.0}))
+        .await;
+    let (timelines, watch_task) = watch(client.clone(), &ns);
+    let mut op = run.operator(&["--aws-pacing", "off"]);
+    run.wait_started(Duration::from_secs(30)).await;
+    let mut results = Vec::new();
+    for example in ARCHITECTURES {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example);
+        let text = std::fs::read_to_string(&path).expect("an example");
+        let mut object: serde_json::Value = serde_norway::from_str(&text).expect("a manifest");
+        object["metadata"]["namespace"] = ns.clone().into();
+        object["spec"]["network"] = serde_json::json!({"vpcId": vpc, "subnetIds": subnets});
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        proxy.reset().await;
+        let t0 = Instant::now();
+        ok(kubectl_apply(&serde_json::to_string(&object).expect("json")));
+        until(Duration::from_secs(120), "Ready", || {
+            let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(&name).is_some_and(|t| t.ready.is_some())
+        })
+        .await;
+        let ready = secs(t0.elapsed());
+        let create = proxy.stats().await;
+        proxy.reset().await;
+        let t1 = Instant::now();
+        ok(kubectl(&["delete", "papi", &name, "-n", &ns, "--wait=false"]));
+        until(Duration::from_secs(120), "deleted", || {
+            let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(&name).is_some_and(|t| t.deleted.is_some())
+        })
+        .await;
+        results.push(ArchitectureRun {
+            example,
+            ready,
+            create_calls: create.total(),
+            create_writes: create.writes(),
+            deleted: secs(t1.elapsed()),
+            delete_calls: proxy.stats().await.total(),
+        });
+    }
+    op.terminate(Duration::from_secs(15));
+    watch_task.abort();
+    results
+}
+
 async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u64, u64, u64) {
     let ns = format!("bench-m{n}-{:04x}", rand::random::<u16>());
     let run = Run::new(&ns, proxy);
@@ -909,6 +983,22 @@ async fn main() {
          (finalizer released). Calls are HTTP requests seen by the proxy (SDK retries included).",
             drift_check_settings(resync).full_resync.as_secs()
         );
+    }
+
+    if env_or("BENCH_ARCHITECTURES", true) {
+        eprintln!("[bench] architectures, one at a time ...");
+        let runs = architectures(&aws, &client, &proxy).await;
+        println!();
+        println!("Architectures: each example of examples/ applied alone, unthrottled");
+        println!();
+        println!("| example | apply → Ready | AWS calls to create (writes) | delete → gone | AWS calls to delete |");
+        println!("|---|---|---|---|---|");
+        for r in &runs {
+            println!(
+                "| {} | {:.1} s | {} ({}) | {:.1} s | {} |",
+                r.example, r.ready, r.create_calls, r.create_writes, r.deleted, r.delete_calls
+            );
+        }
     }
 
     let memory_sizes: Vec<usize> = std::env::var("BENCH_MEMORY_SIZES")

@@ -5,12 +5,12 @@ plus the documented rules the models cannot express. Python standard library onl
     operation, violations = checker.check(service, method, path, query, headers, body)
 
 `service` is the SigV4 signing name (ec2, elasticloadbalancing, ecs, iam, sts,
-apigateway; API Gateway V2 is told apart by its /v2/ path). A violation is a string
+apigateway, route53; API Gateway V2 is told apart by its /v2/ path). A violation is a string
 naming the member: "Tags[3].Value: 300 characters, at most 256". An empty list means
 AWS would accept the request as far as the models and the rules below can tell.
 
-What is checked, for the query (iam, elbv2, sts), ec2, json (ecs) and rest-json
-(apigateway, apigatewayv2) protocols: the operation exists; required members are
+What is checked, for the query (iam, elbv2, sts), ec2, json (ecs), rest-json
+(apigateway, apigatewayv2) and rest-xml (route53) protocols: the operation exists; required members are
 present; no member the model does not have; types (integers, booleans, structures,
 lists, maps); enums; string lengths and numeric ranges (min/max); list and map sizes;
 patterns (Smithy semantics: searched, not anchored; \\p{L} \\p{N} \\p{Z} approximated
@@ -35,6 +35,7 @@ import os
 import re
 import unicodedata
 import urllib.parse
+from xml.etree import ElementTree
 
 # Signing name (and the /v2/ split of API Gateway) -> botocore's directory.
 MODEL_DIRS = {
@@ -46,6 +47,7 @@ MODEL_DIRS = {
     "apigateway": "apigateway",
     "apigatewayv2": "apigatewayv2",
     "logs": "logs",
+    "route53": "route53",
 }
 
 # Parameters of the query protocols that are the protocol's, not the operation's.
@@ -105,7 +107,8 @@ class Model:
                     if label:
                         labels.append(label.rstrip("+"))
                         rx += "(.+)" if label.endswith("+") else "([^/]+)"
-                rx += "/?$"
+                # a trailing slash is optional (the SDKs differ: route53's rrset/)
+                rx = rx.rstrip("/") + "/?$"
                 literal = len(re.sub(r"\{[^}]+\}", "", path))
                 self.routes.append((op["http"]["method"], re.compile(rx), labels,
                                     urllib.parse.parse_qs(static_query, keep_blank_values=True), literal, name))
@@ -174,7 +177,7 @@ class Checker:
             if violations:
                 return op, violations
             return op, self._check_operation(model, op, params or {})
-        if model.protocol == "rest-json":
+        if model.protocol in ("rest-json", "rest-xml"):
             return self._check_rest(model, method, path, query, get, body)
         return None, []
 
@@ -236,7 +239,21 @@ class Checker:
                 for key in query_params:
                     if key not in known and key not in static:
                         violations.append("%s: unknown query parameter" % key)
-            if payload is None and body and body.strip():
+            if payload is None and body and body.strip() and model.protocol == "rest-xml":
+                try:
+                    root = ElementTree.fromstring(body)
+                except ElementTree.ParseError as e:
+                    return op, ["body is not XML: %s" % e]
+                expected = shape.get("locationName") if shape else None
+                if expected and _local(root.tag) != expected:
+                    violations.append("body: root element %s, expected %s" % (_local(root.tag), expected))
+                document = self._decode_xml(model, model.operations[op]["input"]["shape"], root, "", violations)
+                for key, value in (document or {}).items():
+                    if key not in body_members:
+                        violations.append("%s: not a body member" % key)
+                    else:
+                        params[body_members[key]] = value
+            elif payload is None and body and body.strip():
                 try:
                     document = json.loads(body)
                 except ValueError as e:
@@ -254,6 +271,39 @@ class Checker:
                 return op, violations
             return op, self._check_operation(model, op, params)
         return method + " " + raw_path, ["no operation of the model answers %s %s" % (method, raw_path)]
+
+    # ------------------------------------------------------------ rest-xml decoding
+
+    def _decode_xml(self, model, shape_name, element, where, violations):
+        """An XML element as the value its shape says, nested members by wire name (as
+        the JSON protocols' bodies are)."""
+        shape = model.shapes[shape_name]
+        kind = shape["type"]
+        if kind == "structure":
+            out = {}
+            by_wire = {ref.get("locationName", name): (name, ref) for name, ref in shape.get("members", {}).items()}
+            for child in element:
+                tag = _local(child.tag)
+                if tag not in by_wire:
+                    violations.append("%s: unknown member" % _join(where, tag))
+                    continue
+                name, ref = by_wire[tag]
+                out[tag] = self._decode_xml(model, ref["shape"], child, _join(where, name), violations)
+            return out
+        if kind == "list":
+            member = shape["member"]
+            wrapper = member.get("locationName", "member")
+            out = []
+            for index, child in enumerate(element):
+                if _local(child.tag) != wrapper:
+                    violations.append("%s.%s: not a list entry (expected %s)" % (where, _local(child.tag), wrapper))
+                    continue
+                out.append(self._decode_xml(model, member["shape"], child, "%s[%d]" % (where, index), violations))
+            return out
+        if kind == "map":
+            violations.append("%s: XML maps are not decoded by this checker" % (where or "input"))
+            return {}
+        return _scalar(model, shape_name, element.text or "")
 
     # ------------------------------------------------------ query / ec2 decoding
 
@@ -433,6 +483,11 @@ def _query_name(model, name, member):
             return member["locationName"][:1].upper() + member["locationName"][1:]
         return name
     return member.get("locationName", name)
+
+
+def _local(tag):
+    """An XML tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
 
 
 def _scalar(model, shape_name, text):

@@ -216,6 +216,55 @@ class RestJsonProtocol(unittest.TestCase):
         one_of(violations, "257 characters")
 
 
+def xml(method, path, document, query_string=""):
+    return CHECKER.check("route53", method, path, query_string, {"Content-Type": "application/xml"},
+                         document.encode())
+
+
+CHANGE_PATH = "/2013-04-01/hostedzone/Z0123456789ABC/rrset/"
+
+
+def change_batch(record):
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
+            '<ChangeBatch><Changes><Change><Action>UPSERT</Action>%s</Change></Changes></ChangeBatch>'
+            '</ChangeResourceRecordSetsRequest>' % record)
+
+
+GOOD_RECORD = ("<ResourceRecordSet><Name>api.example.com.</Name><Type>A</Type><AliasTarget>"
+               "<HostedZoneId>Z2FDTNDATAQYW2</HostedZoneId><DNSName>d-1.execute-api.eu-west-1.amazonaws.com"
+               "</DNSName><EvaluateTargetHealth>false</EvaluateTargetHealth></AliasTarget></ResourceRecordSet>")
+
+
+@unittest.skipIf(CHECKER is None, "botocore's models not found (scripts/emulator.sh install)")
+class RestXmlProtocol(unittest.TestCase):
+    def test_accepts_valid_requests(self):
+        self.assertEqual(xml("POST", CHANGE_PATH, change_batch(GOOD_RECORD)), ("ChangeResourceRecordSets", []))
+        # The Rust SDK leaves out the model's trailing slash.
+        self.assertEqual(xml("POST", CHANGE_PATH.rstrip("/"), change_batch(GOOD_RECORD)),
+                         ("ChangeResourceRecordSets", []))
+        self.assertEqual(xml("GET", "/2013-04-01/hostedzone/Z0123456789ABC/rrset",
+                             "", "name=api.example.com.&type=A&maxitems=1"),
+                         ("ListResourceRecordSets", []))
+
+    def test_bad_enum(self):
+        _, violations = xml("POST", CHANGE_PATH, change_batch(GOOD_RECORD.replace("<Type>A<", "<Type>ALIAS<")))
+        one_of(violations, "Type", "'ALIAS' is not one of")
+
+    def test_unknown_member(self):
+        _, violations = xml("POST", CHANGE_PATH, change_batch(GOOD_RECORD.replace("<Name>", "<Colour>x</Colour><Name>")))
+        one_of(violations, "Colour", "unknown member")
+
+    def test_missing_required_member(self):
+        _, violations = xml("POST", CHANGE_PATH, change_batch(GOOD_RECORD.replace("<Type>A</Type>", "")))
+        one_of(violations, "Type", "required member missing")
+
+    def test_too_long_name(self):
+        long_name = ("a" * 63 + ".") * 17 + "com."
+        _, violations = xml("POST", CHANGE_PATH, change_batch(GOOD_RECORD.replace("api.example.com.", long_name)))
+        one_of(violations, "Name", "at most 1024")
+
+
 if __name__ == "__main__":
     if CHECKER is None and os.environ.get("AWSMODELS_REQUIRED") == "1":
         sys.exit("awsmodels_test.py: botocore's models not found")

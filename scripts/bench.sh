@@ -8,7 +8,7 @@
 #   BENCH_SIZES=1,10 BENCH_QUOTA_SIZE=0 scripts/bench.sh   quicker
 #
 # Knobs (environment): BENCH_SIZES (default 1,10,100), BENCH_QUOTA_SIZE (default 10,
-# 0 skips the quota run), BENCH_QUOTA_TEARDOWN (true; false stops the quota run after
+# 0 skips the quota run), BENCH_ARCHITECTURES (true; false skips the per-example run), BENCH_QUOTA_TEARDOWN (true; false stops the quota run after
 # the restart, before the deletes), BENCH_MEMORY_SIZES (1000; objects for the memory
 # run, empty skips it), BENCH_WAIT_SIZE (5; resources whose VPC links stay PENDING for
 # BENCH_WAIT_PENDING_SECONDS, default 120; 0 skips), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30);

@@ -354,6 +354,9 @@ pub struct VpcLinkSpec {
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(oldSelf.domain) || !has(oldSelf.domain.hostedZoneId) || (has(self.domain) && has(self.domain.hostedZoneId) && self.domain.hostedZoneId == oldSelf.domain.hostedZoneId)", "message": "api.domain.hostedZoneId cannot be changed or removed once set (the operator must know the zone to remove its records): delete the PrivateApi to move the domain"}
+]))]
 pub struct ApiSpec {
     /// `REST` (API Gateway REST API, deployed to `stageName`) or `HTTP` (an HTTP API,
     /// served by its auto-deployed `$default` stage). Immutable.
@@ -381,6 +384,65 @@ pub struct ApiSpec {
     /// yours to point at `status.resources.domainTarget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<DomainSpec>,
+    /// Routes besides the service proxy, each integrated directly with an AWS service
+    /// (today: SQS SendMessage). The service keeps every other path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["method", "path"], "maxItems" = 20))]
+    pub routes: Vec<RouteSpec>,
+}
+
+/// One route integrated directly with an AWS service instead of the load balancer.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    /// The HTTP method (`ANY` for all).
+    pub method: RouteMethod,
+    /// A fixed path below the root, e.g. `/orders` (no path parameters: `/` and
+    /// `/{proxy+}` belong to the service proxy).
+    #[schemars(length(min = 2, max = 512))]
+    #[schemars(regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"))]
+    pub path: String,
+    /// Send the request body to an SQS queue.
+    pub sqs: SqsTarget,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RouteMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Any,
+}
+
+impl RouteMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteMethod::Get => "GET",
+            RouteMethod::Post => "POST",
+            RouteMethod::Put => "PUT",
+            RouteMethod::Patch => "PATCH",
+            RouteMethod::Delete => "DELETE",
+            RouteMethod::Any => "ANY",
+        }
+    }
+}
+
+/// The queue a route sends the request body to (SendMessage, one message per request).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsTarget {
+    /// A standard queue (FIFO queues need a message group per request, which these
+    /// routes do not set).
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$"))]
+    pub queue_arn: String,
+    /// The role API Gateway sends with; omitted: one the operator makes, allowed only
+    /// `sqs:SendMessage` to the route's queues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"))]
+    pub role_arn: Option<String>,
 }
 
 /// A custom domain name: a REGIONAL API Gateway domain name serving the API's stage
@@ -399,6 +461,12 @@ pub struct DomainSpec {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(regex(pattern = r"^[A-Za-z0-9._~-]{0,255}$"))]
     pub base_path: String,
+    /// A Route 53 hosted zone that holds `name`: the operator writes an alias record
+    /// to the domain's regional name there (and a TXT record `_privateapi.{name}` that
+    /// says it is this resource's). Omitted: DNS is yours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z0-9]{1,32}$"))]
+    pub hosted_zone_id: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
@@ -421,6 +489,7 @@ impl Default for ApiSpec {
             description: None,
             throttle: None,
             domain: None,
+            routes: Vec::new(),
         }
     }
 }
@@ -577,6 +646,10 @@ pub struct ResourceIds {
     /// The tasks' role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
+    /// The role API Gateway sends to the queue routes' queues with, when the operator
+    /// made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_gateway_role_arn: Option<String>,
     /// The security groups, by role: `link`, `alb`, `tasks`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub security_group_ids: BTreeMap<String, String>,

@@ -390,6 +390,7 @@ async fn a_custom_domain_serves_rest_and_http_apis() {
             name: host.clone(),
             certificate_arn: CERTIFICATE.into(),
             base_path: "v1".into(),
+            hosted_zone_id: None,
         });
         let label = format!(
             "{} + custom domain",
@@ -463,6 +464,7 @@ async fn a_domain_name_someone_else_holds_stalls_without_touching_it() {
         name: host.clone(),
         certificate_arn: CERTIFICATE.into(),
         base_path: String::new(),
+        hosted_zone_id: None,
     });
     let mut stuck = None;
     for _ in 0..5 {
@@ -571,4 +573,342 @@ async fn an_https_listener_is_reached_over_tls_at_the_certificates_name() {
     assert!(e.to_string().contains("DescribeCertificate"), "{e}");
     assert!(e.is_terminal(), "stalled with ACM's answer, not retried: {e}");
     assert_eq!(aws.stats.snapshot().since(&before).writes(), 0, "nothing made");
+}
+
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:orders";
+
+fn with_queue_routes(mut spec: PrivateApiSpec) -> PrivateApiSpec {
+    spec.api.routes = serde_norway::from_str(&format!(
+        "- {{method: POST, path: /orders, sqs: {{queueArn: {QUEUE}}}}}\n- {{method: PUT, path: /orders/bulk, sqs: {{queueArn: {QUEUE}}}}}"
+    ))
+    .expect("routes parse");
+    spec
+}
+
+/// API Gateway's role for the routes: trusted by API Gateway only, and allowed only
+/// to send to the routes' queue.
+async fn assert_api_gateway_role(aws: &privateapi::aws::Aws, arn: &str) {
+    let name = arn.rsplit('/').next().unwrap_or_default();
+    let role = aws.iam.get_role().role_name(name).send().await.expect("GetRole");
+    let trust = role
+        .role()
+        .map(|r| r.assume_role_policy_document().unwrap_or_default().to_owned());
+    let trust = urlencoding_decode(&trust.unwrap_or_default());
+    assert!(
+        trust.contains("apigateway.amazonaws.com") && !trust.contains("ecs-tasks"),
+        "{trust}"
+    );
+    let policies = aws
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .expect("ListRolePolicies");
+    let [policy] = policies.policy_names() else {
+        panic!("one inline policy: {:?}", policies.policy_names());
+    };
+    let document = aws
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(policy)
+        .send()
+        .await
+        .expect("GetRolePolicy");
+    let document: serde_json::Value =
+        serde_json::from_str(&urlencoding_decode(document.policy_document())).expect("a policy document");
+    assert_eq!(
+        document["Statement"],
+        serde_json::json!([{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [QUEUE]}])
+    );
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => {
+                let hex = std::str::from_utf8(hex).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn rest_api_queue_routes_send_to_sqs_with_a_role_that_may_only_send() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("rest-sqs");
+    let spec = with_queue_routes(spec(&vpc, &subnets));
+
+    let outcome = create_counted(&aws, &owner, &spec, "REST API + SQS routes").await;
+    let ids = outcome.resources.clone();
+    let role_arn = ids.api_gateway_role_arn.clone().expect("the routes' role");
+    assert_api_gateway_role(&aws, &role_arn).await;
+    let api_id = ids.rest_api_id.clone().expect("rest api id");
+    let resources = aws
+        .apigw
+        .get_resources()
+        .rest_api_id(&api_id)
+        .embed("methods")
+        .send()
+        .await
+        .expect("GetResources");
+    let mut paths: Vec<&str> = resources.items().iter().filter_map(|r| r.path()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/", "/orders", "/orders/bulk", "/{proxy+}"]);
+    let orders = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/orders"))
+        .expect("/orders");
+    let post = orders
+        .resource_methods()
+        .and_then(|m| m.get("POST"))
+        .expect("POST /orders");
+    let integration = post.method_integration().expect("an integration");
+    assert_eq!(integration.r#type().map(|t| t.as_str()), Some("AWS"));
+    assert_eq!(
+        integration.uri(),
+        Some("arn:aws:apigateway:eu-west-1:sqs:path/123456789012/orders")
+    );
+    assert_eq!(integration.credentials(), Some(role_arn.as_str()));
+    assert_eq!(integration.http_method(), Some("POST"));
+    let template = integration
+        .request_templates()
+        .and_then(|t| t.get("application/json"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(template.starts_with("Action=SendMessage&MessageBody="), "{template}");
+    assert!(post.method_responses().is_some_and(|r| r.contains_key("200")));
+    assert!(
+        integration
+            .integration_responses()
+            .is_some_and(|r| r.contains_key("200"))
+    );
+    steady(&aws, &owner, &spec).await;
+
+    // Behind the operator's back: the route's integration is gone.
+    aws.apigw
+        .delete_integration()
+        .rest_api_id(&api_id)
+        .resource_id(orders.id().unwrap_or_default())
+        .http_method("POST")
+        .send()
+        .await
+        .expect("DeleteIntegration");
+    let repair = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("repair pass");
+    let repaired: Vec<String> = repair.changes.iter().map(|c| c.to_string()).collect();
+    assert!(
+        repaired.iter().any(|c| c.starts_with("~ ApiIntegration POST /orders")),
+        "{repaired:?}"
+    );
+    steady(&aws, &owner, &spec).await;
+
+    // The routes go: their resources and the role go with them, the proxy stays.
+    let plain = privateapi::crd::PrivateApiSpec {
+        api: privateapi::crd::ApiSpec {
+            routes: Vec::new(),
+            ..spec.api.clone()
+        },
+        ..spec.clone()
+    };
+    until_ready(&aws, &owner, &plain, 3).await;
+    steady(&aws, &owner, &plain).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
+
+    delete_counted(&aws, &owner, &plain, "REST API + SQS routes").await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn http_api_queue_routes_use_the_send_message_integration() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("http-sqs");
+    let spec = with_queue_routes(http(&vpc, &subnets));
+
+    let outcome = create_counted(&aws, &owner, &spec, "HTTP API + SQS routes").await;
+    let ids = outcome.resources.clone();
+    let role_arn = ids.api_gateway_role_arn.clone().expect("the routes' role");
+    assert_api_gateway_role(&aws, &role_arn).await;
+    let api_id = ids.http_api_id.clone().expect("http api id");
+    let integrations = aws
+        .apigwv2
+        .get_integrations()
+        .api_id(&api_id)
+        .send()
+        .await
+        .expect("GetIntegrations");
+    let sending: Vec<_> = integrations
+        .items()
+        .iter()
+        .filter(|i| i.integration_subtype() == Some(http_api::SEND_MESSAGE))
+        .collect();
+    assert_eq!(sending.len(), 2, "one per route: {:?}", integrations.items());
+    for integration in &sending {
+        assert_eq!(integration.integration_type().map(|t| t.as_str()), Some("AWS_PROXY"));
+        assert_eq!(integration.credentials_arn(), Some(role_arn.as_str()));
+        let parameters = integration.request_parameters().cloned().unwrap_or_default();
+        assert_eq!(
+            parameters.get("QueueUrl").map(String::as_str),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/orders")
+        );
+        assert_eq!(parameters.get("MessageBody").map(String::as_str), Some("$request.body"));
+    }
+    let routes = aws
+        .apigwv2
+        .get_routes()
+        .api_id(&api_id)
+        .send()
+        .await
+        .expect("GetRoutes");
+    let mut keys: Vec<&str> = routes.items().iter().filter_map(|r| r.route_key()).collect();
+    keys.sort();
+    assert_eq!(keys, ["$default", "ANY /{proxy+}", "POST /orders", "PUT /orders/bulk"]);
+    steady(&aws, &owner, &spec).await;
+
+    // Behind the operator's back: a route's integration sends to another queue.
+    let hijacked = privateapi::aws::queue_route::QueueRoute {
+        method: "POST",
+        path: "/orders".into(),
+        queue_arn: "arn:aws:sqs:eu-west-1:123456789012:elsewhere".into(),
+        role: role_arn.clone(),
+    };
+    let id = sending[0].integration_id().unwrap_or_default();
+    http_api::update_queue_integration(&aws, &api_id, id, &hijacked)
+        .await
+        .expect("hijack");
+    let repair = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("repair pass");
+    let repaired: Vec<String> = repair.changes.iter().map(|c| c.to_string()).collect();
+    assert_eq!(repaired.len(), 1, "{repaired:?}");
+    assert!(repaired[0].starts_with("~ ApiIntegration"), "{repaired:?}");
+    steady(&aws, &owner, &spec).await;
+
+    delete_counted(&aws, &owner, &spec, "HTTP API + SQS routes").await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+/// A hosted zone of the emulator for `zone_name`; its id as the spec takes it.
+async fn hosted_zone(aws: &privateapi::aws::Aws, zone_name: &str) -> String {
+    let zone = aws
+        .route53
+        .create_hosted_zone()
+        .name(zone_name)
+        .caller_reference(zone_name)
+        .send()
+        .await
+        .expect("CreateHostedZone");
+    let id = zone.hosted_zone().map(|z| z.id().to_owned()).expect("a zone id");
+    id.trim_start_matches("/hostedzone/").to_owned()
+}
+
+#[tokio::test]
+async fn a_custom_domain_gets_its_alias_record_and_others_records_are_left_alone() {
+    use privateapi::aws::dns;
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let zone_name = format!("zone-{}.example.com", rand::random::<u32>());
+    let zone_id = hosted_zone(&aws, &zone_name).await;
+    let owner = owner("dns");
+    let host = format!("api.{zone_name}");
+    let mut spec = spec(&vpc, &subnets);
+    spec.api.domain = Some(privateapi::crd::DomainSpec {
+        name: host.clone(),
+        certificate_arn: CERTIFICATE.into(),
+        base_path: String::new(),
+        hosted_zone_id: Some(zone_id.clone()),
+    });
+    let outcome = create_counted(&aws, &owner, &spec, "REST API → V2 → ALB + custom domain + Route 53").await;
+    let target = outcome
+        .resources
+        .domain_target
+        .clone()
+        .expect("the domain's regional name");
+    let record = dns::observe(&aws, &zone_id, &host).await.expect("the records");
+    assert!(
+        record.alias.as_ref().is_some_and(
+            |(alias, zone)| alias.trim_end_matches('.') == target.trim_end_matches('.')
+                && Some(zone) == outcome.resources.domain_hosted_zone_id.as_ref()
+        ),
+        "{record:?} vs {:?}",
+        outcome.resources
+    );
+    assert!(record.is_owned_by(&owner.uid), "{record:?}");
+    steady(&aws, &owner, &spec).await;
+
+    // A name whose A record someone else wrote: the resource stalls, the record stays.
+    let taken = format!("taken.{zone_name}");
+    let foreign = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name(format!("{taken}."))
+        .r#type(aws_sdk_route53::types::RrType::A)
+        .ttl(60)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("10.0.0.1")
+                .build()
+                .expect("a record"),
+        )
+        .build()
+        .expect("a record set");
+    aws.route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Create)
+                        .resource_record_set(foreign)
+                        .build()
+                        .expect("a change"),
+                )
+                .build()
+                .expect("a batch"),
+        )
+        .send()
+        .await
+        .expect("someone else's record");
+    let other_owner = privateapi::aws::Owner::new("tests", "dns-other", format!("uid-{}", rand::random::<u32>()));
+    let mut other = spec.clone();
+    if let Some(d) = &mut other.api.domain {
+        d.name = taken.clone();
+    }
+    let mut stuck = None;
+    for _ in 0..5 {
+        if let Err(e) = reconcile::converge(&aws, &other_owner, &other, Mode::Apply).await {
+            stuck = Some(e);
+            break;
+        }
+    }
+    let e = stuck.expect("a stuck pass");
+    assert!(e.is_terminal() && e.to_string().contains("not this resource's"), "{e}");
+    until_gone(&aws, &other_owner, &other, 10).await;
+    let still = dns::observe(&aws, &zone_id, &taken).await.expect("the records");
+    assert!(still.plain_a && still.owner.is_none(), "{still:?}");
+
+    delete_counted(&aws, &owner, &spec, "REST API → V2 → ALB + custom domain + Route 53").await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+    let gone = dns::observe(&aws, &zone_id, &host).await.expect("the records");
+    assert!(!gone.exists(), "{gone:?}");
 }

@@ -780,12 +780,14 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
 
 /// The examples of examples/ that each build one architecture, as a user applies them
 /// (with this VPC's IDs): Ready with an endpoint, then deleted without a trace.
-const ARCHITECTURE_EXAMPLES: [&str; 5] = [
+const ARCHITECTURE_EXAMPLES: [&str; 7] = [
     "privateapi.yaml",
     "http-api.yaml",
     "rest-api-nlb.yaml",
     "rest-api-vpclink-v1-nlb.yaml",
     "custom-domain.yaml",
+    "rest-api-sqs-routes.yaml",
+    "http-api-sqs-routes.yaml",
 ];
 
 #[tokio::test]

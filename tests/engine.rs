@@ -283,7 +283,7 @@ async fn drift_is_repaired_without_redeploying() {
     )
     .1;
     hijacked.uri = "http://evil.example.com/{proxy}".into();
-    rest_api::put_integration(&aws, &api_id, &proxy, &hijacked)
+    rest_api::put_integration(&aws, &api_id, &proxy, "ANY", &hijacked)
         .await
         .expect("hijack integration");
     let tasks_sg = ids.security_group_ids["tasks"].clone();
@@ -815,7 +815,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
         uri: "http://elsewhere.internal/{proxy}".into(),
         ..a_proxy.integration.clone().expect("a's integration")
     };
-    rest_api::put_integration(&aws, &a_api, &a_proxy.id, &elsewhere)
+    rest_api::put_integration(&aws, &a_api, &a_proxy.id, "ANY", &elsewhere)
         .await
         .expect("re-point a's integration");
     aws.apigw

@@ -40,6 +40,10 @@ enum Cond {
     CreateAction(&'static str),
     /// iam:PassedToService = ecs-tasks.amazonaws.com.
     PassedToEcsTasks,
+    /// iam:PassedToService = apigateway.amazonaws.com.
+    PassedToApiGateway,
+    /// route53:ChangeResourceRecordSetsRecordTypes = the types of the batch (A, TXT).
+    RecordTypes,
     /// iam:AWSServiceName of the service that needs the role.
     AwsServiceName(&'static str),
 }
@@ -67,6 +71,7 @@ const ENDPOINT_SERVICE: &str = "arn:aws:ec2:eu-west-1:123456789012:vpc-endpoint-
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/papi-ns-api-1a2b3c4d";
 const SERVICE: &str = "arn:aws:ecs:eu-west-1:123456789012:service/shared-cluster/papi-ns-api-1a2b3c4d";
 const TASK_DEF: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/papi-ns-api-1a2b3c4d:3";
+const ZONE: &str = "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ";
 const ROLE: &str = "arn:aws:iam::123456789012:role/privateapi/papi-ns-api-1a2b3c4d-exec";
 /// How IAM names a role it cannot find (a GetRole before the create): no path.
 const ROLE_NOT_YET_MADE: &str = "arn:aws:iam::123456789012:role/papi-ns-api-1a2b3c4d-exec";
@@ -220,6 +225,38 @@ fn table() -> Table {
                     )],
                 ),
                 (
+                    "PutMethodResponse",
+                    "PUT",
+                    vec![(
+                        "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/r0ute/methods/POST/responses/200",
+                        ResourceTag,
+                    )],
+                ),
+                (
+                    "PutIntegrationResponse",
+                    "PUT",
+                    vec![(
+                        "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/r0ute/methods/POST/integration/responses/200",
+                        ResourceTag,
+                    )],
+                ),
+                (
+                    "DeleteMethod",
+                    "DELETE",
+                    vec![(
+                        "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/r0ute/methods/PUT",
+                        ResourceTag,
+                    )],
+                ),
+                (
+                    "DeleteResource",
+                    "DELETE",
+                    vec![(
+                        "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/r0ute",
+                        ResourceTag,
+                    )],
+                ),
+                (
                     "GetDeployments",
                     "GET",
                     vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/deployments", None)],
@@ -266,6 +303,16 @@ fn table() -> Table {
                     "DELETE",
                     vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3", ResourceTag)],
                 ),
+            ],
+        ),
+    );
+    t.insert(
+        "dns.rs",
+        (
+            "route53",
+            vec![
+                ("ListResourceRecordSets", "", vec![(ZONE, None)]),
+                ("ChangeResourceRecordSets", "", vec![(ZONE, RecordTypes)]),
             ],
         ),
     );
@@ -588,6 +635,12 @@ fn implied() -> Vec<Need> {
             "RegisterTaskDefinition names the execution and task roles",
         ),
         need(
+            "iam:PassRole",
+            "arn:aws:iam::123456789012:role/privateapi/papi-ns-api-1a2b3c4d-apigw",
+            PassedToApiGateway,
+            "PutIntegration / CreateIntegration name API Gateway's role for the queue routes",
+        ),
+        need(
             "iam:CreateServiceLinkedRole",
             "arn:aws:iam::123456789012:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
             AwsServiceName("ecs.amazonaws.com"),
@@ -897,6 +950,12 @@ fn request_for(need: &Need, boundary: &str) -> Request {
                 .with(&format!("aws:RequestTag/{MANAGED_BY_KEY}"), MANAGED_BY)
         }
         Cond::PassedToEcsTasks => request = request.with("iam:PassedToService", "ecs-tasks.amazonaws.com"),
+        Cond::PassedToApiGateway => request = request.with("iam:PassedToService", "apigateway.amazonaws.com"),
+        Cond::RecordTypes => {
+            request = request
+                .with("route53:ChangeResourceRecordSetsRecordTypes", "A")
+                .with("route53:ChangeResourceRecordSetsRecordTypes", "TXT")
+        }
         Cond::AwsServiceName(name) => request = request.with("iam:AWSServiceName", name),
     }
     // The operator's roles carry the installer's boundary; the calls on them say so.

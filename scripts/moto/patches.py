@@ -781,6 +781,31 @@ def _apigatewayv2_domain_name_targets() -> None:
     _wrap(D, "__init__", make)
 
 
+@patch("apigateway_delete_resource_children")
+def _apigateway_delete_resource_children() -> None:
+    """WHY: AWS's DeleteResource deletes the resource with everything below it; moto
+    pops only that resource, and its children, left with a parent that is gone, make
+    every later GetResources of the API fail with NotFoundException."""
+    from moto.apigateway.models import APIGatewayBackend as B
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_resource(self: Any, function_id: str, resource_id: str) -> Any:
+            api = self.get_rest_api(function_id)
+            gone = {resource_id}
+            grew = True
+            while grew:
+                below = {rid for rid, r in api.resources.items() if r.parent_id in gone and rid not in gone}
+                gone |= below
+                grew = bool(below)
+            for rid in gone - {resource_id}:
+                api.resources.pop(rid, None)
+            return orig(self, function_id, resource_id)
+
+        return delete_resource
+
+    _wrap(B, "delete_resource", make)
+
+
 @patch("elbv2_create_idempotent")
 def _elbv2_idempotent() -> None:
     """WHY: AWS CreateLoadBalancer/CreateTargetGroup/CreateListener are idempotent: the

@@ -11,6 +11,7 @@ use aws_sdk_apigatewayv2::types::{ConnectionType, IntegrationType, ProtocolType,
 
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID};
+use super::queue_route::{Queue, QueueRoute};
 use super::{Aws, all_pages};
 use crate::crd::Throttle;
 
@@ -54,6 +55,8 @@ pub struct DesiredHttpApi<R = String> {
     /// The `$default` stage's throttling of every route.
     pub throttle: Option<Throttle>,
     pub integration: Integration<R>,
+    /// Routes straight to SQS, each with its own integration.
+    pub routes: Vec<QueueRoute<R>>,
 }
 
 impl<R> DesiredHttpApi<R> {
@@ -64,6 +67,11 @@ impl<R> DesiredHttpApi<R> {
             tags: self.tags.clone(),
             throttle: self.throttle,
             integration: self.integration.try_map(&mut f)?,
+            routes: self
+                .routes
+                .iter()
+                .map(|route| route.try_map(&mut f))
+                .collect::<Option<_>>()?,
         })
     }
 }
@@ -78,6 +86,22 @@ pub struct ObservedIntegration {
     pub uri: String,
     pub payload_format: String,
     pub server_name: Option<String>,
+    pub subtype: Option<String>,
+    pub credentials: Option<String>,
+    pub request_parameters: BTreeMap<String, String>,
+}
+
+/// The integration subtype that sends a message to a queue.
+pub const SEND_MESSAGE: &str = "SQS-SendMessage";
+
+/// A queue route's integration parameters: the queue, and the request body as the
+/// message.
+pub fn queue_parameters(route: &QueueRoute) -> BTreeMap<String, String> {
+    let queue_url = Queue::parse(&route.queue_arn).map(|q| q.url()).unwrap_or_default();
+    BTreeMap::from([
+        ("QueueUrl".to_owned(), queue_url),
+        ("MessageBody".to_owned(), "$request.body".to_owned()),
+    ])
 }
 
 impl ObservedIntegration {
@@ -90,6 +114,16 @@ impl ObservedIntegration {
             && self.uri == wanted.uri
             && self.payload_format == Integration::PAYLOAD_FORMAT
             && self.server_name == wanted.server_name
+            && self.subtype.is_none()
+    }
+
+    /// Whether it is the integration of the queue route `wanted`.
+    pub fn sends(&self, wanted: &QueueRoute) -> bool {
+        self.kind == "AWS_PROXY"
+            && self.subtype.as_deref() == Some(SEND_MESSAGE)
+            && self.credentials.as_deref() == Some(wanted.role.as_str())
+            && self.payload_format == Integration::PAYLOAD_FORMAT
+            && self.request_parameters == queue_parameters(wanted)
     }
 }
 
@@ -199,6 +233,12 @@ pub async fn observe_details(aws: &Aws, api_id: &str) -> AwsResult<Option<Observ
                     .tls_config()
                     .and_then(|t| t.server_name_to_verify())
                     .map(str::to_owned),
+                subtype: i.integration_subtype().map(str::to_owned),
+                credentials: i.credentials_arn().map(str::to_owned),
+                request_parameters: i
+                    .request_parameters()
+                    .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
             })
             .collect(),
         routes: routes
@@ -305,6 +345,45 @@ pub async fn update_integration(aws: &Aws, api_id: &str, id: &str, wanted: &Inte
         .integration_uri(&wanted.uri)
         .payload_format_version(Integration::PAYLOAD_FORMAT)
         .set_tls_config(tls(wanted))
+        .send()
+        .await
+        .map_err(aws_err("UpdateIntegration"))?;
+    Ok(())
+}
+
+/// A queue route's integration (AWS_PROXY, SQS-SendMessage); returns its id.
+pub async fn create_queue_integration(aws: &Aws, api_id: &str, route: &QueueRoute) -> AwsResult<String> {
+    let out = aws
+        .apigwv2()
+        .await
+        .create_integration()
+        .api_id(api_id)
+        .integration_type(IntegrationType::AwsProxy)
+        .integration_subtype(SEND_MESSAGE)
+        .credentials_arn(&route.role)
+        .payload_format_version(Integration::PAYLOAD_FORMAT)
+        .set_request_parameters(Some(queue_parameters(route).into_iter().collect()))
+        .send()
+        .await
+        .map_err(aws_err("CreateIntegration"))?;
+    out.integration_id().map(str::to_owned).ok_or(AwsError::Incomplete {
+        operation: "CreateIntegration",
+        field: "IntegrationId",
+    })
+}
+
+/// Sets the queue, role and parameters of a queue route's integration.
+pub async fn update_queue_integration(aws: &Aws, api_id: &str, id: &str, route: &QueueRoute) -> AwsResult<()> {
+    aws.apigwv2()
+        .await
+        .update_integration()
+        .api_id(api_id)
+        .integration_id(id)
+        .integration_type(IntegrationType::AwsProxy)
+        .integration_subtype(SEND_MESSAGE)
+        .credentials_arn(&route.role)
+        .payload_format_version(Integration::PAYLOAD_FORMAT)
+        .set_request_parameters(Some(queue_parameters(route).into_iter().collect()))
         .send()
         .await
         .map_err(aws_err("UpdateIntegration"))?;
@@ -447,6 +526,9 @@ mod tests {
             uri: uri.into(),
             payload_format: "1.0".into(),
             server_name: None,
+            subtype: None,
+            credentials: None,
+            request_parameters: BTreeMap::new(),
         }
     }
 
@@ -462,6 +544,41 @@ mod tests {
         let mut v2 = observed("arn:listener/1");
         v2.payload_format = "2.0".into();
         assert!(!v2.is(&wanted));
+    }
+
+    #[test]
+    fn a_queue_integration_is_the_route_s_only_with_its_queue_and_role() {
+        let route: QueueRoute = QueueRoute {
+            method: "POST",
+            path: "/orders".into(),
+            queue_arn: "arn:aws:sqs:eu-west-1:123456789012:orders".into(),
+            role: "arn:aws:iam::123456789012:role/privateapi/r".into(),
+        };
+        let sending = ObservedIntegration {
+            kind: "AWS_PROXY".into(),
+            subtype: Some(SEND_MESSAGE.into()),
+            credentials: Some(route.role.clone()),
+            request_parameters: queue_parameters(&route),
+            connection_type: "INTERNET".into(),
+            connection_id: String::new(),
+            ..observed("")
+        };
+        assert!(sending.sends(&route));
+        assert_eq!(
+            sending.request_parameters["QueueUrl"],
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/orders"
+        );
+        let other_queue = QueueRoute {
+            queue_arn: "arn:aws:sqs:eu-west-1:123456789012:other".into(),
+            ..route.clone()
+        };
+        assert!(!sending.sends(&other_queue));
+        let other_role = QueueRoute {
+            role: "arn:aws:iam::123456789012:role/else".into(),
+            ..route.clone()
+        };
+        assert!(!sending.sends(&other_role));
+        assert!(!sending.is(&Integration::default()));
     }
 
     #[test]

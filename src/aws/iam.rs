@@ -20,9 +20,14 @@ pub const LOGS_POLICY_NAME: &str = "privateapi-create-log-group";
 /// fingerprint: changed secrets are a new policy, and the old one is deleted.
 pub const SECRETS_POLICY_PREFIX: &str = "privateapi-read-secrets-";
 
-/// The only trust the operator ever writes: IAM cannot hold CreateRole to a trust
-/// document, so the code keeps to this one and the permissions boundary caps the rest.
-const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+/// Lets API Gateway send to the queues of the SQS routes. Named with the document's
+/// fingerprint, like the secrets policy.
+pub const QUEUES_POLICY_PREFIX: &str = "privateapi-send-to-queues-";
+
+/// The only trusts the operator ever writes: IAM cannot hold CreateRole to a trust
+/// document, so the code keeps to these two and the permissions boundary caps the rest.
+const TASKS_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const API_GATEWAY_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// Roles the operator makes live under this path. Only the operator's policy (and
 /// administrators) may create roles here, so every role it may pass to ECS is one it
@@ -44,13 +49,40 @@ pub struct RoleSettings {
 pub enum RoleKind {
     Execution,
     Task,
+    /// API Gateway's, for the SQS routes.
+    ApiGateway,
 }
 
 impl RoleKind {
+    pub const ALL: [RoleKind; 3] = [RoleKind::Execution, RoleKind::Task, RoleKind::ApiGateway];
+
     pub fn part(self) -> &'static str {
         match self {
             RoleKind::Execution => "role-execution",
             RoleKind::Task => "role-task",
+            RoleKind::ApiGateway => "role-api-gateway",
+        }
+    }
+
+    fn name_suffix(self) -> &'static str {
+        match self {
+            RoleKind::Execution => "exec",
+            RoleKind::Task => "task",
+            RoleKind::ApiGateway => "apigw",
+        }
+    }
+
+    fn trust_policy(self) -> &'static str {
+        match self {
+            RoleKind::Execution | RoleKind::Task => TASKS_TRUST_POLICY,
+            RoleKind::ApiGateway => API_GATEWAY_TRUST_POLICY,
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            RoleKind::Execution | RoleKind::Task => "privateapi-operator: ECS task role",
+            RoleKind::ApiGateway => "privateapi-operator: API Gateway's role for SQS routes",
         }
     }
 }
@@ -98,6 +130,21 @@ impl DesiredRole {
         }
         let document = secrets_policy(secrets, kms_key);
         let name = format!("{SECRETS_POLICY_PREFIX}{}", fingerprint(&document));
+        self.inline_policies.insert(name, document);
+        self
+    }
+
+    /// The API Gateway role, allowed to send to exactly these queues.
+    pub fn sending_to(mut self, queues: &BTreeSet<String>) -> Self {
+        if self.kind != RoleKind::ApiGateway || queues.is_empty() {
+            return self;
+        }
+        let document = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queues}],
+        })
+        .to_string();
+        let name = format!("{QUEUES_POLICY_PREFIX}{}", fingerprint(&document));
         self.inline_policies.insert(name, document);
         self
     }
@@ -162,10 +209,6 @@ fn secret_resource(value_from: &str) -> String {
 }
 
 pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, String>, log_group: &str) -> DesiredRole {
-    let suffix = match kind {
-        RoleKind::Execution => "exec",
-        RoleKind::Task => "task",
-    };
     let (managed_policies, inline_policies) = match kind {
         RoleKind::Execution => (
             vec![EXECUTION_POLICY_ARN.to_owned()],
@@ -182,11 +225,11 @@ pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, Strin
                 .to_string(),
             )]),
         ),
-        RoleKind::Task => (Vec::new(), BTreeMap::new()),
+        RoleKind::Task | RoleKind::ApiGateway => (Vec::new(), BTreeMap::new()),
     };
     DesiredRole {
         kind,
-        name: owner.resource_name(suffix, 64),
+        name: owner.resource_name(kind.name_suffix(), 64),
         tags: owner.tags(kind.part(), user_tags),
         managed_policies,
         inline_policies,
@@ -220,7 +263,12 @@ pub fn diff(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<RoleC
         observed
             .inline_policies
             .iter()
-            .filter(|p| p.starts_with(SECRETS_POLICY_PREFIX) && !desired.inline_policies.contains_key(*p))
+            .filter(|p| {
+                [SECRETS_POLICY_PREFIX, QUEUES_POLICY_PREFIX]
+                    .iter()
+                    .any(|prefix| p.starts_with(prefix))
+                    && !desired.inline_policies.contains_key(*p)
+            })
             .cloned()
             .map(RoleChange::DeleteInlinePolicy),
     );
@@ -322,9 +370,9 @@ pub async fn create(aws: &Aws, desired: &DesiredRole) -> AwsResult<String> {
         .create_role()
         .role_name(&desired.name)
         .path(ROLE_PATH)
-        .assume_role_policy_document(TRUST_POLICY)
+        .assume_role_policy_document(desired.kind.trust_policy())
         .set_permissions_boundary(aws.roles.permissions_boundary.clone())
-        .description("privateapi-operator: ECS task role")
+        .description(desired.kind.description())
         .set_tags(Some(tags))
         .send()
         .await

@@ -5,6 +5,7 @@
 //! observed structs, found by its ownership tags, and changed by explicit calls.
 
 pub mod certificate;
+pub mod dns;
 pub mod domain;
 pub mod ecs;
 pub mod elb;
@@ -17,6 +18,7 @@ pub mod inventory;
 pub mod network;
 pub mod ownership;
 pub mod pacing;
+pub mod queue_route;
 pub mod rest_api;
 pub mod security_group;
 pub mod stats;
@@ -40,7 +42,7 @@ pub use ownership::Owner;
 pub use pacing::Pacer;
 pub use stats::CallStats;
 
-/// The six SDK clients for one region, sharing call accounting and pacing.
+/// The SDK clients for one region, sharing call accounting and pacing.
 #[derive(Clone, Debug)]
 pub struct Aws {
     pub region: String,
@@ -51,6 +53,8 @@ pub struct Aws {
     pub apigw: aws_sdk_apigateway::Client,
     pub apigwv2: aws_sdk_apigatewayv2::Client,
     pub acm: aws_sdk_acm::Client,
+    /// Route 53 (global): the custom domain's records, when the spec names a zone.
+    pub route53: aws_sdk_route53::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
     pub roles: Arc<RoleSettings>,
@@ -96,6 +100,7 @@ impl Aws {
             apigw: client!(aws_sdk_apigateway),
             apigwv2: client!(aws_sdk_apigatewayv2),
             acm: client!(aws_sdk_acm),
+            route53: client!(aws_sdk_route53),
             stats,
             pacer,
             roles,

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
+use super::queue_route::{Queue, QueueRoute};
 use super::{Aws, all_pages};
 use crate::crd::{EndpointType, Throttle};
 
@@ -29,7 +30,21 @@ pub struct Integration {
     pub connection_id: String,
     pub integration_target: String,
     pub request_parameters: BTreeMap<String, String>,
+    /// The role API Gateway calls an AWS service with.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub credentials: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_templates: BTreeMap<String, String>,
+    /// What an AWS integration does with a body no template matches (proxies pass
+    /// everything through: left empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub passthrough_behavior: String,
 }
+
+/// The one answer of a route's method: 200, with what SQS said.
+pub const ROUTE_STATUS: &str = "200";
+/// The SQS query API takes a form; the body goes in `MessageBody`.
+const SEND_MESSAGE_TEMPLATE: &str = "Action=SendMessage&MessageBody=$util.urlEncode($input.body)";
 
 /// Where the API's integrations lead: `R` names the objects (IDs, or references in
 /// the stack model).
@@ -56,6 +71,8 @@ pub struct DesiredApi<R = String> {
     /// A stage setting, not part of a deployment's snapshot.
     pub throttle: Option<Throttle>,
     pub target: Target<R>,
+    /// Routes straight to SQS, besides the proxy.
+    pub routes: Vec<QueueRoute<R>>,
 }
 
 impl<R> DesiredApi<R> {
@@ -76,6 +93,11 @@ impl<R> DesiredApi<R> {
                     None => None,
                 },
             },
+            routes: self
+                .routes
+                .iter()
+                .map(|route| route.try_map(&mut f))
+                .collect::<Option<_>>()?,
         })
     }
 }
@@ -93,7 +115,41 @@ impl DesiredApi {
     /// Fingerprint of everything a deployment snapshots.
     pub fn shape(&self) -> String {
         let [(_, root), (_, proxy)] = self.integrations();
-        fingerprint(&serde_json::to_string(&(&root, &proxy)).unwrap_or_default())
+        let text = if self.routes.is_empty() {
+            // As before routes existed: an API without them is not redeployed.
+            serde_json::to_string(&(&root, &proxy))
+        } else {
+            let routes: Vec<_> = self
+                .routes
+                .iter()
+                .map(|r| (r.method, &r.path, route_integration(r)))
+                .collect();
+            serde_json::to_string(&(&root, &proxy, routes))
+        };
+        fingerprint(&text.unwrap_or_default())
+    }
+}
+
+/// A route's `AWS` integration: SendMessage through SQS's query API, with the body
+/// form-encoded by a request template. JSON bodies only; others are refused (415).
+pub fn route_integration(route: &QueueRoute) -> Integration {
+    let uri = Queue::parse(&route.queue_arn)
+        .map(|q| q.rest_integration_uri())
+        .unwrap_or_default();
+    Integration {
+        kind: "AWS".into(),
+        http_method: "POST".into(),
+        uri,
+        connection_type: "INTERNET".into(),
+        connection_id: String::new(),
+        integration_target: String::new(),
+        request_parameters: BTreeMap::from([(
+            "integration.request.header.Content-Type".to_owned(),
+            "'application/x-www-form-urlencoded'".to_owned(),
+        )]),
+        credentials: route.role.clone(),
+        request_templates: BTreeMap::from([("application/json".to_owned(), SEND_MESSAGE_TEMPLATE.to_owned())]),
+        passthrough_behavior: "NEVER".into(),
     }
 }
 
@@ -107,6 +163,7 @@ pub fn integrations(base_url: &str, vpc_link_id: &str, alb_arn: Option<&str>) ->
         connection_id: vpc_link_id.into(),
         integration_target: alb_arn.unwrap_or_default().into(),
         request_parameters: BTreeMap::new(),
+        ..Integration::default()
     };
     let proxy = Integration {
         uri: format!("{base_url}/{{proxy}}"),
@@ -126,6 +183,23 @@ pub struct ObservedResource {
     pub integration: Option<Integration>,
 }
 
+/// A method of a route's resource.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedMethod {
+    pub integration: Option<Integration>,
+    /// The method declares the 200 answer.
+    pub method_response: bool,
+    /// The integration maps SQS's answer to it.
+    pub integration_response: bool,
+}
+
+/// A resource below the root other than `/{proxy+}`: a route's, or a parent of one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedRouteResource {
+    pub id: String,
+    pub methods: BTreeMap<String, ObservedMethod>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObservedStage {
     pub name: String,
@@ -140,6 +214,8 @@ pub struct ObservedApi {
     pub id: String,
     pub root: Option<ObservedResource>,
     pub proxy: Option<ObservedResource>,
+    /// Every other resource, by path.
+    pub routes: BTreeMap<String, ObservedRouteResource>,
     pub stages: Vec<ObservedStage>,
 }
 
@@ -237,30 +313,73 @@ pub async fn observe_resources(aws: &Aws, id: &str) -> AwsResult<Option<Observed
         ..Default::default()
     };
     for resource in resources.items() {
-        let method = resource.resource_methods().and_then(|m| m.get("ANY"));
-        let observed = ObservedResource {
-            id: resource.id().unwrap_or_default().to_owned(),
-            has_any_method: method.is_some(),
-            integration: method.and_then(|m| m.method_integration()).map(|i| Integration {
-                kind: i.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        let id = resource.id().unwrap_or_default().to_owned();
+        let methods: BTreeMap<String, ObservedMethod> = resource
+            .resource_methods()
+            .into_iter()
+            .flatten()
+            .map(|(name, method)| (name.clone(), observed_method(method)))
+            .collect();
+        match resource.path() {
+            Some(path @ (ROOT_PATH | PROXY_PATH)) => {
+                let any = methods.get("ANY");
+                let observed = ObservedResource {
+                    id,
+                    has_any_method: any.is_some(),
+                    integration: any.and_then(|m| m.integration.clone()),
+                };
+                if path == ROOT_PATH {
+                    api.root = Some(observed);
+                } else {
+                    api.proxy = Some(observed);
+                }
+            }
+            Some(path) => {
+                api.routes
+                    .insert(path.to_owned(), ObservedRouteResource { id, methods });
+            }
+            None => {}
+        }
+    }
+    Ok(Some(api))
+}
+
+fn observed_method(method: &aws_sdk_apigateway::types::Method) -> ObservedMethod {
+    let integration = method.method_integration();
+    ObservedMethod {
+        integration: integration.map(|i| {
+            let kind = i.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default();
+            let aws_service = kind == "AWS";
+            Integration {
                 http_method: i.http_method().unwrap_or_default().to_owned(),
                 uri: i.uri().unwrap_or_default().to_owned(),
-                connection_type: i.connection_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                // AWS's default; an integration made without one says so.
+                connection_type: i.connection_type().map_or("INTERNET", |t| t.as_str()).to_owned(),
                 connection_id: i.connection_id().unwrap_or_default().to_owned(),
                 integration_target: i.integration_target().unwrap_or_default().to_owned(),
                 request_parameters: i
                     .request_parameters()
                     .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_default(),
-            }),
-        };
-        match resource.path() {
-            Some(ROOT_PATH) => api.root = Some(observed),
-            Some(PROXY_PATH) => api.proxy = Some(observed),
-            _ => {}
-        }
+                credentials: i.credentials().unwrap_or_default().to_owned(),
+                request_templates: i
+                    .request_templates()
+                    .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                // Only a template-mapped integration cares; proxies pass everything.
+                passthrough_behavior: if aws_service {
+                    i.passthrough_behavior().unwrap_or_default().to_owned()
+                } else {
+                    String::new()
+                },
+                kind,
+            }
+        }),
+        method_response: method.method_responses().is_some_and(|r| r.contains_key(ROUTE_STATUS)),
+        integration_response: integration
+            .and_then(|i| i.integration_responses())
+            .is_some_and(|r| r.contains_key(ROUTE_STATUS)),
     }
-    Ok(Some(api))
 }
 
 /// The API's stages; `None` when the API is gone.
@@ -318,19 +437,22 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
             integration: None,
         }),
         proxy: None,
+        routes: BTreeMap::new(),
         stages: Vec::new(),
     });
     Ok((id, fresh))
 }
 
-pub async fn create_proxy_resource(aws: &Aws, api_id: &str, root_id: &str) -> AwsResult<String> {
+/// Makes the resource `path_part` below `parent_id` (`{proxy+}` below the root for
+/// the proxy) and returns its id.
+pub async fn create_resource(aws: &Aws, api_id: &str, parent_id: &str, path_part: &str) -> AwsResult<String> {
     let out = aws
         .apigw()
         .await
         .create_resource()
         .rest_api_id(api_id)
-        .parent_id(root_id)
-        .path_part("{proxy+}")
+        .parent_id(parent_id)
+        .path_part(path_part)
         .send()
         .await
         .map_err(aws_err("CreateResource"))?;
@@ -340,14 +462,14 @@ pub async fn create_proxy_resource(aws: &Aws, api_id: &str, root_id: &str) -> Aw
     })
 }
 
-pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, proxy: bool) -> AwsResult<()> {
+pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, method: &str, proxy: bool) -> AwsResult<()> {
     let mut req = aws
         .apigw()
         .await
         .put_method()
         .rest_api_id(api_id)
         .resource_id(resource_id)
-        .http_method("ANY")
+        .http_method(method)
         .authorization_type("NONE");
     if proxy {
         req = req.request_parameters("method.request.path.proxy", true);
@@ -359,23 +481,109 @@ pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, proxy: bool)
     }
 }
 
-pub async fn put_integration(aws: &Aws, api_id: &str, resource_id: &str, integration: &Integration) -> AwsResult<()> {
+/// Sets the integration of `method` on the resource (replacing any).
+pub async fn put_integration(
+    aws: &Aws,
+    api_id: &str,
+    resource_id: &str,
+    method: &str,
+    integration: &Integration,
+) -> AwsResult<()> {
+    let given = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
     aws.apigw()
         .await
         .put_integration()
         .rest_api_id(api_id)
         .resource_id(resource_id)
-        .http_method("ANY")
+        .http_method(method)
         .r#type(IntegrationType::from(integration.kind.as_str()))
         .integration_http_method(&integration.http_method)
         .uri(&integration.uri)
         .connection_type(ConnectionType::from(integration.connection_type.as_str()))
-        .connection_id(&integration.connection_id)
-        .set_integration_target(Some(integration.integration_target.clone()).filter(|t| !t.is_empty()))
+        .set_connection_id(given(&integration.connection_id))
+        .set_integration_target(given(&integration.integration_target))
+        .set_credentials(given(&integration.credentials))
+        .set_passthrough_behavior(given(&integration.passthrough_behavior))
         .set_request_parameters(Some(integration.request_parameters.clone().into_iter().collect()))
+        .set_request_templates(
+            Some(
+                integration
+                    .request_templates
+                    .clone()
+                    .into_iter()
+                    .collect::<HashMap<_, _>>(),
+            )
+            .filter(|t| !t.is_empty()),
+        )
         .send()
         .await
         .map_err(aws_err("PutIntegration"))?;
+    Ok(())
+}
+
+/// Declares the route's 200 answer (a method needs one before its integration may
+/// map to it).
+pub async fn put_method_response(aws: &Aws, api_id: &str, resource_id: &str, method: &str) -> AwsResult<()> {
+    let sent = aws
+        .apigw()
+        .await
+        .put_method_response()
+        .rest_api_id(api_id)
+        .resource_id(resource_id)
+        .http_method(method)
+        .status_code(ROUTE_STATUS)
+        .send()
+        .await
+        .map_err(aws_err("PutMethodResponse"));
+    match sent {
+        // Already there (a lost response to an earlier call).
+        Err(e) if e.code() == Some("ConflictException") => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Maps every answer of the integration to 200, passing SQS's body through.
+pub async fn put_integration_response(aws: &Aws, api_id: &str, resource_id: &str, method: &str) -> AwsResult<()> {
+    aws.apigw()
+        .await
+        .put_integration_response()
+        .rest_api_id(api_id)
+        .resource_id(resource_id)
+        .http_method(method)
+        .status_code(ROUTE_STATUS)
+        .send()
+        .await
+        .map_err(aws_err("PutIntegrationResponse"))?;
+    Ok(())
+}
+
+/// Deletes a resource with its methods and every resource below it.
+pub async fn delete_resource(aws: &Aws, api_id: &str, resource_id: &str) -> AwsResult<()> {
+    found(
+        aws.apigw()
+            .await
+            .delete_resource()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .send()
+            .await
+            .map_err(aws_err("DeleteResource")),
+    )?;
+    Ok(())
+}
+
+pub async fn delete_method(aws: &Aws, api_id: &str, resource_id: &str, method: &str) -> AwsResult<()> {
+    found(
+        aws.apigw()
+            .await
+            .delete_method()
+            .rest_api_id(api_id)
+            .resource_id(resource_id)
+            .http_method(method)
+            .send()
+            .await
+            .map_err(aws_err("DeleteMethod")),
+    )?;
     Ok(())
 }
 
@@ -597,6 +805,7 @@ mod tests {
                 vpc_link: "vl".to_owned(),
                 load_balancer_arn: Some("arn:alb".to_owned()),
             },
+            routes: Vec::new(),
         };
         let mut other = api.clone();
         other.tags.insert("k".into(), "v".into());

@@ -2,12 +2,14 @@
 //! subnets. References between objects are [`Id`]s, resolved against what is observed
 //! and what the executor creates. Deleting a stack is deploying [`DesiredStack::empty`].
 
+use crate::aws::dns::DesiredRecord;
 use crate::aws::domain::{self, DesiredDomain};
 use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
 use crate::aws::ownership::Owner;
+use crate::aws::queue_route::QueueRoute;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::vpc_link::DesiredVpcLink;
@@ -60,6 +62,8 @@ pub struct DesiredStack {
     pub http_api: Option<DesiredHttpApi<Id>>,
     /// The custom domain name and its mapping to the API's stage.
     pub domain: Option<DesiredDomain<Id>>,
+    /// The domain's alias record, when the spec names its Route 53 zone.
+    pub dns: Option<DesiredRecord<Id>>,
 }
 
 impl DesiredStack {
@@ -74,15 +78,36 @@ impl DesiredStack {
             None => Id::Of(Slot::Role(kind)),
         };
         let log_group = log_group(owner);
+        let routes: Vec<QueueRoute<Id>> = spec
+            .api
+            .routes
+            .iter()
+            .map(|r| QueueRoute {
+                method: r.method.as_str(),
+                path: r.path.clone(),
+                queue_arn: r.sqs.queue_arn.clone(),
+                role: role_arn(&r.sqs.role_arn, RoleKind::ApiGateway),
+            })
+            .collect();
+        // The queues our API Gateway role sends to: those of routes that name no role.
+        let our_queues: std::collections::BTreeSet<String> = spec
+            .api
+            .routes
+            .iter()
+            .filter(|r| r.sqs.role_arn.is_none())
+            .map(|r| r.sqs.queue_arn.clone())
+            .collect();
         let roles = [
-            (RoleKind::Execution, &svc.execution_role_arn),
-            (RoleKind::Task, &svc.task_role_arn),
+            (RoleKind::Execution, svc.execution_role_arn.is_none()),
+            (RoleKind::Task, svc.task_role_arn.is_none()),
+            (RoleKind::ApiGateway, !our_queues.is_empty()),
         ]
         .into_iter()
-        .filter(|(_, given)| given.is_none())
+        .filter(|(_, ours)| *ours)
         .map(|(kind, _)| {
             iam::desired(owner, kind, &spec.tags, &log_group)
                 .reading_secrets(&svc.secrets, svc.secrets_kms_key_arn.as_deref())
+                .sending_to(&our_queues)
                 .in_region(i.region)
         })
         .collect();
@@ -199,6 +224,7 @@ impl DesiredStack {
                     vpc_link: link_id.clone(),
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
+                routes: routes.clone(),
             }),
             domain: spec.api.domain.as_ref().map(|d| {
                 let (flavor, api, stage) = match spec.api.api_type {
@@ -215,6 +241,15 @@ impl DesiredStack {
                     tags: tags("domain"),
                 }
             }),
+            dns: spec.api.domain.as_ref().and_then(|d| {
+                Some(DesiredRecord {
+                    zone_id: d.hosted_zone_id.clone()?,
+                    name: d.name.clone(),
+                    target: Id::Of(Slot::DomainTarget),
+                    target_zone: Id::Of(Slot::DomainZone),
+                    owner: owner.uid.clone(),
+                })
+            }),
             http_api: (spec.api.api_type == ApiType::Http).then(|| DesiredHttpApi {
                 // apigatewayv2 names are at most 128 characters (its model); uniqueness
                 // stays with the uid tag.
@@ -227,6 +262,7 @@ impl DesiredStack {
                     uri: Id::Of(Slot::Listener),
                     server_name: i.integration_host.map(str::to_owned),
                 },
+                routes,
             }),
             cluster: Some(cluster),
         }
@@ -249,6 +285,7 @@ impl DesiredStack {
             api: None,
             http_api: None,
             domain: None,
+            dns: None,
         }
     }
 

@@ -10,12 +10,14 @@
 use std::collections::BTreeMap;
 
 use crate::aws::arn_name;
+use crate::aws::dns::{DesiredRecord, ObservedRecord};
 use crate::aws::domain::{self, DesiredDomain, Flavor};
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleChange};
-use crate::aws::rest_api::{self, DesiredApi};
+use crate::aws::queue_route::{self, QueueRoute};
+use crate::aws::rest_api::{self, DesiredApi, ObservedApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
 use crate::aws::vpc_link::{self, DesiredVpcLink, LinkState, ObservedVpcLink};
 use crate::aws::vpc_link_v1::{self, DesiredVpcLinkV1, ObservedVpcLinkV1};
@@ -99,10 +101,36 @@ pub enum Action {
     CreateRestApi(DesiredApi<Id>),
     DeleteRestApi(String),
     CreateProxyResource,
-    /// `ANY` on the resource (`/{proxy+}` when `proxy`).
+    /// A resource of the queue routes, known as `slot` once made.
+    CreateRouteResource {
+        parent: Id,
+        path_part: String,
+        slot: Slot,
+    },
+    /// `method` on the resource (`/{proxy+}`'s path parameter when `proxy`).
     PutMethod {
         resource: Id,
+        method: &'static str,
         proxy: bool,
+    },
+    PutMethodResponse {
+        resource: Id,
+        method: &'static str,
+    },
+    /// The SQS integration of a queue route's method.
+    PutRouteIntegration {
+        resource: Id,
+        route: QueueRoute<Id>,
+    },
+    PutIntegrationResponse {
+        resource: Id,
+        method: &'static str,
+    },
+    /// A resource (and all below it) no route wants.
+    DeleteApiResource(String),
+    DeleteApiMethod {
+        resource: String,
+        method: String,
     },
     /// The integration of `ANY path` (the api's `path` integration).
     PutIntegration {
@@ -127,10 +155,23 @@ pub enum Action {
         api: DesiredHttpApi<Id>,
     },
     DeleteHttpIntegration(String),
-    /// A route of `http_api::ROUTE_KEYS` to the integration.
-    CreateRoute(&'static str),
+    /// A queue route's integration, known as `slot` once made.
+    CreateQueueIntegration {
+        slot: Slot,
+        route: QueueRoute<Id>,
+    },
+    UpdateQueueIntegration {
+        id: String,
+        route: QueueRoute<Id>,
+    },
+    /// A route to the integration known as `integration`.
+    CreateRoute {
+        key: String,
+        integration: Slot,
+    },
     PointRoute {
         id: String,
+        integration: Slot,
     },
     DeleteRoute(String),
     CreateHttpStage(DesiredHttpApi<Id>),
@@ -142,6 +183,9 @@ pub enum Action {
         name: String,
     },
     CreateMapping(DesiredDomain<Id>),
+    /// The alias (and ownership) record of the domain.
+    UpsertRecord(DesiredRecord<Id>),
+    DeleteRecord(ObservedRecord),
     PointMapping {
         id: String,
         domain: DesiredDomain<Id>,
@@ -364,9 +408,10 @@ impl Differ<'_> {
         self.task_definition_and_service(&going);
         self.api(link);
         self.http_api(link);
-        if self.domain(link).is_err() {
+        if self.domain(link).is_err() || self.dns().is_err() {
             return;
         }
+        self.retire_api_gateway_role();
         self.retire_links(retire);
         self.load_balancer_deletes(&going);
         self.last_deletes(&going);
@@ -1081,6 +1126,7 @@ impl Differ<'_> {
                         "",
                         Action::PutMethod {
                             resource: Id::Of(slot),
+                            method: "ANY",
                             proxy,
                         },
                     );
@@ -1104,6 +1150,7 @@ impl Differ<'_> {
                     );
                 }
             }
+            self.rest_routes(gate, &api, wanted, &shown);
         }
 
         let Some(stages) = self.observed.stages.read() else {
@@ -1237,102 +1284,7 @@ impl Differ<'_> {
 
         if let Some(details) = self.observed.http_details.read() {
             let details = details.clone().unwrap_or_default();
-            // The one as wanted that the routes use, else any as wanted (an earlier
-            // create whose answer was lost), else the one the routes use or the oldest,
-            // changed in place.
-            let routed = |i: &&http_api::ObservedIntegration| {
-                let target = http_api::route_target(&i.id);
-                details
-                    .routes
-                    .iter()
-                    .any(|r| r.target.as_deref() == Some(target.as_str()))
-            };
-            let as_wanted = |i: &&http_api::ObservedIntegration| resolved.as_ref().is_some_and(|w| i.is(w));
-            let all = &details.integrations;
-            let keep = all
-                .iter()
-                .find(|i| as_wanted(i) && routed(i))
-                .or_else(|| all.iter().find(as_wanted))
-                .or_else(|| all.iter().find(routed))
-                .or_else(|| all.first());
-            match keep {
-                Some(current) => {
-                    self.plan.refs.learn(Slot::HttpIntegration, Some(&current.id));
-                    if resolved.as_ref().is_none_or(|w| !current.is(w)) {
-                        self.plan.gated(
-                            gate,
-                            Verb::Update,
-                            Part::ApiIntegration,
-                            &current.id,
-                            detail,
-                            Action::UpdateHttpIntegration {
-                                id: current.id.clone(),
-                                api: wanted.clone(),
-                            },
-                        );
-                    }
-                }
-                None => self.plan.gated(
-                    gate,
-                    Verb::Create,
-                    Part::ApiIntegration,
-                    "ANY",
-                    detail,
-                    Action::CreateHttpIntegration(wanted.clone()),
-                ),
-            }
-            let target = self
-                .refs()
-                .slot(Slot::HttpIntegration)
-                .filter(|_| keep.is_some())
-                .map(http_api::route_target);
-            for key in http_api::ROUTE_KEYS {
-                match details.routes.iter().find(|r| r.key == key) {
-                    Some(route) if route.target.is_some() && route.target == target => {}
-                    Some(route) => self.plan.gated(
-                        gate,
-                        Verb::Update,
-                        Part::ApiRoute,
-                        key,
-                        "to the integration",
-                        Action::PointRoute { id: route.id.clone() },
-                    ),
-                    None => self.plan.gated(
-                        gate,
-                        Verb::Create,
-                        Part::ApiRoute,
-                        key,
-                        "to the integration",
-                        Action::CreateRoute(key),
-                    ),
-                }
-            }
-            for stray in details
-                .routes
-                .iter()
-                .filter(|r| !http_api::ROUTE_KEYS.contains(&r.key.as_str()))
-            {
-                self.plan.gated(
-                    gate,
-                    Verb::Delete,
-                    Part::ApiRoute,
-                    &stray.key,
-                    "not in spec",
-                    Action::DeleteRoute(stray.id.clone()),
-                );
-            }
-            // Once no route of ours points at them (the routes above moved first).
-            let kept = keep.map(|k| k.id.as_str());
-            for extra in details.integrations.iter().filter(|i| Some(i.id.as_str()) != kept) {
-                self.plan.gated(
-                    gate,
-                    Verb::Delete,
-                    Part::ApiIntegration,
-                    &extra.id,
-                    "not in use",
-                    Action::DeleteHttpIntegration(extra.id.clone()),
-                );
-            }
+            self.http_wiring(gate, &details, wanted, resolved.as_ref(), detail);
         }
 
         let Some(stages) = self.observed.http_stages.read() else {
@@ -1369,11 +1321,302 @@ impl Differ<'_> {
         ));
     }
 
+    /// The queue routes of a REST API: their resources (parents first), methods,
+    /// answers and SQS integrations; resources and methods no route wants go.
+    fn rest_routes(&mut self, gate: Gate, api: &ObservedApi, wanted: &DesiredApi<Id>, shown: &DesiredApi) {
+        let paths = queue_route::resource_paths(&wanted.routes);
+        let slot_of = |path: &str| {
+            paths
+                .iter()
+                .position(|p| p == path)
+                .map(|i| Slot::RouteResource(i as u8))
+        };
+        for (path, slot) in paths.iter().filter_map(|p| Some((p, slot_of(p)?))) {
+            match api.routes.get(path) {
+                Some(resource) => self.plan.refs.learn(slot, Some(&resource.id)),
+                None => {
+                    let (parent, path_part) = queue_route::split_path(path);
+                    let parent = match slot_of(parent) {
+                        Some(slot) => Id::Of(slot),
+                        None => Id::Of(Slot::RootResource),
+                    };
+                    let action = Action::CreateRouteResource {
+                        parent,
+                        path_part: path_part.to_owned(),
+                        slot,
+                    };
+                    self.plan.gated(gate, Verb::Create, Part::ApiResource, path, "", action);
+                }
+            }
+        }
+        for (route, shown_route) in wanted.routes.iter().zip(&shown.routes) {
+            let Some(slot) = slot_of(&route.path) else { continue };
+            let resource = Id::Of(slot);
+            let method = route.method;
+            let observed = api.routes.get(&route.path).and_then(|r| r.methods.get(method));
+            let name = route.key();
+            if observed.is_none() {
+                let action = Action::PutMethod {
+                    resource: resource.clone(),
+                    method,
+                    proxy: false,
+                };
+                self.plan.gated(gate, Verb::Create, Part::ApiMethod, &name, "", action);
+            }
+            if !observed.is_some_and(|m| m.method_response) {
+                let action = Action::PutMethodResponse {
+                    resource: resource.clone(),
+                    method,
+                };
+                self.plan
+                    .gated(gate, Verb::Create, Part::ApiMethod, &name, "200 response", action);
+            }
+            let integration = rest_api::route_integration(shown_route);
+            let integration_put = observed.and_then(|m| m.integration.as_ref()) != Some(&integration);
+            if integration_put {
+                let action = Action::PutRouteIntegration {
+                    resource: resource.clone(),
+                    route: route.clone(),
+                };
+                let detail = format!("SQS SendMessage to {}", route.queue_arn);
+                self.plan
+                    .gated(gate, Verb::Update, Part::ApiIntegration, &name, detail, action);
+            }
+            // A new integration comes without the answer mapping: put it again.
+            if integration_put || !observed.is_some_and(|m| m.integration_response) {
+                let action = Action::PutIntegrationResponse { resource, method };
+                self.plan
+                    .gated(gate, Verb::Create, Part::ApiIntegration, &name, "200 response", action);
+            }
+        }
+        for (path, resource) in &api.routes {
+            if slot_of(path).is_some() {
+                let wanted_methods: Vec<&str> = wanted
+                    .routes
+                    .iter()
+                    .filter(|r| &r.path == path)
+                    .map(|r| r.method)
+                    .collect();
+                for method in resource
+                    .methods
+                    .keys()
+                    .filter(|m| !wanted_methods.contains(&m.as_str()))
+                {
+                    let action = Action::DeleteApiMethod {
+                        resource: resource.id.clone(),
+                        method: method.clone(),
+                    };
+                    let name = format!("{method} {path}");
+                    self.plan
+                        .gated(gate, Verb::Delete, Part::ApiMethod, name, "not in spec", action);
+                }
+                continue;
+            }
+            // The topmost resource no route wants goes, and everything below with it.
+            let (parent, _) = queue_route::split_path(path);
+            if parent != "/" && api.routes.contains_key(parent) && slot_of(parent).is_none() {
+                continue;
+            }
+            let action = Action::DeleteApiResource(resource.id.clone());
+            self.plan
+                .gated(gate, Verb::Delete, Part::ApiResource, path, "not in spec", action);
+        }
+    }
+
+    /// The HTTP API's integrations and routes: the service proxy's integration
+    /// behind `http_api::ROUTE_KEYS`, and one per queue route behind its key.
+    /// Routes and integrations no one wants go, the routes first.
+    fn http_wiring(
+        &mut self,
+        gate: Gate,
+        details: &http_api::ObservedDetails,
+        wanted: &DesiredHttpApi<Id>,
+        resolved: Option<&http_api::Integration>,
+        proxy_detail: String,
+    ) {
+        let mut claimed: Vec<String> = Vec::new();
+        let mut all_keys: Vec<String> = Vec::new();
+        let proxy_keys: Vec<String> = http_api::ROUTE_KEYS.iter().map(|k| k.to_string()).collect();
+        let keep = choose_integration(
+            details,
+            &proxy_keys,
+            &claimed,
+            |i| resolved.is_some_and(|w| i.is(w)),
+            |i| i.kind == http_api::Integration::KIND,
+        );
+        match keep {
+            Some(current) => {
+                claimed.push(current.id.clone());
+                self.plan.refs.learn(Slot::HttpIntegration, Some(&current.id));
+                if resolved.is_none_or(|w| !current.is(w)) {
+                    let action = Action::UpdateHttpIntegration {
+                        id: current.id.clone(),
+                        api: wanted.clone(),
+                    };
+                    self.plan.gated(
+                        gate,
+                        Verb::Update,
+                        Part::ApiIntegration,
+                        &current.id,
+                        proxy_detail,
+                        action,
+                    );
+                }
+            }
+            None => self.plan.gated(
+                gate,
+                Verb::Create,
+                Part::ApiIntegration,
+                "ANY",
+                proxy_detail,
+                Action::CreateHttpIntegration(wanted.clone()),
+            ),
+        }
+        self.http_routes(gate, details, &proxy_keys, Slot::HttpIntegration, keep.is_some());
+        all_keys.extend(proxy_keys);
+
+        for (i, route) in wanted.routes.iter().enumerate() {
+            let slot = Slot::QueueIntegration(i as u8);
+            let keys = vec![route.key()];
+            let resolved_route = route.try_map(|id| self.refs().get(id));
+            let keep = choose_integration(
+                details,
+                &keys,
+                &claimed,
+                |i| resolved_route.as_ref().is_some_and(|r| i.sends(r)),
+                |_| false,
+            );
+            let detail = format!("SQS SendMessage to {}", route.queue_arn);
+            match keep {
+                Some(current) => {
+                    claimed.push(current.id.clone());
+                    self.plan.refs.learn(slot, Some(&current.id));
+                    if resolved_route.as_ref().is_none_or(|r| !current.sends(r)) {
+                        let action = Action::UpdateQueueIntegration {
+                            id: current.id.clone(),
+                            route: route.clone(),
+                        };
+                        self.plan
+                            .gated(gate, Verb::Update, Part::ApiIntegration, &current.id, detail, action);
+                    }
+                }
+                None => {
+                    let action = Action::CreateQueueIntegration {
+                        slot,
+                        route: route.clone(),
+                    };
+                    self.plan
+                        .gated(gate, Verb::Create, Part::ApiIntegration, route.key(), detail, action);
+                }
+            }
+            self.http_routes(gate, details, &keys, slot, keep.is_some());
+            all_keys.extend(keys);
+        }
+
+        for stray in details.routes.iter().filter(|r| !all_keys.contains(&r.key)) {
+            self.plan.gated(
+                gate,
+                Verb::Delete,
+                Part::ApiRoute,
+                &stray.key,
+                "not in spec",
+                Action::DeleteRoute(stray.id.clone()),
+            );
+        }
+        // Once no route of ours points at them (the routes above moved first).
+        for extra in details.integrations.iter().filter(|i| !claimed.contains(&i.id)) {
+            self.plan.gated(
+                gate,
+                Verb::Delete,
+                Part::ApiIntegration,
+                &extra.id,
+                "not in use",
+                Action::DeleteHttpIntegration(extra.id.clone()),
+            );
+        }
+    }
+
+    /// The routes `keys`, each to the integration known as `integration` (`kept`:
+    /// an observed one).
+    fn http_routes(
+        &mut self,
+        gate: Gate,
+        details: &http_api::ObservedDetails,
+        keys: &[String],
+        integration: Slot,
+        kept: bool,
+    ) {
+        let target = self
+            .refs()
+            .slot(integration)
+            .filter(|_| kept)
+            .map(http_api::route_target);
+        for key in keys {
+            match details.routes.iter().find(|r| &r.key == key) {
+                Some(route) if route.target.is_some() && route.target == target => {}
+                Some(route) => self.plan.gated(
+                    gate,
+                    Verb::Update,
+                    Part::ApiRoute,
+                    key,
+                    "to the integration",
+                    Action::PointRoute {
+                        id: route.id.clone(),
+                        integration,
+                    },
+                ),
+                None => self.plan.gated(
+                    gate,
+                    Verb::Create,
+                    Part::ApiRoute,
+                    key,
+                    "to the integration",
+                    Action::CreateRoute {
+                        key: key.clone(),
+                        integration,
+                    },
+                ),
+            }
+        }
+    }
+
+    /// API Gateway's role once no queue route of a live stack needs it, after the API
+    /// has stopped using it (teardown deletes every role in `last_deletes`).
+    fn retire_api_gateway_role(&mut self) {
+        let wanted = self.desired.role(iam::RoleKind::ApiGateway).is_some();
+        if wanted || self.desired.groups.is_empty() {
+            return;
+        }
+        if let Some(Some(role)) = self.observed.roles.get(&iam::RoleKind::ApiGateway) {
+            self.plan.gated(
+                Gate::Settled,
+                Verb::Delete,
+                Part::IamRole,
+                &role.name,
+                "no queue route uses it",
+                Action::DeleteRole(role.name.clone()),
+            );
+        }
+    }
+
     // ------------------------------------------------------------ custom domain
 
     /// Our domain names the spec does not name (renamed, removed, or teardown).
     fn domain_deletes(&mut self) {
         let wanted = self.desired.domain.as_ref().map(|d| d.name.as_str());
+        // Our records first: they point at the domains that go next.
+        let wanted_record = self.desired.dns.as_ref().map(|r| r.name.as_str());
+        for record in self.observed.records.read().into_iter().flatten() {
+            if record.ours && Some(record.name.as_str()) != wanted_record {
+                self.plan.step(
+                    Verb::Delete,
+                    Part::DnsRecord,
+                    &record.name,
+                    format!("alias and ownership record in {}", record.zone_id),
+                    Action::DeleteRecord(record.clone()),
+                );
+            }
+        }
         for (flavor, current) in self.observed.domains.read().into_iter().flatten() {
             if Some(current.name.as_str()) != wanted {
                 self.plan.step(
@@ -1471,6 +1714,38 @@ impl Differ<'_> {
                     domain: wanted.name.clone(),
                     id: stray.id.clone(),
                 },
+            );
+        }
+        Ok(())
+    }
+
+    /// The domain's alias record in the spec's zone, with its ownership record. A name
+    /// someone else's records hold stops the pass before anything is written there.
+    fn dns(&mut self) -> Result<(), ()> {
+        let (Some(wanted), Some(records)) = (&self.desired.dns, self.observed.records.read()) else {
+            return Ok(());
+        };
+        let current = records.iter().find(|r| r.name == wanted.name);
+        if let Some(current) = current.filter(|r| !r.ours) {
+            let message = format!(
+                "{} already has records in hosted zone {} that are not this resource's (no TXT record {} naming it): remove them or leave DNS to yourself (omit hostedZoneId)",
+                wanted.name,
+                wanted.zone_id,
+                crate::aws::dns::owner_name(&current.name)
+            );
+            return self.stuck(Part::DnsRecord, "DnsRecordTaken", message);
+        }
+        let resolved = wanted.try_map(|id| self.refs().get(id));
+        let in_place = current.zip(resolved.as_ref()).is_some_and(|(c, w)| c.points_at(w));
+        if !in_place {
+            let target = self.refs().show(&Id::Of(Slot::DomainTarget));
+            let verb = if current.is_some() { Verb::Update } else { Verb::Create };
+            self.plan.step(
+                verb,
+                Part::DnsRecord,
+                &wanted.name,
+                format!("alias A → {target} in {}", wanted.zone_id),
+                Action::UpsertRecord(wanted.clone()),
             );
         }
         Ok(())
@@ -1608,6 +1883,45 @@ impl Link {
 }
 
 /// Our links but `keep`.
+/// The integration that serves the routes `keys`, among those not `claimed`: one as
+/// wanted that they route to, else one as wanted no other route uses (a create whose
+/// answer was lost), else the one they route to, else one of the same kind no other
+/// route uses, changed in place.
+fn choose_integration<'o>(
+    details: &'o http_api::ObservedDetails,
+    keys: &[String],
+    claimed: &[String],
+    as_wanted: impl Fn(&http_api::ObservedIntegration) -> bool,
+    same_kind: impl Fn(&http_api::ObservedIntegration) -> bool,
+) -> Option<&'o http_api::ObservedIntegration> {
+    let routed = |i: &http_api::ObservedIntegration| {
+        let target = http_api::route_target(&i.id);
+        details
+            .routes
+            .iter()
+            .any(|r| keys.contains(&r.key) && r.target.as_deref() == Some(target.as_str()))
+    };
+    // Another route's integration (routes to one queue have equal ones) is not taken.
+    let routed_elsewhere = |i: &http_api::ObservedIntegration| {
+        let target = http_api::route_target(&i.id);
+        details
+            .routes
+            .iter()
+            .any(|r| !keys.contains(&r.key) && r.target.as_deref() == Some(target.as_str()))
+    };
+    let free: Vec<&http_api::ObservedIntegration> = details
+        .integrations
+        .iter()
+        .filter(|i| !claimed.contains(&i.id))
+        .collect();
+    free.iter()
+        .find(|i| as_wanted(i) && routed(i))
+        .or_else(|| free.iter().find(|i| as_wanted(i) && !routed_elsewhere(i)))
+        .or_else(|| free.iter().find(|i| routed(i)))
+        .or_else(|| free.iter().find(|i| same_kind(i) && !routed_elsewhere(i)))
+        .copied()
+}
+
 fn others(ours: &[Link], keep: Option<&Link>) -> Vec<Link> {
     ours.iter()
         .filter(|l| Some(&l.id) != keep.map(|k| &k.id))

@@ -18,6 +18,7 @@ const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/papi-tg/1
 const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/papi-lb/1";
 const TD: &str = "arn:aws:ecs:eu-west-1:1:task-definition/papi-family:1";
 const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/papi-lb/1/2";
+const APIGW_ROLE: &str = "arn:aws:iam::1:role/privateapi/apigw";
 
 fn spec() -> PrivateApiSpec {
     serde_norway::from_str(
@@ -46,6 +47,7 @@ fn ids() -> Refs {
     }
     refs.set(Slot::Role(RoleKind::Execution), "arn:aws:iam::1:role/exec");
     refs.set(Slot::Role(RoleKind::Task), "arn:aws:iam::1:role/task");
+    refs.set(Slot::Role(RoleKind::ApiGateway), APIGW_ROLE);
     refs.set(Slot::TargetGroup, TG);
     refs.set(Slot::LoadBalancer, LB);
     refs.set(Slot::LoadBalancerDns, "internal-papi.elb.example");
@@ -178,18 +180,43 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
 }
 
 fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedStack {
+    use crate::aws::rest_api::{ObservedMethod, ObservedRouteResource};
     let [(_, root), (_, proxy)] = api.integrations();
     let resource = |id: &str, integration| ObservedResource {
         id: id.into(),
         has_any_method: true,
         integration: Some(integration),
     };
+    let mut routes: BTreeMap<String, ObservedRouteResource> = queue_route::resource_paths(&api.routes)
+        .into_iter()
+        .map(|path| {
+            let id = format!("res{path}");
+            (
+                path,
+                ObservedRouteResource {
+                    id,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    for route in &api.routes {
+        let method = ObservedMethod {
+            integration: Some(rest_api::route_integration(route)),
+            method_response: true,
+            integration_response: true,
+        };
+        if let Some(resource) = routes.get_mut(&route.path) {
+            resource.methods.insert(route.method.into(), method);
+        }
+    }
     ObservedStack {
         rest_apis: Seen::Read(vec!["api-1".into()]),
         api: Seen::Read(Some(ObservedApi {
             id: "api-1".into(),
             root: Some(resource("root", root)),
             proxy: Some(resource("proxy", proxy)),
+            routes,
             stages: Vec::new(),
         })),
         stages: Seen::Read(vec![ObservedStage {
@@ -208,34 +235,63 @@ fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedSt
 
 fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
     use crate::aws::http_api::{ObservedDetails, ObservedIntegration, ObservedRoute};
+    let proxy = ObservedIntegration {
+        id: "int-1".into(),
+        kind: "HTTP_PROXY".into(),
+        method: "ANY".into(),
+        connection_type: "VPC_LINK".into(),
+        connection_id: api.integration.connection_id.clone(),
+        uri: api.integration.uri.clone(),
+        payload_format: "1.0".into(),
+        server_name: api.integration.server_name.clone(),
+        subtype: None,
+        credentials: None,
+        request_parameters: BTreeMap::new(),
+    };
+    let mut integrations = vec![proxy];
+    let mut routes: Vec<ObservedRoute> = http_api::ROUTE_KEYS
+        .iter()
+        .map(|key| ObservedRoute {
+            id: format!("route {key}"),
+            key: (*key).into(),
+            target: Some("integrations/int-1".into()),
+        })
+        .collect();
+    for (i, route) in api.routes.iter().enumerate() {
+        let id = format!("int-q{i}");
+        integrations.push(sending(&id, route));
+        routes.push(ObservedRoute {
+            id: format!("route {}", route.key()),
+            key: route.key(),
+            target: Some(format!("integrations/{id}")),
+        });
+    }
     ObservedStack {
         http_apis: Seen::Read(vec!["http-1".into()]),
-        http_details: Seen::Read(Some(ObservedDetails {
-            integrations: vec![ObservedIntegration {
-                id: "int-1".into(),
-                kind: "HTTP_PROXY".into(),
-                method: "ANY".into(),
-                connection_type: "VPC_LINK".into(),
-                connection_id: api.integration.connection_id.clone(),
-                uri: api.integration.uri.clone(),
-                payload_format: "1.0".into(),
-                server_name: api.integration.server_name.clone(),
-            }],
-            routes: http_api::ROUTE_KEYS
-                .iter()
-                .map(|key| ObservedRoute {
-                    id: format!("route {key}"),
-                    key: (*key).into(),
-                    target: Some("integrations/int-1".into()),
-                })
-                .collect(),
-        })),
+        http_details: Seen::Read(Some(ObservedDetails { integrations, routes })),
         http_stages: Seen::Read(vec![http_api::ObservedStage {
             name: "$default".into(),
             auto_deploy: true,
             throttle: api.throttle,
         }]),
         ..stack
+    }
+}
+
+/// A queue route's integration as AWS holds it.
+fn sending(id: &str, route: &QueueRoute) -> http_api::ObservedIntegration {
+    http_api::ObservedIntegration {
+        id: id.into(),
+        kind: "AWS_PROXY".into(),
+        method: String::new(),
+        connection_type: "INTERNET".into(),
+        connection_id: String::new(),
+        uri: String::new(),
+        payload_format: "1.0".into(),
+        server_name: None,
+        subtype: Some(http_api::SEND_MESSAGE.into()),
+        credentials: Some(route.role.clone()),
+        request_parameters: http_api::queue_parameters(route),
     }
 }
 
@@ -886,6 +942,7 @@ fn domain_spec() -> PrivateApiSpec {
         name: "api.example.com".into(),
         certificate_arn: "arn:aws:acm:eu-west-1:1:certificate/x".into(),
         base_path: "v1".into(),
+        hosted_zone_id: None,
     });
     s
 }
@@ -972,5 +1029,320 @@ fn teardown_deletes_the_domain_before_the_api() {
     assert_eq!(
         verbs_and_parts(&first)[..2],
         [(Verb::Delete, Part::DomainName), (Verb::Delete, Part::RestApi)]
+    );
+}
+
+// ------------------------------------------------------------ queue routes
+
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:orders";
+
+fn with_routes(mut s: PrivateApiSpec) -> PrivateApiSpec {
+    s.api.routes = serde_norway::from_str(&format!(
+        "- {{method: POST, path: /orders, sqs: {{queueArn: {QUEUE}}}}}\n- {{method: PUT, path: /orders/bulk, sqs: {{queueArn: {QUEUE}}}}}"
+    ))
+    .expect("routes parse");
+    s
+}
+
+/// With the API Gateway role the routes need, as AWS holds it.
+fn with_api_gateway_role(d: &DesiredStack, mut observed: ObservedStack) -> ObservedStack {
+    let role = d.role(RoleKind::ApiGateway).expect("the routes' role");
+    observed.roles.insert(
+        RoleKind::ApiGateway,
+        Some(ObservedRole {
+            name: role.name.clone(),
+            arn: APIGW_ROLE.into(),
+            managed_policies: Vec::new(),
+            inline_policies: role.inline_policies.keys().cloned().collect(),
+        }),
+    );
+    observed
+}
+
+#[test]
+fn queue_routes_in_sync_need_no_step() {
+    for s in [with_routes(spec()), with_routes(http_spec())] {
+        let d = desired(&s, &["subnet-a", "subnet-b"]);
+        let policy = &some(&d.role(RoleKind::ApiGateway).cloned()).inline_policies;
+        assert!(
+            policy
+                .values()
+                .all(|doc| doc.contains("sqs:SendMessage") && doc.contains(QUEUE)),
+            "{policy:?}"
+        );
+        let plan = diff(&d, &with_api_gateway_role(&d, in_sync(&d)));
+        assert_eq!(steps(&plan), [], "{:?}", s.api.api_type);
+    }
+}
+
+#[test]
+fn a_route_added_to_a_live_rest_api_is_built_parents_first_then_redeployed() {
+    let before = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let after = desired(&with_routes(spec()), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&before);
+    observed.roles.insert(RoleKind::ApiGateway, None);
+    let plan = diff(&after, &observed);
+    let names: Vec<(Verb, Part, String)> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            (
+                s.change.verb,
+                s.change.part,
+                format!("{} {}", s.change.name, s.change.detail),
+            )
+        })
+        .collect();
+    use Part::*;
+    use Verb::*;
+    let expected: Vec<(Verb, Part, &str)> = vec![
+        (Create, IamRole, ""),
+        (Update, IamRole, ""),
+        (Create, ApiResource, "/orders "),
+        (Create, ApiResource, "/orders/bulk "),
+        (Create, ApiMethod, "POST /orders "),
+        (Create, ApiMethod, "POST /orders 200 response"),
+        (
+            Update,
+            ApiIntegration,
+            "POST /orders SQS SendMessage to arn:aws:sqs:eu-west-1:123456789012:orders",
+        ),
+        (Create, ApiIntegration, "POST /orders 200 response"),
+        (Create, ApiMethod, "PUT /orders/bulk "),
+        (Create, ApiMethod, "PUT /orders/bulk 200 response"),
+        (
+            Update,
+            ApiIntegration,
+            "PUT /orders/bulk SQS SendMessage to arn:aws:sqs:eu-west-1:123456789012:orders",
+        ),
+        (Create, ApiIntegration, "PUT /orders/bulk 200 response"),
+        (Create, ApiDeployment, ""),
+        (Update, ApiStage, ""),
+        (Delete, ApiDeployment, ""),
+    ];
+    assert_eq!(names.len(), expected.len(), "{names:#?}");
+    for ((verb, part, text), (want_verb, want_part, want)) in names.iter().zip(&expected) {
+        assert_eq!((verb, part), (want_verb, want_part), "{names:#?}");
+        if matches!(part, ApiResource | ApiMethod | ApiIntegration) {
+            assert_eq!(text, want, "{names:#?}");
+        }
+    }
+    // /orders/bulk hangs below /orders, made in the same pass.
+    let bulk = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::CreateRouteResource { parent, path_part, .. } if path_part == "bulk" => Some(parent.clone()),
+            _ => None,
+        })
+        .expect("bulk resource");
+    assert_eq!(bulk, Id::Of(Slot::RouteResource(0)));
+}
+
+#[test]
+fn a_route_removed_goes_with_its_resources_then_its_role() {
+    let with = desired(&with_routes(spec()), &["subnet-a", "subnet-b"]);
+    let without = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let observed = with_api_gateway_role(&with, in_sync(&with));
+    let plan = diff(&without, &observed);
+    let deletes: Vec<(Part, String)> = plan
+        .steps
+        .iter()
+        .filter(|s| s.change.verb == Verb::Delete)
+        .map(|s| (s.change.part, s.change.name.clone()))
+        .collect();
+    // Only the topmost resource: AWS deletes what is below it.
+    assert_eq!(
+        deletes,
+        [
+            (Part::ApiResource, "/orders".to_owned()),
+            (Part::ApiDeployment, "d-1".to_owned()),
+            (Part::IamRole, some(&with.role(RoleKind::ApiGateway).cloned()).name),
+        ],
+        "{:#?}",
+        plan.steps
+    );
+    let position = |part| plan.steps.iter().position(|s| s.change.part == part);
+    assert!(
+        position(Part::ApiStage) < position(Part::IamRole),
+        "the stage moves before the role goes"
+    );
+}
+
+#[test]
+fn a_changed_method_replaces_the_method_on_the_same_resource() {
+    let before = desired(&with_routes(spec()), &["subnet-a", "subnet-b"]);
+    let mut changed = with_routes(spec());
+    changed.api.routes[0].method = crate::crd::RouteMethod::Any;
+    let after = desired(&changed, &["subnet-a", "subnet-b"]);
+    let plan = diff(&after, &with_api_gateway_role(&before, in_sync(&before)));
+    let parts: Vec<(Verb, Part, String)> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.change.part, Part::ApiMethod | Part::ApiResource))
+        .map(|s| (s.change.verb, s.change.part, s.change.name.clone()))
+        .collect();
+    assert!(
+        parts.contains(&(Verb::Create, Part::ApiMethod, "ANY /orders".into())),
+        "{parts:?}"
+    );
+    assert!(
+        parts.contains(&(Verb::Delete, Part::ApiMethod, "POST /orders".into())),
+        "{parts:?}"
+    );
+    assert!(
+        !parts.iter().any(|(_, part, _)| *part == Part::ApiResource),
+        "{parts:?}"
+    );
+}
+
+#[test]
+fn an_http_queue_route_gets_its_own_integration_and_a_lost_create_is_adopted() {
+    let s = with_routes(http_spec());
+    let d = desired(&s, &["subnet-a", "subnet-b"]);
+    let before = desired(&http_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = with_api_gateway_role(&d, in_sync(&before));
+    let plan = diff(&d, &observed);
+    let made: Vec<(Part, String)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.change.part, s.change.name.clone()))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            (Part::ApiIntegration, "POST /orders".to_owned()),
+            (Part::ApiRoute, "POST /orders".to_owned()),
+            (Part::ApiIntegration, "PUT /orders/bulk".to_owned()),
+            (Part::ApiRoute, "PUT /orders/bulk".to_owned()),
+        ]
+    );
+    // The first CreateIntegration's answer was lost: the next pass routes to it.
+    let route = d.http_api.as_ref().expect("http api").routes[0]
+        .try_map(|_| Some(APIGW_ROLE.to_owned()))
+        .expect("role");
+    if let Seen::Read(Some(details)) = &mut observed.http_details {
+        details.integrations.push(sending("lost", &route));
+    }
+    let plan = diff(&d, &observed);
+    assert!(
+        plan.steps.iter().any(|s| s.action
+            == Action::CreateRoute {
+                key: "POST /orders".into(),
+                integration: Slot::QueueIntegration(0)
+            }),
+        "{:#?}",
+        plan.steps
+    );
+    assert_eq!(plan.refs.slot(Slot::QueueIntegration(0)), Some("lost"));
+    let creates = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::CreateQueueIntegration { .. }))
+        .count();
+    assert_eq!(creates, 1, "only the second route's integration is new");
+}
+
+// ------------------------------------------------------------ Route 53 records
+
+fn dns_spec() -> PrivateApiSpec {
+    let mut s = domain_spec();
+    if let Some(d) = &mut s.api.domain {
+        d.hosted_zone_id = Some("ZONE1".into());
+    }
+    s
+}
+
+fn record(name: &str, owner: Option<&str>, ours: bool) -> crate::aws::dns::ObservedRecord {
+    crate::aws::dns::ObservedRecord {
+        zone_id: "ZONE1".into(),
+        name: name.into(),
+        alias: Some(("d-1.execute-api.eu-west-1.amazonaws.com.".into(), "Z1".into())),
+        plain_a: false,
+        owner: owner.map(crate::aws::dns::owner_value),
+        ours,
+    }
+}
+
+#[test]
+fn the_domain_s_alias_record_is_written_once_and_then_left_alone() {
+    let d = desired(&dns_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = with_domain(&d, in_sync(&d));
+    observed.records = Seen::Read(Vec::new());
+    let plan = diff(&d, &observed);
+    assert_eq!(
+        steps(&plan),
+        [(
+            Verb::Create,
+            Part::DnsRecord,
+            "alias A → d-1.execute-api.eu-west-1.amazonaws.com in ZONE1".to_owned()
+        )]
+    );
+    observed.records = Seen::Read(vec![record("api.example.com", Some("uid-1"), true)]);
+    assert_eq!(steps(&diff(&d, &observed)), []);
+    // Pointed elsewhere behind our back: pointed back.
+    let mut moved = record("api.example.com", Some("uid-1"), true);
+    moved.alias = Some(("elsewhere.example.com.".into(), "Z9".into()));
+    observed.records = Seen::Read(vec![moved]);
+    assert_eq!(verbs_and_parts(&diff(&d, &observed)), [(Verb::Update, Part::DnsRecord)]);
+}
+
+#[test]
+fn someone_else_s_record_stalls_the_pass_without_a_write_to_the_zone() {
+    let d = desired(&dns_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = with_domain(&d, in_sync(&d));
+    for foreign in [
+        record("api.example.com", None, false),
+        record("api.example.com", Some("uid-2"), false),
+    ] {
+        observed.records = Seen::Read(vec![foreign]);
+        let plan = diff(&d, &observed);
+        let stuck = plan.stuck.as_ref().expect("stuck");
+        assert_eq!((stuck.part, stuck.reason), (Part::DnsRecord, "DnsRecordTaken"));
+        assert!(
+            stuck.message.contains("_privateapi.api.example.com"),
+            "{}",
+            stuck.message
+        );
+        assert!(!plan.steps.iter().any(|s| s.change.part == Part::DnsRecord));
+    }
+}
+
+#[test]
+fn our_records_go_before_their_domain_and_a_renamed_domain_s_record_with_it() {
+    let d = desired(&dns_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = with_domain(&d, in_sync(&d));
+    observed.records = Seen::Read(vec![record("api.example.com", Some("uid-1"), true)]);
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    let teardown = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(
+        verbs_and_parts(&teardown)[..3],
+        [
+            (Verb::Delete, Part::DnsRecord),
+            (Verb::Delete, Part::DomainName),
+            (Verb::Delete, Part::RestApi)
+        ]
+    );
+    let mut renamed = dns_spec();
+    if let Some(domain) = &mut renamed.api.domain {
+        domain.name = "new.example.com".into();
+    }
+    let r = desired(&renamed, &["subnet-a", "subnet-b"]);
+    let mut observed = with_domain(&d, in_sync(&d));
+    observed.records = Seen::Read(vec![record("api.example.com", Some("uid-1"), true)]);
+    let plan = diff(&r, &observed);
+    let dns: Vec<(Verb, String)> = plan
+        .steps
+        .iter()
+        .filter(|s| s.change.part == Part::DnsRecord)
+        .map(|s| (s.change.verb, s.change.name.clone()))
+        .collect();
+    assert_eq!(
+        dns,
+        [
+            (Verb::Delete, "api.example.com".to_owned()),
+            (Verb::Create, "new.example.com".to_owned())
+        ]
     );
 }

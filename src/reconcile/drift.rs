@@ -100,6 +100,7 @@ pub fn probes(spec: &PrivateApiSpec) -> Vec<Probe> {
     let roles = [
         spec.service.execution_role_arn.is_none(),
         spec.service.task_role_arn.is_none(),
+        spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none()),
     ]
     .into_iter()
     .filter(|made| *made)
@@ -162,6 +163,7 @@ fn recorded(ids: &ResourceIds, desired: &DesiredStack) -> Refs {
         (Slot::Cluster, &ids.cluster_arn),
         (Slot::Role(iam::RoleKind::Execution), &ids.execution_role_arn),
         (Slot::Role(iam::RoleKind::Task), &ids.task_role_arn),
+        (Slot::Role(iam::RoleKind::ApiGateway), &ids.api_gateway_role_arn),
     ] {
         refs.learn(slot, id.as_deref());
     }

@@ -5,7 +5,7 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, domain, ecs, elb, http_api, iam, rest_api, vpc_link, vpc_link_v1};
+use crate::aws::{Aws, dns, domain, ecs, elb, http_api, iam, rest_api, vpc_link, vpc_link_v1};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
@@ -59,7 +59,9 @@ pub async fn execute(aws: &Aws, mode: Mode, plan: Plan) -> Result<Executed> {
             if_not_yet,
             ..
         } = step;
-        match perform(aws, &action, &mut run.refs, &mut change).await {
+        // On the heap: one call's future per kind of part, and the largest of them
+        // overflowed a 2 MiB thread's stack in debug builds.
+        match Box::pin(perform(aws, &action, &mut run.refs, &mut change)).await {
             Ok(learned) => {
                 if let Some(state) = learned {
                     new_link = Some(state);
@@ -139,7 +141,64 @@ fn resolve<T>(refs: &Refs, try_map: impl FnOnce(&mut dyn FnMut(&Id) -> Option<St
 }
 
 /// Makes one call. Returns the state of a VPC link it created.
+///
+/// Each family of calls is its own future, on the heap: one async fn over every kind
+/// of call had a poll frame of a megabyte in debug builds (a stack slot per arm).
 async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<Option<LinkState>> {
+    match action {
+        Action::CreateRestApi(..)
+        | Action::DeleteRestApi(..)
+        | Action::CreateProxyResource
+        | Action::CreateRouteResource { .. }
+        | Action::PutMethod { .. }
+        | Action::PutMethodResponse { .. }
+        | Action::PutRouteIntegration { .. }
+        | Action::PutIntegrationResponse { .. }
+        | Action::DeleteApiResource(..)
+        | Action::DeleteApiMethod { .. }
+        | Action::PutIntegration { .. }
+        | Action::CreateDeployment(..)
+        | Action::CreateStage(..)
+        | Action::PointStage(..)
+        | Action::SetThrottle { .. }
+        | Action::DeleteStage(..)
+        | Action::DeleteDeployment(..) => {
+            Box::pin(perform_rest_api(aws, action, refs, change)).await?;
+            Ok(None)
+        }
+        Action::CreateHttpApi(..)
+        | Action::DeleteHttpApi(..)
+        | Action::CreateHttpIntegration(..)
+        | Action::UpdateHttpIntegration { .. }
+        | Action::DeleteHttpIntegration(..)
+        | Action::CreateQueueIntegration { .. }
+        | Action::UpdateQueueIntegration { .. }
+        | Action::CreateRoute { .. }
+        | Action::PointRoute { .. }
+        | Action::DeleteRoute(..)
+        | Action::CreateHttpStage(..)
+        | Action::UpdateHttpStage(..) => {
+            Box::pin(perform_http_api(aws, action, refs, change)).await?;
+            Ok(None)
+        }
+        Action::CreateDomain(..)
+        | Action::SetDomainCertificate(..)
+        | Action::DeleteDomain { .. }
+        | Action::CreateMapping(..)
+        | Action::PointMapping { .. }
+        | Action::DeleteMapping { .. }
+        | Action::UpsertRecord(..)
+        | Action::DeleteRecord(..) => {
+            Box::pin(perform_domain(aws, action, refs, change)).await?;
+            Ok(None)
+        }
+        Action::Recheck => Ok(None),
+        _ => Box::pin(perform_stack(aws, action, refs, change)).await,
+    }
+}
+
+/// Security groups, roles, the cluster, load balancing, VPC links and the service.
+async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<Option<LinkState>> {
     match action {
         Action::CreateGroup { vpc_id, group } => {
             let id = security_group::create(aws, vpc_id, group).await?;
@@ -223,6 +282,13 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         }
         Action::UpdateService(service) => ecs::update_service(aws, &resolve(refs, |f| service.try_map(f))?).await?,
         Action::DeleteService { cluster, name } => ecs::delete_service(aws, cluster, name).await?,
+        other => return Err(misrouted(other)),
+    }
+    Ok(None)
+}
+
+async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
+    match action {
         Action::CreateRestApi(api) => {
             let (id, fresh) = rest_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
             refs.set(Slot::RestApi, &id);
@@ -239,12 +305,43 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         Action::DeleteRestApi(id) => rest_api::delete(aws, id).await?,
         Action::CreateProxyResource => {
             let (api, root) = (need_slot(refs, Slot::RestApi)?, need_slot(refs, Slot::RootResource)?);
-            let id = rest_api::create_proxy_resource(aws, &api, &root).await?;
+            let id = rest_api::create_resource(aws, &api, &root, "{proxy+}").await?;
             refs.set(Slot::ProxyResource, id);
         }
-        Action::PutMethod { resource, proxy } => {
+        Action::CreateRouteResource {
+            parent,
+            path_part,
+            slot,
+        } => {
             let api = need_slot(refs, Slot::RestApi)?;
-            rest_api::put_method(aws, &api, &need(refs, resource)?, *proxy).await?;
+            let id = rest_api::create_resource(aws, &api, &need(refs, parent)?, path_part).await?;
+            refs.set(*slot, id);
+        }
+        Action::PutMethod {
+            resource,
+            method,
+            proxy,
+        } => {
+            let api = need_slot(refs, Slot::RestApi)?;
+            rest_api::put_method(aws, &api, &need(refs, resource)?, method, *proxy).await?;
+        }
+        Action::PutMethodResponse { resource, method } => {
+            let api = need_slot(refs, Slot::RestApi)?;
+            rest_api::put_method_response(aws, &api, &need(refs, resource)?, method).await?;
+        }
+        Action::PutRouteIntegration { resource, route } => {
+            let wanted = resolve(refs, |f| route.try_map(f))?;
+            let api = need_slot(refs, Slot::RestApi)?;
+            let integration = rest_api::route_integration(&wanted);
+            rest_api::put_integration(aws, &api, &need(refs, resource)?, wanted.method, &integration).await?;
+        }
+        Action::PutIntegrationResponse { resource, method } => {
+            let api = need_slot(refs, Slot::RestApi)?;
+            rest_api::put_integration_response(aws, &api, &need(refs, resource)?, method).await?;
+        }
+        Action::DeleteApiResource(id) => rest_api::delete_resource(aws, &need_slot(refs, Slot::RestApi)?, id).await?,
+        Action::DeleteApiMethod { resource, method } => {
+            rest_api::delete_method(aws, &need_slot(refs, Slot::RestApi)?, resource, method).await?
         }
         Action::PutIntegration { resource, path, api } => {
             let wanted = resolve(refs, |f| api.try_map(f))?;
@@ -260,7 +357,7 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
                 "HTTP_PROXY via VPC link {} to {}",
                 integration.connection_id, integration.uri
             );
-            rest_api::put_integration(aws, &id, &need(refs, resource)?, integration).await?;
+            rest_api::put_integration(aws, &id, &need(refs, resource)?, "ANY", integration).await?;
         }
         Action::CreateDeployment(api) => {
             let shape = resolve(refs, |f| api.try_map(f))?.shape();
@@ -286,6 +383,13 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         }
         Action::DeleteStage(stage) => rest_api::delete_stage(aws, &need_slot(refs, Slot::RestApi)?, stage).await?,
         Action::DeleteDeployment(id) => rest_api::delete_deployment(aws, &need_slot(refs, Slot::RestApi)?, id).await?,
+        other => return Err(misrouted(other)),
+    }
+    Ok(())
+}
+
+async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
+    match action {
         Action::CreateHttpApi(api) => {
             let id = http_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
             refs.set(Slot::HttpApi, id);
@@ -306,12 +410,22 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         Action::DeleteHttpIntegration(id) => {
             http_api::delete_integration(aws, &need_slot(refs, Slot::HttpApi)?, id).await?
         }
-        Action::CreateRoute(key) => {
-            let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, Slot::HttpIntegration)?);
+        Action::CreateQueueIntegration { slot, route } => {
+            let wanted = resolve(refs, |f| route.try_map(f))?;
+            let id = http_api::create_queue_integration(aws, &need_slot(refs, Slot::HttpApi)?, &wanted).await?;
+            change.name = id.clone();
+            refs.set(*slot, id);
+        }
+        Action::UpdateQueueIntegration { id, route } => {
+            let wanted = resolve(refs, |f| route.try_map(f))?;
+            http_api::update_queue_integration(aws, &need_slot(refs, Slot::HttpApi)?, id, &wanted).await?;
+        }
+        Action::CreateRoute { key, integration } => {
+            let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, *integration)?);
             http_api::create_route(aws, &api, key, &integration).await?;
         }
-        Action::PointRoute { id } => {
-            let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, Slot::HttpIntegration)?);
+        Action::PointRoute { id, integration } => {
+            let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, *integration)?);
             http_api::point_route(aws, &api, id, &integration).await?;
         }
         Action::DeleteRoute(id) => http_api::delete_route(aws, &need_slot(refs, Slot::HttpApi)?, id).await?,
@@ -322,6 +436,13 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         Action::UpdateHttpStage(throttle) => {
             http_api::update_stage(aws, &need_slot(refs, Slot::HttpApi)?, *throttle).await?
         }
+        other => return Err(misrouted(other)),
+    }
+    Ok(())
+}
+
+async fn perform_domain(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
+    match action {
         Action::CreateDomain(d) => {
             let (target, zone) = domain::create(aws, &resolve_domain(refs, d)?).await?;
             refs.set(Slot::DomainTarget, target);
@@ -344,9 +465,16 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             domain: name,
             id,
         } => domain::delete_mapping(aws, *flavor, name, id).await?,
-        Action::Recheck => {}
+        Action::UpsertRecord(record) => dns::upsert(aws, &resolve(refs, |f| record.try_map(f))?).await?,
+        Action::DeleteRecord(record) => dns::delete(aws, record).await?,
+        other => return Err(misrouted(other)),
     }
-    Ok(None)
+    Ok(())
+}
+
+/// A step handed to the wrong family of calls: a bug in `perform`, said as such.
+fn misrouted(action: &Action) -> Error {
+    Error::Unresolved(format!("the call family of {action:?}"))
 }
 
 /// The domain as the domain calls need it: they do not name the API, which may not

@@ -199,6 +199,8 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         task_definition_arn: known(Slot::TaskDefinition),
         execution_role_arn: execute::role_arn(refs, &svc.execution_role_arn, crate::aws::iam::RoleKind::Execution),
         task_role_arn: execute::role_arn(refs, &svc.task_role_arn, crate::aws::iam::RoleKind::Task),
+        api_gateway_role_arn: known(Slot::Role(crate::aws::iam::RoleKind::ApiGateway))
+            .filter(|_| spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none())),
         security_group_ids: execute::group_ids(refs),
         integration_host,
         subnet_ids: subnets,
@@ -233,20 +235,25 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
 /// operator is refused before any AWS call: its policy has no IAM writes.
 fn roles_allowed(roles: &crate::aws::RoleSettings, spec: &PrivateApiSpec) -> Result<()> {
     let svc = &spec.service;
-    let missing: Vec<&str> = [
-        ("executionRoleArn", &svc.execution_role_arn),
-        ("taskRoleArn", &svc.task_role_arn),
+    let mut missing: Vec<String> = [
+        ("service.executionRoleArn", &svc.execution_role_arn),
+        ("service.taskRoleArn", &svc.task_role_arn),
     ]
     .into_iter()
     .filter(|(_, given)| given.is_none())
-    .map(|(field, _)| field)
+    .map(|(field, _)| field.to_owned())
     .collect();
+    missing.extend(
+        (spec.api.routes.iter().enumerate())
+            .filter(|(_, route)| route.sqs.role_arn.is_none())
+            .map(|(i, _)| format!("api.routes[{i}].sqs.roleArn")),
+    );
     if !roles.creation_disabled || missing.is_empty() {
         return Ok(());
     }
     Err(Error::RoleCreationDisabled(format!(
-        "this operator creates no IAM roles (--no-role-creation): set spec.service.{}",
-        missing.join(" and spec.service.")
+        "this operator creates no IAM roles (--no-role-creation): set spec.{}",
+        missing.join(" and spec.")
     )))
 }
 
@@ -276,7 +283,8 @@ impl TeardownOutcome {
 pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<TeardownOutcome> {
     let spec_cluster = spec.service.cluster.as_ref().map(|c| c.name.as_str());
     let everything = mode == Mode::Plan;
-    let mut observed = Box::pin(observe::for_teardown(aws, owner, spec_cluster)).await?;
+    let dns_zone = spec.api.domain.as_ref().and_then(|d| d.hosted_zone_id.as_deref());
+    let mut observed = Box::pin(observe::for_teardown(aws, owner, spec_cluster, dns_zone)).await?;
     Box::pin(observe::rest_for_teardown(aws, owner, &mut observed, everything)).await?;
     let plan = match mode {
         Mode::Plan => diff::diff_destroy(&observed),

@@ -29,6 +29,7 @@ pub enum Part {
     ApiRoute,
     DomainName,
     ApiMapping,
+    DnsRecord,
 }
 
 impl Part {
@@ -53,6 +54,7 @@ impl Part {
             Part::ApiRoute => "ApiRoute",
             Part::DomainName => "DomainName",
             Part::ApiMapping => "ApiMapping",
+            Part::DnsRecord => "DnsRecord",
         }
     }
 
@@ -74,7 +76,8 @@ impl Part {
             | Part::HttpApi
             | Part::ApiRoute
             | Part::DomainName
-            | Part::ApiMapping => Condition::Api,
+            | Part::ApiMapping
+            | Part::DnsRecord => Condition::Api,
         }
     }
 }
@@ -147,9 +150,13 @@ pub enum Slot {
     RestApi,
     RootResource,
     ProxyResource,
+    /// The REST API resource of `queue_route::resource_paths(routes)[i]`.
+    RouteResource(u8),
     Deployment,
     HttpApi,
     HttpIntegration,
+    /// The HTTP API integration of the `i`th queue route.
+    QueueIntegration(u8),
     DomainTarget,
     DomainZone,
 }
@@ -160,6 +167,7 @@ impl fmt::Display for Slot {
             Slot::Group(role) => write!(f, "{role} security group id"),
             Slot::Role(RoleKind::Execution) => f.write_str("execution role ARN"),
             Slot::Role(RoleKind::Task) => f.write_str("task role ARN"),
+            Slot::Role(RoleKind::ApiGateway) => f.write_str("API Gateway role ARN"),
             Slot::Cluster => f.write_str("cluster ARN"),
             Slot::TargetGroup => f.write_str("target group ARN"),
             Slot::LoadBalancer => f.write_str("ALB ARN"),
@@ -171,9 +179,11 @@ impl fmt::Display for Slot {
             Slot::RestApi => f.write_str("REST API id"),
             Slot::RootResource => f.write_str("root resource id"),
             Slot::ProxyResource => f.write_str("proxy resource id"),
+            Slot::RouteResource(i) => write!(f, "route resource {i} id"),
             Slot::Deployment => f.write_str("deployment id"),
             Slot::HttpApi => f.write_str("HTTP API id"),
             Slot::HttpIntegration => f.write_str("integration id"),
+            Slot::QueueIntegration(i) => write!(f, "queue route {i} integration id"),
             Slot::DomainTarget => f.write_str("domain's regional name"),
             Slot::DomainZone => f.write_str("domain's hosted zone"),
         }

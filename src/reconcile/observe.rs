@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::dns;
 use crate::aws::domain::{self, Flavor, Mapping, ObservedDomain};
 use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
 use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTargetGroup};
@@ -95,6 +96,9 @@ pub struct ObservedStack {
     pub foreign_domain: Option<String>,
     /// The mappings of the desired domain, when it is ours.
     pub mappings: Seen<Vec<Mapping>>,
+    /// What the spec's Route 53 zone holds at the desired domain's name and at each
+    /// of our domains' names.
+    pub records: Seen<Vec<dns::ObservedRecord>>,
 }
 
 /// Our domain names among `all`, and whether `wanted` is someone else's.
@@ -205,10 +209,16 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     }
     let wanted_domain = desired.domain.as_ref().map(|d| d.name.as_str());
     let (ours, foreign) = domains_of(flavor, domains, &owner.uid, wanted_domain);
-    observed.mappings = match wanted_domain.filter(|name| ours.iter().any(|(_, d)| d.name == *name)) {
-        Some(name) => Seen::Read(domain::mappings(aws, flavor, name).await?.unwrap_or_default()),
-        None => Seen::Read(Vec::new()),
+    let mappings = async {
+        match wanted_domain.filter(|name| ours.iter().any(|(_, d)| d.name == *name)) {
+            Some(name) => domain::mappings(aws, flavor, name).await.map(Option::unwrap_or_default),
+            None => Ok(Vec::new()),
+        }
     };
+    let zone = desired.dns.as_ref().map(|r| r.zone_id.as_str());
+    let (mappings, records) = tokio::try_join!(mappings, records(aws, owner, zone, wanted_domain, &ours))?;
+    observed.mappings = Seen::Read(mappings);
+    observed.records = records;
     observed.domains = Seen::Read(ours);
     observed.foreign_domain = foreign;
     if let Some(apis) = http_apis {
@@ -235,13 +245,42 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     Ok(observed)
 }
 
+/// The records at the wanted domain's name and at each of our domains' names, in
+/// the spec's zone (unread without one).
+async fn records(
+    aws: &Aws,
+    owner: &Owner,
+    zone: Option<&str>,
+    wanted: Option<&str>,
+    ours: &[(Flavor, ObservedDomain)],
+) -> AwsResult<Seen<Vec<dns::ObservedRecord>>> {
+    let Some(zone) = zone else {
+        return Ok(Seen::Unread);
+    };
+    let mut names: Vec<&str> = wanted
+        .into_iter()
+        .chain(ours.iter().map(|(_, d)| d.name.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let found = futures::future::try_join_all(names.into_iter().map(|name| dns::observe(aws, zone, name))).await?;
+    let found = found.into_iter().filter(dns::ObservedRecord::exists);
+    Ok(Seen::Read(found.map(|r| r.judged_for(&owner.uid)).collect()))
+}
+
 async fn roles(
     aws: &Aws,
     owner: &Owner,
     desired: &DesiredStack,
 ) -> AwsResult<BTreeMap<RoleKind, Option<ObservedRole>>> {
     let found = futures::future::try_join_all(desired.roles.iter().map(|role| iam::observe(aws, owner, role))).await?;
-    Ok(desired.roles.iter().map(|r| r.kind).zip(found).collect())
+    let mut roles: BTreeMap<RoleKind, Option<ObservedRole>> = desired.roles.iter().map(|r| r.kind).zip(found).collect();
+    // API Gateway's role outlives the last queue route only until this pass sees it.
+    if let std::collections::btree_map::Entry::Vacant(unread) = roles.entry(RoleKind::ApiGateway) {
+        let name = desired::role_name(owner, RoleKind::ApiGateway);
+        unread.insert(not_ours_is_none(iam::observe_named(aws, owner, &name, false).await)?);
+    }
+    Ok(roles)
 }
 
 async fn task_definitions(aws: &Aws, owner: &Owner, family: &str) -> AwsResult<TaskDefinitions> {
@@ -353,7 +392,12 @@ pub async fn probe(
 /// What teardown needs to see first: the API, the links, the service (in our cluster
 /// or the one the spec names), the load balancer and the security groups. Objects
 /// with our names but not our tags are someone else's: for deletion, not there.
-pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) -> AwsResult<ObservedStack> {
+pub async fn for_teardown(
+    aws: &Aws,
+    owner: &Owner,
+    spec_cluster: Option<&str>,
+    dns_zone: Option<&str>,
+) -> AwsResult<ObservedStack> {
     let service_name = desired::service_name(owner);
     let own_cluster = desired::cluster_name(owner);
     let clusters: Vec<&str> = spec_cluster.into_iter().chain([own_cluster.as_str()]).collect();
@@ -376,7 +420,10 @@ pub async fn for_teardown(aws: &Aws, owner: &Owner, spec_cluster: Option<&str>) 
     )?;
     let (mut domains, _) = domains_of(Flavor::Rest, rest_domains, &owner.uid, None);
     domains.extend(domains_of(Flavor::Http, http_domains, &owner.uid, None).0);
+    // The spec's zone is the only one whose records can be ours (it cannot change).
+    let records = records(aws, owner, dns_zone, None, &domains).await?;
     Ok(ObservedStack {
+        records,
         rest_apis: Seen::Read(apis),
         http_apis: Seen::Read(http_apis),
         vpc_links: Seen::Read(links),
@@ -412,7 +459,7 @@ pub async fn rest_for_teardown(
     if !everything && !slow_ones_gone {
         return Ok(());
     }
-    let roles = [RoleKind::Execution, RoleKind::Task].map(|kind| async move {
+    let roles = RoleKind::ALL.map(|kind| async move {
         // Whether a role of our name is ours, its tags say; its policies go with it.
         let name = desired::role_name(owner, kind);
         not_ours_is_none(iam::observe_named(aws, owner, &name, false).await).map(|role| (kind, role))
