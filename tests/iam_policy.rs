@@ -988,7 +988,11 @@ fn without_ownership(request: &Request) -> Request {
     let mut bare = request.clone();
     bare.context
         .retain(|k, _| !k.starts_with("aws:RequestTag/") && !k.starts_with("aws:ResourceTag/"));
-    for key in ["iam:PassedToService", "iam:AWSServiceName"] {
+    for key in [
+        "iam:PassedToService",
+        "iam:AWSServiceName",
+        "route53:ChangeResourceRecordSetsRecordTypes",
+    ] {
         bare = bare.without(key);
     }
     bare.context.retain(|k, _| !k.ends_with(":CreateAction"));
