@@ -681,6 +681,55 @@ async fn every_lost_answer_of_a_v1_link_and_nlb_ends_in_one_stack_and_then_nothi
     lost_answers(&direct, base, expected, "lost-v1", link_and_nlb).await;
 }
 
+/// The same for the calls of SQS routes (their resources, methods, integrations and
+/// API Gateway's role), REST and HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lost_answer_of_queue_routes_ends_in_one_stack_and_then_nothing() {
+    let (_g, direct) = aws().await;
+    let (vpc, subnets) = network(&direct).await;
+    let mut rest = spec(&vpc, &subnets);
+    rest.api.routes = serde_norway::from_str(
+        "- {method: POST, path: /orders/new, sqs: {queueArn: 'arn:aws:sqs:eu-west-1:123456789012:orders'}}",
+    )
+    .expect("routes parse");
+    let rest_routes = |op: &str| {
+        [
+            "CreateResource",
+            "PutMethod",
+            "PutMethodResponse",
+            "PutIntegration",
+            "PutIntegrationResponse",
+            "CreateRole",
+            "PutRolePolicy",
+            "DeleteRole",
+        ]
+        .contains(&op)
+    };
+    let with_role = Inventory {
+        roles: 3,
+        ..Inventory::one_stack()
+    };
+    lost_answers(&direct, rest.clone(), with_role, "lost-rest-sqs", rest_routes).await;
+
+    let mut http = rest;
+    http.api.api_type = privateapi::crd::ApiType::Http;
+    let http_routes = |op: &str| {
+        [
+            "CreateApi",
+            "CreateIntegration",
+            "CreateRoute",
+            "CreateRole",
+            "PutRolePolicy",
+        ]
+        .contains(&op)
+    };
+    let with_role = Inventory {
+        roles: 3,
+        ..Inventory::one_http_stack()
+    };
+    lost_answers(&direct, http, with_role, "lost-http-sqs", http_routes).await;
+}
+
 /// Each of the mutating operations of `base`'s create, image change and delete that
 /// `covered` names loses one answer, on a stack of its own; each must end in
 /// `expected`, then in nothing.

@@ -305,7 +305,7 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
         .await
         .expect("ListTaskDefinitions")
         .len();
-    for suffix in ["exec", "task"] {
+    for suffix in ["exec", "task", "apigw"] {
         if aws
             .iam
             .get_role()
