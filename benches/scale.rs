@@ -24,7 +24,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -637,22 +637,6 @@ async fn waiting(aws: &Aws, client: &kube::Client, proxy: &Proxy, n: usize, pend
     figures
 }
 
-/// Memory with many objects: `n` PrivateApis whose subnets do not exist, so each
-/// costs one AWS call and ends `Stalled`, cached by the operator with a status. What
-/// the operator keeps per object (the reflector's copy, its schedule, backoff and
-/// metrics entries) is the same for a Ready one, whose status holds a few more IDs.
-/// Returns the RSS (KiB) at start, once every object has a status, and the peak.
-/// The examples of examples/ that each build one architecture.
-const ARCHITECTURES: [&str; 7] = [
-    "privateapi.yaml",
-    "http-api.yaml",
-    "rest-api-nlb.yaml",
-    "rest-api-vpclink-v1-nlb.yaml",
-    "custom-domain.yaml",
-    "rest-api-sqs-routes.yaml",
-    "http-api-sqs-routes.yaml",
-];
-
 /// One architecture, applied alone: (example, seconds to Ready, calls and writes to
 /// create, seconds until deleted, calls to delete).
 struct ArchitectureRun {
@@ -677,16 +661,11 @@ async fn architectures(aws: &Aws, client: &kube::Client, proxy: &Proxy) -> Vec<A
     let mut op = run.operator(&["--aws-pacing", "off"]);
     run.wait_started(Duration::from_secs(30)).await;
     let mut results = Vec::new();
-    for example in ARCHITECTURES {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example);
-        let text = std::fs::read_to_string(&path).expect("an example");
-        let mut object: serde_json::Value = serde_norway::from_str(&text).expect("a manifest");
-        object["metadata"]["namespace"] = ns.clone().into();
-        object["spec"]["network"] = serde_json::json!({"vpcId": vpc, "subnetIds": subnets});
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    for example in common::ARCHITECTURE_EXAMPLES {
+        let (manifest, name) = common::example_manifest(example, &ns, &vpc, &subnets);
         proxy.reset().await;
         let t0 = Instant::now();
-        ok(kubectl_apply(&serde_json::to_string(&object).expect("json")));
+        ok(kubectl_apply(&manifest));
         until(Duration::from_secs(120), "Ready", || {
             let map = timelines.lock().unwrap_or_else(|p| p.into_inner());
             map.get(&name).is_some_and(|t| t.ready.is_some())
@@ -716,6 +695,11 @@ async fn architectures(aws: &Aws, client: &kube::Client, proxy: &Proxy) -> Vec<A
     results
 }
 
+/// Memory with many objects: `n` PrivateApis whose subnets do not exist, so each
+/// costs one AWS call and ends `Stalled`, cached by the operator with a status. What
+/// the operator keeps per object (the reflector's copy, its schedule, backoff and
+/// metrics entries) is the same for a Ready one, whose status holds a few more IDs.
+/// Returns the RSS (KiB) at start, once every object has a status, and the peak.
 async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u64, u64, u64) {
     let ns = format!("bench-m{n}-{:04x}", rand::random::<u16>());
     let run = Run::new(&ns, proxy);

@@ -778,18 +778,8 @@ async fn leader_election_lets_one_replica_act_and_fails_over() {
     wait_gone(&ns, "two", &op);
 }
 
-/// The examples of examples/ that each build one architecture, as a user applies them
-/// (with this VPC's IDs): Ready with an endpoint, then deleted without a trace.
-const ARCHITECTURE_EXAMPLES: [&str; 7] = [
-    "privateapi.yaml",
-    "http-api.yaml",
-    "rest-api-nlb.yaml",
-    "rest-api-vpclink-v1-nlb.yaml",
-    "custom-domain.yaml",
-    "rest-api-sqs-routes.yaml",
-    "http-api-sqs-routes.yaml",
-];
-
+/// Each example of examples/ that builds one architecture, as a user applies it (with
+/// this VPC's IDs): Ready with an endpoint, then deleted without a trace.
 #[tokio::test]
 async fn every_architecture_example_becomes_ready_and_leaves_nothing() {
     let (_f, aws) = aws().await;
@@ -798,12 +788,8 @@ async fn every_architecture_example_becomes_ready_and_leaves_nothing() {
     let op = start_operator(&ns, &[]);
     let mut applied = Vec::new();
     for example in ARCHITECTURE_EXAMPLES {
-        let text = std::fs::read_to_string(repo().join("examples").join(example)).expect("example");
-        let mut object: serde_json::Value = serde_norway::from_str(&text).expect("a manifest");
-        object["metadata"]["namespace"] = ns.clone().into();
-        object["spec"]["network"] = serde_json::json!({"vpcId": vpc, "subnetIds": subnets});
-        let name = object["metadata"]["name"].as_str().expect("a name").to_owned();
-        ok(kubectl_apply(&serde_json::to_string(&object).expect("json")));
+        let (manifest, name) = example_manifest(example, &ns, &vpc, &subnets);
+        ok(kubectl_apply(&manifest));
         applied.push((example, name));
     }
     let mut owners = Vec::new();

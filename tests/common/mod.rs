@@ -31,6 +31,28 @@ use privateapi::aws::{Aws, Owner};
 use privateapi::crd::PrivateApiSpec;
 use privateapi::reconcile::{self, Mode, Outcome};
 
+/// The examples of examples/ that each build one architecture.
+pub const ARCHITECTURE_EXAMPLES: [&str; 7] = [
+    "privateapi.yaml",
+    "http-api.yaml",
+    "rest-api-nlb.yaml",
+    "rest-api-vpclink-v1-nlb.yaml",
+    "custom-domain.yaml",
+    "rest-api-sqs-routes.yaml",
+    "http-api-sqs-routes.yaml",
+];
+
+/// An example of examples/ as a user applies it in namespace `ns` with this VPC's IDs:
+/// the manifest (JSON) and the object's name.
+pub fn example_manifest(example: &str, ns: &str, vpc: &str, subnets: &[String]) -> (String, String) {
+    let text = std::fs::read_to_string(repo().join("examples").join(example)).expect("an example");
+    let mut object: serde_json::Value = serde_norway::from_str(&text).expect("a manifest");
+    object["metadata"]["namespace"] = ns.into();
+    object["spec"]["network"] = serde_json::json!({"vpcId": vpc, "subnetIds": subnets});
+    let name = object["metadata"]["name"].as_str().expect("a name").to_owned();
+    (serde_json::to_string(&object).expect("json"), name)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
