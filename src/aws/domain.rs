@@ -199,6 +199,7 @@ pub async fn mappings(aws: &Aws, flavor: Flavor, domain: &str) -> AwsResult<Opti
 pub async fn create(aws: &Aws, desired: &DesiredDomain) -> AwsResult<(String, String)> {
     match desired.flavor {
         Flavor::Rest => {
+            aws.pacer.pace("CreateDomainName", &desired.name).await?;
             let out = aws
                 .apigw()
                 .await
@@ -248,6 +249,7 @@ pub async fn create(aws: &Aws, desired: &DesiredDomain) -> AwsResult<(String, St
 pub async fn set_certificate(aws: &Aws, desired: &DesiredDomain) -> AwsResult<()> {
     match desired.flavor {
         Flavor::Rest => {
+            aws.pacer.pace("UpdateDomainName", &desired.name).await?;
             aws.apigw()
                 .await
                 .update_domain_name()
@@ -384,6 +386,7 @@ pub async fn delete_mapping(aws: &Aws, flavor: Flavor, domain: &str, id: &str) -
 pub async fn delete(aws: &Aws, flavor: Flavor, domain: &str) -> AwsResult<()> {
     match flavor {
         Flavor::Rest => {
+            aws.pacer.pace("DeleteDomainName", domain).await?;
             found(
                 aws.apigw()
                     .await

@@ -46,6 +46,9 @@ struct Bucket {
 const API_GATEWAY_RATE: f64 = 8.0;
 const API_GATEWAY_BURST: f64 = 20.0;
 
+/// CreateRestApi of an edge-optimized API: a quota of its own, ten times slower.
+pub const CREATE_EDGE_REST_API: &str = "CreateRestApi (EDGE)";
+
 /// One paced operation's schedule.
 #[derive(Debug, Default)]
 struct Queue {
@@ -82,6 +85,13 @@ impl Pacer {
     pub fn account_quotas() -> Self {
         let intervals = HashMap::from([
             ("CreateRestApi", Duration::from_secs(3).mul_f64(MARGIN)),
+            (CREATE_EDGE_REST_API, Duration::from_secs(30).mul_f64(MARGIN)),
+            ("CreateResource", Duration::from_millis(200).mul_f64(MARGIN)),
+            // 5 every 2 s: a full pass and a drift probe read an API's resources.
+            ("GetResources", Duration::from_millis(400).mul_f64(MARGIN)),
+            ("CreateDomainName", Duration::from_secs(30).mul_f64(MARGIN)),
+            ("UpdateDomainName", Duration::from_secs(30).mul_f64(MARGIN)),
+            ("DeleteDomainName", Duration::from_secs(30).mul_f64(MARGIN)),
             ("CreateDeployment", Duration::from_secs(5).mul_f64(MARGIN)),
             ("CreateVpcLink", Duration::from_secs(15).mul_f64(MARGIN)),
             ("DeleteVpcLink", Duration::from_secs(30).mul_f64(MARGIN)),
@@ -170,6 +180,28 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn edge_apis_and_domain_names_wait_thirty_seconds_regional_apis_three() {
+        let pacer = Pacer::account_quotas();
+        let start = Instant::now();
+        for name in ["a", "b"] {
+            pacer.pace(CREATE_EDGE_REST_API, name).await.expect("slot");
+            pacer.pace("CreateRestApi", name).await.expect("slot");
+        }
+        // Two quotas: sharing the edge one, the four calls would have taken 99 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(33));
+        let start = Instant::now();
+        pacer.pace("CreateDomainName", "x").await.expect("slot");
+        pacer.pace("CreateDomainName", "y").await.expect("slot");
+        assert_eq!(start.elapsed(), Duration::from_secs(33));
+        // GetResources: 5 every 2 s.
+        let start = Instant::now();
+        for _ in 0..6 {
+            pacer.pace("GetResources", "api").await.expect("slot");
+        }
+        assert!(start.elapsed() <= Duration::from_millis(2200), "{:?}", start.elapsed());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn spaces_calls_of_one_operation() {

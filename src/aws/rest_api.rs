@@ -296,6 +296,7 @@ pub async fn observe(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
 /// The API's `/` and `/{proxy+}` resources with their `ANY` methods and integrations
 /// (no stages); `None` when the API is gone.
 pub async fn observe_resources(aws: &Aws, id: &str) -> AwsResult<Option<ObservedApi>> {
+    aws.pacer.pace("GetResources", id).await?;
     let resources = aws
         .apigw()
         .await
@@ -413,7 +414,11 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
             desired.endpoint_type.as_aws(),
         ))
         .build();
-    aws.pacer.pace("CreateRestApi", &desired.name).await?;
+    let quota = match desired.endpoint_type {
+        EndpointType::Edge => super::pacing::CREATE_EDGE_REST_API,
+        EndpointType::Regional => "CreateRestApi",
+    };
+    aws.pacer.pace(quota, &desired.name).await?;
     let out = aws
         .apigw()
         .await
@@ -446,6 +451,7 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
 /// Makes the resource `path_part` below `parent_id` (`{proxy+}` below the root for
 /// the proxy) and returns its id.
 pub async fn create_resource(aws: &Aws, api_id: &str, parent_id: &str, path_part: &str) -> AwsResult<String> {
+    aws.pacer.pace("CreateResource", api_id).await?;
     let out = aws
         .apigw()
         .await
