@@ -14,6 +14,7 @@ pub mod faults;
 pub mod http_api;
 pub mod iam;
 pub mod inventory;
+pub mod log_group;
 pub mod network;
 pub mod ownership;
 pub mod pacing;
@@ -40,7 +41,7 @@ pub use ownership::Owner;
 pub use pacing::Pacer;
 pub use stats::CallStats;
 
-/// The six SDK clients for one region, sharing call accounting and pacing.
+/// The SDK clients for one region, sharing call accounting and pacing.
 #[derive(Clone, Debug)]
 pub struct Aws {
     pub region: String,
@@ -51,6 +52,7 @@ pub struct Aws {
     pub apigw: aws_sdk_apigateway::Client,
     pub apigwv2: aws_sdk_apigatewayv2::Client,
     pub acm: aws_sdk_acm::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
     pub roles: Arc<RoleSettings>,
@@ -96,6 +98,7 @@ impl Aws {
             apigw: client!(aws_sdk_apigateway),
             apigwv2: client!(aws_sdk_apigatewayv2),
             acm: client!(aws_sdk_acm),
+            logs: client!(aws_sdk_cloudwatchlogs),
             stats,
             pacer,
             roles,

@@ -7,6 +7,7 @@ use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
+use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::ownership::Owner;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
@@ -60,6 +61,8 @@ pub struct DesiredStack {
     pub http_api: Option<DesiredHttpApi<Id>>,
     /// The custom domain name and its mapping to the API's stage.
     pub domain: Option<DesiredDomain<Id>>,
+    /// The tasks' log group.
+    pub log_group: Option<DesiredLogGroup>,
 }
 
 impl DesiredStack {
@@ -164,7 +167,7 @@ impl DesiredStack {
                 command: svc.command.clone(),
                 execution_role_arn: role_arn(&svc.execution_role_arn, RoleKind::Execution),
                 task_role_arn: role_arn(&svc.task_role_arn, RoleKind::Task),
-                log_group,
+                log_group: log_group.clone(),
                 region: i.region.to_owned(),
                 tags: tags("task-definition"),
                 secrets: sorted_secrets(&svc.secrets),
@@ -228,6 +231,11 @@ impl DesiredStack {
                     server_name: i.integration_host.map(str::to_owned),
                 },
             }),
+            log_group: Some(DesiredLogGroup {
+                name: log_group.clone(),
+                retention_days: svc.logs.retention_days,
+                tags: tags("log-group"),
+            }),
             cluster: Some(cluster),
         }
     }
@@ -249,6 +257,7 @@ impl DesiredStack {
             api: None,
             http_api: None,
             domain: None,
+            log_group: None,
         }
     }
 
@@ -263,7 +272,8 @@ fn sorted_secrets(secrets: &[crate::crd::SecretVar]) -> Vec<crate::crd::SecretVa
     secrets
 }
 
-/// Where the tasks log (the awslogs driver creates it on first start).
+/// Where the tasks log (the operator makes it; the awslogs driver would too, for
+/// stacks made before it did).
 pub fn log_group(owner: &Owner) -> String {
     format!("/ecs/privateapi/{}/{}", owner.namespace, owner.name)
 }

@@ -277,7 +277,15 @@ pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     let spec_cluster = spec.service.cluster.as_ref().map(|c| c.name.as_str());
     let everything = mode == Mode::Plan;
     let mut observed = Box::pin(observe::for_teardown(aws, owner, spec_cluster)).await?;
-    Box::pin(observe::rest_for_teardown(aws, owner, &mut observed, everything)).await?;
+    let keep_logs = spec.service.logs.deletion_policy == crate::crd::DeletionPolicy::Retain;
+    Box::pin(observe::rest_for_teardown(
+        aws,
+        owner,
+        &mut observed,
+        everything,
+        keep_logs,
+    ))
+    .await?;
     let plan = match mode {
         Mode::Plan => diff::diff_destroy(&observed),
         Mode::Apply => diff::diff(&DesiredStack::empty(), &observed),

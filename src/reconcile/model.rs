@@ -29,6 +29,7 @@ pub enum Part {
     ApiRoute,
     DomainName,
     ApiMapping,
+    LogGroup,
 }
 
 impl Part {
@@ -53,6 +54,7 @@ impl Part {
             Part::ApiRoute => "ApiRoute",
             Part::DomainName => "DomainName",
             Part::ApiMapping => "ApiMapping",
+            Part::LogGroup => "LogGroup",
         }
     }
 
@@ -62,7 +64,7 @@ impl Part {
             Part::SecurityGroup => Condition::SecurityGroups,
             Part::IamRole => Condition::Roles,
             Part::EcsCluster => Condition::Cluster,
-            Part::TaskDefinition | Part::EcsService => Condition::Service,
+            Part::TaskDefinition | Part::EcsService | Part::LogGroup => Condition::Service,
             Part::TargetGroup | Part::LoadBalancer | Part::Listener => Condition::LoadBalancer,
             Part::VpcLink => Condition::VpcLink,
             Part::RestApi
