@@ -100,6 +100,7 @@ async fn plan_apply_plan_delete() {
         "- SecurityGroup",
         "- IamRole",
         "- EcsCluster",
+        "- LogGroup",
     ] {
         assert!(text.contains(part), "plan --destroy misses {part}: {text}");
     }
@@ -135,12 +136,13 @@ async fn plan_apply_plan_delete() {
             .all(|c| c["verb"] == "delete" || (c["verb"] == "update" && c["part"] == "SecurityGroup")),
         "{listed}"
     );
-    // Three groups, two roles, one of each of the eight other parts.
+    // Three groups, two roles, one of each of the nine other parts (the log group too).
     assert_eq!(
         deletes.iter().filter(|c| c["verb"] == "delete").count(),
-        3 + 2 + 8,
+        3 + 2 + 9,
         "{listed}"
     );
+    assert!(deletes.iter().any(|c| c["part"] == "LogGroup"), "{listed}");
 
     let delete = privateapi(&["delete", "-f", &f, "--poll-seconds", "1"]);
     assert_eq!(

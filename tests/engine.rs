@@ -780,7 +780,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     let inventory = Inventory::load(&aws).await.expect("inventory");
     for (owner, ids) in owners.iter().zip(&ids) {
         for &probe in &every_probe {
-            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe)
+            let found = Box::pin(reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe))
                 .await
                 .expect("check");
             assert!(found.is_empty(), "{} {probe:?}: {found:?}", owner.name);

@@ -156,17 +156,18 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         Some(arn) => Some(crate::aws::certificate::host_name(aws, arn).await?),
         None => None,
     };
-    let desired = DesiredStack::build(Inputs {
+    // On the heap too: the pass's future holds it across every await below.
+    let desired = Box::new(DesiredStack::build(Inputs {
         owner,
         spec,
         region: &aws.region,
         subnets: &subnets,
         integration_host: integration_host.as_deref(),
-    });
+    }));
     // Observing and executing are large futures (every part's calls): on the heap, so
     // that no caller's stack has to hold them (a debug build overflowed a 2 MiB test
     // thread).
-    let observed = Box::pin(observe::full(aws, owner, &desired)).await?;
+    let observed = Box::new(Box::pin(observe::full(aws, owner, &desired)).await?);
     let plan = diff::diff(&desired, &observed);
     let stuck = plan.stuck.clone();
     let service = plan.service_counts;
