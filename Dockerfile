@@ -9,8 +9,16 @@
 # settings in PRIVATEAPI_* environment variables.
 
 ARG RUST_VERSION=1.95
+# The build stage's image also supplies what the final image ships besides the binary
+# (the dynamic loader, glibc, libgcc_s, CA certificates: scripts/image.sh rootfs), so
+# pin it by digest where the image is built for release:
+#   docker build --build-arg BUILD_IMAGE=rust:1.95-bookworm@sha256:<digest> .
+# (`docker buildx imagetools inspect rust:1.95-bookworm` prints the digest). The
+# default is the tag: the digest could not be looked up where this file is tested
+# (no registry reachable), and a made-up one would break every build.
+ARG BUILD_IMAGE=rust:${RUST_VERSION}-bookworm
 
-FROM rust:${RUST_VERSION}-bookworm AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 # The manifest, the lock file, the target directories cargo may have to find
 # while reading the manifest, and scripts/image.sh (.dockerignore keeps
@@ -25,6 +33,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --bin privateapi \
  && scripts/image.sh rootfs target/release/privateapi /rootfs
 
+# scratch is no image (no layers, nothing to pin): the tree above is all there is.
 FROM scratch
 COPY --from=build /rootfs/ /
 USER 65532:65532

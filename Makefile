@@ -9,13 +9,14 @@ BIN := $(CARGO_TARGET_DIR)/debug/privateapi
 # The AWS fault interceptor is built for tests only (Cargo.toml, src/aws/faults.rs).
 TEST_FEATURES := --features test-faults
 
-.PHONY: help build image demo demo-stop test bench unit lint crds chart chart-lint fmt emulator apiserver stop
+.PHONY: help build image demo demo-stop test bench unit lint deny crds chart chart-lint fmt emulator apiserver stop
 
 help:
 	@echo "make demo       run the operator end to end on a local API server + AWS emulator"
 	@echo "make demo-stop  stop what the demo started"
 	@echo "make test       every test: lint, unit, emulator integration, end to end"
 	@echo "make bench      scale benchmark: N = 1, 10, 100 PrivateApis (and 10 under the AWS quotas), figures printed"
+	@echo "make deny       cargo deny: advisories, licenses, bans, sources (deny.toml; skips what it cannot fetch, saying so)"
 	@echo "make crds       regenerate crds/ (and the chart's CRD template and kustomize's copy) from the code"
 	@echo "make chart      render the Helm chart with default values (Helm v4 from the helm-python-sdk wheel)"
 	@echo "make chart-lint helm lint --strict the chart"
@@ -49,6 +50,9 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets $(TEST_FEATURES) -- -D warnings
+
+deny:
+	@scripts/cargo-deny.sh
 
 fmt:
 	cargo fmt --all

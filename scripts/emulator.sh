@@ -57,9 +57,9 @@ pick_python() {
 stamp_value() {
   local py="$1"
   {
-    echo "recipe=1"
+    echo "recipe=2"
     "$py" -c 'import sys; print(sys.version)'
-    cat "$MOTO_DIR/requirements.txt" "$MOTO_DIR/constraints.txt"
+    cat "$MOTO_DIR/requirements.txt"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -81,8 +81,10 @@ cmd_install() {
   local t0=$SECONDS
   rm -rf "$VENV"
   "$py" -m venv "$VENV"
+  # Every file hash-pinned (requirements.txt is the whole tree): a package changed on
+  # the index is refused.
   "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-      -r "$MOTO_DIR/requirements.txt" -c "$MOTO_DIR/constraints.txt" >&2 \
+      --require-hashes -r "$MOTO_DIR/requirements.txt" >&2 \
     || { rm -rf "$VENV"; die "pip install failed"; }
   stamp_value "$VENV/bin/python" > "$VENV/.privateapi-stamp"
   note "installed in $((SECONDS - t0)) s"

@@ -32,6 +32,9 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets "${FEATURES[@]}" -- -D warnings
 
+step "supply chain: cargo deny (advisories, licenses, bans, sources; deny.toml)"
+scripts/cargo-deny.sh
+
 step "the operator image (scripts/image.sh: release build, buildah, OCI archive) for tests/image.rs"
 PRIVATEAPI_IMAGE="$(scripts/image.sh | tail -n1)"
 export PRIVATEAPI_IMAGE

@@ -1,5 +1,6 @@
 //! The engine without Kubernetes: `apply`, `plan` and `delete` of one manifest.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tracing::{info, warn};
 use crate::aws::{Aws, AwsFactory, Owner};
 use crate::crd::{PrivateApi, PrivateApiStatus};
 use crate::error::{Error, Result};
+use crate::policy::NamespacePolicy;
 use crate::reconcile::{self, Change, Mode};
 use crate::status::{self, Verdict};
 
@@ -109,10 +111,7 @@ pub async fn target(factory: &AwsFactory, obj: &PrivateApi) -> Result<Target> {
 
 /// The uid of the live object, when a cluster is configured and answers in time.
 async fn live_uid(namespace: &str, name: &str) -> Option<String> {
-    let configured = std::env::var_os("KUBECONFIG").is_some()
-        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
-        || std::env::home_dir().is_some_and(|home| home.join(".kube/config").exists());
-    if !configured {
+    if !cluster_configured() {
         return None;
     }
     let lookup = async {
@@ -136,13 +135,72 @@ fn announce(target: Target) -> Owner {
     target.owner
 }
 
+/// The namespace policy's verdict on a manifest (`--policy FILE`), before any AWS
+/// call: the same check the controller makes. The namespace's labels come from the
+/// cluster when one is configured; without them only rules by name can match.
+pub async fn admit(policy: Option<&NamespacePolicy>, obj: &PrivateApi) -> Result<()> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
+    let namespace = obj.namespace().unwrap_or_else(|| "default".into());
+    let labels = match policy.uses_labels() {
+        true => live_namespace_labels(&namespace).await.unwrap_or_default(),
+        false => BTreeMap::new(),
+    };
+    let denied = policy.check(&namespace, &labels, &obj.spec);
+    if denied.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::PolicyDenied(denied))
+    }
+}
+
+/// The labels of the namespace in the configured cluster, when it answers in time.
+async fn live_namespace_labels(namespace: &str) -> Option<BTreeMap<String, String>> {
+    if !cluster_configured() {
+        return None;
+    }
+    let lookup = async {
+        let client = kube::Client::try_default().await.ok()?;
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+        api.get_metadata_opt(namespace)
+            .await
+            .ok()
+            .flatten()
+            .map(|ns| ns.metadata.labels.unwrap_or_default())
+    };
+    tokio::time::timeout(Duration::from_secs(5), lookup)
+        .await
+        .ok()
+        .flatten()
+}
+
+fn cluster_configured() -> bool {
+    std::env::var_os("KUBECONFIG").is_some()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        || std::env::home_dir().is_some_and(|home| home.join(".kube/config").exists())
+}
+
 pub struct ApplyResult {
     pub status: PrivateApiStatus,
     pub ready: bool,
 }
 
-/// Reconciles until Ready, Stalled or the timeout; progress goes to the log.
-pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<ApplyResult> {
+/// Reconciles until Ready, Stalled or the timeout; progress goes to the log. A
+/// manifest the namespace policy denies is Stalled (PolicyDenied) before any AWS call.
+pub async fn apply(
+    factory: &AwsFactory,
+    policy: Option<&NamespacePolicy>,
+    obj: &PrivateApi,
+    timeout: Duration,
+    poll: Duration,
+) -> Result<ApplyResult> {
+    if let Err(error) = admit(policy, obj).await {
+        let verdict = Verdict::of_error(&error, "");
+        let status = status::next_status(None, obj.metadata.generation, None, &verdict);
+        warn!(reason = error.reason(), "stalled: {error}");
+        return Ok(ApplyResult { status, ready: false });
+    }
     let aws = clients(factory, obj)?;
     let owner = announce(target(factory, obj).await?);
     let deadline = Instant::now() + timeout;
@@ -192,8 +250,10 @@ pub async fn apply(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, po
     }
 }
 
-/// What apply would change, with no mutating call.
-pub async fn plan(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
+/// What apply would change, with no mutating call (none at all when the namespace
+/// policy denies the manifest).
+pub async fn plan(factory: &AwsFactory, policy: Option<&NamespacePolicy>, obj: &PrivateApi) -> Result<Vec<Change>> {
+    admit(policy, obj).await?;
     let aws = clients(factory, obj)?;
     let owner = announce(target(factory, obj).await?);
     Ok(reconcile::converge(&aws, &owner, &obj.spec, Mode::Plan).await?.changes)

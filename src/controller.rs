@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -141,6 +142,29 @@ impl Context {
         Ok(())
     }
 
+    /// `Some(PolicyDenied)` when the namespace policy does not allow the spec; reads
+    /// the namespace's labels only when a rule selects by them.
+    async fn policy_denial(&self, obj: &PrivateApi) -> Result<Option<Error>> {
+        let Some(policy) = &self.settings.policy else {
+            return Ok(None);
+        };
+        let namespace = obj.namespace().ok_or(Error::MissingObjectKey("metadata.namespace"))?;
+        let labels = match policy.uses_labels() {
+            true => {
+                let namespaces: Api<Namespace> = Api::all(self.client.clone());
+                namespaces
+                    .get_metadata(&namespace)
+                    .await?
+                    .metadata
+                    .labels
+                    .unwrap_or_default()
+            }
+            false => Default::default(),
+        };
+        let denied = policy.check(&namespace, &labels, &obj.spec);
+        Ok((!denied.is_empty()).then_some(Error::PolicyDenied(denied)))
+    }
+
     fn key(obj: &PrivateApi) -> String {
         format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
     }
@@ -199,6 +223,11 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
 async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Action> {
     let owner = owner_of(&obj)?;
     let was_ready = status::is_ready(obj.status.as_ref());
+    // The installer's namespace policy, before anything reaches AWS: a denied resource
+    // makes no AWS call, whatever pass was due.
+    if let Some(denied) = ctx.policy_denial(&obj).await? {
+        return settle(&obj, ctx, was_ready, Err(denied)).await;
+    }
     match pass {
         Pass::DriftCheck(check) => {
             let probe = drift::probe(&obj.spec, check.turn);
@@ -242,23 +271,32 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
             ctx.metrics.observe_resync("full");
         }
     }
+    settle(&obj, ctx, was_ready, result).await
+}
+
+/// The status, Events and next look that follow a pass's result.
+async fn settle(
+    obj: &PrivateApi,
+    ctx: &Context,
+    was_ready: bool,
+    result: Result<reconcile::Outcome>,
+) -> Result<Action> {
     let generation = obj.metadata.generation;
     match result {
         Ok(outcome) => {
             let verdict = Verdict::of(&outcome);
-            ctx.metrics
-                .set_condition(&Context::key(&obj), Some(verdict.condition()));
+            ctx.metrics.set_condition(&Context::key(obj), Some(verdict.condition()));
             let next = status::next_status(obj.status.as_ref(), generation, Some(&outcome), &verdict);
-            ctx.patch_status(&obj, next).await?;
+            ctx.patch_status(obj, next).await?;
             if !outcome.changes.is_empty() {
                 let note = reconcile::summary(&outcome.changes, "\n");
-                ctx.publish(&obj, EventType::Normal, "Applied", "Reconcile", note).await;
+                ctx.publish(obj, EventType::Normal, "Applied", "Reconcile", note).await;
             }
             let next = match &verdict {
                 Verdict::Ready => {
                     if !was_ready {
                         let note = format!("serving at {}", outcome.endpoint.clone().unwrap_or_default());
-                        ctx.publish(&obj, EventType::Normal, "Ready", "Reconcile", note).await;
+                        ctx.publish(obj, EventType::Normal, "Ready", "Reconcile", note).await;
                         info!(endpoint = outcome.endpoint.as_deref().unwrap_or_default(), "ready");
                     }
                     Outcome::Ready
@@ -266,28 +304,27 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
                 _ if !outcome.changes.is_empty() => Outcome::Changed,
                 _ => Outcome::Waiting,
             };
-            Ok(ctx.record(&obj, next))
+            Ok(ctx.record(obj, next))
         }
         Err(error) => {
             let verdict = Verdict::of_error(&error, "");
-            ctx.metrics
-                .set_condition(&Context::key(&obj), Some(verdict.condition()));
+            ctx.metrics.set_condition(&Context::key(obj), Some(verdict.condition()));
             let next = status::next_status(obj.status.as_ref(), generation, None, &verdict);
             let changed = obj
                 .status
                 .as_ref()
                 .is_none_or(|s| !status::same_ignoring_time(s, &next));
-            ctx.patch_status(&obj, next).await?;
+            ctx.patch_status(obj, next).await?;
             if error.is_terminal() {
                 warn!(error = %error, "stalled");
                 if changed {
-                    ctx.publish(&obj, EventType::Warning, error.reason(), "Reconcile", error.to_string())
+                    ctx.publish(obj, EventType::Warning, error.reason(), "Reconcile", error.to_string())
                         .await;
                 }
-                Ok(ctx.record(&obj, Outcome::Stalled))
+                Ok(ctx.record(obj, Outcome::Stalled))
             } else if error.is_wait() {
                 info!(error = %error, retry_in = ?error.retry_after(), "waiting on AWS");
-                Ok(ctx.record(&obj, Outcome::NotYet(error.retry_after())))
+                Ok(ctx.record(obj, Outcome::NotYet(error.retry_after())))
             } else {
                 Err(error)
             }
@@ -563,6 +600,89 @@ mod tests {
             .expect("join")
             .expect("terminal errors are handled, not retried hot");
         assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    }
+
+    fn policy(yaml: &str) -> Arc<crate::policy::NamespacePolicy> {
+        Arc::new(serde_norway::from_str(yaml).expect("policy"))
+    }
+
+    async fn context_with(policy: Arc<crate::policy::NamespacePolicy>) -> (Arc<Context>, ApiServer) {
+        let (ctx, server) = context().await;
+        let ctx = Arc::into_inner(ctx).expect("one owner");
+        let settings = Settings {
+            policy: Some(policy),
+            ..Settings::default()
+        };
+        (
+            Arc::new(Context::new(ctx.client, ctx.aws, ctx.metrics, settings)),
+            server,
+        )
+    }
+
+    /// Status patched Stalled/PolicyDenied naming the field, then the Warning Event;
+    /// returns the message.
+    async fn expect_denied(server: &mut ApiServer, obj: &PrivateApi) -> String {
+        let (patch, _, respond) = expect(server, Method::PATCH, &format!("{PATH}/status")).await;
+        let stalled = patch["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(stalled["status"], "True", "{patch}");
+        assert_eq!(stalled["reason"], "PolicyDenied", "{patch}");
+        reply(respond, obj);
+        let (event, _, respond) = expect(server, Method::POST, "/apis/events.k8s.io/v1/namespaces/ns/events").await;
+        assert_eq!(event["reason"], "PolicyDenied", "{event}");
+        assert_eq!(event["type"], "Warning", "{event}");
+        respond.send_response(
+            Response::builder()
+                .body(Body::from(event.to_string().into_bytes()))
+                .expect("event"),
+        );
+        stalled["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_spec_outside_the_namespace_policy_stalls_without_an_aws_call() {
+        let (ctx, mut server) = context_with(policy(
+            "rules:\n- namespaces: [ns]\n  vpcs: [vpc-allowed]\n  subnets: ['*']\n",
+        ))
+        .await;
+        let obj = object(", finalizers: [privateapi.io/cleanup]");
+        let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
+        let message = expect_denied(&mut server, &obj).await;
+        assert!(
+            message.contains("spec.network.vpcId: vpc-1 is not allowed") && message.contains("allowed: vpc-allowed"),
+            "{message}"
+        );
+        let action = task.await.expect("join").expect("a denial is handled, not retried hot");
+        assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+        assert_eq!(ctx.aws.stats().snapshot().total(), 0, "no AWS call");
+        no_more_requests(&mut server).await;
+    }
+
+    #[tokio::test]
+    async fn namespace_labels_are_read_only_for_label_rules() {
+        let (ctx, mut server) = context_with(policy(
+            "rules:\n- namespaceSelector: {matchLabels: {tier: sandbox}}\n  vpcs: ['*']\n  subnets: ['*']\n",
+        ))
+        .await;
+        let obj = object(", finalizers: [privateapi.io/cleanup]");
+        let task = tokio::spawn(reconcile(Arc::new(obj.clone()), ctx.clone()));
+        let (_, _, respond) = expect(&mut server, Method::GET, "/api/v1/namespaces/ns").await;
+        let namespace = serde_json::json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": "ns", "labels": {"tier": "production"}}
+        });
+        respond.send_response(
+            Response::builder()
+                .body(Body::from(namespace.to_string().into_bytes()))
+                .expect("ns"),
+        );
+        let message = expect_denied(&mut server, &obj).await;
+        assert!(message.contains("namespace ns matches no rule"), "{message}");
+        task.await.expect("join").expect("reconcile");
+        assert_eq!(ctx.aws.stats().snapshot().total(), 0, "no AWS call");
     }
 
     #[tokio::test]

@@ -189,6 +189,37 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"))]
     pub secrets_kms_key_arn: Option<String>,
+    /// The tasks' CloudWatch Logs group (`/ecs/privateapi/NAMESPACE/NAME`).
+    #[serde(default)]
+    pub logs: LogsSpec,
+}
+
+/// The tasks' log group: made by the operator with this retention, deleted with the
+/// stack unless `deletionPolicy: Retain`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsSpec {
+    /// Days CloudWatch Logs keeps the events: one of 1, 3, 5, 7, 14, 30, 60, 90, 120,
+    /// 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653.
+    #[serde(default = "default_retention_days")]
+    #[schemars(extend("enum" = crate::aws::log_group::RETENTION_DAYS))]
+    pub retention_days: i32,
+    /// `Retain` keeps the group (and its events) when the stack is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+impl Default for LogsSpec {
+    fn default() -> Self {
+        LogsSpec {
+            retention_days: default_retention_days(),
+            deletion_policy: DeletionPolicy::Delete,
+        }
+    }
+}
+
+fn default_retention_days() -> i32 {
+    30
 }
 
 /// SSM Parameter Store or Secrets Manager ARNs (Secrets Manager's may end in
@@ -776,6 +807,13 @@ impl PrivateApiSpec {
             problems.push(format!("spec.service.env: {:?} is not a valid variable name", bad.name));
         }
         problems.extend(secret_problems(svc));
+        if !crate::aws::log_group::RETENTION_DAYS.contains(&svc.logs.retention_days) {
+            problems.push(format!(
+                "spec.service.logs.retentionDays: {} is not a CloudWatch Logs retention ({})",
+                svc.logs.retention_days,
+                crate::aws::log_group::RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+            ));
+        }
         let hc = &svc.health_check;
         if !hc.path.starts_with('/') {
             problems.push("spec.service.healthCheck.path: must start with /".into());
@@ -885,7 +923,13 @@ mod tests {
         assert_eq!(s.api.stage_name, "prod");
         assert_eq!(s.deletion_policy, DeletionPolicy::Delete);
         assert_eq!(s.api.endpoint_type, EndpointType::Regional);
+        assert_eq!(s.service.logs, LogsSpec::default());
+        assert_eq!(s.service.logs.retention_days, 30);
         assert!(s.validate().is_ok());
+        let mut odd = s.clone();
+        odd.service.logs.retention_days = 31;
+        let problems = odd.validate().expect_err("31 days").join("");
+        assert!(problems.contains("spec.service.logs.retentionDays: 31"), "{problems}");
     }
 
     #[test]

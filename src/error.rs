@@ -38,6 +38,11 @@ pub enum Error {
     #[error("{0}")]
     RoleCreationDisabled(String),
 
+    /// The installer's namespace policy does not allow what the spec names (each
+    /// entry: the field, its value and what is allowed). Found before any AWS call.
+    #[error("{}", .0.join("; "))]
+    PolicyDenied(Vec<String>),
+
     /// A step needed an ID the pass never learned: a bug, retried.
     #[error("internal: {0} not known when needed")]
     Unresolved(String),
@@ -78,7 +83,7 @@ impl Error {
         match self.cause() {
             Error::Aws(e) => e.disposition() == Disposition::Terminal,
             Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) | Error::Stuck { .. } => true,
-            Error::RoleCreationDisabled(_) => true,
+            Error::RoleCreationDisabled(_) | Error::PolicyDenied(_) => true,
             Error::Kube(_) | Error::DeletionPending { .. } | Error::Finalizer(_) | Error::Unresolved(_) => false,
         }
     }
@@ -121,6 +126,7 @@ impl Error {
             Error::Stuck { reason, .. } => reason,
             Error::Unresolved(_) => "InternalError",
             Error::RoleCreationDisabled(_) => "RoleCreationDisabled",
+            Error::PolicyDenied(_) => "PolicyDenied",
         }
     }
 

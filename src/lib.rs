@@ -8,6 +8,7 @@ pub mod error;
 pub mod iam_policy;
 pub mod leader;
 pub mod metrics;
+pub mod policy;
 pub mod reconcile;
 
 pub use error::{Error, Result};

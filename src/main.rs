@@ -16,6 +16,7 @@ use privateapi::crd::PrivateApi;
 use privateapi::iam_policy;
 use privateapi::leader::{LeaderElection, LeaseConfig};
 use privateapi::metrics::Metrics;
+use privateapi::policy::NamespacePolicy;
 use privateapi::telemetry::{self, LogFormat};
 
 #[derive(Parser)]
@@ -44,6 +45,13 @@ struct Cli {
     /// (others become Stalled, RoleCreationDisabled); pairs with iam-policy-no-roles.json.
     #[arg(long, global = true, env = "PRIVATEAPI_NO_ROLE_CREATION")]
     no_role_creation: bool,
+    /// The installer's namespace policy (YAML): which VPCs, subnets, roles, clusters,
+    /// VPC links and secrets each namespace may name (docs/namespace-policy.md).
+    /// `run` reads it at start and refuses to start on a file it cannot read;
+    /// `apply` and `plan` check the manifest against it before any AWS call.
+    /// Without it every namespace may name anything.
+    #[arg(long, global = true, env = "PRIVATEAPI_POLICY_FILE")]
+    policy: Option<PathBuf>,
 }
 
 /// The exit code of a command line the CLI cannot take (sysexits' EX_USAGE).
@@ -223,7 +231,16 @@ async fn main() -> ExitCode {
             .await
             .with_role_settings(roles),
     );
-    match execute(args.command, factory).await {
+    // Fail closed: a policy that cannot be read stops the operator (and the CLI)
+    // rather than letting every namespace through.
+    let policy = match args.policy.as_deref().map(NamespacePolicy::load).transpose() {
+        Ok(policy) => policy.map(Arc::new),
+        Err(e) => {
+            eprintln!("error: --policy: {e}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    match execute(args.command, factory, policy).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -232,7 +249,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Result<ExitCode> {
+async fn execute(
+    command: Command,
+    factory: Arc<AwsFactory>,
+    policy: Option<Arc<NamespacePolicy>>,
+) -> privateapi::Result<ExitCode> {
     match command {
         Command::Run {
             namespace,
@@ -265,7 +286,14 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
                 resync_reads,
                 poll: Duration::from_secs(poll_seconds),
                 concurrency,
+                policy: policy.clone(),
             };
+            if let Some(policy) = &policy {
+                tracing::info!(
+                    rules = policy.rules.len(),
+                    "namespace policy loaded: namespaces no rule matches are denied"
+                );
+            }
             if !leader_elect {
                 controller::run(client, factory, metrics, settings).await?;
                 return Ok(ExitCode::SUCCESS);
@@ -307,6 +335,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             let obj = cli::load(&file)?;
             let result = cli::apply(
                 &factory,
+                policy.as_deref(),
                 &obj,
                 Duration::from_secs(timeout_seconds),
                 Duration::from_secs(poll_seconds),
@@ -323,7 +352,7 @@ async fn execute(command: Command, factory: Arc<AwsFactory>) -> privateapi::Resu
             let obj = cli::load(&file)?;
             let changes = match destroy {
                 true => cli::plan_destroy(&factory, &obj).await?,
-                false => cli::plan(&factory, &obj).await?,
+                false => cli::plan(&factory, policy.as_deref(), &obj).await?,
             };
             match output {
                 Some(format) => print_value(&serde_json::json!({ "changes": changes }), format)?,

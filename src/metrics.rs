@@ -15,6 +15,9 @@ use tokio::net::TcpListener;
 
 use crate::aws::CallStats;
 
+/// Connections served at once: Prometheus and two probes need a handful.
+pub const MAX_CONNECTIONS: usize = 32;
+
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Debug, Default)]
@@ -157,12 +160,24 @@ impl Metrics {
 
     /// Serves the endpoints until the process ends. A failed accept (out of file
     /// descriptors, say) is logged and retried after a pause: `/healthz` must outlive it.
+    /// At most [`MAX_CONNECTIONS`] are served at once; more wait in the listen backlog
+    /// (not accepted, so they hold no descriptor of ours), each served one bounded by
+    /// the 5-second read timeout.
     pub async fn serve(self: Arc<Self>, addr: &str) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
         // The bound address, not the requested one: `:0` asks the kernel for a free port.
         let bound = listener.local_addr()?;
         tracing::info!(addr = %bound, "metrics and health endpoints listening");
+        self.serve_on(listener, MAX_CONNECTIONS).await
+    }
+
+    async fn serve_on(self: Arc<Self>, listener: TcpListener, max_connections: usize) -> std::io::Result<()> {
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
         loop {
+            // A slot before the accept: idle clients cannot take every descriptor.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return Ok(());
+            };
             let mut socket = match listener.accept().await {
                 Ok((socket, _)) => socket,
                 Err(e) => {
@@ -173,6 +188,7 @@ impl Metrics {
             };
             let metrics = self.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let mut buf = vec![0u8; 4096];
                 let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
                     Ok(Ok(n)) => n,
@@ -272,6 +288,38 @@ mod tests {
         ] {
             assert!(text.contains(metric), "{metric} missing:\n{text}");
         }
+    }
+
+    /// Idle connections beyond the cap wait unaccepted; one that closes makes room,
+    /// and /healthz answers again.
+    #[tokio::test]
+    async fn connections_are_capped_and_the_server_goes_on() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(Arc::new(Metrics::default()).serve_on(listener, 2));
+        async fn health(addr: std::net::SocketAddr) -> Option<String> {
+            let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+            s.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").await.ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.ok()?;
+            Some(out)
+        }
+        assert!(health(addr).await.is_some_and(|r| r.starts_with("HTTP/1.1 200")));
+        // Two idle clients take both slots: a third request waits, unanswered.
+        let idle1 = tokio::net::TcpStream::connect(addr).await.expect("idle 1");
+        let idle2 = tokio::net::TcpStream::connect(addr).await.expect("idle 2");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let waiting = tokio::spawn(health(addr));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "served beyond the cap");
+        drop(idle1);
+        let answer = tokio::time::timeout(Duration::from_secs(3), waiting)
+            .await
+            .expect("served once a slot is free")
+            .expect("join");
+        assert!(answer.is_some_and(|r| r.starts_with("HTTP/1.1 200")));
+        drop(idle2);
     }
 
     #[test]

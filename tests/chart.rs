@@ -178,6 +178,7 @@ fn structurally_valid(docs: &[Doc]) {
         ("PodDisruptionBudget", "policy/v1"),
         ("PrometheusRule", "monitoring.coreos.com/v1"),
         ("NetworkPolicy", "networking.k8s.io/v1"),
+        ("ConfigMap", "v1"),
     ]);
     for d in docs {
         let api = expected_api
@@ -331,6 +332,7 @@ fn strictly_typed(stream: &str) -> Vec<String> {
         let result = match (d.value["apiVersion"].as_str().unwrap_or_default(), d.kind()) {
             ("v1", "ServiceAccount") => decode_strictly::<core::ServiceAccount>(&d.value),
             ("v1", "Service") => decode_strictly::<core::Service>(&d.value),
+            ("v1", "ConfigMap") => decode_strictly::<core::ConfigMap>(&d.value),
             ("apps/v1", "Deployment") => decode_strictly::<apps::Deployment>(&d.value),
             ("policy/v1", "PodDisruptionBudget") => decode_strictly::<policy::PodDisruptionBudget>(&d.value),
             ("networking.k8s.io/v1", "NetworkPolicy") => decode_strictly::<networking::NetworkPolicy>(&d.value),
@@ -678,6 +680,121 @@ fn a_network_policy_admits_only_the_metrics_port_from_the_given_peers() {
     );
     let default = template(&[]);
     assert!(!default.contains("kind: NetworkPolicy"), "off by default");
+}
+
+/// The chart's namespace policy is the file the operator reads: the ConfigMap's
+/// policy.yaml loads with the operator's own loader, at the path its env names; a new
+/// policy rolls the pods; namespaces are readable only when a rule selects by label.
+#[test]
+fn the_namespace_policy_reaches_the_operator_as_a_file_it_loads() {
+    let values = values_yaml(
+        "policy",
+        r#"
+namespacePolicy:
+  enabled: true
+  rules:
+    - namespaces: [payments]
+      vpcs: [vpc-0a1b2c3d]
+      subnets: [subnet-0aa, subnet-0bb]
+      executionRoles: ["arn:aws:iam::123456789012:role/payments-*"]
+      clusters: [payments]
+    - namespaceSelector: {matchExpressions: [{key: tier, operator: In, values: [sandbox]}]}
+      vpcs: [vpc-0sandbox]
+      subnets: ["*"]
+"#,
+    );
+    let out = template(&["-f", &values.display().to_string()]);
+    let docs = docs(&out);
+    structurally_valid(&docs);
+    strictly_typed(&out);
+    restricted_pod_security(&docs);
+    let config_map = find(&docs, "ConfigMap");
+    let text = config_map.value["data"]["policy.yaml"].as_str().expect("policy.yaml");
+    let file = std::env::temp_dir().join(format!("chart-policy-{}.yaml", std::process::id()));
+    std::fs::write(&file, text).expect("write policy");
+    let policy = privateapi::policy::NamespacePolicy::load(&file).expect("the operator loads the chart's policy");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(policy.rules.len(), 2);
+    assert!(policy.uses_labels());
+    let spec: privateapi::crd::PrivateApiSpec = serde_norway::from_str(
+        "network: {vpcId: vpc-0a1b2c3d, subnetIds: [subnet-0aa, subnet-0bb]}\nservice: {image: nginx}\n",
+    )
+    .expect("spec");
+    assert!(policy.check("payments", &BTreeMap::new(), &spec).is_empty());
+    assert!(!policy.check("other", &BTreeMap::new(), &spec).is_empty());
+    // The env names the file where the ConfigMap is mounted.
+    let path = env_value(&docs, "PRIVATEAPI_POLICY_FILE").expect("PRIVATEAPI_POLICY_FILE");
+    let pod = pod_spec(&docs);
+    let volume = pod["volumes"]
+        .as_sequence()
+        .and_then(|v| {
+            v.iter()
+                .find(|v| v["configMap"]["name"].as_str() == Some(config_map.name()))
+        })
+        .expect("a volume of the policy ConfigMap");
+    let mount = container(&docs)["volumeMounts"]
+        .as_sequence()
+        .and_then(|m| m.iter().find(|m| m["name"] == volume["name"]))
+        .expect("the policy volume mounted");
+    let dir = mount["mountPath"].as_str().expect("mountPath");
+    assert_eq!(path, format!("{dir}/policy.yaml"));
+    assert_eq!(mount["readOnly"].as_bool(), Some(true), "read-only");
+    let annotations = &find(&docs, "Deployment").value["spec"]["template"]["metadata"]["annotations"];
+    assert!(
+        annotations["checksum/namespace-policy"]
+            .as_str()
+            .is_some_and(|c| c.len() == 64),
+        "{annotations:?}"
+    );
+    let role = find(&docs, "ClusterRole");
+    assert!(role.text.contains("resources: [\"namespaces\"]"), "{}", role.text);
+    // Rules by name only: no namespace reads granted.
+    let by_name = template(&[
+        "--set-json",
+        r#"namespacePolicy={"enabled":true,"rules":[{"namespaces":["a"],"vpcs":["*"]}]}"#,
+    ]);
+    assert!(by_name.contains("kind: ConfigMap") && !by_name.contains("\"namespaces\""));
+    // Off by default: no ConfigMap, no env.
+    let default = template(&[]);
+    assert!(!default.contains("kind: ConfigMap") && !default.contains("PRIVATEAPI_POLICY_FILE"));
+    // A label rule with a namespaced Role cannot read namespaces: refused with the reason.
+    let refused = helm_render(&[
+        "template",
+        RELEASE,
+        CHART,
+        "-n",
+        NAMESPACE,
+        "-f",
+        &values.display().to_string(),
+        "--set",
+        "rbac.scope=namespace,watchNamespace=team-a",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("namespaceSelector needs rbac.scope=cluster"));
+    // A misspelt field is refused by the schema, not silently allowing nothing.
+    for (json, says) in [
+        (r#"{"enabled":true,"rules":[{"namespaces":["a"],"vpc":["*"]}]}"#, "vpc"),
+        (
+            r#"{"enabled":true,"rules":[{"vpcs":["*"]}]}"#,
+            "/namespacePolicy/rules/0",
+        ),
+        (
+            r#"{"enabled":true,"rules":[{"namespaceSelector":{"matchExpressions":[{"key":"a","operator":"Is"}]}}]}"#,
+            "operator",
+        ),
+    ] {
+        let out = helm_render(&[
+            "template",
+            RELEASE,
+            CHART,
+            "-n",
+            NAMESPACE,
+            "--set-json",
+            &format!("namespacePolicy={json}"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{json}: {stderr}");
+    }
 }
 
 #[test]
@@ -1416,6 +1533,8 @@ fn every_template_renders_and_lints_under_value_sets() {
             "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true",
             "--set",
             "metrics.networkPolicy.enabled=true,rolePermissionsBoundary=arn:aws:iam::123456789012:policy/b,noRoleCreation=true",
+            "--set-json",
+            r#"namespacePolicy={"enabled":true,"rules":[{"namespaceSelector":{"matchLabels":{"tier":"sandbox"}},"vpcs":["*"],"subnets":["*"]}]}"#,
         ],
         &[
             "--set",

@@ -100,6 +100,7 @@ async fn plan_apply_plan_delete() {
         "- SecurityGroup",
         "- IamRole",
         "- EcsCluster",
+        "- LogGroup",
     ] {
         assert!(text.contains(part), "plan --destroy misses {part}: {text}");
     }
@@ -135,12 +136,13 @@ async fn plan_apply_plan_delete() {
             .all(|c| c["verb"] == "delete" || (c["verb"] == "update" && c["part"] == "SecurityGroup")),
         "{listed}"
     );
-    // Three groups, two roles, one of each of the eight other parts.
+    // Three groups, two roles, one of each of the nine other parts (the log group too).
     assert_eq!(
         deletes.iter().filter(|c| c["verb"] == "delete").count(),
-        3 + 2 + 8,
+        3 + 2 + 9,
         "{listed}"
     );
+    assert!(deletes.iter().any(|c| c["part"] == "LogGroup"), "{listed}");
 
     let delete = privateapi(&["delete", "-f", &f, "--poll-seconds", "1"]);
     assert_eq!(
@@ -404,4 +406,83 @@ fn usage_errors_are_not_success_nor_changes_pending() {
             "{shell}"
         );
     }
+}
+
+/// `--policy FILE`: a manifest the namespace policy denies is Stalled (PolicyDenied)
+/// naming the field, before any AWS call: the AWS endpoint here is a port nothing
+/// listens on, which any call would have failed on. Allowed, it goes ahead.
+#[tokio::test]
+async fn a_manifest_outside_the_namespace_policy_makes_no_aws_call() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let name = format!("policy{:x}", rand::random::<u16>());
+    let file = write_manifest(&name, &vpc, &subnets, "nginx:1.27");
+    let policy = std::env::temp_dir().join(format!("privateapi-policy-{}.yaml", rand::random::<u32>()));
+    std::fs::write(
+        &policy,
+        "rules:\n- namespaces: [cli]\n  vpcs: [vpc-0allowed]\n  subnets: ['*']\n",
+    )
+    .expect("write policy");
+    let nowhere: Vec<(&str, String)> = aws_env()
+        .into_iter()
+        .map(|(k, v)| match k {
+            "AWS_ENDPOINT_URL" => (k, "http://127.0.0.1:9".to_owned()),
+            _ => (k, v),
+        })
+        .chain([("AWS_MAX_ATTEMPTS", "1".to_owned())])
+        .collect();
+    let run = |args: &[&str], env: &[(&str, String)]| {
+        Command::new(env!("CARGO_BIN_EXE_privateapi"))
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .expect("run privateapi")
+    };
+    let (policy_arg, file_arg) = (policy.display().to_string(), file.display().to_string());
+    let apply = run(
+        &["--policy", &policy_arg, "apply", "-f", &file_arg, "-o", "json"],
+        &nowhere,
+    );
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert_eq!(apply.status.code(), Some(1), "{stderr}");
+    let status: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("status JSON");
+    let stalled = status["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stalled["reason"], "PolicyDenied", "{status}");
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("spec.network.vpcId: {vpc} is not allowed in namespace cli"))
+            && message.contains("allowed: vpc-0allowed"),
+        "{message}"
+    );
+    assert!(!stderr.contains("127.0.0.1:9"), "an AWS call was tried:\n{stderr}");
+    let plan = run(&["--policy", &policy_arg, "plan", "-f", &file_arg], &nowhere);
+    assert_eq!(plan.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&plan.stderr);
+    assert!(
+        stderr.contains("spec.network.vpcId") && stderr.contains("is not allowed"),
+        "{stderr}"
+    );
+
+    // The VPC allowed: plan goes to AWS (the emulator) and lists the stack.
+    std::fs::write(
+        &policy,
+        format!("rules:\n- namespaces: [cli]\n  vpcs: [{vpc}]\n  subnets: ['*']\n"),
+    )
+    .expect("write policy");
+    let plan = privateapi(&["--policy", &policy_arg, "plan", "-f", &file_arg]);
+    assert_eq!(plan.status.code(), Some(2), "{}", String::from_utf8_lossy(&plan.stderr));
+    // A policy that cannot be read stops the CLI before it starts.
+    std::fs::write(&policy, "rules:\n- namespaces: [cli]\n  vpc: [x]\n").expect("write policy");
+    let bad = privateapi(&["--policy", &policy_arg, "plan", "-f", &file_arg]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown field `vpc`"));
+    assert_eq!(
+        inventory(&aws, &privateapi::aws::Owner::offline("cli", &name)).await,
+        Inventory::default()
+    );
+    let _ = std::fs::remove_file(&policy);
 }

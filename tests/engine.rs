@@ -780,7 +780,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     let inventory = Inventory::load(&aws).await.expect("inventory");
     for (owner, ids) in owners.iter().zip(&ids) {
         for &probe in &every_probe {
-            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe)
+            let found = Box::pin(reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe))
                 .await
                 .expect("check");
             assert!(found.is_empty(), "{} {probe:?}: {found:?}", owner.name);
@@ -1089,4 +1089,103 @@ async fn secrets_reach_the_task_definition_and_only_the_execution_role() {
     assert!(secrets_policies(&aws, &owner).await.is_empty());
     until_gone(&aws, &owner, &spec, 5).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+/// The log group and its retention as CloudWatch Logs holds them (None: no group).
+async fn log_group(aws: &privateapi::aws::Aws, owner: &privateapi::aws::Owner) -> Option<(Option<i32>, String)> {
+    let name = privateapi::reconcile::desired::log_group(owner);
+    let out = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&name)
+        .send()
+        .await
+        .expect("DescribeLogGroups");
+    let group = out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name.as_str()))?;
+    // ListTagsForResource takes the ARN without the trailing ":*" (logGroupArn).
+    let arn = group
+        .log_group_arn()
+        .or(group.arn())
+        .unwrap_or_default()
+        .trim_end_matches(":*")
+        .to_owned();
+    Some((group.retention_in_days(), arn))
+}
+
+/// The tasks' log group: made with the spec's retention before the service, its
+/// retention kept, deleted with the stack; with `logs.deletionPolicy: Retain` kept.
+#[tokio::test]
+async fn the_log_group_has_a_retention_and_goes_with_the_stack_unless_retained() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("logs");
+    let mut spec = spec(&vpc, &subnets);
+    assert_eq!(spec.service.logs.retention_days, 30, "the default");
+    spec.service.logs.retention_days = 7;
+    until_ready(&aws, &owner, &spec, 5).await;
+    let (retention, arn) = log_group(&aws, &owner).await.expect("the log group is made");
+    assert_eq!(retention, Some(7));
+    let tags = aws
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("ListTagsForResource");
+    let tags = tags.tags().cloned().unwrap_or_default();
+    assert_eq!(
+        tags.get(TAG_UID).map(String::as_str),
+        Some(owner.uid.as_str()),
+        "{tags:?}"
+    );
+    assert_eq!(tags.get("team").map(String::as_str), Some("tests"), "{tags:?}");
+
+    // Changed by hand (or made by the awslogs driver of an older stack: no retention):
+    // put back, without touching the service.
+    aws.logs
+        .delete_retention_policy()
+        .log_group_name(privateapi::reconcile::desired::log_group(&owner))
+        .send()
+        .await
+        .expect("DeleteRetentionPolicy");
+    let repaired = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("pass");
+    let changed: Vec<String> = repaired.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(
+        changed[0].starts_with("~ LogGroup") && changed[0].contains("never expires → 7 days"),
+        "{changed:?}"
+    );
+    assert_eq!(log_group(&aws, &owner).await.map(|g| g.0), Some(Some(7)));
+    spec.service.logs.retention_days = 14;
+    until_ready(&aws, &owner, &spec, 3).await;
+    assert_eq!(log_group(&aws, &owner).await.map(|g| g.0), Some(Some(14)));
+
+    until_gone(&aws, &owner, &spec, 5).await;
+    assert_eq!(log_group(&aws, &owner).await, None, "deleted with the stack");
+
+    // Retain: the group and its events outlive the stack.
+    let kept = common::owner("logs-kept");
+    spec.service.logs.deletion_policy = privateapi::crd::DeletionPolicy::Retain;
+    until_ready(&aws, &kept, &spec, 5).await;
+    let destroy = reconcile::teardown(&aws, &kept, &spec, Mode::Plan)
+        .await
+        .expect("plan --destroy");
+    assert!(
+        destroy.changes.iter().all(|c| c.part != reconcile::Part::LogGroup),
+        "{:?}",
+        destroy.changes
+    );
+    until_gone(&aws, &kept, &spec, 5).await;
+    assert_eq!(log_group(&aws, &kept).await.map(|g| g.0), Some(Some(14)), "retained");
+    aws.logs
+        .delete_log_group()
+        .log_group_name(privateapi::reconcile::desired::log_group(&kept))
+        .send()
+        .await
+        .expect("clean up the retained group");
 }

@@ -76,6 +76,10 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/privateapi/papi-ns-api-1a2b3c
 /// How IAM names a role it cannot find (a GetRole before the create): no path.
 const ROLE_NOT_YET_MADE: &str = "arn:aws:iam::123456789012:role/papi-ns-api-1a2b3c4d-exec";
 const ANY: &str = "*";
+/// The tasks' log group (`/ecs/privateapi/NAMESPACE/NAME`), and every group (what
+/// DescribeLogGroups is authorized on).
+const LOG_GROUP: &str = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/privateapi/ns/api";
+const LOG_GROUPS: &str = "arn:aws:logs:eu-west-1:123456789012:log-group:*";
 
 /// Per source file: the IAM service prefix, and per operation its resources.
 /// API Gateway (v1 REST and the apigatewayv2 VPC links alike) authorizes by HTTP
@@ -303,6 +307,21 @@ fn table() -> Table {
                     "DELETE",
                     vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3", ResourceTag)],
                 ),
+            ],
+        ),
+    );
+    // Groups the awslogs driver made for stacks older than the operator's own log
+    // groups carry no tags: retention and deletion are held to the operator's name
+    // prefix instead of a tag.
+    t.insert(
+        "log_group.rs",
+        (
+            "logs",
+            vec![
+                ("DescribeLogGroups", "", vec![(LOG_GROUPS, None)]),
+                ("CreateLogGroup", "", vec![(LOG_GROUP, RequestTag)]),
+                ("PutRetentionPolicy", "", vec![(LOG_GROUP, None)]),
+                ("DeleteLogGroup", "", vec![(LOG_GROUP, None)]),
             ],
         ),
     );
@@ -567,6 +586,9 @@ fn implied() -> Vec<Need> {
         why: why.into(),
     };
     vec![
+        // CloudWatch Logs: "To assign tags when you create a log group, you must have
+        // either the logs:TagResource or logs:TagLogGroup permission" (its API model).
+        need("logs:TagResource", LOG_GROUP, RequestTag, "CreateLogGroup passes tags"),
         need(
             "ec2:CreateTags",
             SG,
@@ -1433,6 +1455,50 @@ fn a_foreign_api_gateway_object_cannot_be_tagged_or_deleted() {
                 "DELETE of an untagged object",
             );
         }
+    }
+}
+
+/// The log-group permissions reach the operator's prefix only: another team's groups
+/// (and their events) cannot be deleted, made to expire or tagged.
+#[test]
+fn foreign_log_groups_cannot_be_deleted_expired_or_tagged() {
+    for policy in both() {
+        for group in [
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/payments",
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/audit",
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/privateapi-other/x",
+        ] {
+            denied(
+                &policy,
+                &Request::new("logs:DeleteLogGroup", group),
+                "DeleteLogGroup outside /ecs/privateapi/",
+            );
+            denied(
+                &policy,
+                &Request::new("logs:PutRetentionPolicy", group),
+                "PutRetentionPolicy outside /ecs/privateapi/",
+            );
+            denied(
+                &policy,
+                &tagged_request("logs:TagResource", group),
+                "TagResource outside /ecs/privateapi/",
+            );
+            denied(
+                &policy,
+                &tagged_request("logs:CreateLogGroup", group),
+                "CreateLogGroup outside /ecs/privateapi/",
+            );
+        }
+        denied(
+            &policy,
+            &Request::new("logs:CreateLogGroup", LOG_GROUP),
+            "an untagged log group",
+        );
+        denied(
+            &policy,
+            &Request::new("logs:DeleteRetentionPolicy", LOG_GROUP),
+            "logs that never expire",
+        );
     }
 }
 

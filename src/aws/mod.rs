@@ -15,6 +15,7 @@ pub mod faults;
 pub mod http_api;
 pub mod iam;
 pub mod inventory;
+pub mod log_group;
 pub mod network;
 pub mod ownership;
 pub mod pacing;
@@ -55,6 +56,7 @@ pub struct Aws {
     pub acm: aws_sdk_acm::Client,
     /// Route 53 (global): the custom domain's records, when the spec names a zone.
     pub route53: aws_sdk_route53::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
     pub roles: Arc<RoleSettings>,
@@ -101,6 +103,7 @@ impl Aws {
             apigwv2: client!(aws_sdk_apigatewayv2),
             acm: client!(aws_sdk_acm),
             route53: client!(aws_sdk_route53),
+            logs: client!(aws_sdk_cloudwatchlogs),
             stats,
             pacer,
             roles,

@@ -8,6 +8,7 @@ use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
+use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::ownership::Owner;
 use crate::aws::queue_route::QueueRoute;
 use crate::aws::rest_api::{DesiredApi, Target};
@@ -64,6 +65,8 @@ pub struct DesiredStack {
     pub domain: Option<DesiredDomain<Id>>,
     /// The domain's alias record, when the spec names its Route 53 zone.
     pub dns: Option<DesiredRecord<Id>>,
+    /// The tasks' log group.
+    pub log_group: Option<DesiredLogGroup>,
 }
 
 impl DesiredStack {
@@ -189,7 +192,7 @@ impl DesiredStack {
                 command: svc.command.clone(),
                 execution_role_arn: role_arn(&svc.execution_role_arn, RoleKind::Execution),
                 task_role_arn: role_arn(&svc.task_role_arn, RoleKind::Task),
-                log_group,
+                log_group: log_group.clone(),
                 region: i.region.to_owned(),
                 tags: tags("task-definition"),
                 secrets: sorted_secrets(&svc.secrets),
@@ -264,6 +267,11 @@ impl DesiredStack {
                 },
                 routes,
             }),
+            log_group: Some(DesiredLogGroup {
+                name: log_group.clone(),
+                retention_days: svc.logs.retention_days,
+                tags: tags("log-group"),
+            }),
             cluster: Some(cluster),
         }
     }
@@ -286,6 +294,7 @@ impl DesiredStack {
             http_api: None,
             domain: None,
             dns: None,
+            log_group: None,
         }
     }
 
@@ -300,7 +309,8 @@ fn sorted_secrets(secrets: &[crate::crd::SecretVar]) -> Vec<crate::crd::SecretVa
     secrets
 }
 
-/// Where the tasks log (the awslogs driver creates it on first start).
+/// Where the tasks log (the operator makes it; the awslogs driver would too, for
+/// stacks made before it did).
 pub fn log_group(owner: &Owner) -> String {
     format!("/ecs/privateapi/{}/{}", owner.namespace, owner.name)
 }

@@ -16,6 +16,7 @@ use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinitio
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleChange};
+use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::queue_route::{self, QueueRoute};
 use crate::aws::rest_api::{self, DesiredApi, ObservedApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
@@ -62,6 +63,13 @@ pub enum Action {
     DeleteRole(String),
     CreateCluster(DesiredCluster),
     DeleteCluster(String),
+    /// CreateLogGroup (tagged), then its retention.
+    CreateLogGroup(DesiredLogGroup),
+    SetLogRetention {
+        name: String,
+        days: i32,
+    },
+    DeleteLogGroup(String),
     CreateTargetGroup(DesiredTargetGroup),
     ModifyHealthCheck {
         arn: String,
@@ -405,6 +413,7 @@ impl Differ<'_> {
         let Ok((link, retire)) = self.vpc_link() else {
             return;
         };
+        self.log_group();
         self.task_definition_and_service(&going);
         self.api(link);
         self.http_api(link);
@@ -1751,6 +1760,41 @@ impl Differ<'_> {
         Ok(())
     }
 
+    // ------------------------------------------------------------ log group
+
+    /// Made before the service, so that its first line already expires; its retention
+    /// kept as the spec says. Deleted in [`Self::last_deletes`].
+    fn log_group(&mut self) {
+        let (Some(wanted), Some(observed)) = (&self.desired.log_group, self.observed.log_group.read()) else {
+            return;
+        };
+        match observed {
+            None => self.plan.step(
+                Verb::Create,
+                Part::LogGroup,
+                &wanted.name,
+                format!("retention {} days", wanted.retention_days),
+                Action::CreateLogGroup(wanted.clone()),
+            ),
+            Some(group) if group.retention_days != Some(wanted.retention_days) => {
+                let was = group
+                    .retention_days
+                    .map_or("never expires".to_owned(), |d| format!("{d} days"));
+                self.plan.step(
+                    Verb::Update,
+                    Part::LogGroup,
+                    &wanted.name,
+                    format!("retention {was} → {} days", wanted.retention_days),
+                    Action::SetLogRetention {
+                        name: wanted.name.clone(),
+                        days: wanted.retention_days,
+                    },
+                )
+            }
+            Some(_) => {}
+        }
+    }
+
     // ------------------------------------------------------------ teardown's last steps
 
     /// Security groups, then roles and the cluster: once nothing AWS deletes slowly
@@ -1805,6 +1849,17 @@ impl Differ<'_> {
                 &role.name,
                 "",
                 Action::DeleteRole(role.name.clone()),
+            );
+        }
+        if self.desired.log_group.is_none()
+            && let Some(group) = self.observed.log_group.found()
+        {
+            self.plan.step(
+                Verb::Delete,
+                Part::LogGroup,
+                &group.name,
+                "",
+                Action::DeleteLogGroup(group.name.clone()),
             );
         }
         if self.desired.cluster.is_none()

@@ -1346,3 +1346,106 @@ fn our_records_go_before_their_domain_and_a_renamed_domain_s_record_with_it() {
         ]
     );
 }
+
+// ------------------------------------------------------------ log group
+
+type SeenGroup = Seen<Option<crate::aws::log_group::ObservedLogGroup>>;
+
+fn log_group(retention_days: Option<i32>) -> SeenGroup {
+    Seen::Read(Some(crate::aws::log_group::ObservedLogGroup {
+        name: "/ecs/privateapi/shop/orders".into(),
+        retention_days,
+    }))
+}
+
+#[test]
+fn the_log_group_is_made_before_the_service_and_keeps_its_retention() {
+    let mut s = spec();
+    s.service.logs.retention_days = 90;
+    let d = desired(&s, &["subnet-a", "subnet-b"]);
+    let wanted = some(&d.log_group);
+    assert_eq!(wanted.name, "/ecs/privateapi/shop/orders");
+    assert_eq!(wanted.retention_days, 90);
+    assert_eq!(
+        wanted.tags.get(crate::aws::ownership::TAG_UID).map(String::as_str),
+        Some("uid-1")
+    );
+    type Case = (&'static str, SeenGroup, Vec<(Verb, Part, String)>);
+    let cases: Vec<Case> = vec![
+        ("in sync", log_group(Some(90)), vec![]),
+        ("not read (a drift check)", Seen::Unread, vec![]),
+        (
+            "missing",
+            Seen::Read(None),
+            vec![(Verb::Create, Part::LogGroup, "retention 90 days".into())],
+        ),
+        (
+            "another retention",
+            log_group(Some(30)),
+            vec![(Verb::Update, Part::LogGroup, "retention 30 days → 90 days".into())],
+        ),
+        (
+            "made by the awslogs driver of an older stack: never expires",
+            log_group(None),
+            vec![(Verb::Update, Part::LogGroup, "retention never expires → 90 days".into())],
+        ),
+    ];
+    for (case, observed_group, expected) in cases {
+        let mut observed = in_sync(&d);
+        observed.log_group = observed_group;
+        let plan = diff(&d, &observed);
+        assert_eq!(steps(&plan), expected, "{case}");
+        match plan.steps.first().map(|s| &s.action) {
+            Some(Action::CreateLogGroup(group)) => assert_eq!(group, &wanted),
+            Some(Action::SetLogRetention { name, days }) => assert_eq!((name, *days), (&wanted.name, 90)),
+            Some(other) => panic!("{case}: {other:?}"),
+            None => {}
+        }
+    }
+    // Nothing of the stack yet: the group comes before the task definition and service.
+    let mut nothing = in_sync(&d);
+    nothing.log_group = Seen::Read(None);
+    nothing.task_definitions = Seen::Read(TaskDefinitions::default());
+    nothing.service = Seen::Read(None);
+    let parts: Vec<Part> = diff(&d, &nothing).steps.iter().map(|s| s.change.part).collect();
+    let at = |part| parts.iter().position(|p| *p == part);
+    assert!(at(Part::LogGroup) < at(Part::TaskDefinition), "{parts:?}");
+    assert!(at(Part::LogGroup) < at(Part::EcsService), "{parts:?}");
+}
+
+#[test]
+fn teardown_deletes_the_log_group_last_unless_it_was_not_read() {
+    let d = desired(&spec(), &["subnet-a", "subnet-b"]);
+    // While the service still runs, its tasks write: the group stays.
+    let mut early = in_sync(&d);
+    early.log_group = log_group(Some(30));
+    let first = diff(&DesiredStack::empty(), &early);
+    assert!(!verbs_and_parts(&first).contains(&(Verb::Delete, Part::LogGroup)));
+    // The slow parts gone: deleted with the roles and the cluster.
+    let mut later = in_sync(&d);
+    later.vpc_links = Seen::Read(Vec::new());
+    later.service = Seen::Read(None);
+    later.load_balancer = Seen::Read(None);
+    later.rest_apis = Seen::Read(Vec::new());
+    later.log_group = log_group(Some(30));
+    let last = diff(&DesiredStack::empty(), &later);
+    let deleted: Vec<&Action> = last
+        .steps
+        .iter()
+        .filter(|s| s.change.part == Part::LogGroup)
+        .map(|s| &s.action)
+        .collect();
+    assert_eq!(deleted, [&Action::DeleteLogGroup("/ecs/privateapi/shop/orders".into())]);
+    // `service.logs.deletionPolicy: Retain`: teardown does not read it, and leaves it.
+    later.log_group = Seen::Unread;
+    let kept = diff(&DesiredStack::empty(), &later);
+    assert!(kept.steps.iter().all(|s| s.change.part != Part::LogGroup));
+    // Already gone: nothing to do.
+    later.log_group = Seen::Read(None);
+    assert!(
+        diff(&DesiredStack::empty(), &later)
+            .steps
+            .iter()
+            .all(|s| s.change.part != Part::LogGroup)
+    );
+}

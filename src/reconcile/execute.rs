@@ -5,7 +5,7 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, dns, domain, ecs, elb, http_api, iam, rest_api, vpc_link, vpc_link_v1};
+use crate::aws::{Aws, dns, domain, ecs, elb, http_api, iam, log_group, rest_api, vpc_link, vpc_link_v1};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
@@ -229,6 +229,9 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
             refs.set(Slot::Cluster, arn);
         }
         Action::DeleteCluster(name) => ecs::delete_cluster(aws, name).await?,
+        Action::CreateLogGroup(group) => log_group::create(aws, group).await?,
+        Action::SetLogRetention { name, days } => log_group::set_retention(aws, name, *days).await?,
+        Action::DeleteLogGroup(name) => log_group::delete(aws, name).await?,
         Action::CreateTargetGroup(tg) => {
             let arn = elb::create_target_group(aws, tg).await?;
             refs.set(Slot::TargetGroup, arn);

@@ -156,17 +156,18 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         Some(arn) => Some(crate::aws::certificate::host_name(aws, arn).await?),
         None => None,
     };
-    let desired = DesiredStack::build(Inputs {
+    // On the heap too: the pass's future holds it across every await below.
+    let desired = Box::new(DesiredStack::build(Inputs {
         owner,
         spec,
         region: &aws.region,
         subnets: &subnets,
         integration_host: integration_host.as_deref(),
-    });
+    }));
     // Observing and executing are large futures (every part's calls): on the heap, so
     // that no caller's stack has to hold them (a debug build overflowed a 2 MiB test
     // thread).
-    let observed = Box::pin(observe::full(aws, owner, &desired)).await?;
+    let observed = Box::new(Box::pin(observe::full(aws, owner, &desired)).await?);
     let plan = diff::diff(&desired, &observed);
     let stuck = plan.stuck.clone();
     let service = plan.service_counts;
@@ -285,7 +286,15 @@ pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     let everything = mode == Mode::Plan;
     let dns_zone = spec.api.domain.as_ref().and_then(|d| d.hosted_zone_id.as_deref());
     let mut observed = Box::pin(observe::for_teardown(aws, owner, spec_cluster, dns_zone)).await?;
-    Box::pin(observe::rest_for_teardown(aws, owner, &mut observed, everything)).await?;
+    let keep_logs = spec.service.logs.deletion_policy == crate::crd::DeletionPolicy::Retain;
+    Box::pin(observe::rest_for_teardown(
+        aws,
+        owner,
+        &mut observed,
+        everything,
+        keep_logs,
+    ))
+    .await?;
     let plan = match mode {
         Mode::Plan => diff::diff_destroy(&observed),
         Mode::Apply => diff::diff(&DesiredStack::empty(), &observed),

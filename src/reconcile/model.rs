@@ -30,6 +30,7 @@ pub enum Part {
     DomainName,
     ApiMapping,
     DnsRecord,
+    LogGroup,
 }
 
 impl Part {
@@ -55,6 +56,7 @@ impl Part {
             Part::DomainName => "DomainName",
             Part::ApiMapping => "ApiMapping",
             Part::DnsRecord => "DnsRecord",
+            Part::LogGroup => "LogGroup",
         }
     }
 
@@ -64,7 +66,7 @@ impl Part {
             Part::SecurityGroup => Condition::SecurityGroups,
             Part::IamRole => Condition::Roles,
             Part::EcsCluster => Condition::Cluster,
-            Part::TaskDefinition | Part::EcsService => Condition::Service,
+            Part::TaskDefinition | Part::EcsService | Part::LogGroup => Condition::Service,
             Part::TargetGroup | Part::LoadBalancer | Part::Listener => Condition::LoadBalancer,
             Part::VpcLink => Condition::VpcLink,
             Part::RestApi

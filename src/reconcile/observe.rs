@@ -14,6 +14,7 @@ use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTarg
 use crate::aws::http_api;
 use crate::aws::iam::{self, ObservedRole, RoleKind};
 use crate::aws::inventory::Inventory;
+use crate::aws::log_group::{self, ObservedLogGroup};
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
 use crate::aws::security_group::{self, ObservedGroup};
 use crate::aws::vpc_link::{self, ObservedVpcLink};
@@ -99,6 +100,8 @@ pub struct ObservedStack {
     /// What the spec's Route 53 zone holds at the desired domain's name and at each
     /// of our domains' names.
     pub records: Seen<Vec<dns::ObservedRecord>>,
+    /// The tasks' log group (by its owner-derived name).
+    pub log_group: Seen<Option<ObservedLogGroup>>,
 }
 
 /// Our domain names among `all`, and whether `wanted` is someone else's.
@@ -164,23 +167,38 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             None => Ok(None),
         }
     };
-    let (groups, roles, cluster, elb, links, existing, task_definitions, service, (apis, http_apis, links_v1, domains)) =
-        tokio::try_join!(
-            security_group::observe(aws, owner, vpc),
-            roles(aws, owner, desired),
-            cluster,
-            elb::observe(aws, owner),
-            vpc_link::observe(aws, owner),
-            async {
-                match existing_link {
-                    Some(id) => vpc_link::observe_existing(aws, id).await,
-                    None => Ok(None),
-                }
-            },
-            task_definitions(aws, owner, &family),
-            service,
-            async { tokio::try_join!(rest_apis, http_apis, links_v1, domains) },
-        )?;
+    let logs = async {
+        match &desired.log_group {
+            Some(group) => log_group::observe(aws, &group.name).await.map(Seen::Read),
+            None => Ok(Seen::Unread),
+        }
+    };
+    let (
+        groups,
+        roles,
+        cluster,
+        elb,
+        links,
+        existing,
+        task_definitions,
+        service,
+        (apis, http_apis, links_v1, domains, logs),
+    ) = tokio::try_join!(
+        security_group::observe(aws, owner, vpc),
+        roles(aws, owner, desired),
+        cluster,
+        elb::observe(aws, owner),
+        vpc_link::observe(aws, owner),
+        async {
+            match existing_link {
+                Some(id) => vpc_link::observe_existing(aws, id).await,
+                None => Ok(None),
+            }
+        },
+        task_definitions(aws, owner, &family),
+        service,
+        async { tokio::try_join!(rest_apis, http_apis, links_v1, domains, logs) },
+    )?;
     let mut observed = ObservedStack {
         groups: Seen::Read(groups),
         roles,
@@ -196,6 +214,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         },
         task_definitions: Seen::Read(task_definitions),
         service: Seen::Read(service),
+        log_group: logs,
         ..ObservedStack::default()
     };
     if let Some(apis) = apis {
@@ -446,6 +465,7 @@ pub async fn rest_for_teardown(
     owner: &Owner,
     observed: &mut ObservedStack,
     everything: bool,
+    keep_logs: bool,
 ) -> AwsResult<()> {
     if !everything && !observed.service.is_absent() {
         return Ok(());
@@ -465,11 +485,24 @@ pub async fn rest_for_teardown(
         not_ours_is_none(iam::observe_named(aws, owner, &name, false).await).map(|role| (kind, role))
     });
     let own_cluster = desired::cluster_name(owner);
-    let (roles, cluster) = tokio::try_join!(futures::future::try_join_all(roles), async {
-        not_ours_is_none(ecs::observe_cluster_named(aws, owner, &own_cluster, true).await)
-    })?;
+    // The log group goes with them (no task writes to it any more), unless the spec
+    // keeps it: then it is not read, and the diff leaves it alone.
+    let logs = async {
+        match keep_logs {
+            true => Ok(Seen::Unread),
+            false => log_group::observe(aws, &desired::log_group(owner))
+                .await
+                .map(Seen::Read),
+        }
+    };
+    let (roles, cluster, logs) = tokio::try_join!(
+        futures::future::try_join_all(roles),
+        async { not_ours_is_none(ecs::observe_cluster_named(aws, owner, &own_cluster, true).await) },
+        logs,
+    )?;
     observed.roles = roles.into_iter().collect();
     observed.cluster = Seen::Read(cluster);
+    observed.log_group = logs;
     Ok(())
 }
 

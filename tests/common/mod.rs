@@ -69,7 +69,9 @@ pub fn spec(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
 pub async fn until_ready(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes: usize) -> Outcome {
     let mut last = None;
     for _ in 0..passes {
-        match reconcile::converge(aws, owner, spec, Mode::Apply).await {
+        // On the heap, as the controller runs it: a pass's future is large, and a debug
+        // test thread's stack is 2 MiB.
+        match Box::pin(reconcile::converge(aws, owner, spec, Mode::Apply)).await {
             Ok(outcome) if outcome.is_ready() => return outcome,
             Ok(outcome) => last = Some(format!("{:?}", outcome.waiting_on())),
             Err(e) => last = Some(format!("error: {e}")),
@@ -82,7 +84,7 @@ pub async fn until_ready(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes
 pub async fn until_gone(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes: usize) {
     let mut last = None;
     for _ in 0..passes {
-        match reconcile::teardown(aws, owner, spec, Mode::Apply).await {
+        match Box::pin(reconcile::teardown(aws, owner, spec, Mode::Apply)).await {
             Ok(outcome) if outcome.is_done() => return,
             Ok(outcome) => last = Some(outcome.waiting_for.join(", ")),
             Err(e) => last = Some(format!("error: {e}")),

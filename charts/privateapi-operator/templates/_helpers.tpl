@@ -59,3 +59,15 @@ The namespace the namespaced RBAC lives in; rbac.scope=namespace needs one.
 {{- define "privateapi-operator.rbacNamespace" -}}
 {{- required "rbac.scope=namespace needs watchNamespace (the namespace whose PrivateApi objects the operator may reconcile)" .Values.watchNamespace }}
 {{- end }}
+
+{{/*
+"true" when a namespace policy rule selects namespaces by label (the operator then
+reads namespaces), empty otherwise.
+*/}}
+{{- define "privateapi-operator.policyUsesLabels" -}}
+{{- if .Values.namespacePolicy.enabled }}
+{{- range .Values.namespacePolicy.rules }}
+{{- if .namespaceSelector }}true{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
