@@ -31,7 +31,9 @@ Runtime knobs (server-wide, restored to their defaults by POST /moto-api/reset):
   GET/POST /_privateapi/delays  {"alb_provisioning_seconds": S, "vpc_link_pending_seconds": S,
                                  "eni_release_seconds": S}
      How long AWS's slow lifecycle steps take here (server-wide; any subset may be
-     posted). Defaults from the environment, small but not zero so the operator's
+     posted). With "prefix": NAME_PREFIX, for the ALBs/NLBs, VPC links and ECS services
+     whose names start with it only (the longest matching prefix wins; {"prefix": ...,
+     "unset": true} removes it): for parallel tests that need other values. Defaults from the environment, small but not zero so the operator's
      waiting and retry paths run in every test:
        PRIVATEAPI_MOTO_ALB_PROVISIONING_SECONDS (1): a new ALB/NLB is `provisioning`.
        PRIVATEAPI_MOTO_VPC_LINK_PENDING_SECONDS (1): a new VPC link (V1 or V2) is PENDING
@@ -184,7 +186,14 @@ def _default_delays() -> dict[str, float]:
     return out
 
 
-def _delay(knob: str) -> float:
+def _delay(knob: str, name: Any = None) -> float:
+    """The delay `knob` for the resource called `name` (the ALB, VPC link or ECS
+    service): the override of the longest prefix of `name`, else the server-wide one."""
+    if isinstance(name, str):
+        overrides = CONFIG.get("delay_overrides") or {}
+        for prefix in sorted(overrides, key=len, reverse=True):
+            if name.startswith(prefix) and knob in overrides[prefix]:
+                return float(overrides[prefix][knob])
     return float((CONFIG.get("delays") or {}).get(knob, DELAYS[knob][1]))
 
 
@@ -199,6 +208,7 @@ def reset_config() -> None:
         CONFIG["ecs_overrides"] = {}
         CONFIG["vpclink_pending_seconds"] = {}
         CONFIG["delays"] = _default_delays()
+        CONFIG["delay_overrides"] = {}
         # security group id -> time.monotonic() until which ENIs of a deleted ALB, VPC
         # link or ECS service still hold it (emulated AWS state: wiped on reset too).
         CONFIG["sg_released_at"] = {}
@@ -289,6 +299,9 @@ def control_app(app: Callable[..., Any]) -> Callable[..., Any]:
                     try:
                         n = int(environ.get("CONTENT_LENGTH") or 0)
                         data = json.loads(environ["wsgi.input"].read(n) or b"{}")
+                        prefix, unset = data.pop("prefix", None), data.pop("unset", False)
+                        if prefix is not None and (not isinstance(prefix, str) or not prefix):
+                            raise ValueError("prefix: a non-empty resource name prefix")
                         unknown = sorted(set(data) - set(DELAYS))
                         if unknown:
                             raise ValueError(f"unknown knobs {unknown}; known: {sorted(DELAYS)}")
@@ -296,8 +309,13 @@ def control_app(app: Callable[..., Any]) -> Callable[..., Any]:
                     except Exception as e:  # noqa: BLE001
                         return respond(start_response, "400 Bad Request", {"error": str(e)})
                     with CONFIG_LOCK:
-                        CONFIG["delays"].update(values)
-                return respond(start_response, "200 OK", CONFIG["delays"])
+                        if prefix is None:
+                            CONFIG["delays"].update(values)
+                        elif unset:
+                            CONFIG["delay_overrides"].pop(prefix, None)
+                        else:
+                            CONFIG["delay_overrides"].setdefault(prefix, {}).update(values)
+                return respond(start_response, "200 OK", {**CONFIG["delays"], "overrides": CONFIG["delay_overrides"]})
             return respond(start_response, "404 Not Found", {"error": f"unknown {path}"})
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             reset_config()
@@ -466,10 +484,10 @@ def _ec2_sg_delete_dependency() -> None:
     _wrap(SecurityGroupBackend, "delete_security_group", make)
 
 
-def _hold_security_groups(groups: Any) -> None:
+def _hold_security_groups(groups: Any, owner_name: Any) -> None:
     """The ENIs of a deleted ALB/NLB, VPC link or task keep its security groups busy
     for a while (see ec2_sg_busy_after_eni_owner_deleted)."""
-    until = time.monotonic() + _delay("eni_release_seconds")
+    until = time.monotonic() + _delay("eni_release_seconds", owner_name)
     with CONFIG_LOCK:
         table = CONFIG["sg_released_at"]
         for gid in groups or []:
@@ -500,7 +518,7 @@ def _ec2_sg_busy_after_delete() -> None:
             lb = self.load_balancers.get(arn)
             result = orig(self, arn)
             if lb is not None and arn not in self.load_balancers:
-                _hold_security_groups(lb.security_groups)
+                _hold_security_groups(lb.security_groups, lb.name)
             return result
 
         return delete_load_balancer
@@ -510,7 +528,7 @@ def _ec2_sg_busy_after_delete() -> None:
             link = self.vpc_links.get(vpc_link_id)
             result = orig(self, vpc_link_id)
             if link is not None:
-                _hold_security_groups(getattr(link, "sg_ids", None))
+                _hold_security_groups(getattr(link, "sg_ids", None), getattr(link, "name", None))
             return result
 
         return delete_vpc_link
@@ -525,7 +543,7 @@ def _ec2_sg_busy_after_delete() -> None:
             if not was_active:
                 return svc  # deleting a deleted service again stops no task
             nc = (getattr(svc, "network_configuration", None) or {}).get("awsvpcConfiguration") or {}
-            _hold_security_groups(nc.get("securityGroups"))
+            _hold_security_groups(nc.get("securityGroups"), getattr(svc, "name", None))
             return svc
 
         return delete_service
@@ -939,7 +957,7 @@ def _elbv2_provisioning() -> None:
     def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             orig(self, *args, **kwargs)
-            self._privateapi_active_at = time.monotonic() + _delay("alb_provisioning_seconds")
+            self._privateapi_active_at = time.monotonic() + _delay("alb_provisioning_seconds", getattr(self, "name", None))
 
         return __init__
 
@@ -1150,10 +1168,10 @@ def _elbv2_target_health() -> None:
 
 def _vpc_link_pending_seconds(name: Any) -> float:
     """How long a new VPC link of this name stays PENDING: the per-name knob, else the
-    "*" one, else the server-wide delay."""
+    "*" one, else the delay (by name prefix, else server-wide)."""
     table = CONFIG.get("vpclink_pending_seconds") or {}
     seconds = table.get(name, table.get("*"))
-    return _delay("vpc_link_pending_seconds") if seconds is None else float(seconds)
+    return _delay("vpc_link_pending_seconds", name) if seconds is None else float(seconds)
 
 
 @patch("apigatewayv2_vpc_link_pending")

@@ -303,6 +303,17 @@ def elbv2_create() -> None:
     check("ModifyTargetGroup health check", mt["HealthCheckPath"] == "/ready" and mt["Matcher"] == {"HttpCode": "200"}
           and mt["HealthCheckIntervalSeconds"] == 10 and mt["HealthyThresholdCount"] == 3, mt)
     expect_error("DeleteTargetGroup used by a listener", "ResourceInUse", elb.delete_target_group, TargetGroupArn=S["tg"])
+    # A prefix override: ALBs of these names are active at once, others keep the delay.
+    fast = f"fast-{RUN}"
+    http("POST", "/_privateapi/delays", {"prefix": fast, "alb_provisioning_seconds": 0})
+    try:
+        f = elb.create_load_balancer(Name=fast, Subnets=S["subnets"], SecurityGroups=[S["sg_alb"]], Scheme="internal")
+        arn = f["LoadBalancers"][0]["LoadBalancerArn"]
+        state = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]["State"]["Code"]
+        check("/_privateapi/delays prefix override: an ALB of that prefix is active on the first describe", state == "active", state)
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    finally:
+        http("POST", "/_privateapi/delays", {"prefix": fast, "unset": True})
     time.sleep(max(0.0, S["lb_active_at"] - time.monotonic()) + 0.05)
     d = elb.describe_load_balancers(LoadBalancerArns=[S["lb"]])["LoadBalancers"][0]
     check("ALB State active once alb_provisioning_seconds have passed", d["State"]["Code"] == "active", d["State"])

@@ -8,6 +8,7 @@ use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetG
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
 use crate::aws::ownership::Owner;
+use crate::aws::partition::Partition;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::vpc_link::DesiredVpcLink;
@@ -81,9 +82,8 @@ impl DesiredStack {
         .into_iter()
         .filter(|(_, given)| given.is_none())
         .map(|(kind, _)| {
-            iam::desired(owner, kind, &spec.tags, &log_group)
+            iam::desired(owner, kind, &spec.tags, &log_group, Partition::of_region(i.region))
                 .reading_secrets(&svc.secrets, svc.secrets_kms_key_arn.as_deref())
-                .in_region(i.region)
         })
         .collect();
         let cluster = match &svc.cluster {
@@ -283,7 +283,7 @@ pub fn service_name(owner: &Owner) -> String {
 }
 
 pub fn role_name(owner: &Owner, kind: RoleKind) -> String {
-    iam::desired(owner, kind, &Default::default(), "").name
+    iam::desired(owner, kind, &Default::default(), "", Partition::AWS).name
 }
 
 #[cfg(test)]
