@@ -1547,6 +1547,51 @@ def _apigw_create_deployment() -> None:
     _wrap(RestAPI, "create_deployment", make)
 
 
+@patch("apigateway_base_path_mappings_of_a_new_domain")
+def _apigw_base_path_mappings() -> None:
+    """WHY: moto keeps a domain's base path mappings in a dict it creates at the first
+    CreateBasePathMapping, so GetBasePathMappings (and GetBasePathMapping /
+    DeleteBasePathMapping) of a domain that has none yet fails with a KeyError: HTTP 500.
+    AWS answers an empty list (NotFoundException for one path). Met as soon as the
+    mapping waits for something (the stage, behind a PENDING VPC link) while the domain
+    already exists."""
+    from moto.apigateway.models import APIGatewayBackend as B
+
+    _param_names(B.get_base_path_mappings, "domain_name")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def method(self: Any, domain_name: str, *args: Any, **kwargs: Any) -> Any:
+            if domain_name in self.domain_names:
+                self.base_path_mappings.setdefault(domain_name, {})
+            return orig(self, domain_name, *args, **kwargs)
+
+        return method
+
+    for name in ("get_base_path_mappings", "get_base_path_mapping", "delete_base_path_mapping"):
+        _wrap(B, name, make)
+
+
+@patch("apigatewayv2_delete_domain_name_with_mappings")
+def _apigwv2_delete_domain() -> None:
+    """WHY: moto's DeleteDomainName deletes the domain's API mappings while iterating
+    over them ("dictionary changed size during iteration"): HTTP 500 for a domain with
+    a mapping, after deleting only the first. AWS deletes the domain and its mappings."""
+    from moto.apigatewayv2.models import ApiGatewayV2Backend as B
+
+    _param_names(B.delete_domain_name, "domain_name")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_domain_name(self: Any, domain_name: str) -> Any:
+            if domain_name in self.domain_names:
+                for mapping_id in [k for k, m in self.api_mappings.items() if m.domain_name == domain_name]:
+                    del self.api_mappings[mapping_id]
+            return orig(self, domain_name)
+
+        return delete_domain_name
+
+    _wrap(B, "delete_domain_name", make)
+
+
 @patch("apigateway_restapi_tags")
 def _apigw_tags() -> None:
     """WHY: moto's apigateway GetTags/TagResource/UntagResource only handle *stage* ARNs;
