@@ -500,6 +500,13 @@ def apigateway() -> None:
     finally:
         http("POST", "/_privateapi/vpclink", {"name": pending, "unset": True})
 
+    domain = f"d-{RUN}.example.com"
+    apigw.create_domain_name(domainName=domain, endpointConfiguration={"types": ["REGIONAL"]},
+                             regionalCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555")
+    check("GetBasePathMappings of a domain without mappings -> []",
+          apigw.get_base_path_mappings(domainName=domain).get("items", []) == [])
+    apigw.delete_domain_name(domainName=domain)
+
     v1 = apigw.create_vpc_link(name=f"vl1-{RUN}", targetArns=[S["lb"]], tags={UID_KEY: UID})
     seen = [v1["status"], apigw.get_vpc_link(vpcLinkId=v1["id"])["status"]]
     time.sleep(S["delays"]["vpc_link_pending_seconds"] + 0.05)
