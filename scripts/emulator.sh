@@ -24,6 +24,12 @@
 #   PRIVATEAPI_PYTHON       python used to create the venv (default python3.11, else python3)
 #   PRIVATEAPI_MOTO_ECS_RUN 1 (default): ECS services report runningCount=desiredCount;
 #                           0: moto's own behaviour (then MOTO_ECS_SERVICE_RUNNING=N applies)
+#   PRIVATEAPI_MOTO_ALB_PROVISIONING_SECONDS, PRIVATEAPI_MOTO_VPC_LINK_PENDING_SECONDS,
+#   PRIVATEAPI_MOTO_ENI_RELEASE_SECONDS
+#                           how long a new ALB/NLB is `provisioning`, a new VPC link PENDING,
+#                           and a deleted ALB's/link's/service's security groups refuse
+#                           deletion (default 1 each; 0: moto's instant behaviour; at run
+#                           time: POST $AWS_ENDPOINT_URL/_privateapi/delays)
 #   MOTO_START_TIMEOUT      seconds to wait for the server (default 30)
 # Details of the patches and moto's gaps: scripts/moto/FINDINGS.md.
 set -euo pipefail

@@ -453,18 +453,22 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         .and_then(|arn| arn.rsplit('/').next())
         .unwrap_or_default()
         .to_owned();
-    let policy = privateapi::aws::iam::EXECUTION_POLICY_ARN;
+    let policy = privateapi::aws::iam::execution_policy_arn(privateapi::aws::partition::Partition::of_region(REGION));
     aws.iam
         .detach_role_policy()
         .role_name(&role)
-        .policy_arn(policy)
+        .policy_arn(&policy)
         .send()
         .await
         .expect("detach policy");
     let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         let attached = aws.iam.list_attached_role_policies().role_name(&role).send().await;
-        if attached.is_ok_and(|a| a.attached_policies().iter().any(|p| p.policy_arn() == Some(policy))) {
+        if attached.is_ok_and(|a| {
+            a.attached_policies()
+                .iter()
+                .any(|p| p.policy_arn() == Some(policy.as_str()))
+        }) {
             break;
         }
         assert!(Instant::now() < deadline, "policy not re-attached:\n{}", op.log());

@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use privateapi::aws::iam::execution_policy_arn;
 use privateapi::aws::ownership::TAG_UID;
+use privateapi::aws::partition::Partition;
 use privateapi::aws::rest_api;
 use privateapi::reconcile::{self, Mode};
 
@@ -397,15 +399,23 @@ async fn tasks_not_running_keep_the_resource_reconciling() {
     let owner = owner("tasks");
     let spec = spec(&vpc, &subnets);
     set_running(&owner.resource_name("", 255), Some(0)).await;
-    let mut waiting = None;
-    for _ in 0..4 {
+    // Four passes at least, and on until the ALB and the VPC link are up (a second in
+    // the emulator): then the tasks are what the resource waits on, and it stays so.
+    let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+    let mut passes = 0;
+    let waiting = loop {
         let outcome = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
             .await
             .expect("pass");
         assert!(!outcome.is_ready());
-        waiting = outcome.waiting_on().cloned();
-    }
-    let waiting = waiting.expect("a part not ready");
+        let waiting = outcome.waiting_on().cloned().expect("a part not ready");
+        passes += 1;
+        let provisioning = ["LoadBalancerProvisioning", "VpcLinkPending", "WaitingForVpcLink"];
+        if passes >= 4 && !provisioning.contains(&waiting.reason.as_str()) || std::time::Instant::now() > deadline {
+            break waiting;
+        }
+        tokio::time::sleep(AWS_WAIT_POLL).await;
+    };
     assert_eq!(
         (waiting.condition.as_str(), waiting.reason.as_str()),
         ("ServiceReady", "TasksStarting")
@@ -492,6 +502,14 @@ async fn lost_responses_and_crashes_never_duplicate() {
     until_gone(&aws, &probe, &spec, 5).await;
     assert!(writes >= 20, "a create makes {writes} writes");
 
+    // Fifty creates and teardowns: without AWS's slow steps (every other test has
+    // them, a second each), or they alone would add two seconds to each. The probe
+    // above had them, and counted the same writes.
+    // Names are `papi-NAMESPACE-NAME-HASH` (Owner::resource_name); the owners below
+    // are `fault-N`.
+    let fault_prefix = "papi-tests-fault-";
+    assert!(owner("fault-1").resource_name("", 32).starts_with(fault_prefix));
+    set_delays(fault_prefix, Some(Duration::ZERO)).await;
     let faults = factory.faults();
     let mut injected = Vec::new();
     for fault in [Fault::LoseResponse, Fault::FailBeforeSend] {
@@ -502,12 +520,14 @@ async fn lost_responses_and_crashes_never_duplicate() {
             // The pass fails, or succeeds because the SDK's own retry repeated the call
             // (exactly what happens to a lost response on AWS: a duplicate create).
             // A create spans passes (the API is wired once the new link is seen
-            // AVAILABLE), so the n-th write may come in a later pass.
-            for _ in 0..4 {
+            // AVAILABLE, the ALB active), so the n-th write may come in a later pass.
+            let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+            loop {
                 let _ = reconcile::converge(&aws, &owner, &spec, Mode::Apply).await;
-                if faults.injected().len() > injected_before {
+                if faults.injected().len() > injected_before || std::time::Instant::now() > deadline {
                     break;
                 }
+                tokio::time::sleep(AWS_WAIT_POLL).await;
             }
             faults.disarm();
             assert_eq!(
@@ -533,6 +553,7 @@ async fn lost_responses_and_crashes_never_duplicate() {
         }
         injected.extend(faults.injected());
     }
+    set_delays(fault_prefix, None).await;
     println!("faults injected ({}): {injected:#?}", injected.len());
 }
 
@@ -843,7 +864,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     aws.iam
         .detach_role_policy()
         .role_name(&a_exec_role)
-        .policy_arn(privateapi::aws::iam::EXECUTION_POLICY_ARN)
+        .policy_arn(execution_policy_arn(Partition::of_region(REGION)))
         .send()
         .await
         .expect("detach a's policy");
@@ -897,7 +918,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     // about the probe's part.
     let lacks_policy = format!(
         "~ IamRole {a_exec_role} (attach {})",
-        privateapi::aws::iam::EXECUTION_POLICY_ARN
+        execution_policy_arn(Partition::of_region(REGION))
     );
     for (probe, expected) in [
         (Probe::Service, &["(desiredCount 7 → 2)"][..]),
@@ -1188,4 +1209,195 @@ async fn the_log_group_has_a_retention_and_goes_with_the_stack_unless_retained()
         .send()
         .await
         .expect("clean up the retained group");
+}
+
+/// China and GovCloud: a stack in `cn-north-1` (REST API) and one in `us-gov-west-1`
+/// (HTTP API) get ARNs and endpoints of their partition, not `arn:aws:` and
+/// `amazonaws.com` (the emulator, like AWS, refuses the `aws` partition's managed
+/// policy in another partition).
+#[tokio::test]
+async fn china_and_govcloud_stacks_use_their_partition() {
+    let factory = factory().await;
+    for (region, api_type, partition, suffix) in [
+        (
+            "cn-north-1",
+            privateapi::crd::ApiType::Rest,
+            "aws-cn",
+            "amazonaws.com.cn",
+        ),
+        (
+            "us-gov-west-1",
+            privateapi::crd::ApiType::Http,
+            "aws-us-gov",
+            "amazonaws.com",
+        ),
+    ] {
+        let aws = factory.for_region(Some(region)).expect("region");
+        let (vpc, subnets) = network(&aws).await;
+        let owner = owner("partition");
+        let mut spec = spec(&vpc, &subnets);
+        spec.region = Some(region.into());
+        spec.api.api_type = api_type;
+
+        let outcome = until_ready(&aws, &owner, &spec, 5).await;
+        let ids = &outcome.resources;
+        let endpoint = match api_type {
+            privateapi::crd::ApiType::Rest => {
+                let api = ids.rest_api_id.as_deref().expect("rest api id");
+                format!("https://{api}.execute-api.{region}.{suffix}/prod")
+            }
+            _ => {
+                let api = ids.http_api_id.as_deref().expect("http api id");
+                format!("https://{api}.execute-api.{region}.{suffix}/")
+            }
+        };
+        assert_eq!(outcome.endpoint.as_deref(), Some(endpoint.as_str()), "{region}");
+        let prefix = format!("arn:{partition}:");
+        for (name, arn) in [
+            ("loadBalancerArn", &ids.load_balancer_arn),
+            ("targetGroupArn", &ids.target_group_arn),
+            ("listenerArn", &ids.listener_arn),
+            ("serviceArn", &ids.service_arn),
+            ("taskDefinitionArn", &ids.task_definition_arn),
+            ("executionRoleArn", &ids.execution_role_arn),
+            ("taskRoleArn", &ids.task_role_arn),
+        ] {
+            assert!(
+                arn.as_deref().is_some_and(|a| a.starts_with(&prefix)),
+                "{region}: {name} {arn:?}"
+            );
+        }
+
+        // The execution role carries the ECS managed policy of its partition.
+        let role = ids
+            .execution_role_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit('/').next())
+            .expect("execution role");
+        let attached = aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .expect("ListAttachedRolePolicies");
+        let arns: Vec<&str> = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect();
+        assert_eq!(arns, [execution_policy_arn(Partition::of_region(region))], "{region}");
+        assert!(arns[0].starts_with(&prefix));
+
+        // A second pass finds it all in place: nothing to change.
+        let again = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+            .await
+            .expect("second pass");
+        assert!(
+            again.is_ready() && again.changes.is_empty(),
+            "{region}: {:?}",
+            again.changes
+        );
+
+        until_gone(&aws, &owner, &spec, 5).await;
+        assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{region}");
+    }
+}
+
+/// AWS refuses teardown steps while something still uses a part, and the teardown
+/// waits rather than fails or forgets: a security group its just-deleted ALB's ENIs
+/// still hold (DependencyViolation, for a second in the emulator, minutes on AWS), and
+/// our target group that someone else's listener forwards to (ResourceInUse, until
+/// that listener goes). Nothing of ours is left at the end.
+#[tokio::test]
+async fn teardown_meets_aws_refusals_and_still_leaves_nothing() {
+    use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
+
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("refusals");
+    let spec = spec(&vpc, &subnets);
+    let ready = until_ready(&aws, &owner, &spec, 5).await;
+    let target_group = ready.resources.target_group_arn.clone().expect("target group");
+
+    // Someone else's ALB forwards to our target group.
+    let foreign = aws
+        .elb
+        .create_load_balancer()
+        .name(format!("foreign-{}", &owner.uid[owner.uid.len() - 8..]))
+        .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
+        .set_subnets(Some(subnets.clone()))
+        .send()
+        .await
+        .expect("a foreign ALB");
+    let foreign_arn = foreign.load_balancers()[0].load_balancer_arn().expect("arn").to_owned();
+    let listener = aws
+        .elb
+        .create_listener()
+        .load_balancer_arn(&foreign_arn)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8080)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&target_group)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a foreign listener to our target group");
+    let listener_arn = listener.listeners()[0].listener_arn().expect("arn").to_owned();
+
+    // Teardown passes, back to back: each refusal is met, noted, and waited on.
+    let (mut held, mut in_use) = (false, false);
+    for _ in 0..20 {
+        let pass = reconcile::teardown(&aws, &owner, &spec, Mode::Apply)
+            .await
+            .expect("a refusal is a wait, not an error");
+        assert!(!pass.is_done(), "done while the target group is in use");
+        let waiting = pass.waiting_for.join("; ");
+        held |= waiting.contains("has a dependent object");
+        in_use |= waiting.contains("currently in use");
+        if held && in_use {
+            break;
+        }
+    }
+    assert!(held, "no DeleteSecurityGroup met DependencyViolation");
+    assert!(in_use, "no DeleteTargetGroup met ResourceInUse");
+    // Once the ENIs are released the groups go too; the target group waits (and the
+    // roles and cluster, held behind anything not yet gone).
+    let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+    loop {
+        let pass = reconcile::teardown(&aws, &owner, &spec, Mode::Apply)
+            .await
+            .expect("teardown pass");
+        assert!(!pass.is_done(), "done while the target group is in use");
+        let left = inventory(&aws, &owner).await;
+        assert_eq!(left.target_groups, 1, "{left:?}");
+        if left.security_groups == 0 && left.load_balancers == 0 && left.services == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left {left:?}, waiting for {:?}",
+            pass.waiting_for
+        );
+        tokio::time::sleep(AWS_WAIT_POLL).await;
+    }
+
+    // The other listener goes: so does our target group.
+    aws.elb
+        .delete_listener()
+        .listener_arn(&listener_arn)
+        .send()
+        .await
+        .expect("delete the foreign listener");
+    until_gone(&aws, &owner, &spec, 3).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+    aws.elb
+        .delete_load_balancer()
+        .load_balancer_arn(&foreign_arn)
+        .send()
+        .await
+        .expect("delete the foreign ALB");
 }

@@ -28,6 +28,21 @@ Runtime knobs (server-wide, restored to their defaults by POST /moto-api/reset):
      "cluster": NAME to set an override for matching services only (the service
      need not exist yet); {"service": NAME, "unset": true} removes it. Lookup order:
      cluster+service, service, cluster, server-wide value.
+  GET/POST /_privateapi/delays  {"alb_provisioning_seconds": S, "vpc_link_pending_seconds": S,
+                                 "eni_release_seconds": S}
+     How long AWS's slow lifecycle steps take here (server-wide; any subset may be
+     posted). With "prefix": NAME_PREFIX, for the ALBs/NLBs, VPC links and ECS services
+     whose names start with it only (the longest matching prefix wins; {"prefix": ...,
+     "unset": true} removes it): for parallel tests that need other values. Defaults from the environment, small but not zero so the operator's
+     waiting and retry paths run in every test:
+       PRIVATEAPI_MOTO_ALB_PROVISIONING_SECONDS (1): a new ALB/NLB is `provisioning`.
+       PRIVATEAPI_MOTO_VPC_LINK_PENDING_SECONDS (1): a new VPC link (V1 or V2) is PENDING
+         (per link name: /_privateapi/vpclink, below).
+       PRIVATEAPI_MOTO_ENI_RELEASE_SECONDS (1): a security group an ALB/NLB, VPC link or
+         ECS service used refuses DeleteSecurityGroup (DependencyViolation) this long
+         after that user is deleted (its ENIs are released later, as on AWS).
+  GET/POST /_privateapi/vpclink {"name": LINK, "pending_seconds": S} / {"name": LINK, "unset": true}
+     VPC links of that name (every link without "name") are PENDING S seconds.
 """
 
 from __future__ import annotations
@@ -41,6 +56,7 @@ import os
 import random
 import re
 import threading
+import time
 from typing import Any, Callable
 from urllib.parse import unquote
 
@@ -139,6 +155,48 @@ def _default_ecs_running() -> Any:
     raise SystemExit(f"PRIVATEAPI_MOTO_ECS_RUN={v!r}: use 1 (running=desired) or 0 (moto default)")
 
 
+# Server-wide delays of AWS's slow lifecycle steps: knob -> (environment variable, default).
+DELAYS: dict[str, tuple[str, float]] = {
+    "alb_provisioning_seconds": ("PRIVATEAPI_MOTO_ALB_PROVISIONING_SECONDS", 1.0),
+    "vpc_link_pending_seconds": ("PRIVATEAPI_MOTO_VPC_LINK_PENDING_SECONDS", 1.0),
+    "eni_release_seconds": ("PRIVATEAPI_MOTO_ENI_RELEASE_SECONDS", 1.0),
+}
+
+
+def _seconds(v: Any, what: str) -> float:
+    if isinstance(v, bool):
+        raise ValueError(f"{what}: a number >= 0")
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: a number >= 0") from None
+    if not f >= 0:  # also refuses NaN
+        raise ValueError(f"{what}: a number >= 0")
+    return f
+
+
+def _default_delays() -> dict[str, float]:
+    out = {}
+    for knob, (env, default) in DELAYS.items():
+        v = os.environ.get(env, "").strip()
+        try:
+            out[knob] = _seconds(v, env) if v else default
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+    return out
+
+
+def _delay(knob: str, name: Any = None) -> float:
+    """The delay `knob` for the resource called `name` (the ALB, VPC link or ECS
+    service): the override of the longest prefix of `name`, else the server-wide one."""
+    if isinstance(name, str):
+        overrides = CONFIG.get("delay_overrides") or {}
+        for prefix in sorted(overrides, key=len, reverse=True):
+            if name.startswith(prefix) and knob in overrides[prefix]:
+                return float(overrides[prefix][knob])
+    return float((CONFIG.get("delays") or {}).get(knob, DELAYS[knob][1]))
+
+
 CONFIG_LOCK = threading.Lock()
 CONFIG: dict[str, Any] = {}
 
@@ -149,6 +207,11 @@ def reset_config() -> None:
         CONFIG["ecs_running"] = _default_ecs_running()
         CONFIG["ecs_overrides"] = {}
         CONFIG["vpclink_pending_seconds"] = {}
+        CONFIG["delays"] = _default_delays()
+        CONFIG["delay_overrides"] = {}
+        # security group id -> time.monotonic() until which ENIs of a deleted ALB, VPC
+        # link or ECS service still hold it (emulated AWS state: wiped on reset too).
+        CONFIG["sg_released_at"] = {}
 
 
 def _ecs_mode(service: Any) -> Any:
@@ -231,6 +294,28 @@ def control_app(app: Callable[..., Any]) -> Callable[..., Any]:
                         else:
                             table[key] = float(seconds)
                 return respond(start_response, "200 OK", {"pending_seconds": CONFIG["vpclink_pending_seconds"]})
+            if path == "/_privateapi/delays":
+                if method == "POST":
+                    try:
+                        n = int(environ.get("CONTENT_LENGTH") or 0)
+                        data = json.loads(environ["wsgi.input"].read(n) or b"{}")
+                        prefix, unset = data.pop("prefix", None), data.pop("unset", False)
+                        if prefix is not None and (not isinstance(prefix, str) or not prefix):
+                            raise ValueError("prefix: a non-empty resource name prefix")
+                        unknown = sorted(set(data) - set(DELAYS))
+                        if unknown:
+                            raise ValueError(f"unknown knobs {unknown}; known: {sorted(DELAYS)}")
+                        values = {k: _seconds(v, k) for k, v in data.items()}
+                    except Exception as e:  # noqa: BLE001
+                        return respond(start_response, "400 Bad Request", {"error": str(e)})
+                    with CONFIG_LOCK:
+                        if prefix is None:
+                            CONFIG["delays"].update(values)
+                        elif unset:
+                            CONFIG["delay_overrides"].pop(prefix, None)
+                        else:
+                            CONFIG["delay_overrides"].setdefault(prefix, {}).update(values)
+                return respond(start_response, "200 OK", {**CONFIG["delays"], "overrides": CONFIG["delay_overrides"]})
             return respond(start_response, "404 Not Found", {"error": f"unknown {path}"})
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             reset_config()
@@ -386,6 +471,9 @@ def _ec2_sg_delete_dependency() -> None:
                 gid = g.id if g else None
             if gid:
                 who = users(self, gid)
+                held = CONFIG["sg_released_at"].get(gid, 0.0) - time.monotonic()
+                if not who and held > 0:
+                    who = f"ENIs of a deleted user (released in {held:.1f} s)"
                 if who:
                     log.info("DependencyViolation deleting %s: used by %s", gid, who)
                     raise DependencyViolationError(f"resource {gid} has a dependent object")
@@ -394,6 +482,75 @@ def _ec2_sg_delete_dependency() -> None:
         return delete_security_group
 
     _wrap(SecurityGroupBackend, "delete_security_group", make)
+
+
+def _hold_security_groups(groups: Any, owner_name: Any) -> None:
+    """The ENIs of a deleted ALB/NLB, VPC link or task keep its security groups busy
+    for a while (see ec2_sg_busy_after_eni_owner_deleted)."""
+    until = time.monotonic() + _delay("eni_release_seconds", owner_name)
+    with CONFIG_LOCK:
+        table = CONFIG["sg_released_at"]
+        for gid in groups or []:
+            if isinstance(gid, str) and until > table.get(gid, 0.0):
+                table[gid] = until
+
+
+@patch("ec2_sg_busy_after_eni_owner_deleted")
+def _ec2_sg_busy_after_delete() -> None:
+    """WHY: on AWS a security group is held by the elastic network interfaces of what
+    uses it, and those ENIs outlive their owner: after DeleteLoadBalancer, DeleteVpcLink
+    or the tasks of a deleted ECS service stop, DeleteSecurityGroup keeps failing with
+    DependencyViolation ("resource sg-... has a dependent object") until the ENIs are
+    released -- minutes on AWS. moto drops the ENIs at once, so a teardown never met
+    this. Now each group of a deleted ALB/NLB, VPC link (V2) or ECS service refuses
+    deletion for `eni_release_seconds` (PRIVATEAPI_MOTO_ENI_RELEASE_SECONDS, default 1;
+    /_privateapi/delays) after the delete, through ec2_sg_delete_dependency_violation."""
+    from moto.apigatewayv2.models import ApiGatewayV2Backend
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.elbv2.models import ELBv2Backend
+
+    _param_names(ELBv2Backend.delete_load_balancer, "arn")
+    _param_names(ApiGatewayV2Backend.delete_vpc_link, "vpc_link_id")
+    _param_names(EC2ContainerServiceBackend.delete_service, "cluster_name", "service_name", "force")
+
+    def make_lb(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_load_balancer(self: Any, arn: str) -> Any:
+            lb = self.load_balancers.get(arn)
+            result = orig(self, arn)
+            if lb is not None and arn not in self.load_balancers:
+                _hold_security_groups(lb.security_groups, lb.name)
+            return result
+
+        return delete_load_balancer
+
+    def make_link(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_vpc_link(self: Any, vpc_link_id: str) -> Any:
+            link = self.vpc_links.get(vpc_link_id)
+            result = orig(self, vpc_link_id)
+            if link is not None:
+                _hold_security_groups(getattr(link, "sg_ids", None), getattr(link, "name", None))
+            return result
+
+        return delete_vpc_link
+
+    def make_service(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+            try:
+                was_active = self._get_service(cluster_name, service_name).status == "ACTIVE"
+            except Exception:  # noqa: BLE001 - moto's own delete raises the right error
+                was_active = False
+            svc = orig(self, cluster_name, service_name, force)
+            if not was_active:
+                return svc  # deleting a deleted service again stops no task
+            nc = (getattr(svc, "network_configuration", None) or {}).get("awsvpcConfiguration") or {}
+            _hold_security_groups(nc.get("securityGroups"), getattr(svc, "name", None))
+            return svc
+
+        return delete_service
+
+    _wrap(ELBv2Backend, "delete_load_balancer", make_lb)
+    _wrap(ApiGatewayV2Backend, "delete_vpc_link", make_link)
+    _wrap(EC2ContainerServiceBackend, "delete_service", make_service)
 
 
 # --------------------------------------------------------------------------------------
@@ -806,6 +963,40 @@ def _apigateway_delete_resource_children() -> None:
     _wrap(B, "delete_resource", make)
 
 
+@patch("elbv2_load_balancer_provisioning")
+def _elbv2_provisioning() -> None:
+    """WHY: AWS documents a new load balancer's state as `provisioning` until it is set up
+    and ready to route traffic, then `active` (ELB API reference, LoadBalancerState);
+    that takes minutes. moto answers `provisioning` in CreateLoadBalancer's response
+    only and `active` on the very next describe, so the operator's wait for an ALB/NLB
+    never ran. Now a new load balancer stays `provisioning` for `alb_provisioning_seconds`
+    (PRIVATEAPI_MOTO_ALB_PROVISIONING_SECONDS, default 1; /_privateapi/delays) from its
+    creation. Time, not reads: any describe by anyone (a listing returns every ALB)
+    would count."""
+    from moto.elbv2.models import FakeLoadBalancer
+
+    _require(FakeLoadBalancer, "__init__", "activate")
+    if "provisioning" not in inspect.getsource(FakeLoadBalancer.activate):
+        raise Skip("moto's activate() no longer turns provisioning into active")
+
+    def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            orig(self, *args, **kwargs)
+            self._privateapi_active_at = time.monotonic() + _delay("alb_provisioning_seconds", getattr(self, "name", None))
+
+        return __init__
+
+    def make_activate(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def activate(self: Any) -> None:
+            if time.monotonic() >= getattr(self, "_privateapi_active_at", 0.0):
+                orig(self)
+
+        return activate
+
+    _wrap(FakeLoadBalancer, "__init__", make_init)
+    _wrap(FakeLoadBalancer, "activate", make_activate)
+
+
 @patch("elbv2_create_idempotent")
 def _elbv2_idempotent() -> None:
     """WHY: AWS CreateLoadBalancer/CreateTargetGroup/CreateListener are idempotent: the
@@ -1000,16 +1191,25 @@ def _elbv2_target_health() -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _vpc_link_pending_seconds(name: Any) -> float:
+    """How long a new VPC link of this name stays PENDING: the per-name knob, else the
+    "*" one, else the delay (by name prefix, else server-wide)."""
+    table = CONFIG.get("vpclink_pending_seconds") or {}
+    seconds = table.get(name, table.get("*"))
+    return _delay("vpc_link_pending_seconds", name) if seconds is None else float(seconds)
+
+
 @patch("apigatewayv2_vpc_link_pending")
 def _apigwv2_pending() -> None:
     """WHY: moto's VPC links are AVAILABLE from CreateVpcLink on; AWS's are PENDING for
-    minutes, and the operator must wait for AVAILABLE before it wires integrations.
-    Knob (default off, reset by /moto-api/reset): POST /_privateapi/vpclink
-    {"pending_seconds": S, "name": LINK_NAME} makes new links of that name (or every new
-    link, without "name") PENDING for S seconds from their creation (CreateVpcLink
-    answers PENDING), then AVAILABLE. {"name": ..., "unset": true} removes it. Time,
-    not reads: a read by anyone (every listing returns every link) would count."""
-    import time
+    minutes (apigatewayv2 VpcLink.VpcLinkStatus: PENDING | AVAILABLE | DELETING | FAILED
+    | INACTIVE), and the operator must wait for AVAILABLE before it wires integrations.
+    A new link is PENDING for `vpc_link_pending_seconds` from its creation
+    (PRIVATEAPI_MOTO_VPC_LINK_PENDING_SECONDS, default 1; /_privateapi/delays;
+    CreateVpcLink answers PENDING), then AVAILABLE. Per name: POST /_privateapi/vpclink
+    {"pending_seconds": S, "name": LINK_NAME} (every new link, without "name");
+    {"name": ..., "unset": true} removes it; /moto-api/reset clears them. Time, not
+    reads: a read by anyone (every listing returns every link) would count."""
     from moto.apigatewayv2.models import VpcLink
 
     _require(VpcLink, "__init__", "to_json")
@@ -1017,9 +1217,7 @@ def _apigwv2_pending() -> None:
     def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             orig(self, *args, **kwargs)
-            table = CONFIG.get("vpclink_pending_seconds") or {}
-            seconds = table.get(getattr(self, "name", None), table.get("*"))
-            self._privateapi_pending_until = 0.0 if seconds is None else time.monotonic() + seconds
+            self._privateapi_pending_until = time.monotonic() + _vpc_link_pending_seconds(getattr(self, "name", None))
 
         return __init__
 
@@ -1030,6 +1228,37 @@ def _apigwv2_pending() -> None:
             if time.monotonic() < until and out.get("vpcLinkStatus") == "AVAILABLE":
                 out["vpcLinkStatus"] = "PENDING"
                 out["vpcLinkStatusMessage"] = "VPC link is provisioning ENIs"
+            return out
+
+        return to_json
+
+    _wrap(VpcLink, "__init__", make_init)
+    _wrap(VpcLink, "to_json", make_to_json)
+
+
+@patch("apigateway_vpc_link_pending")
+def _apigw_v1_pending() -> None:
+    """WHY: a VPC link V1 (API Gateway REST, to an NLB) is PENDING while AWS sets up its
+    endpoint service, minutes, then AVAILABLE (apigateway VpcLink.status: AVAILABLE |
+    PENDING | DELETING | FAILED); REST integrations through it fail until then. moto's
+    are AVAILABLE at once. Same delay and per-name knob as apigatewayv2_vpc_link_pending."""
+    from moto.apigateway.models import VpcLink
+
+    _require(VpcLink, "__init__", "to_json")
+
+    def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            orig(self, *args, **kwargs)
+            self._privateapi_pending_until = time.monotonic() + _vpc_link_pending_seconds(getattr(self, "name", None))
+
+        return __init__
+
+    def make_to_json(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def to_json(self: Any) -> dict[str, Any]:
+            out = orig(self)
+            if time.monotonic() < getattr(self, "_privateapi_pending_until", 0.0) and out.get("status") == "AVAILABLE":
+                out["status"] = "PENDING"
+                out["statusMessage"] = "VPC link is provisioning"
             return out
 
         return to_json
@@ -1341,6 +1570,51 @@ def _apigw_create_deployment() -> None:
 
     _param_names(RestAPI.create_deployment, "name", "description", "stage_variables")
     _wrap(RestAPI, "create_deployment", make)
+
+
+@patch("apigateway_base_path_mappings_of_a_new_domain")
+def _apigw_base_path_mappings() -> None:
+    """WHY: moto keeps a domain's base path mappings in a dict it creates at the first
+    CreateBasePathMapping, so GetBasePathMappings (and GetBasePathMapping /
+    DeleteBasePathMapping) of a domain that has none yet fails with a KeyError: HTTP 500.
+    AWS answers an empty list (NotFoundException for one path). Met as soon as the
+    mapping waits for something (the stage, behind a PENDING VPC link) while the domain
+    already exists."""
+    from moto.apigateway.models import APIGatewayBackend as B
+
+    _param_names(B.get_base_path_mappings, "domain_name")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def method(self: Any, domain_name: str, *args: Any, **kwargs: Any) -> Any:
+            if domain_name in self.domain_names:
+                self.base_path_mappings.setdefault(domain_name, {})
+            return orig(self, domain_name, *args, **kwargs)
+
+        return method
+
+    for name in ("get_base_path_mappings", "get_base_path_mapping", "delete_base_path_mapping"):
+        _wrap(B, name, make)
+
+
+@patch("apigatewayv2_delete_domain_name_with_mappings")
+def _apigwv2_delete_domain() -> None:
+    """WHY: moto's DeleteDomainName deletes the domain's API mappings while iterating
+    over them ("dictionary changed size during iteration"): HTTP 500 for a domain with
+    a mapping, after deleting only the first. AWS deletes the domain and its mappings."""
+    from moto.apigatewayv2.models import ApiGatewayV2Backend as B
+
+    _param_names(B.delete_domain_name, "domain_name")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_domain_name(self: Any, domain_name: str) -> Any:
+            if domain_name in self.domain_names:
+                for mapping_id in [k for k, m in self.api_mappings.items() if m.domain_name == domain_name]:
+                    del self.api_mappings[mapping_id]
+            return orig(self, domain_name)
+
+        return delete_domain_name
+
+    _wrap(B, "delete_domain_name", make)
 
 
 @patch("apigateway_restapi_tags")

@@ -110,6 +110,11 @@ def emulator() -> None:
     bad = {k: v for k, v in rep["patches"].items() if v != "applied"}
     check("all emulator patches applied", not bad, bad)
     info("moto version", rep["moto"])
+    S["delays"] = http("GET", "/_privateapi/delays")
+    info("delays of AWS's slow steps (seconds)", S["delays"])
+    check("delays: ALB provisioning, VPC link PENDING and ENI release are not zero by default",
+          all(S["delays"].get(k, 0) > 0 for k in ("alb_provisioning_seconds", "vpc_link_pending_seconds", "eni_release_seconds")),
+          S["delays"])
 
 
 @section
@@ -238,7 +243,8 @@ def elbv2_create() -> None:
     check("new ALB State provisioning", lb["State"]["Code"] == "provisioning", lb["State"])
     info("ALB DNSName", lb["DNSName"])
     d = elb.describe_load_balancers(LoadBalancerArns=[S["lb"]])["LoadBalancers"][0]
-    check("ALB State active on a later describe", d["State"]["Code"] == "active", d["State"])
+    check("ALB State still provisioning on the next describe", d["State"]["Code"] == "provisioning", d["State"])
+    S["lb_active_at"] = time.monotonic() + S["delays"]["alb_provisioning_seconds"]
     again = elb.create_load_balancer(Name=f"alb-{RUN}", Subnets=S["subnets"], SecurityGroups=[S["sg_alb"]],
                                      Scheme="internal", Type="application", Tags=TAGS)["LoadBalancers"][0]
     check("CreateLoadBalancer same name+settings returns the same ALB", again["LoadBalancerArn"] == S["lb"], again["LoadBalancerArn"])
@@ -297,6 +303,20 @@ def elbv2_create() -> None:
     check("ModifyTargetGroup health check", mt["HealthCheckPath"] == "/ready" and mt["Matcher"] == {"HttpCode": "200"}
           and mt["HealthCheckIntervalSeconds"] == 10 and mt["HealthyThresholdCount"] == 3, mt)
     expect_error("DeleteTargetGroup used by a listener", "ResourceInUse", elb.delete_target_group, TargetGroupArn=S["tg"])
+    # A prefix override: ALBs of these names are active at once, others keep the delay.
+    fast = f"fast-{RUN}"
+    http("POST", "/_privateapi/delays", {"prefix": fast, "alb_provisioning_seconds": 0})
+    try:
+        f = elb.create_load_balancer(Name=fast, Subnets=S["subnets"], SecurityGroups=[S["sg_alb"]], Scheme="internal")
+        arn = f["LoadBalancers"][0]["LoadBalancerArn"]
+        state = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]["State"]["Code"]
+        check("/_privateapi/delays prefix override: an ALB of that prefix is active on the first describe", state == "active", state)
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    finally:
+        http("POST", "/_privateapi/delays", {"prefix": fast, "unset": True})
+    time.sleep(max(0.0, S["lb_active_at"] - time.monotonic()) + 0.05)
+    d = elb.describe_load_balancers(LoadBalancerArns=[S["lb"]])["LoadBalancers"][0]
+    check("ALB State active once alb_provisioning_seconds have passed", d["State"]["Code"] == "active", d["State"])
     th = elb.describe_target_health(TargetGroupArn=S["tg"])["TargetHealthDescriptions"]
     check("DescribeTargetHealth without an ECS service -> []", th == [], th)
 
@@ -427,6 +447,8 @@ def ecs_service() -> None:
     th = elb.describe_target_health(TargetGroupArn=S["tg"])["TargetHealthDescriptions"]
     check("DescribeTargetHealth after DeleteService -> []", th == [], th)
     check("DeleteService force", dl["status"] in ("DRAINING", "INACTIVE") and dl["desiredCount"] == 0, {k: dl[k] for k in ("status", "desiredCount", "runningCount")})
+    expect_error("DeleteSecurityGroup of a just-deleted service's tasks (ENIs not yet released)", "DependencyViolation",
+                 ec2.delete_security_group, GroupId=S["sg_task"])
     info("DeleteService status right after (AWS: DRAINING, later INACTIVE)", dl["status"])
     d = svc_desc()
     check("DescribeServices after delete still returns it, status INACTIVE, 0 running",
@@ -456,10 +478,13 @@ def apigateway() -> None:
     vl = apigw2.create_vpc_link(Name=f"vl-{RUN}", SubnetIds=S["subnets"], SecurityGroupIds=[S["sg_alb"]], Tags={UID_KEY: UID})
     S["vpc_link"] = vl["VpcLinkId"]
     check("CreateVpcLink (v2)", vl["VpcLinkVersion"] == "V2" and vl["SubnetIds"] == S["subnets"] and vl["SecurityGroupIds"] == [S["sg_alb"]], vl)
-    info("CreateVpcLink VpcLinkStatus (AWS: PENDING, then AVAILABLE)", vl["VpcLinkStatus"])
+    check("CreateVpcLink VpcLinkStatus PENDING (as AWS)", vl["VpcLinkStatus"] == "PENDING", vl["VpcLinkStatus"])
     items = [x for x in apigw2.get_vpc_links()["Items"] if x["VpcLinkId"] == S["vpc_link"]]
-    check("GetVpcLinks returns Tags and VpcLinkStatus", len(items) == 1 and items[0]["Tags"] == {UID_KEY: UID}
-          and items[0]["VpcLinkStatus"] == "AVAILABLE", items)
+    check("GetVpcLinks returns Tags and VpcLinkStatus PENDING", len(items) == 1 and items[0]["Tags"] == {UID_KEY: UID}
+          and items[0]["VpcLinkStatus"] == "PENDING", items)
+    time.sleep(S["delays"]["vpc_link_pending_seconds"] + 0.05)
+    check("GetVpcLink AVAILABLE once vpc_link_pending_seconds have passed",
+          apigw2.get_vpc_link(VpcLinkId=S["vpc_link"])["VpcLinkStatus"] == "AVAILABLE")
     check("GetVpcLink", apigw2.get_vpc_link(VpcLinkId=S["vpc_link"])["Name"] == f"vl-{RUN}")
 
     # The knob: PENDING for a second from the create, then AVAILABLE.
@@ -474,6 +499,21 @@ def apigateway() -> None:
         apigw2.delete_vpc_link(VpcLinkId=vlp["VpcLinkId"])
     finally:
         http("POST", "/_privateapi/vpclink", {"name": pending, "unset": True})
+
+    domain = f"d-{RUN}.example.com"
+    apigw.create_domain_name(domainName=domain, endpointConfiguration={"types": ["REGIONAL"]},
+                             regionalCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555")
+    check("GetBasePathMappings of a domain without mappings -> []",
+          apigw.get_base_path_mappings(domainName=domain).get("items", []) == [])
+    apigw.delete_domain_name(domainName=domain)
+
+    v1 = apigw.create_vpc_link(name=f"vl1-{RUN}", targetArns=[S["lb"]], tags={UID_KEY: UID})
+    seen = [v1["status"], apigw.get_vpc_link(vpcLinkId=v1["id"])["status"]]
+    time.sleep(S["delays"]["vpc_link_pending_seconds"] + 0.05)
+    seen.append(apigw.get_vpc_link(vpcLinkId=v1["id"])["status"])
+    check("CreateVpcLink (V1): PENDING, PENDING, then AVAILABLE after vpc_link_pending_seconds",
+          seen == ["PENDING", "PENDING", "AVAILABLE"], seen)
+    apigw.delete_vpc_link(vpcLinkId=v1["id"])
 
     api = apigw.create_rest_api(name=f"api-{RUN}", description="smoke", endpointConfiguration={"types": ["REGIONAL"]}, tags={UID_KEY: UID})
     S["api"] = api["id"]
@@ -621,6 +661,11 @@ def teardown_elbv2_ec2() -> None:
 
     ec2.revoke_security_group_ingress(GroupId=S["sg_task"], IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": S["sg_alb"]}]}])
+    # The ALB, the VPC link and the service are gone, no rule refers to the groups, but
+    # their ENIs still hold them for a while, as on AWS.
+    expect_error("DeleteSecurityGroup right after its ALB is deleted (ENIs not yet released)", "DependencyViolation",
+                 ec2.delete_security_group, GroupId=S["sg_alb"])
+    time.sleep(S["delays"]["eni_release_seconds"] + 0.05)
     ec2.delete_security_group(GroupId=S["sg_alb"])
     ec2.delete_security_group(GroupId=S["sg_task"])
     check("DeleteSecurityGroup once nothing uses them", True)

@@ -509,7 +509,8 @@ pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
 
 /// The `$default` stage's URL.
 pub fn invoke_url(api_id: &str, region: &str) -> String {
-    format!("https://{api_id}.execute-api.{region}.amazonaws.com/")
+    let host = super::partition::Partition::of_region(region).service_host("execute-api", region);
+    format!("https://{api_id}.{host}/")
 }
 
 #[cfg(test)]

@@ -11,9 +11,17 @@ use aws_sdk_iam::types::Tag;
 use super::Aws;
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, fingerprint};
+use super::partition::Partition;
 use crate::crd::SecretVar;
 
-pub const EXECUTION_POLICY_ARN: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+/// The AWS managed policy of ECS task execution roles; its ARN is in the region's
+/// partition ([`execution_policy_arn`]).
+pub const EXECUTION_POLICY: &str = "policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/// `arn:PARTITION:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`.
+pub fn execution_policy_arn(partition: Partition) -> String {
+    partition.arn("iam", "", "aws", EXECUTION_POLICY)
+}
 /// Lets the awslogs driver create the service's log group on first start.
 pub const LOGS_POLICY_NAME: &str = "privateapi-create-log-group";
 /// Lets the execution role read the task's secrets. The name ends in the document's
@@ -26,6 +34,9 @@ pub const QUEUES_POLICY_PREFIX: &str = "privateapi-send-to-queues-";
 
 /// The only trusts the operator ever writes: IAM cannot hold CreateRole to a trust
 /// document, so the code keeps to these two and the permissions boundary caps the rest.
+/// The principals are the same in every partition: service principals keep the global
+/// `SERVICE.amazonaws.com` form (China and GovCloud included) except a few older
+/// services neither ECS nor API Gateway is one of (EC2 in China is `ec2.amazonaws.com.cn`).
 const TASKS_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const API_GATEWAY_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
@@ -95,6 +106,8 @@ pub struct DesiredRole {
     pub managed_policies: Vec<String>,
     /// Inline policies by name.
     pub inline_policies: BTreeMap<String, String>,
+    /// The region's partition, which the policies' ARNs are in.
+    pub partition: Partition,
 }
 
 impl DesiredRole {
@@ -128,7 +141,7 @@ impl DesiredRole {
         if self.kind != RoleKind::Execution || secrets.is_empty() {
             return self;
         }
-        let document = secrets_policy(secrets, kms_key);
+        let document = secrets_policy(secrets, kms_key, self.partition);
         let name = format!("{SECRETS_POLICY_PREFIX}{}", fingerprint(&document));
         self.inline_policies.insert(name, document);
         self
@@ -150,24 +163,7 @@ impl DesiredRole {
     }
 }
 
-impl DesiredRole {
-    /// The AWS managed policy and the ARNs of the inline ones in the partition of
-    /// `region` (written for `aws`).
-    pub fn in_region(mut self, region: &str) -> Self {
-        let partition = super::partition(region);
-        if partition == "aws" {
-            return self;
-        }
-        let swap = |arn: &str| arn.replace("arn:aws:", &format!("arn:{partition}:"));
-        self.managed_policies = self.managed_policies.iter().map(|p| swap(p)).collect();
-        for document in self.inline_policies.values_mut() {
-            *document = swap(document);
-        }
-        self
-    }
-}
-
-fn secrets_policy(secrets: &[SecretVar], kms_key: Option<&str>) -> String {
+fn secrets_policy(secrets: &[SecretVar], kms_key: Option<&str>, partition: Partition) -> String {
     let (mut parameters, mut stored) = (BTreeSet::new(), BTreeSet::new());
     for secret in secrets {
         if secret.value_from.split(':').nth(2) == Some("ssm") {
@@ -190,7 +186,11 @@ fn secrets_policy(secrets: &[SecretVar], kms_key: Option<&str>) -> String {
             "Effect": "Allow",
             "Action": "kms:Decrypt",
             "Resource": key,
-            "Condition": {"StringLike": {"kms:ViaService": ["ssm.*.amazonaws.com", "secretsmanager.*.amazonaws.com"]}},
+            // The services' endpoint names, which end in the partition's DNS suffix.
+            "Condition": {"StringLike": {"kms:ViaService": [
+                partition.service_host("ssm", "*"),
+                partition.service_host("secretsmanager", "*"),
+            ]}},
         }));
     }
     serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
@@ -208,10 +208,17 @@ fn secret_resource(value_from: &str) -> String {
     if suffixed { arn } else { format!("{arn}-??????") }
 }
 
-pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, String>, log_group: &str) -> DesiredRole {
+/// The role of `kind`, its policies' ARNs in `partition` (the region's).
+pub fn desired(
+    owner: &Owner,
+    kind: RoleKind,
+    user_tags: &BTreeMap<String, String>,
+    log_group: &str,
+    partition: Partition,
+) -> DesiredRole {
     let (managed_policies, inline_policies) = match kind {
         RoleKind::Execution => (
-            vec![EXECUTION_POLICY_ARN.to_owned()],
+            vec![execution_policy_arn(partition)],
             BTreeMap::from([(
                 LOGS_POLICY_NAME.to_owned(),
                 serde_json::json!({
@@ -219,7 +226,7 @@ pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, Strin
                     "Statement": [{
                         "Effect": "Allow",
                         "Action": "logs:CreateLogGroup",
-                        "Resource": format!("arn:aws:logs:*:*:log-group:{log_group}:*"),
+                        "Resource": partition.arn("logs", "*", "*", &format!("log-group:{log_group}:*")),
                     }]
                 })
                 .to_string(),
@@ -233,6 +240,7 @@ pub fn desired(owner: &Owner, kind: RoleKind, user_tags: &BTreeMap<String, Strin
         tags: owner.tags(kind.part(), user_tags),
         managed_policies,
         inline_policies,
+        partition,
     }
 }
 
@@ -484,12 +492,12 @@ mod tests {
     #[test]
     fn new_role_is_created_with_its_policies() {
         let owner = Owner::new("ns", "api", "uid");
-        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x");
+        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x", Partition::AWS);
         assert_eq!(
             diff(&role, None),
             vec![
                 RoleChange::Create,
-                RoleChange::AttachPolicy(EXECUTION_POLICY_ARN.into()),
+                RoleChange::AttachPolicy(execution_policy_arn(Partition::AWS)),
                 RoleChange::PutInlinePolicy(LOGS_POLICY_NAME.into())
             ]
         );
@@ -498,7 +506,7 @@ mod tests {
     #[test]
     fn detached_policy_is_reattached() {
         let owner = Owner::new("ns", "api", "uid");
-        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x");
+        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x", Partition::AWS);
         let observed = ObservedRole {
             name: role.name.clone(),
             arn: "arn".into(),
@@ -507,9 +515,9 @@ mod tests {
         };
         assert_eq!(
             diff(&role, Some(&observed)),
-            vec![RoleChange::AttachPolicy(EXECUTION_POLICY_ARN.into())]
+            vec![RoleChange::AttachPolicy(execution_policy_arn(Partition::AWS))]
         );
-        let task = desired(&owner, RoleKind::Task, &BTreeMap::new(), "/ecs/x");
+        let task = desired(&owner, RoleKind::Task, &BTreeMap::new(), "/ecs/x", Partition::AWS);
         let observed_task = ObservedRole {
             name: task.name.clone(),
             arn: "arn".into(),
@@ -522,14 +530,48 @@ mod tests {
     #[test]
     fn managed_policy_arns_follow_the_partition() {
         let owner = Owner::new("ns", "api", "uid");
-        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x").in_region("cn-north-1");
-        assert_eq!(
-            role.managed_policies,
-            ["arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
-        );
-        assert!(role.inline_policies.values().all(|d| d.contains("arn:aws-cn:logs:")));
-        let unchanged = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x");
-        assert_eq!(unchanged.clone().in_region("eu-west-1"), unchanged);
+        let secrets = [secret("DB", "arn:aws-cn:ssm:cn-north-1:123456789012:parameter/db")];
+        let kms = "arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        for (region, policy, logs, via) in [
+            (
+                "cn-north-1",
+                "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                "arn:aws-cn:logs:*:*:log-group:/ecs/x:*",
+                "ssm.*.amazonaws.com.cn",
+            ),
+            (
+                "us-gov-west-1",
+                "arn:aws-us-gov:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                "arn:aws-us-gov:logs:*:*:log-group:/ecs/x:*",
+                "ssm.*.amazonaws.com",
+            ),
+            (
+                "eu-west-1",
+                "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                "arn:aws:logs:*:*:log-group:/ecs/x:*",
+                "ssm.*.amazonaws.com",
+            ),
+        ] {
+            let partition = Partition::of_region(region);
+            let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x", partition)
+                .reading_secrets(&secrets, Some(kms));
+            assert_eq!(role.managed_policies, [policy], "{region}");
+            assert_eq!(execution_policy_arn(partition), policy);
+            let logs_policy = &role.inline_policies[LOGS_POLICY_NAME];
+            assert!(
+                logs_policy.contains(&format!("\"Resource\":\"{logs}\"")),
+                "{region}: {logs_policy}"
+            );
+            let secrets_policy = role
+                .inline_policies
+                .iter()
+                .find_map(|(name, document)| name.starts_with(SECRETS_POLICY_PREFIX).then_some(document))
+                .expect("a secrets policy");
+            assert!(
+                secrets_policy.contains(&format!("\"{via}\"")),
+                "{region}: {secrets_policy}"
+            );
+        }
     }
 
     fn secret(name: &str, value_from: &str) -> SecretVar {
@@ -551,8 +593,8 @@ mod tests {
             secret("TOKEN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token"),
         ];
         let kms = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        let role =
-            desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x").reading_secrets(&secrets, Some(kms));
+        let role = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x", Partition::AWS)
+            .reading_secrets(&secrets, Some(kms));
         let (name, document) = role
             .inline_policies
             .iter()
@@ -580,15 +622,16 @@ mod tests {
         );
         assert_eq!(resources("kms:Decrypt"), serde_json::json!(kms));
         // The task role reads nothing.
-        let task = desired(&owner, RoleKind::Task, &BTreeMap::new(), "/ecs/x").reading_secrets(&secrets, Some(kms));
+        let task = desired(&owner, RoleKind::Task, &BTreeMap::new(), "/ecs/x", Partition::AWS)
+            .reading_secrets(&secrets, Some(kms));
         assert!(!task.has_policies());
         // Another list is another policy; the old one goes after the new one is put.
-        let changed =
-            desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x").reading_secrets(&secrets[..1], None);
+        let changed = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x", Partition::AWS)
+            .reading_secrets(&secrets[..1], None);
         let observed = ObservedRole {
             name: role.name.clone(),
             arn: "arn".into(),
-            managed_policies: vec![EXECUTION_POLICY_ARN.into()],
+            managed_policies: vec![execution_policy_arn(Partition::AWS)],
             inline_policies: role.inline_policies.keys().cloned().collect(),
         };
         let changes = diff(&changed, Some(&observed));
@@ -598,7 +641,7 @@ mod tests {
         );
         assert_eq!(changes[1], RoleChange::DeleteInlinePolicy(name.clone()));
         // No secrets: the policy goes, and nothing else changes.
-        let none = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x");
+        let none = desired(&owner, RoleKind::Execution, &BTreeMap::new(), "/ecs/x", Partition::AWS);
         assert_eq!(
             diff(&none, Some(&observed)),
             vec![RoleChange::DeleteInlinePolicy(name.clone())]

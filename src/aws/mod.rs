@@ -20,6 +20,7 @@ pub mod network;
 pub mod ownership;
 pub mod pacing;
 pub mod queue_route;
+pub mod partition;
 pub mod rest_api;
 pub mod security_group;
 pub mod stats;
@@ -215,17 +216,6 @@ impl AwsFactory {
         );
         cache.insert(region, aws.clone());
         Ok(aws)
-    }
-}
-
-/// The ARN partition of a region: AWS managed policy ARNs differ in China and GovCloud.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
     }
 }
 

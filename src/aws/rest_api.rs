@@ -754,7 +754,8 @@ pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
 }
 
 pub fn invoke_url(api_id: &str, region: &str, stage: &str) -> String {
-    format!("https://{api_id}.execute-api.{region}.amazonaws.com/{stage}")
+    let host = super::partition::Partition::of_region(region).service_host("execute-api", region);
+    format!("https://{api_id}.{host}/{stage}")
 }
 
 #[cfg(test)]

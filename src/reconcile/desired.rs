@@ -11,6 +11,7 @@ use crate::aws::iam::{self, DesiredRole, RoleKind};
 use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::ownership::Owner;
 use crate::aws::queue_route::QueueRoute;
+use crate::aws::partition::Partition;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::vpc_link::DesiredVpcLink;
@@ -108,10 +109,9 @@ impl DesiredStack {
         .into_iter()
         .filter(|(_, ours)| *ours)
         .map(|(kind, _)| {
-            iam::desired(owner, kind, &spec.tags, &log_group)
+            iam::desired(owner, kind, &spec.tags, &log_group, Partition::of_region(i.region))
                 .reading_secrets(&svc.secrets, svc.secrets_kms_key_arn.as_deref())
                 .sending_to(&our_queues)
-                .in_region(i.region)
         })
         .collect();
         let cluster = match &svc.cluster {
@@ -330,7 +330,7 @@ pub fn service_name(owner: &Owner) -> String {
 }
 
 pub fn role_name(owner: &Owner, kind: RoleKind) -> String {
-    iam::desired(owner, kind, &Default::default(), "").name
+    iam::desired(owner, kind, &Default::default(), "", Partition::AWS).name
 }
 
 #[cfg(test)]

@@ -660,12 +660,16 @@ impl Differ<'_> {
         if self.desired.target_group.is_none()
             && let Some(current) = self.observed.target_group.found()
         {
-            self.plan.step(
-                Verb::Delete,
-                Part::TargetGroup,
-                arn_name(&current.arn),
-                "",
+            // ResourceInUse while any listener or rule forwards to it: one of someone
+            // else's, or ours AWS has not quite let go of. Noted, not failed: the ALB
+            // and the security groups need not wait for it.
+            let name = arn_name(&current.arn);
+            self.plan.tolerant(
+                Gate::Always,
+                Change::new(Verb::Delete, Part::TargetGroup, name, ""),
                 Action::DeleteTargetGroup(current.arn.clone()),
+                format!("target group {name} to be used by no listener or rule"),
+                None,
             );
         }
         if self.desired.load_balancer.is_none()

@@ -99,7 +99,7 @@ pub async fn network(aws: &Aws) -> (String, Vec<String>) {
             .create_subnet()
             .vpc_id(&vpc_id)
             .cidr_block(format!("10.0.{}.0/24", i + 1))
-            .availability_zone(format!("{REGION}{az}"))
+            .availability_zone(format!("{}{az}", aws.region))
             .tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::Subnet)
@@ -364,7 +364,7 @@ async fn emulator_control(path: &str, body: serde_json::Value) {
 }
 
 /// New VPC links named `name` are PENDING for this long from their creation, as AWS's
-/// are while they provision (None: AVAILABLE at once again).
+/// are while they provision (None: the emulator's default again, a second).
 pub async fn set_link_pending(name: &str, pending: Option<Duration>) {
     let body = match pending {
         Some(d) => serde_json::json!({"name": name, "pending_seconds": d.as_secs_f64()}),
@@ -373,14 +373,31 @@ pub async fn set_link_pending(name: &str, pending: Option<Duration>) {
     emulator_control("/_privateapi/vpclink", body).await;
 }
 
-/// Every new VPC link is PENDING for this long from its creation (None: AVAILABLE at
-/// once again). Server-wide: only for an emulator no parallel test shares.
+/// Every new VPC link is PENDING for this long from its creation (None: the emulator's
+/// default again). Server-wide: only for an emulator no parallel test shares.
 pub async fn set_every_link_pending(pending: Option<Duration>) {
     let body = match pending {
         Some(d) => serde_json::json!({"pending_seconds": d.as_secs_f64()}),
         None => serde_json::json!({"unset": true}),
     };
     emulator_control("/_privateapi/vpclink", body).await;
+}
+
+/// How long AWS's slow steps take in the emulator for the ALBs, VPC links and ECS
+/// services whose names start with `prefix`: a new ALB `provisioning`, a new VPC link
+/// PENDING, and the security groups of a deleted one held by its ENIs (None: the
+/// emulator's defaults again, a second each; scripts/moto/patches.py).
+pub async fn set_delays(prefix: &str, delay: Option<Duration>) {
+    let body = match delay {
+        Some(d) => serde_json::json!({
+            "prefix": prefix,
+            "alb_provisioning_seconds": d.as_secs_f64(),
+            "vpc_link_pending_seconds": d.as_secs_f64(),
+            "eni_release_seconds": d.as_secs_f64(),
+        }),
+        None => serde_json::json!({"prefix": prefix, "unset": true}),
+    };
+    emulator_control("/_privateapi/delays", body).await;
 }
 
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

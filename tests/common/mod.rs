@@ -26,6 +26,7 @@ pub mod relay;
 pub use {aws::*, cluster::*, measure::*, operator::*, proxy::*, relay::*};
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use privateapi::aws::{Aws, Owner};
 use privateapi::crd::PrivateApiSpec;
@@ -65,30 +66,57 @@ pub fn spec(vpc: &str, subnets: &[String]) -> PrivateApiSpec {
     .expect("spec")
 }
 
-/// Converges until Ready (at most `passes` passes), returning the last outcome.
+/// How long the helpers below wait on AWS's slow steps in all (the emulator takes a
+/// second for each: an ALB provisioning, a VPC link PENDING, a security group held by
+/// a deleted ALB's ENIs; scripts/moto/patches.py, /_privateapi/delays).
+pub const AWS_WAIT_LIMIT: Duration = Duration::from_secs(30);
+/// The pause between passes that only wait on AWS (as the operator's poll would).
+pub const AWS_WAIT_POLL: Duration = Duration::from_millis(250);
+
+/// Converges until Ready, returning the last outcome: at most `passes` passes that
+/// change something or fail, and, in between, passes that only wait on AWS, a short
+/// pause apart, for up to [`AWS_WAIT_LIMIT`].
 pub async fn until_ready(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes: usize) -> Outcome {
-    let mut last = None;
-    for _ in 0..passes {
+    let (mut last, mut counted) = (None, 0);
+    let deadline = Instant::now() + AWS_WAIT_LIMIT;
+    while counted < passes {
         // On the heap, as the controller runs it: a pass's future is large, and a debug
         // test thread's stack is 2 MiB.
         match Box::pin(reconcile::converge(aws, owner, spec, Mode::Apply)).await {
             Ok(outcome) if outcome.is_ready() => return outcome,
-            Ok(outcome) => last = Some(format!("{:?}", outcome.waiting_on())),
+            Ok(outcome) => {
+                last = Some(format!("{:?}", outcome.waiting_on()));
+                if outcome.changes.is_empty() && Instant::now() < deadline {
+                    tokio::time::sleep(AWS_WAIT_POLL).await;
+                    continue;
+                }
+            }
             Err(e) => last = Some(format!("error: {e}")),
         }
+        counted += 1;
     }
     panic!("not ready after {passes} passes; last: {last:?}");
 }
 
-/// Tears down until nothing remains (at most `passes` passes).
+/// Tears down until nothing remains: at most `passes` passes that delete something or
+/// fail, and passes that only wait on AWS (a service draining, a security group its
+/// deleted ALB's ENIs still hold), a short pause apart, for up to [`AWS_WAIT_LIMIT`].
 pub async fn until_gone(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, passes: usize) {
-    let mut last = None;
-    for _ in 0..passes {
+    let (mut last, mut counted) = (None, 0);
+    let deadline = Instant::now() + AWS_WAIT_LIMIT;
+    while counted < passes {
         match Box::pin(reconcile::teardown(aws, owner, spec, Mode::Apply)).await {
             Ok(outcome) if outcome.is_done() => return,
-            Ok(outcome) => last = Some(outcome.waiting_for.join(", ")),
+            Ok(outcome) => {
+                last = Some(outcome.waiting_for.join(", "));
+                if outcome.changes.is_empty() && Instant::now() < deadline {
+                    tokio::time::sleep(AWS_WAIT_POLL).await;
+                    continue;
+                }
+            }
             Err(e) => last = Some(format!("error: {e}")),
         }
+        counted += 1;
     }
     panic!("not gone after {passes} passes; last: {last:?}");
 }
