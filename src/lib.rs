@@ -9,6 +9,7 @@ pub mod iam_policy;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
+pub mod schema;
 
 pub use error::{Error, Result};
 
