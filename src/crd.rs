@@ -234,7 +234,8 @@ impl std::fmt::Debug for EnvVar {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct ClusterRef {
     /// The cluster's name; it must be ACTIVE. The operator never changes or deletes it.
-    #[schemars(length(min = 1, max = 255))]
+    /// ECS's characters: letters, digits, hyphens and underscores.
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub name: String,
 }
 

@@ -163,6 +163,15 @@ fn bad_manifests() -> Vec<(&'static str, String, &'static str, Doors)> {
             Doors::Both,
         ),
         (
+            "bad pattern: a cluster name with a space",
+            with("cluster", "").replace(
+                "image: 'nginx:1.27'}",
+                "image: 'nginx:1.27', cluster: {name: 'my cluster'}}",
+            ),
+            "spec.service.cluster.name: Invalid value: \"my cluster\": should match",
+            Doors::Both,
+        ),
+        (
             "minItems",
             doc(
                 "subnets",

@@ -149,7 +149,8 @@ pub async fn endpoint_host(region: &str) -> Option<String> {
 /// does not resolve in DNS. Found here in one lookup, with the host named, rather
 /// than by every call's retries until the deadline. Only where the SDK resolves
 /// endpoints from the region (no `AWS_ENDPOINT_URL` override). A lookup that takes
-/// longer than a few seconds is left to the calls themselves.
+/// longer than a few seconds, or that the resolver could not answer, is left to the
+/// calls themselves.
 pub async fn region(region: &str, endpoint_override: bool) -> Result<()> {
     if endpoint_override {
         return Ok(());
@@ -165,6 +166,9 @@ pub async fn region(region: &str, endpoint_override: bool) -> Result<()> {
     let lookup = tokio::net::lookup_host((host.as_str(), 443));
     match tokio::time::timeout(Duration::from_secs(5), lookup).await {
         Ok(Ok(_)) | Err(_) => Ok(()),
+        // The resolver could not answer (EAI_AGAIN): not a verdict on the region; a
+        // passing DNS hiccup must not stall every object of the region.
+        Ok(Err(e)) if e.to_string().contains("Temporary failure") => Ok(()),
         Ok(Err(e)) => Err(refused(
             "UnknownRegion",
             format!(
