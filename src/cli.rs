@@ -13,49 +13,105 @@ use crate::crd::{PrivateApi, PrivateApiStatus};
 use crate::error::{Error, Result};
 use crate::policy::NamespacePolicy;
 use crate::reconcile::{self, Change, Mode};
+use crate::schema;
 use crate::status::{self, Verdict};
 
-/// Reads a `PrivateApi` manifest (the first YAML document of kind PrivateApi).
+/// The largest manifest read: a PrivateApi is a few KiB; the API server's own limit
+/// on a request is 3 MiB. Larger is a wrong file, refused before it is parsed.
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads the `PrivateApi` of a manifest and checks it as the API server would
+/// ([`crate::schema`]: the CRD's schema, its CEL rules, unknown fields refused), plus
+/// what no schema can say ([`crate::crd::PrivateApiSpec::beyond_schema`]). Documents
+/// of other kinds (a Namespace beside it) are skipped; two PrivateApi documents, a
+/// PrivateApi of another apiVersion, or a file over [`MAX_MANIFEST_BYTES`] are refused.
+/// Nothing here calls AWS.
 pub fn load(path: &Path) -> Result<PrivateApi> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Input {
+    let input = |message: String| Error::Input {
         path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    for doc in serde_norway::Deserializer::from_str(&text) {
-        let value = serde_norway::Value::deserialize_from(doc, path)?;
-        if value.get("kind").and_then(|k| k.as_str()) != Some("PrivateApi") {
+        message,
+    };
+    let text = read_bounded(path).map_err(|e| input(e.to_string()))?;
+    let text = text?;
+    let mut ours: Vec<(usize, serde_json::Value)> = Vec::new();
+    let mut others = Vec::new();
+    for (index, doc) in serde_norway::Deserializer::from_str(&text).enumerate() {
+        use serde::Deserialize;
+        let value = serde_json::Value::deserialize(doc).map_err(|e| input(format!("document {}: {e}", index + 1)))?;
+        if value.is_null() {
             continue;
         }
-        let obj: PrivateApi = serde_norway::from_value(value).map_err(|e| Error::Input {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        if obj.metadata.name.as_deref().unwrap_or_default().is_empty() {
-            return Err(Error::Input {
-                path: path.display().to_string(),
-                message: "metadata.name is required".into(),
-            });
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let (api_version, kind) = (field("apiVersion"), field("kind"));
+        // Ours if it says so by kind or by group: a wrong version or a mistyped kind
+        // is refused below rather than skipped.
+        if kind.eq_ignore_ascii_case(schema::KIND) || api_version.starts_with("privateapi.io/") {
+            ours.push((index + 1, value));
+        } else {
+            others.push(format!("{api_version}/{kind}"));
         }
-        return Ok(obj);
     }
-    Err(Error::Input {
-        path: path.display().to_string(),
-        message: "no document of kind PrivateApi".into(),
-    })
+    let (index, mut value) = match ours.len() {
+        0 => {
+            let found = match others.is_empty() {
+                true => "it has no document".to_owned(),
+                false => format!("found {}", others.join(", ")),
+            };
+            return Err(input(format!(
+                "no document of kind {} ({}): {found}",
+                schema::KIND,
+                schema::API_VERSION
+            )));
+        }
+        1 => ours.remove(0),
+        n => {
+            let at: Vec<String> = ours.iter().map(|(i, _)| i.to_string()).collect();
+            return Err(input(format!(
+                "{n} PrivateApi documents (documents {}); apply, plan and delete take one: one file per PrivateApi",
+                at.join(", ")
+            )));
+        }
+    };
+    let problems = schema::validator().validate_object(&mut value, None);
+    if !problems.is_empty() {
+        return Err(input(refused(index, &problems)));
+    }
+    let obj: PrivateApi = serde_json::from_value(value).map_err(|e| input(format!("document {index}: {e}")))?;
+    let problems = obj.spec.beyond_schema();
+    if !problems.is_empty() {
+        return Err(input(refused(index, &problems)));
+    }
+    Ok(obj)
 }
 
-trait FromDoc {
-    fn deserialize_from(doc: serde_norway::Deserializer<'_>, path: &Path) -> Result<serde_norway::Value>;
+fn refused(index: usize, problems: &[String]) -> String {
+    format!(
+        "document {index} is not a valid PrivateApi (the API server would refuse it too):\n  {}",
+        problems.join("\n  ")
+    )
 }
 
-impl FromDoc for serde_norway::Value {
-    fn deserialize_from(doc: serde_norway::Deserializer<'_>, path: &Path) -> Result<serde_norway::Value> {
-        use serde::Deserialize;
-        serde_norway::Value::deserialize(doc).map_err(|e| Error::Input {
+/// The file's text, refused unread past [`MAX_MANIFEST_BYTES`] (also for a pipe or a
+/// device, where the size is known only by reading).
+fn read_bounded(path: &Path) -> std::io::Result<Result<String>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Ok(Err(Error::Input {
             path: path.display().to_string(),
-            message: e.to_string(),
-        })
+            message: format!(
+                "larger than {} MiB: a PrivateApi manifest is a few KiB; is this the right file?",
+                MAX_MANIFEST_BYTES / (1024 * 1024)
+            ),
+        }));
     }
+    Ok(String::from_utf8(bytes).map_err(|e| Error::Input {
+        path: path.display().to_string(),
+        message: format!("not UTF-8 text: {e}"),
+    }))
 }
 
 /// The stack a manifest means, and how it was found.
@@ -129,6 +185,14 @@ fn clients(factory: &AwsFactory, obj: &PrivateApi) -> Result<Aws> {
     Ok(factory.for_region(obj.spec.region.as_deref())?)
 }
 
+/// The region's clients, once its endpoints are known to resolve: a typo'd region
+/// fails here, naming the host, before any AWS call.
+async fn region_clients(factory: &AwsFactory, obj: &PrivateApi) -> Result<Aws> {
+    let aws = clients(factory, obj)?;
+    reconcile::region_exists(&aws).await?;
+    Ok(aws)
+}
+
 /// Says which stack the command acts on (stderr).
 fn announce(target: Target) -> Owner {
     info!(stack = %target.owner.key(), uid = %target.owner.uid, "acting on the stack found by {}", target.found_by);
@@ -186,8 +250,12 @@ pub struct ApplyResult {
     pub ready: bool,
 }
 
-/// Reconciles until Ready, Stalled or the timeout; progress goes to the log. A
-/// manifest the namespace policy denies is Stalled (PolicyDenied) before any AWS call.
+/// Reconciles until Ready, Stalled or the timeout; progress goes to the log. The
+/// timeout bounds everything, a pass in flight included (AWS not answering): the pass
+/// is abandoned as a crash would abandon it, and the next apply picks up from what
+/// AWS holds. The status returned on timeout carries the last error, if any.
+///
+/// A manifest the namespace policy denies is Stalled (PolicyDenied) before any AWS call.
 pub async fn apply(
     factory: &AwsFactory,
     policy: Option<&NamespacePolicy>,
@@ -201,17 +269,79 @@ pub async fn apply(
         warn!(reason = error.reason(), "stalled: {error}");
         return Ok(ApplyResult { status, ready: false });
     }
-    let aws = clients(factory, obj)?;
-    let owner = announce(target(factory, obj).await?);
-    let deadline = Instant::now() + timeout;
-    let mut status: Option<PrivateApiStatus> = None;
+    let mut progress = Progress::default();
+    let run = apply_until_done(factory, obj, poll, &mut progress);
+    match tokio::time::timeout(timeout, run).await {
+        Ok(done) => done,
+        Err(_) => {
+            let (reason, message) = match progress.last_error.take() {
+                Some((reason, error)) => (
+                    reason,
+                    format!(
+                        "timed out after {} s before Ready; last error: {error}",
+                        timeout.as_secs()
+                    ),
+                ),
+                None if progress.status.is_none() => (
+                    "TimedOut".to_owned(),
+                    format!(
+                        "timed out after {} s in the first pass: AWS did not answer in time",
+                        timeout.as_secs()
+                    ),
+                ),
+                None => {
+                    warn!("timed out after {} s before Ready", timeout.as_secs());
+                    return Ok(ApplyResult {
+                        status: progress.status.unwrap_or_default(),
+                        ready: false,
+                    });
+                }
+            };
+            warn!(reason, "{message}");
+            let verdict = Verdict::Reconciling { reason, message };
+            Ok(ApplyResult {
+                status: status::next_status(progress.status.as_ref(), obj.metadata.generation, None, &verdict),
+                ready: false,
+            })
+        }
+    }
+}
+
+/// What an apply knows so far: it outlives the passes when the timeout drops them.
+#[derive(Default)]
+struct Progress {
+    status: Option<PrivateApiStatus>,
+    /// The last pass's error (reason, message), while no later pass went through.
+    last_error: Option<(String, String)>,
+}
+
+async fn apply_until_done(
+    factory: &AwsFactory,
+    obj: &PrivateApi,
+    poll: Duration,
+    progress: &mut Progress,
+) -> Result<ApplyResult> {
+    let aws = region_clients(factory, obj).await?;
+    let mut owner: Option<Owner> = None;
     let mut last_wait = String::new();
     loop {
-        match reconcile::converge(&aws, &owner, &obj.spec, Mode::Apply).await {
+        // Finding the stack is retried like a pass: AWS may be briefly unavailable.
+        let pass = match &owner {
+            Some(owner) => reconcile::converge(&aws, owner, &obj.spec, Mode::Apply).await,
+            None => match target(factory, obj).await {
+                Ok(found) => {
+                    owner = Some(announce(found));
+                    continue;
+                }
+                Err(error) => Err(error),
+            },
+        };
+        match pass {
             Ok(outcome) => {
+                progress.last_error = None;
                 let verdict = Verdict::of(&outcome);
-                status = Some(status::next_status(
-                    status.as_ref(),
+                progress.status = Some(status::next_status(
+                    progress.status.as_ref(),
                     obj.metadata.generation,
                     Some(&outcome),
                     &verdict,
@@ -220,7 +350,7 @@ pub async fn apply(
                     Verdict::Ready => {
                         info!(endpoint = outcome.endpoint.as_deref().unwrap_or_default(), "ready");
                         return Ok(ApplyResult {
-                            status: status.unwrap_or_default(),
+                            status: progress.status.take().unwrap_or_default(),
                             ready: true,
                         });
                     }
@@ -231,20 +361,24 @@ pub async fn apply(
                     _ => {}
                 }
             }
-            Err(error) if error.is_terminal() => {
+            Err(error) => {
                 let verdict = Verdict::of_error(&error, "");
-                let status = status::next_status(status.as_ref(), obj.metadata.generation, None, &verdict);
-                warn!(reason = error.reason(), "stalled: {error}");
-                return Ok(ApplyResult { status, ready: false });
+                progress.status = Some(status::next_status(
+                    progress.status.as_ref(),
+                    obj.metadata.generation,
+                    None,
+                    &verdict,
+                ));
+                if error.is_terminal() {
+                    warn!(reason = error.reason(), "stalled: {error}");
+                    return Ok(ApplyResult {
+                        status: progress.status.take().unwrap_or_default(),
+                        ready: false,
+                    });
+                }
+                warn!(reason = error.reason(), "will retry: {error}");
+                progress.last_error = Some((error.reason().to_owned(), error.to_string()));
             }
-            Err(error) => warn!(reason = error.reason(), "will retry: {error}"),
-        }
-        if Instant::now() >= deadline {
-            warn!("timed out before Ready");
-            return Ok(ApplyResult {
-                status: status.unwrap_or_default(),
-                ready: false,
-            });
         }
         tokio::time::sleep(poll).await;
     }
@@ -254,14 +388,14 @@ pub async fn apply(
 /// policy denies the manifest).
 pub async fn plan(factory: &AwsFactory, policy: Option<&NamespacePolicy>, obj: &PrivateApi) -> Result<Vec<Change>> {
     admit(policy, obj).await?;
-    let aws = clients(factory, obj)?;
+    let aws = region_clients(factory, obj).await?;
     let owner = announce(target(factory, obj).await?);
     Ok(reconcile::converge(&aws, &owner, &obj.spec, Mode::Plan).await?.changes)
 }
 
 /// What delete would remove, with no mutating call.
 pub async fn plan_destroy(factory: &AwsFactory, obj: &PrivateApi) -> Result<Vec<Change>> {
-    let aws = clients(factory, obj)?;
+    let aws = region_clients(factory, obj).await?;
     let owner = announce(target(factory, obj).await?);
     Ok(reconcile::teardown(&aws, &owner, &obj.spec, Mode::Plan).await?.changes)
 }
@@ -274,42 +408,58 @@ pub struct Deleted {
     pub changes: Vec<Change>,
 }
 
-/// Tears down until nothing remains; `done: false` on timeout.
+/// Tears down until nothing remains; `done: false` on timeout. As for apply, the
+/// timeout bounds a pass in flight too.
 pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, poll: Duration) -> Result<Deleted> {
-    let aws = clients(factory, obj)?;
-    let owner = announce(target(factory, obj).await?);
     let deadline = Instant::now() + timeout;
-    let mut last_wait = Vec::new();
+    let timed_out = || Error::Input {
+        path: format!(
+            "{}/{}",
+            obj.namespace().unwrap_or_else(|| "default".into()),
+            obj.name_any()
+        ),
+        message: format!("timed out after {} s looking for the stack in AWS", timeout.as_secs()),
+    };
+    let found = async {
+        let aws = region_clients(factory, obj).await?;
+        let owner = announce(target(factory, obj).await?);
+        Ok::<_, Error>((aws, owner))
+    };
+    let (aws, owner) = tokio::time::timeout_at(deadline, found)
+        .await
+        .map_err(|_| timed_out())??;
     let mut changes = Vec::new();
-    loop {
-        match reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await {
-            Ok(outcome) if outcome.is_done() => {
-                changes.extend(outcome.changes);
-                info!("nothing of {} remains in AWS", owner.key());
-                return Ok(Deleted {
-                    owner,
-                    done: true,
-                    changes,
-                });
-            }
-            Ok(outcome) => {
-                changes.extend(outcome.changes);
-                if outcome.waiting_for != last_wait {
-                    info!("waiting for {}", outcome.waiting_for.join(", "));
-                    last_wait = outcome.waiting_for;
+    let run = async {
+        let mut last_wait = Vec::new();
+        loop {
+            match reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await {
+                Ok(outcome) if outcome.is_done() => {
+                    changes.extend(outcome.changes);
+                    info!("nothing of {} remains in AWS", owner.key());
+                    return Ok(());
                 }
+                Ok(outcome) => {
+                    changes.extend(outcome.changes);
+                    if outcome.waiting_for != last_wait {
+                        info!("waiting for {}", outcome.waiting_for.join(", "));
+                        last_wait = outcome.waiting_for;
+                    }
+                }
+                Err(error) if error.is_terminal() => return Err(error),
+                Err(error) => warn!(reason = error.reason(), "will retry: {error}"),
             }
-            Err(error) if error.is_terminal() => return Err(error),
-            Err(error) => warn!(reason = error.reason(), "will retry: {error}"),
+            tokio::time::sleep(poll).await;
         }
-        if Instant::now() >= deadline {
-            warn!("timed out; run delete again to resume");
-            return Ok(Deleted {
-                owner,
-                done: false,
-                changes,
-            });
+    };
+    let done = match tokio::time::timeout_at(deadline, run).await {
+        Ok(finished) => {
+            finished?;
+            true
         }
-        tokio::time::sleep(poll).await;
-    }
+        Err(_) => {
+            warn!("timed out after {} s; run delete again to resume", timeout.as_secs());
+            false
+        }
+    };
+    Ok(Deleted { owner, done, changes })
 }

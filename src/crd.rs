@@ -1,8 +1,9 @@
 //! The `PrivateApi` custom resource: one object for a whole private API on AWS.
 //!
 //! The schema refuses what it can at `kubectl apply` time (enums, bounds, Fargate
-//! sizes, immutable fields, CEL rules); [`PrivateApiSpec::validate`] repeats the
-//! checks for the Kubernetes-less CLI, where no API server stands in between.
+//! sizes, immutable fields, CEL rules); the CLI evaluates the very same schema and
+//! rules ([`crate::schema`]), and [`PrivateApiSpec::beyond_schema`] adds the little
+//! no schema can say.
 
 use std::collections::BTreeMap;
 
@@ -264,7 +265,8 @@ impl std::fmt::Debug for EnvVar {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct ClusterRef {
     /// The cluster's name; it must be ACTIVE. The operator never changes or deletes it.
-    #[schemars(length(min = 1, max = 255))]
+    /// ECS's characters: letters, digits, hyphens and underscores.
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub name: String,
 }
 
@@ -698,210 +700,91 @@ pub struct ServiceCounts {
     pub desired_count: i32,
 }
 
-/// Valid Fargate (cpu, memory) pairs, the same rule the CRD's CEL expression applies.
-pub fn fargate_size_ok(cpu: i32, memory: i32) -> bool {
-    let in_steps = |lo: i32, hi: i32, step: i32| memory >= lo && memory <= hi && memory % step == 0;
-    match cpu {
-        256 => [512, 1024, 2048].contains(&memory),
-        512 => in_steps(1024, 4096, 1024),
-        1024 => in_steps(2048, 8192, 1024),
-        2048 => in_steps(4096, 16384, 1024),
-        4096 => in_steps(8192, 30720, 1024),
-        8192 => in_steps(16384, 61440, 4096),
-        16384 => in_steps(32768, 122880, 8192),
-        _ => false,
-    }
-}
-
-/// AWS's tag characters: letters, numbers, spaces (Unicode's L, N and Z) and `_.:/=+-@`,
-/// as near as the standard library tells them apart.
-fn is_tag_character(c: char) -> bool {
-    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
-}
-
-/// What AWS would refuse in user tags (the CRD's rules on `spec.tags`, for the CLI).
-pub fn tag_problems(tags: &BTreeMap<String, String>) -> Vec<String> {
-    let mut problems = Vec::new();
-    if tags.len() > MAX_USER_TAGS {
-        problems.push(format!(
-            "spec.tags: {} tags, at most {MAX_USER_TAGS} (AWS allows 50 with the operator's own)",
-            tags.len()
-        ));
-    }
-    for (key, value) in tags {
-        let keys = key.chars().count();
-        if !(1..=128).contains(&keys) {
-            problems.push(format!(
-                "spec.tags: key {key:?} has {keys} characters, AWS allows 1 to 128"
-            ));
-        }
-        let values = value.chars().count();
-        if values > 256 {
-            problems.push(format!("spec.tags.{key}: {values} characters, AWS allows 256"));
-        }
-        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-            problems.push(format!(
-                "spec.tags: key {key:?} starts with aws: (AWS reserves it in any case)"
-            ));
-        }
-        if !key.chars().chain(value.chars()).all(is_tag_character) {
-            problems.push(format!("spec.tags.{key}: {TAG_CHARACTERS_MESSAGE}"));
-        }
-    }
-    problems
-}
-
 impl PrivateApiSpec {
-    /// The schema's rules, for callers that bypass the API server (the CLI).
-    /// Returns every problem found, each naming its field.
+    /// The CRD's schema and CEL rules ([`crate::schema`], read from the CRD itself),
+    /// then what no schema can say ([`PrivateApiSpec::beyond_schema`]). Every problem
+    /// found, each naming its field. The engine runs it on every pass (the controller's
+    /// objects passed the API server; this is for specs from elsewhere).
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
-        let net = &self.network;
-        if !net.vpc_id.starts_with("vpc-") {
-            problems.push(format!("spec.network.vpcId: {:?} is not a VPC id (vpc-…)", net.vpc_id));
-        }
-        match (&net.subnet_ids, &net.subnet_selector) {
-            (Some(_), Some(_)) | (None, None) => {
-                problems.push("spec.network: set exactly one of subnetIds or subnetSelector".into())
-            }
-            (Some(ids), None) => {
-                if ids.len() < 2 {
-                    problems.push("spec.network.subnetIds: at least two subnets (in two availability zones) are needed by the ALB".into());
-                }
-                if let Some(bad) = ids.iter().find(|s| !s.starts_with("subnet-")) {
-                    problems.push(format!("spec.network.subnetIds: {bad:?} is not a subnet id (subnet-…)"));
-                }
-                let mut unique = ids.clone();
-                unique.sort();
-                unique.dedup();
-                if unique.len() != ids.len() {
-                    problems.push("spec.network.subnetIds: duplicate subnet".into());
-                }
-            }
-            (None, Some(sel)) if sel.is_empty() => {
-                problems.push("spec.network.subnetSelector: at least one tag".into())
-            }
-            _ => {}
-        }
-        let svc = &self.service;
-        if svc.image.trim().is_empty() {
-            problems.push("spec.service.image: must not be empty".into());
-        }
-        if !(1..=65535).contains(&svc.port) {
-            problems.push("spec.service.port: must be 1-65535".into());
-        }
-        if !fargate_size_ok(svc.cpu, svc.memory) {
-            problems.push(format!(
-                "spec.service: cpu {} / memory {}: {FARGATE_MESSAGE}",
-                svc.cpu, svc.memory
-            ));
-        }
-        if !(0..=1000).contains(&svc.desired_count) {
-            problems.push("spec.service.desiredCount: must be 0-1000".into());
-        }
-        if let Some(bad) = svc.env.iter().find(|e| {
-            e.name.is_empty()
-                || e.name.starts_with(|c: char| c.is_ascii_digit())
-                || !e.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }) {
-            problems.push(format!("spec.service.env: {:?} is not a valid variable name", bad.name));
-        }
-        problems.extend(secret_problems(svc));
-        if !crate::aws::log_group::RETENTION_DAYS.contains(&svc.logs.retention_days) {
-            problems.push(format!(
-                "spec.service.logs.retentionDays: {} is not a CloudWatch Logs retention ({})",
-                svc.logs.retention_days,
-                crate::aws::log_group::RETENTION_DAYS.map(|d| d.to_string()).join(", ")
-            ));
-        }
-        let hc = &svc.health_check;
-        if !hc.path.starts_with('/') {
-            problems.push("spec.service.healthCheck.path: must start with /".into());
-        }
-        if hc.timeout_seconds >= hc.interval_seconds {
-            problems.push("spec.service.healthCheck: timeoutSeconds must be less than intervalSeconds".into());
-        }
-        if !(1..=65535).contains(&self.load_balancer.listener_port) {
-            problems.push("spec.loadBalancer.listenerPort: must be 1-65535".into());
-        }
-        if self.api.api_type == ApiType::Http && self.vpc_link.version == VpcLinkVersion::V1 {
-            problems.push(format!("spec: {ARCHITECTURE_MESSAGE}"));
-        }
-        if self.load_balancer.certificate_arn.is_some() && self.load_balancer.kind != LoadBalancerKind::Application {
-            problems.push(
-                "spec.loadBalancer.certificateArn makes an HTTPS listener, which only an ALB (type application) offers here"
-                    .into(),
-            );
-        }
-        if self.vpc_link.version == VpcLinkVersion::V1 && self.load_balancer.kind != LoadBalancerKind::Network {
-            problems.push(format!("spec: {V1_NEEDS_NLB_MESSAGE}"));
-        }
-        if self.vpc_link.version == VpcLinkVersion::V1 && self.vpc_link.existing_id.is_some() {
-            problems.push(
-                "spec.vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"
-                    .into(),
-            );
-        }
-        if self.api.api_type == ApiType::Http && self.api.endpoint_type != EndpointType::Regional {
-            problems.push(
-                "spec.api.endpointType: HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST".into(),
-            );
-        }
-        let stage = &self.api.stage_name;
-        if stage.is_empty() || stage.len() > 128 || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            problems.push(format!(
-                "spec.api.stageName: {stage:?} must be 1-128 letters, digits or _"
-            ));
-        }
-        problems.extend(tag_problems(&self.tags));
+        let mut problems = crate::schema::spec_problems(self);
+        problems.extend(self.beyond_schema());
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
+
+    /// What AWS would refuse that the CRD's schema does not express: the container
+    /// image's reference (ECS's characters and 255-character limit, Docker's grammar)
+    /// and a secret that is also a plain variable. Pure: no AWS call.
+    pub fn beyond_schema(&self) -> Vec<String> {
+        let svc = &self.service;
+        let mut problems = Vec::new();
+        if let Some(problem) = image_problem(&svc.image) {
+            problems.push(format!("spec.service.image: {:?}: {problem}", svc.image));
+        }
+        for secret in &svc.secrets {
+            if svc.env.iter().any(|e| e.name == secret.name) {
+                problems.push(format!(
+                    "spec.service.secrets: {} is also in env (ECS refuses a variable set twice)",
+                    secret.name
+                ));
+            }
+        }
+        problems
+    }
 }
 
-/// [`SECRET_ARN_PATTERN`] in code, for manifests that skip the API server's schema.
-fn is_secret_arn(arn: &str) -> bool {
-    let fields: Vec<&str> = arn.splitn(6, ':').collect();
-    let [arn_, partition, service, region, account, resource] = fields[..] else {
-        return false;
+/// ECS's limit on `image` (before any `@digest`): 255 characters.
+pub const MAX_IMAGE_NAME: usize = 255;
+
+/// Why ECS (or the container runtime, when the task starts) would refuse this image
+/// reference, if it would. ECS: up to 255 letters, digits, `-_:./#` before an
+/// `@digest`, and the digest `sha256:` + 64 hex digits. The runtime: Docker's
+/// reference grammar (lower-case path components, a tag of at most 128 characters).
+pub fn image_problem(image: &str) -> Option<String> {
+    use std::sync::OnceLock;
+    // Docker's grammar (distribution/reference), RE2 syntax; ASCII only.
+    static GRAMMAR: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
     };
-    let named = |name: &str| !name.is_empty() && !name.contains(char::is_whitespace);
-    arn_ == "arn"
-        && partition.starts_with("aws")
-        && !region.is_empty()
-        && account.len() == 12
-        && account.chars().all(|c| c.is_ascii_digit())
-        && match service {
-            "ssm" => resource.strip_prefix("parameter/").is_some_and(named),
-            "secretsmanager" => resource
-                .strip_prefix("secret:")
-                .is_some_and(|rest| named(rest) && rest.split(':').count() <= 4),
-            _ => false,
-        }
-}
-
-fn secret_problems(svc: &ServiceSpec) -> Vec<String> {
-    let mut problems = Vec::new();
-    for secret in &svc.secrets {
-        if secret.name.is_empty()
-            || secret.name.starts_with(|c: char| c.is_ascii_digit())
-            || !secret.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            problems.push(format!(
-                "spec.service.secrets: {:?} is not a valid variable name",
-                secret.name
-            ));
-        }
-        if !is_secret_arn(&secret.value_from) {
-            problems.push(format!(
-                "spec.service.secrets[{}].valueFrom: {:?} is not an SSM parameter or Secrets Manager secret ARN",
-                secret.name, secret.value_from
-            ));
-        }
-        if svc.env.iter().any(|e| e.name == secret.name) {
-            problems.push(format!("spec.service.secrets: {} is also in env", secret.name));
+    if name.is_empty() {
+        return Some("an image reference is needed".into());
+    }
+    let length = name.chars().count();
+    if length > MAX_IMAGE_NAME {
+        return Some(format!(
+            "{length} characters before any @digest; ECS allows {MAX_IMAGE_NAME}"
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_:./#".contains(*c)))
+    {
+        return Some(format!(
+            "{bad:?} is not allowed (ECS: letters, digits, - _ : . / # and an @digest)"
+        ));
+    }
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Some("the digest must be sha256: and 64 hexadecimal digits (ECS supports sha256 only)".into());
         }
     }
-    problems
+    let grammar = GRAMMAR.get_or_init(|| {
+        let domain_part = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+        let domain = format!("{domain_part}(?:\\.{domain_part})*(?::[0-9]+)?");
+        let component = "[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
+        let tag = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+        regex::Regex::new(&format!("^(?:{domain}/)?{component}(?:/{component})*(?::{tag})?$")).ok()
+    });
+    match grammar {
+        Some(grammar) if !grammar.is_match(name) => Some(
+            "not an image reference: [registry[:port]/]name[:tag][@sha256:digest], with lower-case name components \
+             and a tag of at most 128 letters, digits, _ . -"
+                .into(),
+        ),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -929,17 +812,28 @@ mod tests {
         let mut odd = s.clone();
         odd.service.logs.retention_days = 31;
         let problems = odd.validate().expect_err("31 days").join("");
-        assert!(problems.contains("spec.service.logs.retentionDays: 31"), "{problems}");
+        assert!(
+            problems.contains("spec.service.logs.retentionDays") && problems.contains("31"),
+            "{problems}"
+        );
     }
 
     #[test]
     fn secrets_come_from_ssm_or_secrets_manager() {
+        let with_secret = |arn: &str| {
+            let mut s = spec();
+            s.service.secrets = vec![SecretVar {
+                name: "DB".into(),
+                value_from: arn.into(),
+            }];
+            s.validate()
+        };
         for good in [
             "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/db-password",
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/db-AbCdEf",
             "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf:password::",
         ] {
-            assert!(is_secret_arn(good), "{good}");
+            assert_eq!(with_secret(good), Ok(()), "{good}");
         }
         for bad in [
             "arn:aws:s3:::bucket/key",
@@ -948,7 +842,11 @@ mod tests {
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
             "plain-text-password",
         ] {
-            assert!(!is_secret_arn(bad), "{bad}");
+            let problems = with_secret(bad).expect_err(bad).join("\n");
+            assert!(
+                problems.contains("spec.service.secrets[0].valueFrom"),
+                "{bad}: {problems}"
+            );
         }
     }
 
@@ -964,14 +862,53 @@ mod tests {
 
     #[test]
     fn fargate_table() {
-        assert!(fargate_size_ok(256, 512));
-        assert!(!fargate_size_ok(256, 4096));
-        assert!(fargate_size_ok(512, 3072));
-        assert!(!fargate_size_ok(512, 1536));
-        assert!(fargate_size_ok(4096, 30720));
-        assert!(!fargate_size_ok(8192, 17408));
-        assert!(fargate_size_ok(16384, 122880));
-        assert!(!fargate_size_ok(300, 1024));
+        let size = |cpu, memory| {
+            let mut s = spec();
+            (s.service.cpu, s.service.memory) = (cpu, memory);
+            s.validate().is_ok()
+        };
+        assert!(size(256, 512));
+        assert!(!size(256, 4096));
+        assert!(size(512, 3072));
+        assert!(!size(512, 1536));
+        assert!(size(4096, 30720));
+        assert!(!size(8192, 17408));
+        assert!(size(16384, 122880));
+        assert!(!size(300, 1024));
+    }
+
+    #[test]
+    fn image_references_ecs_and_the_runtime_take() {
+        for good in [
+            "nginx",
+            "nginx:1.27",
+            "library/nginx:1.27-alpine",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api:v1.2.3",
+            "localhost:5000/api",
+            "public.ecr.aws/nginx/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(image_problem(good), None, "{good}");
+        }
+        let long = format!("registry.example.com/{}:v1", "a".repeat(240));
+        for (bad, says) in [
+            ("", "needed"),
+            ("nginx 1.27", "not allowed"),
+            ("Nginx:1.27", "not an image reference"),
+            ("nginx:", "not an image reference"),
+            ("nginx@sha256:abc", "64 hexadecimal"),
+            (long.as_str(), "ECS allows 255"),
+        ] {
+            let problem = image_problem(bad).unwrap_or_default();
+            assert!(problem.contains(says), "{bad:?}: {problem:?}");
+        }
+        let mut s = spec();
+        s.service.image = "   ".into();
+        assert!(
+            s.validate()
+                .expect_err("blank image")
+                .join("")
+                .contains("spec.service.image")
+        );
     }
 
     #[test]
@@ -1007,7 +944,11 @@ mod tests {
         for (key, value, says) in [
             ("k".repeat(129), String::new(), "1 to 128"),
             (String::new(), "v".into(), "1 to 128"),
-            ("team".into(), "v".repeat(257), "257 characters"),
+            (
+                "team".into(),
+                "v".repeat(257),
+                "spec.tags[team]: Too long: may not be more than 256",
+            ),
             ("AWS:team".into(), "v".into(), "aws:"),
             ("aWs:x".into(), "v".into(), "aws:"),
             ("team".into(), "a;b".into(), "tag characters"),

@@ -34,6 +34,11 @@ pub enum Error {
         message: String,
     },
 
+    /// A pre-flight check before the first write found input AWS would refuse
+    /// (subnets in one zone, a task definition over 64 KiB, a region without endpoints).
+    #[error("{message}")]
+    Preflight { reason: &'static str, message: String },
+
     /// The operator runs with `--no-role-creation` and the spec leaves a role to it.
     #[error("{0}")]
     RoleCreationDisabled(String),
@@ -83,7 +88,7 @@ impl Error {
         match self.cause() {
             Error::Aws(e) => e.disposition() == Disposition::Terminal,
             Error::InvalidSpec(_) | Error::Input { .. } | Error::MissingObjectKey(_) | Error::Stuck { .. } => true,
-            Error::RoleCreationDisabled(_) | Error::PolicyDenied(_) => true,
+            Error::RoleCreationDisabled(_) | Error::PolicyDenied(_) | Error::Preflight { .. } => true,
             Error::Kube(_) | Error::DeletionPending { .. } | Error::Finalizer(_) | Error::Unresolved(_) => false,
         }
     }
@@ -123,7 +128,7 @@ impl Error {
             Error::Finalizer(_) => "FinalizerError",
             Error::MissingObjectKey(_) => "InvalidObject",
             Error::DeletionPending { .. } => "Deleting",
-            Error::Stuck { reason, .. } => reason,
+            Error::Stuck { reason, .. } | Error::Preflight { reason, .. } => reason,
             Error::Unresolved(_) => "InternalError",
             Error::RoleCreationDisabled(_) => "RoleCreationDisabled",
             Error::PolicyDenied(_) => "PolicyDenied",

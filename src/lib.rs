@@ -10,6 +10,7 @@ pub mod leader;
 pub mod metrics;
 pub mod policy;
 pub mod reconcile;
+pub mod schema;
 
 pub use error::{Error, Result};
 

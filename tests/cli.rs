@@ -170,18 +170,13 @@ async fn bad_input_exits_1_with_the_reason() {
         format!("apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: bad}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: x, cpu: 256, memory: 8192}}\n", subnets.join(", ")),
     )
     .expect("write");
+    // Refused before any AWS call, with the CRD's own message and the field.
     let apply = privateapi(&["apply", "-f", &path.display().to_string(), "-o", "json"]);
     assert_eq!(apply.status.code(), Some(1));
-    let status: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("status JSON even when stalled");
-    let stalled = status["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(stalled["status"], "True");
+    let said = String::from_utf8_lossy(&apply.stderr);
     assert!(
-        stalled["message"].as_str().unwrap_or_default().contains("Fargate"),
-        "{stalled}"
+        said.contains("spec.service: memory (MiB) is not a Fargate size") && apply.stdout.is_empty(),
+        "{said}"
     );
 
     // Tags AWS would refuse are refused before any write, with the CRD's reason.
@@ -192,10 +187,10 @@ async fn bad_input_exits_1_with_the_reason() {
     .expect("write");
     let apply = privateapi(&["apply", "-f", &path.display().to_string(), "-o", "json"]);
     assert_eq!(apply.status.code(), Some(1));
-    let output = String::from_utf8_lossy(&apply.stdout);
+    let said = String::from_utf8_lossy(&apply.stderr);
     assert!(
-        output.contains("starts with aws:") && output.contains("257 characters"),
-        "{output}"
+        said.contains("must not start with aws:") && said.contains("spec.tags[team]: Too long"),
+        "{said}"
     );
 
     let crd = privateapi(&["crd"]);

@@ -382,7 +382,8 @@ async fn aws_rejection_stalls_with_the_aws_message() {
     assert!(out.status.success(), "not Stalled: {}", op.log());
     let obj = get(&ns, "ghost");
     let stalled = condition(&obj, "Stalled").expect("Stalled");
-    assert_eq!(stalled.reason, "AwsRejected");
+    // Found by the pre-flight read of the subnets, before any write.
+    assert_eq!(stalled.reason, "SubnetNotFound");
     assert!(stalled.message.contains("subnet-0000000000000dead"), "{stalled:?}");
     assert_eq!(condition_status(&obj, "Ready"), Some("False"));
 

@@ -652,7 +652,11 @@ async fn invalid_input_is_a_clear_terminal_error() {
         .await
         .expect_err("bad fargate size");
     assert_eq!(err.reason(), "InvalidSpec");
-    assert!(err.to_string().contains("cpu 256 / memory 4096"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("spec.service: memory (MiB) is not a Fargate size"),
+        "{err}"
+    );
 
     let mut selector = spec(&vpc, &subnets);
     selector.network.subnet_ids = None;

@@ -61,6 +61,11 @@ pub struct Aws {
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
     pub roles: Arc<RoleSettings>,
+    /// Calls go to this URL (`AWS_ENDPOINT_URL`: an emulator, a proxy), not to the
+    /// region's AWS endpoints.
+    pub endpoint_override: bool,
+    /// The region's endpoint was found in DNS once: not looked up again (pre-flight).
+    pub region_resolved: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Aws {
@@ -108,6 +113,8 @@ impl Aws {
             stats,
             pacer,
             roles,
+            endpoint_override: config.endpoint_url().is_some(),
+            region_resolved: Arc::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod drift;
 pub mod execute;
 pub mod model;
 pub mod observe;
+pub mod preflight;
 
 use std::fmt;
 
@@ -142,16 +143,19 @@ pub fn summary(changes: &[Change], separator: &str) -> String {
 pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<Outcome> {
     spec.validate().map_err(Error::InvalidSpec)?;
     roles_allowed(&aws.roles, spec)?;
+    // Pre-flight: what only AWS knows, read before the first write, so that input AWS
+    // would refuse stops the pass with nothing made (preflight.rs).
+    region_exists(aws).await?;
     let net = &spec.network;
-    let subnets = network::resolve_subnets(
+    let found = network::describe_subnets(
         aws,
         &net.vpc_id,
         net.subnet_ids.as_deref(),
         net.subnet_selector.as_ref(),
     )
     .await?;
-    // What only AWS knows, read before the first write: a certificate that does
-    // not exist stops the pass here.
+    let subnets = preflight::subnets(spec, &found)?;
+    // A certificate that does not exist stops the pass here too.
     let integration_host = match &spec.load_balancer.certificate_arn {
         Some(arn) => Some(crate::aws::certificate::host_name(aws, arn).await?),
         None => None,
@@ -164,6 +168,9 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         subnets: &subnets,
         integration_host: integration_host.as_deref(),
     }));
+    if let Some(td) = &desired.task_definition {
+        preflight::task_definition(td)?;
+    }
     // Observing and executing are large futures (every part's calls): on the heap, so
     // that no caller's stack has to hold them (a debug build overflowed a 2 MiB test
     // thread).
@@ -230,6 +237,15 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         parts,
         changes: run.changes,
     })
+}
+
+/// The region's endpoints resolve in DNS (a typo'd region has none): looked up once
+/// per region and process ([`preflight::region`]); a failure is not remembered.
+pub async fn region_exists(aws: &Aws) -> Result<()> {
+    aws.region_resolved
+        .get_or_try_init(|| preflight::region(&aws.region, aws.endpoint_override))
+        .await?;
+    Ok(())
 }
 
 /// With role creation off (`--no-role-creation`), a spec that leaves a role to the
