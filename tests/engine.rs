@@ -1405,3 +1405,53 @@ async fn teardown_meets_aws_refusals_and_still_leaves_nothing() {
         .await
         .expect("delete the foreign ALB");
 }
+
+/// Our ALB replaced behind our back by someone else's of the same name: teardown
+/// leaves theirs alone and still deletes our target group (each part is judged by
+/// its own tags, not the pair by the ALB's).
+#[tokio::test]
+async fn a_foreign_alb_of_our_name_does_not_hide_our_target_group_from_teardown() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("alb-swapped");
+    let spec = spec(&vpc, &subnets);
+    let ready = until_ready(&aws, &owner, &spec, 5).await;
+    let ours = ready.resources.load_balancer_arn.clone().expect("our ALB");
+    aws.elb
+        .delete_load_balancer()
+        .load_balancer_arn(&ours)
+        .send()
+        .await
+        .expect("delete our ALB");
+    let theirs = aws
+        .elb
+        .create_load_balancer()
+        .name(privateapi::aws::elb::name(&owner))
+        .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
+        .set_subnets(Some(subnets.clone()))
+        .send()
+        .await
+        .expect("their ALB");
+    let theirs = theirs.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap_or_default()
+        .to_owned();
+    until_gone(&aws, &owner, &spec, 10).await;
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::default(),
+        "our target group went too"
+    );
+    aws.elb
+        .describe_load_balancers()
+        .load_balancer_arns(&theirs)
+        .send()
+        .await
+        .expect("their ALB is left alone");
+    aws.elb
+        .delete_load_balancer()
+        .load_balancer_arn(&theirs)
+        .send()
+        .await
+        .expect("clean up their ALB");
+}

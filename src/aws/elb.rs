@@ -188,15 +188,29 @@ pub fn name(owner: &Owner) -> String {
     owner.resource_name("", MAX_NAME)
 }
 
+/// Our load balancer (with its listeners) and target group; one of our name that is
+/// not ours is a conflict.
 pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
+    let (observed, foreign) = observe_ours(aws, owner).await?;
+    match foreign {
+        Some(message) => Err(AwsError::Conflict(message)),
+        None => Ok(observed),
+    }
+}
+
+/// Our load balancer and target group, each judged on its own by its tags: one of
+/// our name that is someone else's is left out (and said, second), so that teardown
+/// still finds the other part if it is ours.
+pub async fn observe_ours(aws: &Aws, owner: &Owner) -> AwsResult<(Observed, Option<String>)> {
     let name = name(owner);
     let (lbs, tgs) = tokio::join!(
         aws.elb.describe_load_balancers().names(&name).send(),
         aws.elb.describe_target_groups().names(&name).send(),
     );
-    let lb =
+    let mut lb =
         found(lbs.map_err(aws_err("DescribeLoadBalancers")))?.and_then(|out| out.load_balancers().first().cloned());
-    let tg = found(tgs.map_err(aws_err("DescribeTargetGroups")))?.and_then(|out| out.target_groups().first().cloned());
+    let mut tg =
+        found(tgs.map_err(aws_err("DescribeTargetGroups")))?.and_then(|out| out.target_groups().first().cloned());
 
     let arns: Vec<String> = lb
         .iter()
@@ -204,6 +218,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
         .chain(tg.iter().filter_map(|t| t.target_group_arn()))
         .map(str::to_owned)
         .collect();
+    let mut foreign = None;
     if !arns.is_empty() {
         let tags = aws
             .elb
@@ -214,13 +229,27 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
             .map_err(aws_err("DescribeTags"))?;
         for description in tags.tag_descriptions() {
             let pairs = description.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)));
-            if !owner.owns(pairs) {
-                return Err(AwsError::Conflict(format!(
-                    "{} is named {name} but is not owned by {} (no matching privateapi.io/uid tag); it is left alone",
-                    description.resource_arn().unwrap_or("a load balancer resource"),
-                    owner.key()
-                )));
+            if owner.owns(pairs) {
+                continue;
             }
+            let arn = description.resource_arn().unwrap_or_default();
+            if lb.as_ref().and_then(|l| l.load_balancer_arn()) == Some(arn) {
+                lb = None;
+            }
+            if tg.as_ref().and_then(|t| t.target_group_arn()) == Some(arn) {
+                tg = None;
+            }
+            foreign.get_or_insert_with(|| {
+                format!(
+                    "{} is named {name} but is not owned by {} (no matching privateapi.io/uid tag); it is left alone",
+                    if arn.is_empty() {
+                        "a load balancer resource"
+                    } else {
+                        arn
+                    },
+                    owner.key()
+                )
+            });
         }
     }
 
@@ -234,7 +263,7 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
     if let Some(tg) = tg {
         observed.target_group = Some(convert_target_group(&tg));
     }
-    Ok(observed)
+    Ok((observed, foreign))
 }
 
 /// The listeners of one load balancer; `None` when the load balancer is gone.

@@ -432,7 +432,14 @@ pub async fn for_teardown(
         vpc_link::observe(aws, owner),
         vpc_link_v1::observe(aws, owner),
         security_group::observe(aws, owner, None),
-        async { not_ours_is_none(elb::observe(aws, owner).await.map(Some)).map(Option::unwrap_or_default) },
+        async {
+            // Someone else's part of our name is, for deletion, not there; ours still is.
+            let (ours, foreign) = elb::observe_ours(aws, owner).await?;
+            if let Some(message) = foreign {
+                tracing::warn!("left alone: {message}");
+            }
+            Ok(ours)
+        },
         services,
         domain::list_all(aws, Flavor::Rest),
         domain::list_all(aws, Flavor::Http),
