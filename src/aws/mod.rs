@@ -119,14 +119,25 @@ impl Aws {
     }
 }
 
-/// The operator's retries (standard mode, 4 attempts), unless the environment sets
-/// the SDK's own (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`): then the SDK reads them. A
-/// shared-config profile's `max_attempts` is overridden by this default.
-fn default_retries(env: impl Fn(&str) -> Option<String>) -> Option<RetryConfig> {
+/// The operator's retries (standard mode, 4 attempts), unless the user set the SDK's
+/// own, in the environment (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`) or in the selected
+/// shared-config profile (`max_attempts`, `retry_mode`): then the SDK reads them.
+fn default_retries(env: impl Fn(&str) -> Option<String>, profile_sets_retries: bool) -> Option<RetryConfig> {
     let user_set = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
         .iter()
         .any(|name| env(name).is_some_and(|v| !v.trim().is_empty()));
-    (!user_set).then(|| RetryConfig::standard().with_max_attempts(4))
+    (!user_set && !profile_sets_retries).then(|| RetryConfig::standard().with_max_attempts(4))
+}
+
+/// Whether the shared config's selected profile (`AWS_PROFILE`, `AWS_CONFIG_FILE`, as
+/// the SDK picks them) sets retries; a config that cannot be read sets none.
+async fn profile_sets_retries(fs: &aws_types::os_shim_internal::Fs, env: &aws_types::os_shim_internal::Env) -> bool {
+    match aws_config::profile::load(fs, env, &Default::default(), None).await {
+        Ok(profiles) => ["max_attempts", "retry_mode"]
+            .iter()
+            .any(|key| profiles.get(key).is_some_and(|v| !v.trim().is_empty())),
+        Err(_) => false,
+    }
 }
 
 /// Bounds on AWS calls: an attempt that never answers (a dropped connection, a
@@ -159,7 +170,12 @@ impl AwsFactory {
     pub async fn from_env(pacer: Pacer, attempt_timeout: Duration) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(request_timeouts(attempt_timeout));
-        if let Some(retry) = default_retries(|name| std::env::var(name).ok()) {
+        let (fs, env) = (
+            aws_types::os_shim_internal::Fs::real(),
+            aws_types::os_shim_internal::Env::real(),
+        );
+        let profile = profile_sets_retries(&fs, &env).await;
+        if let Some(retry) = default_retries(|name| std::env::var(name).ok(), profile) {
             loader = loader.retry_config(retry);
         }
         Self::new(loader.load().await, pacer)
@@ -275,14 +291,36 @@ mod tests {
     fn the_sdks_retry_settings_win_over_the_operators_default() {
         let none = |_: &str| None;
         assert_eq!(
-            default_retries(none).map(|r| r.max_attempts()),
+            default_retries(none, false).map(|r| r.max_attempts()),
             Some(4),
             "nothing set: the operator's default"
         );
         let attempts = |name: &str| (name == "AWS_MAX_ATTEMPTS").then(|| "9".to_owned());
-        assert!(default_retries(attempts).is_none(), "AWS_MAX_ATTEMPTS: the SDK's");
+        assert!(
+            default_retries(attempts, false).is_none(),
+            "AWS_MAX_ATTEMPTS: the SDK's"
+        );
         let mode = |name: &str| (name == "AWS_RETRY_MODE").then(|| "adaptive".to_owned());
-        assert!(default_retries(mode).is_none(), "AWS_RETRY_MODE: the SDK's");
+        assert!(default_retries(mode, false).is_none(), "AWS_RETRY_MODE: the SDK's");
+        assert!(default_retries(none, true).is_none(), "the profile's: the SDK's");
+    }
+
+    #[tokio::test]
+    async fn a_profile_that_sets_retries_is_seen() {
+        use aws_types::os_shim_internal::{Env, Fs};
+        let config = "[default]\nregion = eu-west-1\n\n[profile slow]\nmax_attempts = 10\nretry_mode = adaptive\n";
+        let fs = Fs::from_slice(&[("/home/u/.aws/config", config)]);
+        let env = |profile: &str| {
+            Env::from_slice(&[
+                ("HOME", "/home/u"),
+                ("AWS_CONFIG_FILE", "/home/u/.aws/config"),
+                ("AWS_PROFILE", profile),
+            ])
+        };
+        assert!(profile_sets_retries(&fs, &env("slow")).await);
+        assert!(!profile_sets_retries(&fs, &env("default")).await);
+        // No config at all: none set.
+        assert!(!profile_sets_retries(&Fs::from_slice(&[]), &env("default")).await);
     }
 
     /// Pages served from a script: (items, next token) per call, and the tokens asked for.
