@@ -324,6 +324,7 @@ async fn apply_until_done(
     let aws = region_clients(factory, obj).await?;
     let mut owner: Option<Owner> = None;
     let mut last_wait = String::new();
+    let mut polls = Polls::new(poll);
     loop {
         // Finding the stack is retried like a pass: AWS may be briefly unavailable.
         let pass = match &owner {
@@ -380,7 +381,33 @@ async fn apply_until_done(
                 progress.last_error = Some((error.reason().to_owned(), error.to_string()));
             }
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(polls.next_wait()).await;
+    }
+}
+
+/// The waits between passes: a quarter of a second at first, doubling up to `poll`.
+/// Most of a stack is made in the first pass and the rest follows within seconds on a
+/// fast AWS (or an emulator); waits of minutes (a VPC link PENDING) still cost one
+/// pass per `poll`.
+struct Polls {
+    poll: Duration,
+    next: Duration,
+}
+
+impl Polls {
+    const FIRST: Duration = Duration::from_millis(250);
+
+    fn new(poll: Duration) -> Self {
+        Polls {
+            poll,
+            next: Self::FIRST.min(poll),
+        }
+    }
+
+    fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.poll);
+        wait
     }
 }
 
@@ -431,6 +458,7 @@ pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, p
     let mut changes = Vec::new();
     let run = async {
         let mut last_wait = Vec::new();
+        let mut polls = Polls::new(poll);
         loop {
             match reconcile::teardown(&aws, &owner, &obj.spec, Mode::Apply).await {
                 Ok(outcome) if outcome.is_done() => {
@@ -448,7 +476,7 @@ pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, p
                 Err(error) if error.is_terminal() => return Err(error),
                 Err(error) => warn!(reason = error.reason(), "will retry: {error}"),
             }
-            tokio::time::sleep(poll).await;
+            tokio::time::sleep(polls.next_wait()).await;
         }
     };
     let done = match tokio::time::timeout_at(deadline, run).await {
@@ -462,4 +490,18 @@ pub async fn delete(factory: &AwsFactory, obj: &PrivateApi, timeout: Duration, p
         }
     };
     Ok(Deleted { owner, done, changes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_quick_and_double_up_to_the_poll() {
+        let mut polls = Polls::new(Duration::from_secs(5));
+        let waits: Vec<u128> = (0..8).map(|_| polls.next_wait().as_millis()).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        let mut short = Polls::new(Duration::from_millis(100));
+        assert_eq!(short.next_wait(), Duration::from_millis(100), "never above the poll");
+    }
 }

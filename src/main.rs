@@ -120,6 +120,8 @@ enum Command {
         output: Output,
         #[arg(long, default_value_t = 1200)]
         timeout_seconds: u64,
+        /// The longest wait between passes (the first are a quarter of a second,
+        /// doubling up to this).
         #[arg(long, default_value_t = 5)]
         poll_seconds: u64,
     },
@@ -143,6 +145,8 @@ enum Command {
         output: Option<Output>,
         #[arg(long, default_value_t = 1800)]
         timeout_seconds: u64,
+        /// The longest wait between passes (the first are a quarter of a second,
+        /// doubling up to this).
         #[arg(long, default_value_t = 5)]
         poll_seconds: u64,
     },
