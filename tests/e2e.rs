@@ -517,7 +517,7 @@ async fn retain_keeps_aws_and_drift_is_repaired_on_resync() {
         Inventory::one_stack(),
         "Retain leaves AWS untouched"
     );
-    until_gone(&aws, &owner, &spec(&vpc, &subnets), 5).await;
+    until_gone(&aws, &owner, &spec(&vpc, &subnets), 10).await;
 }
 
 #[tokio::test]

@@ -142,7 +142,7 @@ async fn create_is_ready_wired_and_idempotent() {
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert_eq!(aws.stats.snapshot().since(&before).writes(), 0);
 
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }
 
@@ -247,7 +247,7 @@ async fn plan_lists_exactly_what_apply_then_does() {
         calls.write_operations()
     );
     until_ready(&aws, &owner, &spec, 3).await;
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
 }
 
 #[tokio::test]
@@ -316,7 +316,7 @@ async fn drift_is_repaired_without_redeploying() {
     assert_eq!(after.service.map(|s| s.desired_count), Some(2));
     let inv = inventory(&aws, &owner).await;
     assert_eq!(inv, Inventory::one_stack(), "one of each, and still one deployment");
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
 }
 
 #[tokio::test]
@@ -388,7 +388,7 @@ async fn spec_changes_update_in_place_and_redeploy_only_on_shape_change() {
     let renamed = until_ready(&aws, &owner, &spec, 5).await;
     assert!(renamed.endpoint.as_deref().is_some_and(|e| e.ends_with("/v2")));
     assert_eq!(inventory(&aws, &owner).await.stages, 1);
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }
 
@@ -423,7 +423,7 @@ async fn tasks_not_running_keep_the_resource_reconciling() {
     assert_eq!(waiting.message, "0 of 2 tasks running");
     set_running(&owner.resource_name("", 255), None).await;
     until_ready(&aws, &owner, &spec, 3).await;
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
 }
 
 #[tokio::test]
@@ -478,7 +478,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
     until_ready(&aws, &owner, &spec, 4).await;
     set_link_pending(&link_name, None).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::one_stack());
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
 }
 
 /// Every mutating call of a create, once each: the call never sent (a crash before
@@ -499,7 +499,7 @@ async fn lost_responses_and_crashes_never_duplicate() {
     let before = aws.stats.snapshot();
     until_ready(&aws, &probe, &spec, 5).await;
     let writes = aws.stats.snapshot().since(&before).writes();
-    until_gone(&aws, &probe, &spec, 5).await;
+    until_gone(&aws, &probe, &spec, 10).await;
     assert!(writes >= 20, "a create makes {writes} writes");
 
     // Fifty creates and teardowns: without AWS's slow steps (every other test has
@@ -587,7 +587,7 @@ async fn foreign_look_alikes_are_left_alone() {
 
     until_ready(&aws, &owner, &spec, 5).await;
     assert_eq!(inventory(&aws, &owner).await.rest_apis, 1);
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     aws.apigw
         .get_rest_api()
         .rest_api_id(&impostor_id)
@@ -622,7 +622,7 @@ async fn foreign_look_alikes_are_left_alone() {
         .send()
         .await
         .expect("the foreign ALB survives");
-    until_gone(&aws, &squatter, &spec, 5).await;
+    until_gone(&aws, &squatter, &spec, 10).await;
     aws.elb
         .describe_load_balancers()
         .load_balancer_arns(&arn)
@@ -702,7 +702,7 @@ async fn subnet_selector_and_existing_cluster_and_roles() {
     );
     let inv = inventory(&aws, &owner).await;
     assert_eq!((inv.roles, inv.clusters), (0, 0), "no roles or cluster of our own");
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     let cluster = aws
         .ecs
         .describe_clusters()
@@ -777,7 +777,7 @@ async fn stage_throttling_is_set_kept_and_changed_without_redeploy() {
         .await
         .expect("GetStage");
     assert_eq!(throttle(stage), Some((10.0, 20)));
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
 }
 
 /// The cheap resync: one shared region inventory plus one probe (one or two reads)
@@ -1112,7 +1112,7 @@ async fn secrets_reach_the_task_definition_and_only_the_execution_role() {
     spec.service.secrets.clear();
     until_ready(&aws, &owner, &spec, 5).await;
     assert!(secrets_policies(&aws, &owner).await.is_empty());
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }
 
@@ -1190,7 +1190,7 @@ async fn the_log_group_has_a_retention_and_goes_with_the_stack_unless_retained()
     until_ready(&aws, &owner, &spec, 3).await;
     assert_eq!(log_group(&aws, &owner).await.map(|g| g.0), Some(Some(14)));
 
-    until_gone(&aws, &owner, &spec, 5).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     assert_eq!(log_group(&aws, &owner).await, None, "deleted with the stack");
 
     // Retain: the group and its events outlive the stack.
@@ -1205,7 +1205,7 @@ async fn the_log_group_has_a_retention_and_goes_with_the_stack_unless_retained()
         "{:?}",
         destroy.changes
     );
-    until_gone(&aws, &kept, &spec, 5).await;
+    until_gone(&aws, &kept, &spec, 10).await;
     assert_eq!(log_group(&aws, &kept).await.map(|g| g.0), Some(Some(14)), "retained");
     aws.logs
         .delete_log_group()
@@ -1303,7 +1303,7 @@ async fn china_and_govcloud_stacks_use_their_partition() {
             again.changes
         );
 
-        until_gone(&aws, &owner, &spec, 5).await;
+        until_gone(&aws, &owner, &spec, 10).await;
         assert_eq!(inventory(&aws, &owner).await, Inventory::default(), "{region}");
     }
 }
@@ -1396,7 +1396,7 @@ async fn teardown_meets_aws_refusals_and_still_leaves_nothing() {
         .send()
         .await
         .expect("delete the foreign listener");
-    until_gone(&aws, &owner, &spec, 3).await;
+    until_gone(&aws, &owner, &spec, 10).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
     aws.elb
         .delete_load_balancer()
