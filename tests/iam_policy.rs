@@ -448,6 +448,58 @@ fn table() -> Table {
             ],
         ),
     );
+    // Authorizers live below their API (REST and HTTP): the API's tag authorizes them.
+    t.insert(
+        "authorizer.rs",
+        (
+            "apigateway",
+            vec![
+                (
+                    "GetAuthorizers",
+                    "GET",
+                    vec![
+                        ("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/authorizers", None),
+                        ("arn:aws:apigateway:eu-west-1::/apis/h77p/authorizers", None),
+                    ],
+                ),
+                (
+                    "CreateAuthorizer",
+                    "POST",
+                    vec![
+                        (
+                            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/authorizers",
+                            ResourceTag,
+                        ),
+                        ("arn:aws:apigateway:eu-west-1::/apis/h77p/authorizers", ResourceTag),
+                    ],
+                ),
+                (
+                    "DeleteAuthorizer",
+                    "DELETE",
+                    vec![
+                        (
+                            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/authorizers/4uth",
+                            ResourceTag,
+                        ),
+                        ("arn:aws:apigateway:eu-west-1::/apis/h77p/authorizers/4uth", ResourceTag),
+                    ],
+                ),
+                (
+                    "UpdateMethod",
+                    "PATCH",
+                    vec![(
+                        "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/pr0xy/methods/ANY",
+                        ResourceTag,
+                    )],
+                ),
+                (
+                    "UpdateRoute",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/routes/r0ute", ResourceTag)],
+                ),
+            ],
+        ),
+    );
     t.insert(
         "http_api.rs",
         (
@@ -1572,6 +1624,11 @@ fn the_suggested_boundary_lets_the_execution_role_work_and_caps_the_rest() {
             "arn:aws:ecr:eu-west-1:123456789012:repository/shop",
         ),
         ("logs:CreateLogGroup", group),
+        // API Gateway's role: a Lambda authorizer (its inline policy names the one function).
+        (
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:eu-west-1:123456789012:function:authz",
+        ),
         ("logs:CreateLogStream", stream.as_str()),
         ("logs:PutLogEvents", stream.as_str()),
         (

@@ -4,6 +4,7 @@
 //! Nothing in here knows about Kubernetes: a part is described by typed desired and
 //! observed structs, found by its ownership tags, and changed by explicit calls.
 
+pub mod authorizer;
 pub mod certificate;
 pub mod dns;
 pub mod domain;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_apigateway::types::{ConnectionType, EndpointConfiguration, IntegrationType, Op, PatchOperation};
 use serde::Serialize;
 
+use super::authorizer::{Auth, DesiredAuthorizer, SeenAuth};
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
 use super::queue_route::{Queue, QueueRoute};
@@ -73,6 +74,10 @@ pub struct DesiredApi<R = String> {
     pub target: Target<R>,
     /// Routes straight to SQS, besides the proxy.
     pub routes: Vec<QueueRoute<R>>,
+    /// Every method's authorization (`R`: the authorizer's id).
+    pub auth: Auth<R>,
+    /// The authorizer the methods name, if the type uses one.
+    pub authorizer: Option<DesiredAuthorizer<R>>,
 }
 
 impl<R> DesiredApi<R> {
@@ -98,6 +103,11 @@ impl<R> DesiredApi<R> {
                 .iter()
                 .map(|route| route.try_map(&mut f))
                 .collect::<Option<_>>()?,
+            auth: self.auth.try_map(&mut f)?,
+            authorizer: match &self.authorizer {
+                Some(authorizer) => Some(authorizer.try_map(&mut f)?),
+                None => None,
+            },
         })
     }
 }
@@ -115,15 +125,18 @@ impl DesiredApi {
     /// Fingerprint of everything a deployment snapshots.
     pub fn shape(&self) -> String {
         let [(_, root), (_, proxy)] = self.integrations();
-        let text = if self.routes.is_empty() {
+        let routes: Vec<_> = self
+            .routes
+            .iter()
+            .map(|r| (r.method, &r.path, route_integration(r)))
+            .collect();
+        let text = if !self.auth.is_none() {
+            // The methods' authorization (its authorizer's id changes with its settings).
+            serde_json::to_string(&(&root, &proxy, routes, &self.auth))
+        } else if self.routes.is_empty() {
             // As before routes existed: an API without them is not redeployed.
             serde_json::to_string(&(&root, &proxy))
         } else {
-            let routes: Vec<_> = self
-                .routes
-                .iter()
-                .map(|r| (r.method, &r.path, route_integration(r)))
-                .collect();
             serde_json::to_string(&(&root, &proxy, routes))
         };
         fingerprint(&text.unwrap_or_default())
@@ -181,6 +194,8 @@ pub struct ObservedResource {
     pub id: String,
     pub has_any_method: bool,
     pub integration: Option<Integration>,
+    /// The `ANY` method's authorization.
+    pub auth: SeenAuth,
 }
 
 /// A method of a route's resource.
@@ -191,6 +206,7 @@ pub struct ObservedMethod {
     pub method_response: bool,
     /// The integration maps SQS's answer to it.
     pub integration_response: bool,
+    pub auth: SeenAuth,
 }
 
 /// A resource below the root other than `/{proxy+}`: a route's, or a parent of one.
@@ -328,6 +344,7 @@ pub async fn observe_resources(aws: &Aws, id: &str) -> AwsResult<Option<Observed
                     id,
                     has_any_method: any.is_some(),
                     integration: any.and_then(|m| m.integration.clone()),
+                    auth: any.map(|m| m.auth.clone()).unwrap_or_default(),
                 };
                 if path == ROOT_PATH {
                     api.root = Some(observed);
@@ -380,6 +397,11 @@ fn observed_method(method: &aws_sdk_apigateway::types::Method) -> ObservedMethod
         integration_response: integration
             .and_then(|i| i.integration_responses())
             .is_some_and(|r| r.contains_key(ROUTE_STATUS)),
+        auth: SeenAuth {
+            method: method.authorization_type().unwrap_or_default().to_owned(),
+            authorizer: method.authorizer_id().map(str::to_owned),
+            scopes: method.authorization_scopes().to_vec(),
+        },
     }
 }
 
@@ -440,6 +462,7 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
             id: root.to_owned(),
             has_any_method: false,
             integration: None,
+            auth: SeenAuth::default(),
         }),
         proxy: None,
         routes: BTreeMap::new(),
@@ -468,7 +491,15 @@ pub async fn create_resource(aws: &Aws, api_id: &str, parent_id: &str, path_part
     })
 }
 
-pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, method: &str, proxy: bool) -> AwsResult<()> {
+/// `method` with its authorization (`auth`: the authorizer's id resolved).
+pub async fn put_method(
+    aws: &Aws,
+    api_id: &str,
+    resource_id: &str,
+    method: &str,
+    proxy: bool,
+    auth: &Auth,
+) -> AwsResult<()> {
     let mut req = aws
         .apigw()
         .await
@@ -476,7 +507,9 @@ pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, method: &str
         .rest_api_id(api_id)
         .resource_id(resource_id)
         .http_method(method)
-        .authorization_type("NONE");
+        .authorization_type(auth.method)
+        .set_authorizer_id(auth.authorizer.clone())
+        .set_authorization_scopes(Some(auth.scopes.clone()).filter(|s| !s.is_empty()));
     if proxy {
         req = req.request_parameters("method.request.path.proxy", true);
     }
@@ -813,6 +846,8 @@ mod tests {
                 load_balancer_arn: Some("arn:alb".to_owned()),
             },
             routes: Vec::new(),
+            auth: Auth::none(),
+            authorizer: None,
         };
         let mut other = api.clone();
         other.tags.insert("k".into(), "v".into());

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::arn_name;
+use crate::aws::authorizer::{self, Auth, DesiredAuthorizer, SeenAuth};
 use crate::aws::dns::{DesiredRecord, ObservedRecord};
 use crate::aws::domain::{self, DesiredDomain, Flavor};
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
@@ -115,11 +116,13 @@ pub enum Action {
         path_part: String,
         slot: Slot,
     },
-    /// `method` on the resource (`/{proxy+}`'s path parameter when `proxy`).
+    /// `method` on the resource (`/{proxy+}`'s path parameter when `proxy`), with
+    /// its authorization.
     PutMethod {
         resource: Id,
         method: &'static str,
         proxy: bool,
+        auth: Auth<Id>,
     },
     PutMethodResponse {
         resource: Id,
@@ -172,10 +175,11 @@ pub enum Action {
         id: String,
         route: QueueRoute<Id>,
     },
-    /// A route to the integration known as `integration`.
+    /// A route to the integration known as `integration`, with its authorization.
     CreateRoute {
         key: String,
         integration: Slot,
+        auth: Auth<Id>,
     },
     PointRoute {
         id: String,
@@ -206,6 +210,25 @@ pub enum Action {
     /// Not a call: a partial read (the drift check's) shows the part out of sync,
     /// and only a full read can say what to change.
     Recheck,
+    /// The API's authorizer (REST or HTTP, as the API), known as `Slot::Authorizer`.
+    CreateAuthorizer(DesiredAuthorizer<Id>),
+    /// An authorizer of ours no method or route uses any more.
+    DeleteAuthorizer {
+        flavor: authorizer::Flavor,
+        id: String,
+    },
+    /// A REST method's authorization, in place (`had_scopes`: its scopes now).
+    UpdateMethodAuth {
+        resource: Id,
+        method: String,
+        auth: Auth<Id>,
+        had_scopes: Vec<String>,
+    },
+    /// An HTTP route's authorization, in place.
+    UpdateRouteAuth {
+        id: String,
+        auth: Auth<Id>,
+    },
 }
 
 /// What a step may run into without failing the pass.
@@ -1107,6 +1130,8 @@ impl Differ<'_> {
         let Some(gate) = self.wiring_gate(link) else {
             return;
         };
+        // Before the methods, which name it (and known before they are compared).
+        let retired = self.authorizer(gate, wanted.authorizer.as_ref());
         // Compared with what is known; what is still to be made differs anyway.
         let Some(shown) = wanted.try_map(|id| Some(self.refs().show(id))) else {
             return;
@@ -1130,19 +1155,21 @@ impl Differ<'_> {
                 );
             }
             for ((slot, observed, proxy), (path, integration)) in resources.into_iter().zip(shown.integrations()) {
-                if !observed.is_some_and(|r| r.has_any_method) {
-                    self.plan.gated(
+                match observed.filter(|r| r.has_any_method) {
+                    None => self.plan.gated(
                         gate,
                         Verb::Create,
                         Part::ApiMethod,
                         format!("ANY {path}"),
-                        "",
+                        new_method_detail(&shown.auth),
                         Action::PutMethod {
                             resource: Id::Of(slot),
                             method: "ANY",
                             proxy,
+                            auth: wanted.auth.clone(),
                         },
-                    );
+                    ),
+                    Some(resource) => self.method_auth(gate, Id::Of(slot), "ANY", path, &resource.auth, wanted, &shown),
                 }
                 if observed.and_then(|r| r.integration.as_ref()) != Some(&integration) {
                     let detail = format!(
@@ -1251,10 +1278,86 @@ impl Differ<'_> {
                 Action::DeleteStage(stale.name.clone()),
             );
         }
+        // Once the methods name the new one and the stage serves them.
+        self.retire_authorizers(gate, authorizer::Flavor::Rest, retired);
         self.plan.part(PartStatus::ready(
             Condition::Api,
             format!("stage {} serves shape {shape}", wanted.stage_name),
         ));
+    }
+
+    // ------------------------------------------------------------ authorizers
+
+    /// The API's authorizer: the observed one with every wanted setting is kept (and
+    /// known as `Slot::Authorizer`), else a new one is made. Returns our other
+    /// authorizers, to delete once nothing uses them ([`Self::retire_authorizers`]).
+    /// Unread (a drift check): left alone, known from the status.
+    fn authorizer(&mut self, gate: Gate, wanted: Option<&DesiredAuthorizer<Id>>) -> Vec<String> {
+        let Some(found) = self.observed.authorizers.read() else {
+            return Vec::new();
+        };
+        let resolved = wanted.and_then(|w| w.try_map(|id| self.refs().get(id)));
+        let kept = resolved.as_ref().and_then(|w| found.iter().find(|a| a.is(w)));
+        match (wanted, kept) {
+            (Some(_), Some(kept)) => self.plan.refs.set(Slot::Authorizer, &kept.id),
+            (Some(wanted), None) => self.plan.gated(
+                gate,
+                Verb::Create,
+                Part::Authorizer,
+                wanted.name(),
+                wanted.describe(),
+                Action::CreateAuthorizer(wanted.clone()),
+            ),
+            (None, _) => {}
+        }
+        found
+            .iter()
+            .filter(|a| a.ours() && kept.is_none_or(|k| k.id != a.id))
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    fn retire_authorizers(&mut self, gate: Gate, flavor: authorizer::Flavor, retired: Vec<String>) {
+        for id in retired {
+            self.plan.gated(
+                gate,
+                Verb::Delete,
+                Part::Authorizer,
+                &id,
+                "not in use",
+                Action::DeleteAuthorizer { flavor, id: id.clone() },
+            );
+        }
+    }
+
+    /// A REST method's authorization, set in place where it differs.
+    #[allow(clippy::too_many_arguments)]
+    fn method_auth(
+        &mut self,
+        gate: Gate,
+        resource: Id,
+        method: &str,
+        path: &str,
+        seen: &SeenAuth,
+        wanted: &DesiredApi<Id>,
+        shown: &DesiredApi,
+    ) {
+        if seen.is(&shown.auth) {
+            return;
+        }
+        self.plan.gated(
+            gate,
+            Verb::Update,
+            Part::ApiMethod,
+            format!("{method} {path}"),
+            auth_detail(&shown.auth),
+            Action::UpdateMethodAuth {
+                resource,
+                method: method.to_owned(),
+                auth: wanted.auth.clone(),
+                had_scopes: seen.scopes.clone(),
+            },
+        );
     }
 
     // ------------------------------------------------------------ HTTP API
@@ -1295,10 +1398,13 @@ impl Differ<'_> {
         let Some(shown) = shown else { return };
         let detail = format!("HTTP_PROXY via VPC link {} to {}", shown.connection_id, shown.uri);
 
+        // Before the routes, which name it; ours no route names any more go after.
+        let retired = self.authorizer(gate, wanted.authorizer.as_ref());
         if let Some(details) = self.observed.http_details.read() {
             let details = details.clone().unwrap_or_default();
             self.http_wiring(gate, &details, wanted, resolved.as_ref(), detail);
         }
+        self.retire_authorizers(gate, authorizer::Flavor::Http, retired);
 
         let Some(stages) = self.observed.http_stages.read() else {
             return;
@@ -1368,13 +1474,19 @@ impl Differ<'_> {
             let method = route.method;
             let observed = api.routes.get(&route.path).and_then(|r| r.methods.get(method));
             let name = route.key();
-            if observed.is_none() {
-                let action = Action::PutMethod {
-                    resource: resource.clone(),
-                    method,
-                    proxy: false,
-                };
-                self.plan.gated(gate, Verb::Create, Part::ApiMethod, &name, "", action);
+            match observed {
+                None => {
+                    let action = Action::PutMethod {
+                        resource: resource.clone(),
+                        method,
+                        proxy: false,
+                        auth: wanted.auth.clone(),
+                    };
+                    let detail = new_method_detail(&shown.auth);
+                    self.plan
+                        .gated(gate, Verb::Create, Part::ApiMethod, &name, detail, action);
+                }
+                Some(seen) => self.method_auth(gate, resource.clone(), method, &route.path, &seen.auth, wanted, shown),
             }
             if !observed.is_some_and(|m| m.method_response) {
                 let action = Action::PutMethodResponse {
@@ -1485,7 +1597,14 @@ impl Differ<'_> {
                 Action::CreateHttpIntegration(wanted.clone()),
             ),
         }
-        self.http_routes(gate, details, &proxy_keys, Slot::HttpIntegration, keep.is_some());
+        self.http_routes(
+            gate,
+            details,
+            &proxy_keys,
+            Slot::HttpIntegration,
+            keep.is_some(),
+            &wanted.auth,
+        );
         all_keys.extend(proxy_keys);
 
         for (i, route) in wanted.routes.iter().enumerate() {
@@ -1522,7 +1641,7 @@ impl Differ<'_> {
                         .gated(gate, Verb::Create, Part::ApiIntegration, route.key(), detail, action);
                 }
             }
-            self.http_routes(gate, details, &keys, slot, keep.is_some());
+            self.http_routes(gate, details, &keys, slot, keep.is_some(), &wanted.auth);
             all_keys.extend(keys);
         }
 
@@ -1550,7 +1669,7 @@ impl Differ<'_> {
     }
 
     /// The routes `keys`, each to the integration known as `integration` (`kept`:
-    /// an observed one).
+    /// an observed one), with the authorization `auth`.
     fn http_routes(
         &mut self,
         gate: Gate,
@@ -1558,13 +1677,30 @@ impl Differ<'_> {
         keys: &[String],
         integration: Slot,
         kept: bool,
+        auth: &Auth<Id>,
     ) {
         let target = self
             .refs()
             .slot(integration)
             .filter(|_| kept)
             .map(http_api::route_target);
+        let shown_auth = auth.try_map(|id| Some(self.refs().show(id)));
         for key in keys {
+            if let (Some(route), Some(shown)) = (details.routes.iter().find(|r| &r.key == key), &shown_auth)
+                && !route.auth.is(shown)
+            {
+                self.plan.gated(
+                    gate,
+                    Verb::Update,
+                    Part::ApiRoute,
+                    key,
+                    auth_detail(shown),
+                    Action::UpdateRouteAuth {
+                        id: route.id.clone(),
+                        auth: auth.clone(),
+                    },
+                );
+            }
             match details.routes.iter().find(|r| &r.key == key) {
                 Some(route) if route.target.is_some() && route.target == target => {}
                 Some(route) => self.plan.gated(
@@ -1587,6 +1723,7 @@ impl Differ<'_> {
                     Action::CreateRoute {
                         key: key.clone(),
                         integration,
+                        auth: auth.clone(),
                     },
                 ),
             }
@@ -1986,6 +2123,24 @@ fn others(ours: &[Link], keep: Option<&Link>) -> Vec<Link> {
         .filter(|l| Some(&l.id) != keep.map(|k| &k.id))
         .cloned()
         .collect()
+}
+
+/// A method's or route's authorization, for messages.
+fn auth_detail(auth: &Auth) -> String {
+    match &auth.authorizer {
+        Some(id) if auth.scopes.is_empty() => format!("authorization {} ({id})", auth.method),
+        Some(id) => format!("authorization {} ({id}, scopes {})", auth.method, auth.scopes.join(" ")),
+        None => format!("authorization {}", auth.method),
+    }
+}
+
+/// A new method's: nothing to say without authorization (as before it existed).
+fn new_method_detail(auth: &Auth) -> String {
+    if auth.is_none() {
+        String::new()
+    } else {
+        auth_detail(auth)
+    }
 }
 
 fn resolve_all(refs: &Refs, ids: &[Id]) -> Option<Vec<String>> {

@@ -193,6 +193,13 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             Ok(None)
         }
         Action::Recheck => Ok(None),
+        Action::CreateAuthorizer(..)
+        | Action::DeleteAuthorizer { .. }
+        | Action::UpdateMethodAuth { .. }
+        | Action::UpdateRouteAuth { .. } => {
+            Box::pin(perform_authorization(aws, action, refs, change)).await?;
+            Ok(None)
+        }
         _ => Box::pin(perform_stack(aws, action, refs, change)).await,
     }
 }
@@ -324,9 +331,11 @@ async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
             resource,
             method,
             proxy,
+            auth,
         } => {
             let api = need_slot(refs, Slot::RestApi)?;
-            rest_api::put_method(aws, &api, &need(refs, resource)?, method, *proxy).await?;
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            rest_api::put_method(aws, &api, &need(refs, resource)?, method, *proxy, &auth).await?;
         }
         Action::PutMethodResponse { resource, method } => {
             let api = need_slot(refs, Slot::RestApi)?;
@@ -423,9 +432,10 @@ async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
             let wanted = resolve(refs, |f| route.try_map(f))?;
             http_api::update_queue_integration(aws, &need_slot(refs, Slot::HttpApi)?, id, &wanted).await?;
         }
-        Action::CreateRoute { key, integration } => {
+        Action::CreateRoute { key, integration, auth } => {
             let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, *integration)?);
-            http_api::create_route(aws, &api, key, &integration).await?;
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            http_api::create_route(aws, &api, key, &integration, &auth).await?;
         }
         Action::PointRoute { id, integration } => {
             let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, *integration)?);
@@ -476,6 +486,42 @@ async fn perform_domain(aws: &Aws, action: &Action, refs: &mut Refs, change: &mu
 }
 
 /// A step handed to the wrong family of calls: a bug in `perform`, said as such.
+/// Authorizers and the authorization of methods and routes.
+async fn perform_authorization(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
+    use crate::aws::authorizer::{self, Flavor};
+    match action {
+        Action::CreateAuthorizer(wanted) => {
+            let wanted = resolve(refs, |f| wanted.try_map(f))?;
+            let id = match wanted.flavor {
+                Flavor::Rest => authorizer::create_rest(aws, &need_slot(refs, Slot::RestApi)?, &wanted).await?,
+                Flavor::Http => authorizer::create_http(aws, &need_slot(refs, Slot::HttpApi)?, &wanted).await?,
+            };
+            change.detail = format!("{} (id {id})", wanted.describe());
+            refs.set(Slot::Authorizer, id);
+        }
+        Action::DeleteAuthorizer { flavor, id } => match flavor {
+            Flavor::Rest => authorizer::delete_rest(aws, &need_slot(refs, Slot::RestApi)?, id).await?,
+            Flavor::Http => authorizer::delete_http(aws, &need_slot(refs, Slot::HttpApi)?, id).await?,
+        },
+        Action::UpdateMethodAuth {
+            resource,
+            method,
+            auth,
+            had_scopes,
+        } => {
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            let api = need_slot(refs, Slot::RestApi)?;
+            authorizer::update_method(aws, &api, &need(refs, resource)?, method, &auth, had_scopes).await?;
+        }
+        Action::UpdateRouteAuth { id, auth } => {
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            authorizer::update_route(aws, &need_slot(refs, Slot::HttpApi)?, id, &auth).await?;
+        }
+        other => return Err(misrouted(other)),
+    }
+    Ok(())
+}
+
 fn misrouted(action: &Action) -> Error {
     Error::Unresolved(format!("the call family of {action:?}"))
 }

@@ -31,6 +31,7 @@ pub enum Part {
     ApiMapping,
     DnsRecord,
     LogGroup,
+    Authorizer,
 }
 
 impl Part {
@@ -57,6 +58,7 @@ impl Part {
             Part::ApiMapping => "ApiMapping",
             Part::DnsRecord => "DnsRecord",
             Part::LogGroup => "LogGroup",
+            Part::Authorizer => "Authorizer",
         }
     }
 
@@ -79,7 +81,8 @@ impl Part {
             | Part::ApiRoute
             | Part::DomainName
             | Part::ApiMapping
-            | Part::DnsRecord => Condition::Api,
+            | Part::DnsRecord
+            | Part::Authorizer => Condition::Api,
         }
     }
 }
@@ -161,6 +164,8 @@ pub enum Slot {
     QueueIntegration(u8),
     DomainTarget,
     DomainZone,
+    /// The API's authorizer (REST or HTTP).
+    Authorizer,
 }
 
 impl fmt::Display for Slot {
@@ -188,6 +193,7 @@ impl fmt::Display for Slot {
             Slot::QueueIntegration(i) => write!(f, "queue route {i} integration id"),
             Slot::DomainTarget => f.write_str("domain's regional name"),
             Slot::DomainZone => f.write_str("domain's hosted zone"),
+            Slot::Authorizer => f.write_str("authorizer id"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::authorizer::{self, ObservedAuthorizer};
 use crate::aws::dns;
 use crate::aws::domain::{self, Flavor, Mapping, ObservedDomain};
 use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
@@ -102,6 +103,8 @@ pub struct ObservedStack {
     pub records: Seen<Vec<dns::ObservedRecord>>,
     /// The tasks' log group (by its owner-derived name).
     pub log_group: Seen<Option<ObservedLogGroup>>,
+    /// The kept API's authorizers (REST or HTTP, as the API).
+    pub authorizers: Seen<Vec<ObservedAuthorizer>>,
 }
 
 /// Our domain names among `all`, and whether `wanted` is someone else's.
@@ -245,21 +248,30 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         observed.http_stages = Seen::Read(Vec::new());
         observed.http_apis = Seen::Read(apis);
     }
+    if observed.http_apis.read().is_some() || observed.rest_apis.read().is_some() {
+        observed.authorizers = Seen::Read(Vec::new());
+    }
     if let Some(id) = observed.http_apis.read().and_then(|ids| ids.first()).cloned() {
-        let (details, stages) =
-            tokio::try_join!(http_api::observe_details(aws, &id), http_api::observe_stages(aws, &id),)?;
+        let (details, stages, authorizers) = tokio::try_join!(
+            http_api::observe_details(aws, &id),
+            http_api::observe_stages(aws, &id),
+            authorizer::observe_http(aws, &id),
+        )?;
         observed.http_details = Seen::Read(details);
         observed.http_stages = Seen::Read(stages.unwrap_or_default());
+        observed.authorizers = Seen::Read(authorizers.unwrap_or_default());
     }
     if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()).cloned() {
-        let (resources, stages, deployments) = tokio::try_join!(
+        let (resources, stages, deployments, authorizers) = tokio::try_join!(
             rest_api::observe_resources(aws, &id),
             rest_api::observe_stages(aws, &id),
             rest_api::list_deployments(aws, &id),
+            authorizer::observe_rest(aws, &id),
         )?;
         observed.api = Seen::Read(resources);
         observed.stages = Seen::Read(stages.unwrap_or_default());
         observed.deployments = Seen::Read(deployments);
+        observed.authorizers = Seen::Read(authorizers.unwrap_or_default());
     }
     Ok(observed)
 }
