@@ -397,10 +397,13 @@ pub async fn update_method(
     let op = |op: Op, path: &str, value: Option<String>| {
         PatchOperation::builder().op(op).path(path).set_value(value).build()
     };
-    let mut ops = vec![op(Op::Replace, "/authorizationType", Some(wanted.method.to_owned()))];
-    if let Some(id) = &wanted.authorizer {
-        ops.push(op(Op::Replace, "/authorizerId", Some(id.clone())));
-    }
+    // Without an authorizer, the id is cleared: AWS keeps it otherwise, and the
+    // authorizer counts as used by the method (its DeleteAuthorizer is a conflict).
+    let authorizer = wanted.authorizer.clone().unwrap_or_default();
+    let mut ops = vec![
+        op(Op::Replace, "/authorizationType", Some(wanted.method.to_owned())),
+        op(Op::Replace, "/authorizerId", Some(authorizer)),
+    ];
     for gone in had_scopes.iter().filter(|s| !wanted.scopes.contains(s)) {
         ops.push(op(Op::Remove, "/authorizationScopes", Some(gone.clone())));
     }
@@ -509,7 +512,9 @@ pub async fn update_route(aws: &Aws, api_id: &str, route_id: &str, wanted: &Auth
         .api_id(api_id)
         .route_id(route_id)
         .authorization_type(aws_sdk_apigatewayv2::types::AuthorizationType::from(wanted.method))
-        .set_authorizer_id(wanted.authorizer.clone())
+        // "" clears a former authorizer (which would otherwise stay attached, and
+        // DeleteAuthorizer would be a conflict).
+        .authorizer_id(wanted.authorizer.clone().unwrap_or_default())
         .send()
         .await
         .map_err(aws_err("UpdateRoute"))?;

@@ -86,6 +86,18 @@ impl<R> DesiredHttpApi<R> {
     }
 }
 
+impl<R: Clone> DesiredHttpApi<R> {
+    /// The API without its authorization: what the calls that do not set it need
+    /// (made before the authorizer is).
+    pub fn unauthorized(&self) -> DesiredHttpApi<R> {
+        DesiredHttpApi {
+            auth: Auth::none(),
+            authorizer: None,
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedIntegration {
     pub id: String,

@@ -112,6 +112,18 @@ impl<R> DesiredApi<R> {
     }
 }
 
+impl<R: Clone> DesiredApi<R> {
+    /// The API without its authorization: what the calls that do not set it need
+    /// (made before the authorizer is).
+    pub fn unauthorized(&self) -> DesiredApi<R> {
+        DesiredApi {
+            auth: Auth::none(),
+            authorizer: None,
+            ..self.clone()
+        }
+    }
+}
+
 impl DesiredApi {
     /// `ANY /` and `ANY /{proxy+}`, in that order.
     pub fn integrations(&self) -> [(&'static str, Integration); 2] {

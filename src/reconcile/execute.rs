@@ -300,7 +300,7 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
 async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
     match action {
         Action::CreateRestApi(api) => {
-            let (id, fresh) = rest_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
+            let (id, fresh) = rest_api::create(aws, &resolve(refs, |f| api.unauthorized().try_map(f))?).await?;
             refs.set(Slot::RestApi, &id);
             let root = match fresh.and_then(|api| api.root) {
                 Some(root) => Some(root.id),
@@ -356,7 +356,7 @@ async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
             rest_api::delete_method(aws, &need_slot(refs, Slot::RestApi)?, resource, method).await?
         }
         Action::PutIntegration { resource, path, api } => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             let id = need_slot(refs, Slot::RestApi)?;
             let integrations = wanted.integrations();
             let integration = integrations
@@ -403,19 +403,19 @@ async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
 async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
     match action {
         Action::CreateHttpApi(api) => {
-            let id = http_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
+            let id = http_api::create(aws, &resolve(refs, |f| api.unauthorized().try_map(f))?).await?;
             refs.set(Slot::HttpApi, id);
         }
         Action::DeleteHttpApi(id) => http_api::delete(aws, id).await?,
         Action::CreateHttpIntegration(api) => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             change.detail = http_integration_detail(&wanted);
             let id = http_api::create_integration(aws, &need_slot(refs, Slot::HttpApi)?, &wanted.integration).await?;
             change.name = id.clone();
             refs.set(Slot::HttpIntegration, id);
         }
         Action::UpdateHttpIntegration { id, api } => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             change.detail = http_integration_detail(&wanted);
             http_api::update_integration(aws, &need_slot(refs, Slot::HttpApi)?, id, &wanted.integration).await?;
         }
@@ -443,7 +443,7 @@ async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
         }
         Action::DeleteRoute(id) => http_api::delete_route(aws, &need_slot(refs, Slot::HttpApi)?, id).await?,
         Action::CreateHttpStage(api) => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             http_api::create_stage(aws, &need_slot(refs, Slot::HttpApi)?, &wanted).await?;
         }
         Action::UpdateHttpStage(throttle) => {

@@ -1,0 +1,402 @@
+//! `api.authorization` against the AWS emulator, one test per mode (REST: IAM,
+//! COGNITO, LAMBDA; HTTP: IAM, JWT, LAMBDA): create → Ready with every method or route
+//! (the service proxy's and the queue routes') authorized, a steady pass makes no
+//! write, a change of the settings is repaired (a new authorizer, the old one gone, a
+//! REST API redeployed once), a method or route changed behind the operator's back is
+//! set back, back to NONE leaves no authorizer, and teardown leaves nothing.
+
+mod common;
+
+use common::*;
+use privateapi::aws::Aws;
+use privateapi::aws::authorizer::NAME_PREFIX;
+use privateapi::crd::{ApiType, PrivateApiSpec};
+use privateapi::reconcile::{self, Mode, Outcome};
+
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:orders";
+const POOL: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123";
+const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:authz";
+
+fn authorized(mut spec: PrivateApiSpec, api_type: ApiType, yaml: &str) -> PrivateApiSpec {
+    spec.api.api_type = api_type;
+    spec.api.routes = serde_norway::from_str(&format!(
+        "- {{method: POST, path: /orders, sqs: {{queueArn: {QUEUE}}}}}"
+    ))
+    .expect("routes parse");
+    spec.api.authorization = serde_norway::from_str(yaml).expect("authorization parses");
+    spec.validate().expect("a valid spec");
+    spec
+}
+
+/// Every method (REST) or route (HTTP) of the API: (name, authorizationType,
+/// authorizerId, scopes); and our authorizers: (id, type).
+type Methods = Vec<(String, String, Option<String>, Vec<String>)>;
+
+async fn authorization(aws: &Aws, outcome: &Outcome) -> (Methods, Vec<(String, String)>) {
+    let ids = &outcome.resources;
+    if let Some(api) = &ids.rest_api_id {
+        let resources = aws
+            .apigw
+            .get_resources()
+            .rest_api_id(api)
+            .embed("methods")
+            .send()
+            .await
+            .expect("GetResources");
+        let mut methods: Methods = Vec::new();
+        for resource in resources.items() {
+            for (verb, method) in resource.resource_methods().into_iter().flatten() {
+                methods.push((
+                    format!("{verb} {}", resource.path().unwrap_or_default()),
+                    method.authorization_type().unwrap_or_default().to_owned(),
+                    method.authorizer_id().map(str::to_owned).filter(|id| !id.is_empty()),
+                    method.authorization_scopes().to_vec(),
+                ));
+            }
+        }
+        methods.sort();
+        let authorizers = aws
+            .apigw
+            .get_authorizers()
+            .rest_api_id(api)
+            .send()
+            .await
+            .expect("GetAuthorizers");
+        let ours = authorizers
+            .items()
+            .iter()
+            .filter(|a| a.name().is_some_and(|n| n.starts_with(NAME_PREFIX)))
+            .map(|a| {
+                let kind = a.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default();
+                (a.id().unwrap_or_default().to_owned(), kind)
+            })
+            .collect();
+        return (methods, ours);
+    }
+    let api = ids.http_api_id.clone().expect("an API");
+    let routes = aws.apigwv2.get_routes().api_id(&api).send().await.expect("GetRoutes");
+    let mut methods: Methods = routes
+        .items()
+        .iter()
+        .map(|r| {
+            (
+                r.route_key().unwrap_or_default().to_owned(),
+                r.authorization_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                r.authorizer_id().map(str::to_owned).filter(|id| !id.is_empty()),
+                r.authorization_scopes().to_vec(),
+            )
+        })
+        .collect();
+    methods.sort();
+    let authorizers = aws
+        .apigwv2
+        .get_authorizers()
+        .api_id(&api)
+        .send()
+        .await
+        .expect("GetAuthorizers");
+    let ours = authorizers
+        .items()
+        .iter()
+        .filter(|a| a.name().is_some_and(|n| n.starts_with(NAME_PREFIX)))
+        .map(|a| {
+            let kind = a.authorizer_type().map(|t| t.as_str().to_owned()).unwrap_or_default();
+            (a.authorizer_id().unwrap_or_default().to_owned(), kind)
+        })
+        .collect();
+    (methods, ours)
+}
+
+/// Every method or route has `method` (with the one authorizer of ours of `kind`, named
+/// in the status, when `kind` is given) and `scopes`.
+async fn assert_authorized(aws: &Aws, outcome: &Outcome, method: &str, kind: Option<&str>, scopes: &[&str]) {
+    let (methods, authorizers) = authorization(aws, outcome).await;
+    let expected_count = if outcome.resources.rest_api_id.is_some() {
+        3 // ANY /, ANY /{proxy+}, POST /orders
+    } else {
+        3 // ANY /{proxy+}, $default, POST /orders
+    };
+    assert_eq!(methods.len(), expected_count, "{methods:#?}");
+    let authorizer = match kind {
+        Some(kind) => {
+            let [(id, found)] = authorizers.as_slice() else {
+                panic!("one authorizer of ours: {authorizers:?}");
+            };
+            assert_eq!(found, kind);
+            assert_eq!(
+                outcome.resources.authorizer_id.as_ref(),
+                Some(id),
+                "the status names it"
+            );
+            Some(id.clone())
+        }
+        None => {
+            assert_eq!(authorizers, [], "no authorizer of ours is left");
+            assert_eq!(outcome.resources.authorizer_id, None);
+            None
+        }
+    };
+    for (name, got, id, got_scopes) in &methods {
+        assert_eq!(got, method, "{name}: {methods:#?}");
+        if authorizer.is_some() {
+            assert_eq!(id, &authorizer, "{name}");
+        }
+        assert_eq!(got_scopes, scopes, "{name}");
+    }
+}
+
+/// A pass over an unchanged resource: Ready, nothing changed, no write.
+async fn assert_steady(aws: &Aws, owner: &privateapi::aws::Owner, spec: &PrivateApiSpec) {
+    let before = aws.stats.snapshot();
+    let again = Box::pin(reconcile::converge(aws, owner, spec, Mode::Apply))
+        .await
+        .expect("a steady pass");
+    let calls = aws.stats.snapshot().since(&before);
+    assert!(again.is_ready() && again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(calls.writes(), 0, "{:?}", calls.write_operations());
+}
+
+/// The number of CreateDeployment calls since `before`.
+fn deployments(aws: &Aws, before: &privateapi::aws::stats::CallSnapshot) -> u64 {
+    aws.stats.snapshot().since(before).count("CreateDeployment")
+}
+
+/// Behind the operator's back: the proxy's method (REST) or route (HTTP) is opened.
+async fn open_by_hand(aws: &Aws, outcome: &Outcome) {
+    if let Some(api) = &outcome.resources.rest_api_id {
+        let resources = aws
+            .apigw
+            .get_resources()
+            .rest_api_id(api)
+            .send()
+            .await
+            .expect("GetResources");
+        let proxy = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/{proxy+}"))
+            .and_then(|r| r.id())
+            .expect("the proxy resource");
+        privateapi::aws::authorizer::update_method(
+            aws,
+            api,
+            proxy,
+            "ANY",
+            &privateapi::aws::authorizer::Auth::none(),
+            &[],
+        )
+        .await
+        .expect("UpdateMethod by hand");
+    } else {
+        let api = outcome.resources.http_api_id.clone().expect("an API");
+        let routes = aws.apigwv2.get_routes().api_id(&api).send().await.expect("GetRoutes");
+        let route = routes
+            .items()
+            .iter()
+            .find(|r| r.route_key() == Some("$default"))
+            .and_then(|r| r.route_id())
+            .expect("the $default route");
+        privateapi::aws::authorizer::update_route(aws, &api, route, &privateapi::aws::authorizer::Auth::none())
+            .await
+            .expect("UpdateRoute by hand");
+    }
+}
+
+/// The whole life of an authorized stack: `first` (methods `first_method`, authorizer
+/// `first_kind`), then `changed` (`changed_kind`), drift, back to NONE, teardown.
+#[allow(clippy::too_many_arguments)]
+async fn life(
+    test: &str,
+    api_type: ApiType,
+    first: &str,
+    (first_method, first_kind, first_scopes): (&str, Option<&str>, &[&str]),
+    changed: &str,
+    (changed_method, changed_kind, changed_scopes): (&str, Option<&str>, &[&str]),
+) {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner(test);
+    let spec = authorized(spec(&vpc, &subnets), api_type, first);
+
+    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    assert_authorized(&aws, &outcome, first_method, first_kind, first_scopes).await;
+    assert_steady(&aws, &owner, &spec).await;
+
+    // The settings change: a new authorizer (if any), every method moves, the old goes;
+    // a REST API is redeployed once.
+    let changed_spec = authorized(spec.clone(), api_type, changed);
+    let before = aws.stats.snapshot();
+    let outcome = until_ready(&aws, &owner, &changed_spec, 3).await;
+    assert_authorized(&aws, &outcome, changed_method, changed_kind, changed_scopes).await;
+    let redeployed = deployments(&aws, &before);
+    assert_eq!(redeployed, u64::from(api_type == ApiType::Rest), "deployments made");
+    assert_steady(&aws, &owner, &changed_spec).await;
+
+    // Opened behind the operator's back: closed again, without a new deployment (the
+    // stage's snapshot is the operator's).
+    open_by_hand(&aws, &outcome).await;
+    let before = aws.stats.snapshot();
+    let outcome = until_ready(&aws, &owner, &changed_spec, 3).await;
+    assert_authorized(&aws, &outcome, changed_method, changed_kind, changed_scopes).await;
+    assert_eq!(deployments(&aws, &before), 0);
+
+    // Back to NONE: no authorizer of ours remains; the role a Lambda authorizer
+    // needed goes unless a queue route still needs it.
+    let open = authorized(spec.clone(), api_type, "{type: NONE}");
+    let outcome = until_ready(&aws, &owner, &open, 3).await;
+    assert_authorized(&aws, &outcome, "NONE", None, &[]).await;
+    assert_steady(&aws, &owner, &open).await;
+
+    until_gone(&aws, &owner, &changed_spec, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn rest_api_with_iam_authorization() {
+    life(
+        "auth-rest-iam",
+        ApiType::Rest,
+        "{type: IAM}",
+        ("AWS_IAM", None, &[]),
+        &format!("{{type: COGNITO, cognito: {{userPoolArns: ['{POOL}']}}}}"),
+        ("COGNITO_USER_POOLS", Some("COGNITO_USER_POOLS"), &[]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rest_api_with_a_cognito_user_pool() {
+    life(
+        "auth-rest-cognito",
+        ApiType::Rest,
+        &format!("{{type: COGNITO, cognito: {{userPoolArns: ['{POOL}'], scopes: [orders/read]}}}}"),
+        ("COGNITO_USER_POOLS", Some("COGNITO_USER_POOLS"), &["orders/read"]),
+        &format!("{{type: COGNITO, cognito: {{userPoolArns: ['{POOL}'], scopes: [orders/write]}}}}"),
+        ("COGNITO_USER_POOLS", Some("COGNITO_USER_POOLS"), &["orders/write"]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rest_api_with_a_lambda_authorizer_invoked_through_our_role() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("auth-rest-lambda-role");
+    let spec = authorized(
+        spec(&vpc, &subnets),
+        ApiType::Rest,
+        &format!("{{type: LAMBDA, lambda: {{functionArn: '{FUNCTION}'}}}}"),
+    );
+    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    // The authorizer's credentials are the API Gateway role, which may invoke exactly
+    // the function (and send to the route's queue).
+    let role = outcome
+        .resources
+        .api_gateway_role_arn
+        .clone()
+        .expect("API Gateway's role");
+    let api = outcome.resources.rest_api_id.clone().expect("the API");
+    let authorizers = aws
+        .apigw
+        .get_authorizers()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .expect("GetAuthorizers");
+    let [authorizer] = authorizers.items() else {
+        panic!("one authorizer: {authorizers:?}");
+    };
+    assert_eq!(authorizer.authorizer_credentials(), Some(role.as_str()));
+    assert_eq!(
+        authorizer.identity_source(),
+        Some("method.request.header.Authorization")
+    );
+    assert!(
+        authorizer.authorizer_uri().is_some_and(|uri| uri.contains(FUNCTION)),
+        "{authorizer:?}"
+    );
+    let name = role.rsplit('/').next().unwrap_or_default();
+    let policies = aws
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .expect("ListRolePolicies");
+    let mut documents = Vec::new();
+    for policy in policies.policy_names() {
+        let document = aws
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .expect("GetRolePolicy");
+        documents.push(document.policy_document().to_owned());
+    }
+    let invoking: Vec<&String> = documents
+        .iter()
+        .filter(|d| d.contains("lambda%3AInvokeFunction") || d.contains("lambda:InvokeFunction"))
+        .collect();
+    assert_eq!(invoking.len(), 1, "{documents:?}");
+    assert!(
+        invoking[0].contains("function%3Aauthz") || invoking[0].contains("function:authz"),
+        "{invoking:?}"
+    );
+    until_gone(&aws, &owner, &spec, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+
+    life(
+        "auth-rest-lambda",
+        ApiType::Rest,
+        &format!("{{type: LAMBDA, lambda: {{functionArn: '{FUNCTION}'}}}}"),
+        ("CUSTOM", Some("REQUEST"), &[]),
+        &format!(
+            "{{type: LAMBDA, lambda: {{functionArn: '{FUNCTION}', identitySource: X-Api-Token, resultTtlSeconds: 0}}}}"
+        ),
+        ("CUSTOM", Some("REQUEST"), &[]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn http_api_with_iam_authorization() {
+    life(
+        "auth-http-iam",
+        ApiType::Http,
+        "{type: IAM}",
+        ("AWS_IAM", None, &[]),
+        "{type: JWT, jwt: {issuer: 'https://id.example.com', audiences: [orders]}}",
+        ("JWT", Some("JWT"), &[]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn http_api_with_a_jwt_authorizer() {
+    life(
+        "auth-http-jwt",
+        ApiType::Http,
+        "{type: JWT, jwt: {issuer: 'https://id.example.com', audiences: [orders]}}",
+        ("JWT", Some("JWT"), &[]),
+        "{type: JWT, jwt: {issuer: 'https://id.example.com', audiences: [orders, admin]}}",
+        ("JWT", Some("JWT"), &[]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn http_api_with_a_lambda_authorizer() {
+    life(
+        "auth-http-lambda",
+        ApiType::Http,
+        &format!("{{type: LAMBDA, lambda: {{functionArn: '{FUNCTION}'}}}}"),
+        ("CUSTOM", Some("REQUEST"), &[]),
+        &format!("{{type: LAMBDA, lambda: {{functionArn: '{FUNCTION}:live', resultTtlSeconds: 0}}}}"),
+        ("CUSTOM", Some("REQUEST"), &[]),
+    )
+    .await;
+}
