@@ -676,10 +676,56 @@ def teardown_elbv2_ec2() -> None:
     check("DeleteSubnet/DeleteVpc", True)
 
 
+@section
+def authorizers() -> None:
+    apigw, v2 = client("apigateway"), client("apigatewayv2")
+    api = apigw.create_rest_api(name=f"authz-{RUN}", endpointConfiguration={"types": ["REGIONAL"]}, tags={UID_KEY: UID})
+    rid = api["id"]
+    root = api["rootResourceId"]
+    expect_error("PutMethod COGNITO_USER_POOLS without an authorizer", "BadRequestException", apigw.put_method,
+                 restApiId=rid, resourceId=root, httpMethod="ANY", authorizationType="COGNITO_USER_POOLS")
+    expect_error("CreateAuthorizer COGNITO_USER_POOLS without providerARNs", "BadRequestException",
+                 lambda: apigw.create_authorizer(restApiId=rid, name="c", type="COGNITO_USER_POOLS",
+                                                 identitySource="method.request.header.Authorization"))
+    pool = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC"
+    az = apigw.create_authorizer(restApiId=rid, name="c", type="COGNITO_USER_POOLS", providerARNs=[pool],
+                                 identitySource="method.request.header.Authorization")["id"]
+    apigw.put_method(restApiId=rid, resourceId=root, httpMethod="ANY", authorizationType="COGNITO_USER_POOLS",
+                     authorizerId=az, authorizationScopes=["a"])
+    expect_error("DeleteAuthorizer named by a method", "ConflictException", apigw.delete_authorizer,
+                 restApiId=rid, authorizerId=az)
+    m = apigw.update_method(restApiId=rid, resourceId=root, httpMethod="ANY", patchOperations=[
+        {"op": "replace", "path": "/authorizationType", "value": "NONE"},
+        {"op": "replace", "path": "/authorizerId", "value": ""},
+        {"op": "remove", "path": "/authorizationScopes", "value": "a"}])
+    check("UpdateMethod to NONE clears the authorizer and scopes",
+          m.get("authorizationType") == "NONE" and not m.get("authorizerId") and not m.get("authorizationScopes"), m)
+    apigw.delete_authorizer(restApiId=rid, authorizerId=az)
+    check("GetAuthorizers after DeleteAuthorizer", apigw.get_authorizers(restApiId=rid)["items"] == [])
+    apigw.delete_rest_api(restApiId=rid)
+
+    hid = v2.create_api(Name=f"authz-{RUN}", ProtocolType="HTTP", Tags={UID_KEY: UID})["ApiId"]
+    expect_error("CreateAuthorizer JWT without an issuer", "BadRequestException",
+                 lambda: v2.create_authorizer(ApiId=hid, Name="j", AuthorizerType="JWT",
+                                              IdentitySource=["$request.header.Authorization"],
+                                              JwtConfiguration={"Audience": ["a"]}))
+    jwt = v2.create_authorizer(ApiId=hid, Name="j", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+                               JwtConfiguration={"Audience": ["a"], "Issuer": "https://id.example.com"})["AuthorizerId"]
+    check("GetAuthorizers lists it", [a["AuthorizerId"] for a in v2.get_authorizers(ApiId=hid)["Items"]] == [jwt])
+    expect_error("CreateRoute JWT with an unknown authorizer", "BadRequestException", v2.create_route, ApiId=hid,
+                 RouteKey="GET /x", AuthorizationType="JWT", AuthorizerId="nope")
+    route = v2.create_route(ApiId=hid, RouteKey="GET /x", AuthorizationType="JWT", AuthorizerId=jwt)["RouteId"]
+    expect_error("DeleteAuthorizer named by a route", "ConflictException", v2.delete_authorizer, ApiId=hid, AuthorizerId=jwt)
+    r = v2.update_route(ApiId=hid, RouteId=route, AuthorizationType="NONE", AuthorizerId="")
+    check("UpdateRoute to NONE with AuthorizerId '' drops it", r.get("AuthorizationType") == "NONE" and not r.get("AuthorizerId"), r)
+    v2.delete_authorizer(ApiId=hid, AuthorizerId=jwt)
+    v2.delete_api(ApiId=hid)
+
+
 def main() -> int:
     t0 = time.monotonic()
     for sec in (emulator, ec2_network, ec2_security_groups, iam_roles, elbv2_create, ecs_cluster_and_taskdef, ecs_service,
-                apigateway, teardown_elbv2_ec2):
+                apigateway, authorizers, teardown_elbv2_ec2):
         sec()
     print(f"smoke: {ENDPOINT} run {RUN} in {time.monotonic() - t0:.1f} s")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed")
