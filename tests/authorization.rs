@@ -113,12 +113,8 @@ async fn authorization(aws: &Aws, outcome: &Outcome) -> (Methods, Vec<(String, S
 /// in the status, when `kind` is given) and `scopes`.
 async fn assert_authorized(aws: &Aws, outcome: &Outcome, method: &str, kind: Option<&str>, scopes: &[&str]) {
     let (methods, authorizers) = authorization(aws, outcome).await;
-    let expected_count = if outcome.resources.rest_api_id.is_some() {
-        3 // ANY /, ANY /{proxy+}, POST /orders
-    } else {
-        3 // ANY /{proxy+}, $default, POST /orders
-    };
-    assert_eq!(methods.len(), expected_count, "{methods:#?}");
+    // REST: ANY /, ANY /{proxy+}, POST /orders; HTTP: ANY /{proxy+}, $default, POST /orders.
+    assert_eq!(methods.len(), 3, "{methods:#?}");
     let authorizer = match kind {
         Some(kind) => {
             let [(id, found)] = authorizers.as_slice() else {

@@ -1806,7 +1806,8 @@ fn each_http_authorization_change_moves_the_routes() {
     let synced = in_sync_with_role(&d);
     use Part::*;
     use Verb::*;
-    let cases: Vec<(&str, PrivateApiSpec, Vec<(Verb, Part)>)> = vec![
+    type Case = (&'static str, PrivateApiSpec, Vec<(Verb, Part)>);
+    let cases: Vec<Case> = vec![
         (
             "an audience added: a new authorizer, both routes move, the old one goes",
             authorized(http_spec(), &jwt("orders, admin")),
