@@ -40,6 +40,9 @@ const AUTH_COGNITO_RULE: &str = "!has(self.api) || !has(self.api.authorization) 
 const AUTH_JWT_RULE: &str = "!has(self.api) || !has(self.api.authorization) || self.api.authorization.type != 'JWT' \
 || (has(self.api.type) && self.api.type == 'HTTP')";
 
+const PRIVATE_ENDPOINTS_RULE: &str = "!has(self.api) || ((has(self.api.endpointType) && self.api.endpointType == 'PRIVATE') \
+== (has(self.api.vpcEndpointIds) && size(self.api.vpcEndpointIds) > 0))";
+
 const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: cpu 256 → 512, 1024 or 2048; \
 cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
 (steps of 1024); cpu 8192 → 16384-61440 (steps of 4096); cpu 16384 → 32768-122880 (steps of 8192)";
@@ -81,7 +84,10 @@ pub const MAX_USER_TAGS: usize = 40;
     {"rule": "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' || !has(self.vpcLink.existingId)", "message": "vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"},
     {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"},
     {"rule": AUTH_COGNITO_RULE, "message": "api.authorization.type COGNITO needs api.type REST (an HTTP API takes Cognito's tokens with type JWT, issuer https://cognito-idp.REGION.amazonaws.com/POOL_ID)"},
-    {"rule": AUTH_JWT_RULE, "message": "api.authorization.type JWT needs api.type HTTP (a REST API takes Cognito's tokens with type COGNITO, other issuers' with LAMBDA)"}
+    {"rule": AUTH_JWT_RULE, "message": "api.authorization.type JWT needs api.type HTTP (a REST API takes Cognito's tokens with type COGNITO, other issuers' with LAMBDA)"},
+    {"rule": PRIVATE_ENDPOINTS_RULE, "message": "api.endpointType PRIVATE needs api.vpcEndpointIds (the execute-api VPC endpoints it is reachable through), and vpcEndpointIds needs endpointType PRIVATE"},
+    {"rule": "!has(self.api) || !has(self.api.resourcePolicy) || !has(self.api.type) || self.api.type == 'REST'", "message": "api.resourcePolicy needs api.type REST (HTTP APIs have no resource policies)"},
+    {"rule": "!has(self.api) || !has(self.api.endpointType) || self.api.endpointType != 'PRIVATE' || !has(self.api.domain)", "message": "api.domain is a public custom domain: a PRIVATE API cannot have one here"}
 ]))]
 pub struct PrivateApiSpec {
     /// AWS region. Defaults to the operator's configured region. Immutable.
@@ -435,7 +441,44 @@ pub struct ApiSpec {
     /// endpoint (a namespace policy may forbid it).
     #[serde(default)]
     pub authorization: AuthorizationSpec,
+    /// `endpointType: PRIVATE` (and only then): the interface VPC endpoints
+    /// (`com.amazonaws.REGION.execute-api`) the API is reachable through. The operator
+    /// associates them with the API and writes a resource policy that allows only them
+    /// (AWS deploys no private API without a policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": "^vpce-[0-9a-f]{8,17}$"}))]
+    pub vpc_endpoint_ids: Vec<String>,
+    /// REST APIs: a resource policy the operator writes on the API, allowing requests
+    /// only from these source addresses and VPC endpoints. Omitted: none (a PRIVATE
+    /// API still gets one allowing its `vpcEndpointIds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_policy: Option<ResourcePolicySpec>,
 }
+
+/// Who may reach a REST API, in its resource policy (`aws:SourceIp`, or
+/// `aws:VpcSourceIp` for a PRIVATE API; `aws:SourceVpce`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "(has(self.sourceIps) && size(self.sourceIps) > 0) || (has(self.vpcEndpointIds) && size(self.vpcEndpointIds) > 0)", "message": "api.resourcePolicy needs sourceIps or vpcEndpointIds"}
+]))]
+pub struct ResourcePolicySpec {
+    /// IPv4 or IPv6 CIDR blocks callers must come from (for a PRIVATE API: their
+    /// addresses inside the VPC).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": CIDR_PATTERN}))]
+    pub source_ips: Vec<String>,
+    /// VPC endpoints callers must come through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": "^vpce-[0-9a-f]{8,17}$"}))]
+    pub vpc_endpoint_ids: Vec<String>,
+}
+
+/// An IPv4 or IPv6 CIDR block.
+pub const CIDR_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}/(3[0-2]|[12]?[0-9])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$";
 
 /// How API Gateway authorizes each request before it reaches the service or a queue.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -673,6 +716,8 @@ impl Default for ApiSpec {
             domain: None,
             routes: Vec::new(),
             authorization: AuthorizationSpec::default(),
+            vpc_endpoint_ids: Vec::new(),
+            resource_policy: None,
         }
     }
 }
@@ -695,6 +740,10 @@ pub enum EndpointType {
     Regional,
     #[serde(rename = "EDGE")]
     Edge,
+    /// Reachable only through the interface VPC endpoints (service `execute-api`)
+    /// named in `api.vpcEndpointIds`; REST APIs only.
+    #[serde(rename = "PRIVATE")]
+    Private,
 }
 
 impl EndpointType {
@@ -702,6 +751,7 @@ impl EndpointType {
         match self {
             EndpointType::Regional => "REGIONAL",
             EndpointType::Edge => "EDGE",
+            EndpointType::Private => "PRIVATE",
         }
     }
 }
@@ -1197,6 +1247,56 @@ mod tests {
             ("{authorization: {type: OPEN}}".to_owned(), "unknown variant `OPEN`"),
         ] {
             let problems = with(&bad).expect_err(&bad).join("\n");
+            assert!(problems.contains(says), "{bad}: {problems}");
+        }
+    }
+
+    #[test]
+    fn private_endpoints_and_resource_policies_are_rest_only_and_complete() {
+        let with = |api: &str| -> Result<(), Vec<String>> {
+            let text = format!(
+                "network: {{vpcId: vpc-0abc, subnetIds: [subnet-a1, subnet-b2]}}\nservice: {{image: nginx:1.27}}\napi: {api}\n"
+            );
+            let spec: PrivateApiSpec = serde_norway::from_str(&text).map_err(|e| vec![e.to_string()])?;
+            spec.validate()
+        };
+        for good in [
+            "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}",
+            "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8], resourcePolicy: {sourceIps: [10.0.0.0/16]}}",
+            "{resourcePolicy: {sourceIps: [203.0.113.0/24, '2001:db8::/32']}}",
+            "{resourcePolicy: {vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}}",
+        ] {
+            assert_eq!(with(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("{endpointType: PRIVATE}", "PRIVATE needs api.vpcEndpointIds"),
+            (
+                "{vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}",
+                "PRIVATE needs api.vpcEndpointIds",
+            ),
+            (
+                "{type: HTTP, endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}",
+                "HTTP APIs are REGIONAL only",
+            ),
+            (
+                "{type: HTTP, resourcePolicy: {sourceIps: [10.0.0.0/8]}}",
+                "resourcePolicy needs api.type REST",
+            ),
+            ("{resourcePolicy: {}}", "needs sourceIps or vpcEndpointIds"),
+            (
+                "{resourcePolicy: {sourceIps: [10.0.0.0/33]}}",
+                "spec.api.resourcePolicy.sourceIps[0]",
+            ),
+            (
+                "{endpointType: PRIVATE, vpcEndpointIds: [vpc-0abc]}",
+                "spec.api.vpcEndpointIds[0]",
+            ),
+            (
+                "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8], domain: {name: api.example.com, certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/01234567-89ab-cdef-0123-456789abcdef'}}",
+                "PRIVATE API cannot have one",
+            ),
+        ] {
+            let problems = with(bad).expect_err(bad).join("\n");
             assert!(problems.contains(says), "{bad}: {problems}");
         }
     }

@@ -159,6 +159,26 @@ fn deployments(aws: &Aws, before: &privateapi::aws::stats::CallSnapshot) -> u64 
     aws.stats.snapshot().since(before).count("CreateDeployment")
 }
 
+/// Every drift-check probe of the stack in sync finds nothing (the authorizer's id
+/// from the status, as the check reads no authorizer).
+async fn assert_no_drift(aws: &Aws, owner: &privateapi::aws::Owner, spec: &PrivateApiSpec, outcome: &Outcome) {
+    use privateapi::aws::inventory::Inventory;
+    let inventory = Inventory::load(aws).await.expect("inventory");
+    for probe in reconcile::drift::probes(spec) {
+        let found = Box::pin(reconcile::drift::check(
+            aws,
+            &inventory,
+            owner,
+            spec,
+            &outcome.resources,
+            probe,
+        ))
+        .await
+        .expect("check");
+        assert!(found.is_empty(), "{probe:?}: {found:?}");
+    }
+}
+
 /// Behind the operator's back: the proxy's method (REST) or route (HTTP) is opened.
 async fn open_by_hand(aws: &Aws, outcome: &Outcome) {
     if let Some(api) = &outcome.resources.rest_api_id {
@@ -219,6 +239,7 @@ async fn life(
     let outcome = until_ready(&aws, &owner, &spec, 5).await;
     assert_authorized(&aws, &outcome, first_method, first_kind, first_scopes).await;
     assert_steady(&aws, &owner, &spec).await;
+    assert_no_drift(&aws, &owner, &spec, &outcome).await;
 
     // The settings change: a new authorizer (if any), every method moves, the old goes;
     // a REST API is redeployed once.
@@ -395,4 +416,100 @@ async fn http_api_with_a_lambda_authorizer() {
         ("CUSTOM", Some("REQUEST"), &[]),
     )
     .await;
+}
+
+/// The REST API as AWS lists it: (endpoint types, VPC endpoints, policy with its
+/// quotes unescaped).
+async fn access(aws: &Aws, api: &str) -> (Vec<String>, Vec<String>, Option<String>) {
+    let got = aws
+        .apigw
+        .get_rest_api()
+        .rest_api_id(api)
+        .send()
+        .await
+        .expect("GetRestApi");
+    let endpoint = got.endpoint_configuration();
+    let types = endpoint
+        .map(|e| e.types().iter().map(|t| t.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    let mut endpoints: Vec<String> = endpoint.map(|e| e.vpc_endpoint_ids().to_vec()).unwrap_or_default();
+    endpoints.sort();
+    let policy = got.policy().filter(|p| !p.is_empty()).map(|p| p.replace("\\\"", "\""));
+    (types, endpoints, policy)
+}
+
+const VPCE_A: &str = "vpce-0a1b2c3d4e5f6a7b8";
+const VPCE_B: &str = "vpce-0b1b2c3d4e5f6a7b8";
+
+#[tokio::test]
+async fn a_private_rest_api_is_reachable_only_through_its_vpc_endpoints() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("private-api");
+    let mut spec = spec(&vpc, &subnets);
+    spec.api.endpoint_type = privateapi::crd::EndpointType::Private;
+    spec.api.vpc_endpoint_ids = vec![VPCE_A.into()];
+    spec.api.resource_policy = Some(privateapi::crd::ResourcePolicySpec {
+        source_ips: vec!["10.0.0.0/16".into()],
+        vpc_endpoint_ids: Vec::new(),
+    });
+    spec.validate().expect("a valid spec");
+
+    // AWS deploys no PRIVATE API without a policy (the emulator refuses it too): the
+    // policy is written before the first deployment.
+    let outcome = until_ready(&aws, &owner, &spec, 5).await;
+    let api = outcome.resources.rest_api_id.clone().expect("the API");
+    let (types, endpoints, policy) = access(&aws, &api).await;
+    assert_eq!(
+        (types, endpoints),
+        (vec!["PRIVATE".to_owned()], vec![VPCE_A.to_owned()])
+    );
+    let policy = policy.expect("a resource policy");
+    assert!(
+        policy.contains("aws:SourceVpce") && policy.contains(VPCE_A) && policy.contains("aws:VpcSourceIp"),
+        "{policy}"
+    );
+    assert_steady(&aws, &owner, &spec).await;
+
+    // A second endpoint: associated, allowed by the policy, deployed once.
+    let mut two = spec.clone();
+    two.api.vpc_endpoint_ids.push(VPCE_B.into());
+    let before = aws.stats.snapshot();
+    let outcome = until_ready(&aws, &owner, &two, 3).await;
+    assert_eq!(deployments(&aws, &before), 1);
+    let (_, endpoints, policy) = access(&aws, &api).await;
+    assert_eq!(endpoints, [VPCE_A, VPCE_B]);
+    assert!(policy.is_some_and(|p| p.contains(VPCE_B)));
+    assert_steady(&aws, &owner, &two).await;
+    assert_no_drift(&aws, &owner, &two, &outcome).await;
+
+    until_gone(&aws, &owner, &two, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn a_regional_rest_api_resource_policy_is_written_and_removed() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("resource-policy");
+    let open = spec(&vpc, &subnets);
+    let mut limited = open.clone();
+    limited.api.resource_policy = Some(privateapi::crd::ResourcePolicySpec {
+        source_ips: vec!["203.0.113.0/24".into()],
+        vpc_endpoint_ids: Vec::new(),
+    });
+    let outcome = until_ready(&aws, &owner, &limited, 5).await;
+    let api = outcome.resources.rest_api_id.clone().expect("the API");
+    let (types, _, policy) = access(&aws, &api).await;
+    assert_eq!(types, ["REGIONAL"]);
+    assert!(policy.is_some_and(|p| p.contains("203.0.113.0/24") && p.contains("aws:SourceIp")));
+    assert_steady(&aws, &owner, &limited).await;
+
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &owner, &open, 3).await;
+    assert_eq!(deployments(&aws, &before), 1, "the policy's removal is deployed");
+    assert_eq!(access(&aws, &api).await.2, None);
+    assert_steady(&aws, &owner, &open).await;
+    until_gone(&aws, &owner, &open, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }

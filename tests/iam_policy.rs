@@ -307,6 +307,11 @@ fn table() -> Table {
                     "DELETE",
                     vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3", ResourceTag)],
                 ),
+                (
+                    "UpdateRestApi",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3", ResourceTag)],
+                ),
             ],
         ),
     );
@@ -641,6 +646,14 @@ fn implied() -> Vec<Need> {
         // CloudWatch Logs: "To assign tags when you create a log group, you must have
         // either the logs:TagResource or logs:TagLogGroup permission" (its API model).
         need("logs:TagResource", LOG_GROUP, RequestTag, "CreateLogGroup passes tags"),
+        // API Gateway: "To update an API Gateway resource policy, you'll need the
+        // apigateway:UpdateRestApiPolicy permission and the apigateway:PATCH permission".
+        need(
+            "apigateway:UpdateRestApiPolicy",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3",
+            ResourceTag,
+            "UpdateRestApi of /policy",
+        ),
         need(
             "ec2:CreateTags",
             SG,

@@ -1916,3 +1916,64 @@ def _apigwv2_authorizers() -> None:
     _wrap(Api, "create_route", make_create_route)
     _wrap(Api, "update_route", make_update_route)
     _wrap(Api, "delete_authorizer", make_delete)
+
+
+@patch("apigateway_private_apis_and_policies")
+def _apigw_private_apis() -> None:
+    """WHY: AWS deploys no PRIVATE REST API without a resource policy (BadRequestException
+    "Private REST API doesn't have a resource policy attached to it"; developer guide,
+    "Create and attach an API Gateway resource policy": "For a private API, you can't
+    deploy your API without a resource policy"); moto deploys it. moto's UpdateRestApi
+    ignores add/remove of /endpointConfiguration/vpcEndpointIds (the way to change a
+    private API's endpoints). And AWS stores a policy rewritten: `execute-api:/…` as the
+    API's full ARN and the JSON's quotes escaped in the returned string; moto returns
+    it as given, so code comparing policies verbatim works on moto and not on AWS."""
+    from moto.apigateway.exceptions import BadRequestException
+    from moto.apigateway.models import APIGatewayBackend as B, RestAPI
+
+    def stored(api: Any, policy: Any) -> Any:
+        if not policy:
+            return None
+        arn = f"arn:aws:execute-api:{api.region_name}:{api.account_id}:{api.id}/"
+        return str(policy).replace('"execute-api:/', f'"{arn}').replace('"', '\\"')
+
+    def make_patch(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def apply_patch_operations(self: Any, patch_operations: list[dict[str, Any]]) -> Any:
+            rest = []
+            for op in patch_operations:
+                path, kind, value = op.get("path"), op.get("op"), op.get("value")
+                if path == "/endpointConfiguration/vpcEndpointIds" and kind in ("add", "remove"):
+                    ids = self.endpoint_configuration.setdefault("vpcEndpointIds", [])
+                    if kind == "add" and value not in ids:
+                        ids.append(value)
+                    if kind == "remove" and value in ids:
+                        ids.remove(value)
+                elif path == "/policy" and kind == "replace":
+                    self.policy = stored(self, value)
+                else:
+                    rest.append(op)
+            return orig(self, rest)
+
+        return apply_patch_operations
+
+    def make_init(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            orig(self, *args, **kwargs)
+            self.policy = stored(self, self.policy)
+
+        return init
+
+    def make_deploy(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_deployment(self: Any, function_id: str, *args: Any, **kwargs: Any) -> Any:
+            api = self.get_rest_api(function_id)
+            types = (api.endpoint_configuration or {}).get("types") or []
+            if "PRIVATE" in types and not api.policy:
+                raise BadRequestException("Private REST API doesn't have a resource policy attached to it")
+            return orig(self, function_id, *args, **kwargs)
+
+        return create_deployment
+
+    _require(RestAPI, "apply_patch_operations", "__init__")
+    _wrap(RestAPI, "apply_patch_operations", make_patch)
+    _wrap(RestAPI, "__init__", make_init)
+    _wrap(B, "create_deployment", make_deploy)

@@ -722,10 +722,34 @@ def authorizers() -> None:
     v2.delete_api(ApiId=hid)
 
 
+@section
+def private_apis() -> None:
+    apigw = client("apigateway")
+    api = apigw.create_rest_api(name=f"private-{RUN}", tags={UID_KEY: UID},
+                                endpointConfiguration={"types": ["PRIVATE"], "vpcEndpointIds": ["vpce-0a1b2c3d4e5f6a7b8"]})
+    rid = api["id"]
+    apigw.put_method(restApiId=rid, resourceId=api["rootResourceId"], httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=rid, resourceId=api["rootResourceId"], httpMethod="GET", type="MOCK")
+    expect_error("CreateDeployment of a PRIVATE API without a policy", "BadRequestException",
+                 lambda: apigw.create_deployment(restApiId=rid))
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*"}]}'
+    apigw.update_rest_api(restApiId=rid, patchOperations=[
+        {"op": "replace", "path": "/policy", "value": policy},
+        {"op": "add", "path": "/endpointConfiguration/vpcEndpointIds", "value": "vpce-0b1b2c3d4e5f6a7b8"},
+        {"op": "remove", "path": "/endpointConfiguration/vpcEndpointIds", "value": "vpce-0a1b2c3d4e5f6a7b8"}])
+    got = apigw.get_rest_api(restApiId=rid)
+    check("UpdateRestApi vpcEndpointIds add/remove", got["endpointConfiguration"].get("vpcEndpointIds") == ["vpce-0b1b2c3d4e5f6a7b8"], got)
+    check("the policy is stored as AWS does (full ARN, quotes escaped)",
+          f"arn:aws:execute-api:" in got.get("policy", "") and '\\"' in got.get("policy", ""), got.get("policy"))
+    apigw.create_deployment(restApiId=rid)
+    check("CreateDeployment once a policy is there", True)
+    apigw.delete_rest_api(restApiId=rid)
+
+
 def main() -> int:
     t0 = time.monotonic()
     for sec in (emulator, ec2_network, ec2_security_groups, iam_roles, elbv2_create, ecs_cluster_and_taskdef, ecs_service,
-                apigateway, authorizers, teardown_elbv2_ec2):
+                apigateway, authorizers, private_apis, teardown_elbv2_ec2):
         sec()
     print(f"smoke: {ENDPOINT} run {RUN} in {time.monotonic() - t0:.1f} s")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed")

@@ -22,6 +22,7 @@ pub mod ownership;
 pub mod pacing;
 pub mod partition;
 pub mod queue_route;
+pub mod resource_policy;
 pub mod rest_api;
 pub mod security_group;
 pub mod stats;

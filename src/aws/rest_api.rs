@@ -78,6 +78,10 @@ pub struct DesiredApi<R = String> {
     pub auth: Auth<R>,
     /// The authorizer the methods name, if the type uses one.
     pub authorizer: Option<DesiredAuthorizer<R>>,
+    /// PRIVATE: the VPC endpoints associated with the API, sorted.
+    pub vpc_endpoint_ids: Vec<String>,
+    /// The resource policy document (`resource_policy::document`), if any.
+    pub policy: Option<String>,
 }
 
 impl<R> DesiredApi<R> {
@@ -108,6 +112,8 @@ impl<R> DesiredApi<R> {
                 Some(authorizer) => Some(authorizer.try_map(&mut f)?),
                 None => None,
             },
+            vpc_endpoint_ids: self.vpc_endpoint_ids.clone(),
+            policy: self.policy.clone(),
         })
     }
 }
@@ -150,6 +156,11 @@ impl DesiredApi {
             serde_json::to_string(&(&root, &proxy))
         } else {
             serde_json::to_string(&(&root, &proxy, routes))
+        };
+        // A changed resource policy takes effect once deployed.
+        let text = match &self.policy {
+            Some(policy) => text.map(|t| format!("{t}{policy}")),
+            None => text,
         };
         fingerprint(&text.unwrap_or_default())
     }
@@ -288,6 +299,10 @@ pub struct ListedApi {
     pub created: i64,
     /// The uid of the PrivateApi that owns it, if any.
     pub uid: Option<String>,
+    /// Its resource policy, as AWS stores it.
+    pub policy: Option<String>,
+    /// The VPC endpoints associated with it (PRIVATE).
+    pub vpc_endpoint_ids: Vec<String>,
 }
 
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
@@ -308,6 +323,11 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
                 id: api.id().unwrap_or_default().to_owned(),
                 created: api.created_date().map(|d| d.secs()).unwrap_or_default(),
                 uid: api.tags().and_then(|t| t.get(TAG_UID)).cloned(),
+                policy: api.policy().map(str::to_owned),
+                vpc_endpoint_ids: api
+                    .endpoint_configuration()
+                    .map(|e| e.vpc_endpoint_ids().to_vec())
+                    .unwrap_or_default(),
             })
             .collect();
         Ok((apis, out.position().map(str::to_owned)))
@@ -447,10 +467,11 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
         .types(aws_sdk_apigateway::types::EndpointType::from(
             desired.endpoint_type.as_aws(),
         ))
+        .set_vpc_endpoint_ids(Some(desired.vpc_endpoint_ids.clone()).filter(|ids| !ids.is_empty()))
         .build();
     let quota = match desired.endpoint_type {
         EndpointType::Edge => super::pacing::CREATE_EDGE_REST_API,
-        EndpointType::Regional => "CreateRestApi",
+        EndpointType::Regional | EndpointType::Private => "CreateRestApi",
     };
     aws.pacer.pace(quota, &desired.name).await?;
     let out = aws
@@ -798,6 +819,61 @@ pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
     Ok(())
 }
 
+/// Our REST APIs as listed (with their policies and VPC endpoints), oldest first.
+pub async fn find_listed(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ListedApi>> {
+    let mut apis: Vec<ListedApi> = list_all(aws)
+        .await?
+        .into_iter()
+        .filter(|api| api.uid.as_deref() == Some(owner.uid.as_str()))
+        .collect();
+    apis.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(apis)
+}
+
+/// Writes (or, with `None`, removes) the API's resource policy. It takes effect with
+/// the next deployment (the policy is in the deployment's shape).
+pub async fn set_policy(aws: &Aws, api_id: &str, policy: Option<&str>) -> AwsResult<()> {
+    let op = PatchOperation::builder()
+        .op(Op::Replace)
+        .path("/policy")
+        .value(policy.unwrap_or_default())
+        .build();
+    aws.apigw()
+        .await
+        .update_rest_api()
+        .rest_api_id(api_id)
+        .patch_operations(op)
+        .send()
+        .await
+        .map_err(aws_err("UpdateRestApi"))?;
+    Ok(())
+}
+
+/// Associates `add` and dissociates `remove` (VPC endpoint ids) with a PRIVATE API.
+pub async fn set_endpoints(aws: &Aws, api_id: &str, add: &[String], remove: &[String]) -> AwsResult<()> {
+    let op = |op: Op, id: &String| {
+        PatchOperation::builder()
+            .op(op)
+            .path("/endpointConfiguration/vpcEndpointIds")
+            .value(id)
+            .build()
+    };
+    let ops = add
+        .iter()
+        .map(|id| op(Op::Add, id))
+        .chain(remove.iter().map(|id| op(Op::Remove, id)))
+        .collect();
+    aws.apigw()
+        .await
+        .update_rest_api()
+        .rest_api_id(api_id)
+        .set_patch_operations(Some(ops))
+        .send()
+        .await
+        .map_err(aws_err("UpdateRestApi"))?;
+    Ok(())
+}
+
 pub fn invoke_url(api_id: &str, region: &str, stage: &str) -> String {
     let host = super::partition::Partition::of_region(region).service_host("execute-api", region);
     format!("https://{api_id}.{host}/{stage}")
@@ -860,6 +936,8 @@ mod tests {
             routes: Vec::new(),
             auth: Auth::none(),
             authorizer: None,
+            vpc_endpoint_ids: Vec::new(),
+            policy: None,
         };
         let mut other = api.clone();
         other.tags.insert("k".into(), "v".into());

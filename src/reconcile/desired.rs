@@ -248,6 +248,8 @@ impl DesiredStack {
                 routes: routes.clone(),
                 auth: auth.clone(),
                 authorizer: authorizer.clone(),
+                vpc_endpoint_ids: private_endpoints(spec),
+                policy: rest_policy(spec),
             }),
             domain: spec.api.domain.as_ref().map(|d| {
                 let (flavor, api, stage) = match spec.api.api_type {
@@ -323,6 +325,26 @@ impl DesiredStack {
     pub fn role(&self, kind: RoleKind) -> Option<&DesiredRole> {
         self.roles.iter().find(|r| r.kind == kind)
     }
+}
+
+/// A PRIVATE REST API's VPC endpoints, sorted.
+fn private_endpoints(spec: &PrivateApiSpec) -> Vec<String> {
+    let mut ids = match spec.api.endpoint_type {
+        crate::crd::EndpointType::Private => spec.api.vpc_endpoint_ids.clone(),
+        _ => Vec::new(),
+    };
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The REST API's resource policy: a PRIVATE API's endpoints and `api.resourcePolicy`.
+fn rest_policy(spec: &PrivateApiSpec) -> Option<String> {
+    let private = spec.api.endpoint_type == crate::crd::EndpointType::Private;
+    let given = spec.api.resource_policy.clone().unwrap_or_default();
+    let mut endpoints = private_endpoints(spec);
+    endpoints.extend(given.vpc_endpoint_ids);
+    crate::aws::resource_policy::document(private, &endpoints, &given.source_ips)
 }
 
 /// The function of a Lambda authorizer, when the spec has one.

@@ -229,6 +229,13 @@ pub enum Action {
         id: String,
         auth: Auth<Id>,
     },
+    /// The REST API's resource policy (`None`: removed).
+    SetApiPolicy(Option<String>),
+    /// A PRIVATE REST API's VPC endpoints.
+    SetApiEndpoints {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
 }
 
 /// What a step may run into without failing the pass.
@@ -1127,6 +1134,7 @@ impl Differ<'_> {
                 Action::CreateRestApi(wanted.clone()),
             );
         }
+        self.api_access(found.is_empty(), wanted);
         let Some(gate) = self.wiring_gate(link) else {
             return;
         };
@@ -1284,6 +1292,43 @@ impl Differ<'_> {
             Condition::Api,
             format!("stage {} serves shape {shape}", wanted.stage_name),
         ));
+    }
+
+    // ------------------------------------------------------------ resource policy
+
+    /// The REST API's resource policy and (PRIVATE) VPC endpoints; before any
+    /// deployment (AWS deploys no PRIVATE API without a policy). A new API gets its
+    /// endpoints with CreateRestApi and its policy right after. Unread: left alone.
+    fn api_access(&mut self, new: bool, wanted: &DesiredApi<Id>) {
+        let Some(listed) = self.observed.rest_api_listed.read() else {
+            return;
+        };
+        let (policy, endpoints) = match listed {
+            Some(api) if !new => (api.policy.as_deref(), api.vpc_endpoint_ids.clone()),
+            _ => (None, wanted.vpc_endpoint_ids.clone()),
+        };
+        let name = self.refs().show(&Id::Of(Slot::RestApi));
+        if !crate::aws::resource_policy::same(policy, wanted.policy.as_deref()) {
+            let detail = match &wanted.policy {
+                Some(_) => "resource policy",
+                None => "no resource policy",
+            };
+            let action = Action::SetApiPolicy(wanted.policy.clone());
+            self.plan.step(Verb::Update, Part::RestApi, &name, detail, action);
+        }
+        let add: Vec<String> = (wanted.vpc_endpoint_ids.iter())
+            .filter(|id| !endpoints.contains(id))
+            .cloned()
+            .collect();
+        let remove: Vec<String> = (endpoints.iter())
+            .filter(|id| !wanted.vpc_endpoint_ids.contains(id))
+            .cloned()
+            .collect();
+        if !add.is_empty() || !remove.is_empty() {
+            let detail = format!("VPC endpoints +[{}] -[{}]", add.join(", "), remove.join(", "));
+            let action = Action::SetApiEndpoints { add, remove };
+            self.plan.step(Verb::Update, Part::RestApi, &name, detail, action);
+        }
     }
 
     // ------------------------------------------------------------ authorizers

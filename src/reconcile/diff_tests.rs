@@ -1886,3 +1886,146 @@ fn unread_authorizers_are_left_alone_and_known_from_the_status() {
     );
     assert!(!plan.steps.is_empty());
 }
+
+// ------------------------------------------------------------ resource policy, PRIVATE
+
+const VPCE: &str = "vpce-0a1b2c3d4e5f6a7b8";
+
+fn private_spec(endpoints: &[&str]) -> PrivateApiSpec {
+    let mut s = spec();
+    s.api.endpoint_type = crate::crd::EndpointType::Private;
+    s.api.vpc_endpoint_ids = endpoints.iter().map(|e| e.to_string()).collect();
+    s
+}
+
+/// AWS holding `d`'s REST API as listed: its policy as AWS rewrites it.
+fn with_listing(d: &DesiredStack, mut observed: ObservedStack) -> ObservedStack {
+    let api = some(&d.api);
+    let policy = api.policy.as_ref().map(|p| {
+        p.replace("execute-api:/*", "arn:aws:execute-api:eu-west-1:123456789012:api-1/*")
+            .replace('"', "\\\"")
+    });
+    observed.rest_api_listed = Seen::Read(Some(rest_api::ListedApi {
+        id: "api-1".into(),
+        created: 1,
+        uid: Some("uid-1".into()),
+        policy,
+        vpc_endpoint_ids: api.vpc_endpoint_ids.clone(),
+    }));
+    observed
+}
+
+#[test]
+fn a_new_private_api_gets_its_endpoints_at_create_and_its_policy_before_the_deployment() {
+    let d = desired(&private_spec(&[VPCE]), &["subnet-a", "subnet-b"]);
+    let api = some(&d.api);
+    assert_eq!(api.vpc_endpoint_ids, [VPCE]);
+    let policy = api.policy.clone().expect("a PRIVATE API has a policy");
+    assert!(policy.contains(VPCE) && policy.contains("aws:SourceVpce"), "{policy}");
+    let mut observed = in_sync(&d);
+    observed.rest_apis = Seen::Read(Vec::new());
+    observed.api = Seen::Read(None);
+    observed.stages = Seen::Read(Vec::new());
+    observed.deployments = Seen::Read(Vec::new());
+    observed.rest_api_listed = Seen::Read(None);
+    let plan = diff(&d, &observed);
+    let at = |wanted: fn(&Action) -> bool| plan.steps.iter().position(|s| wanted(&s.action));
+    let create = at(|a| matches!(a, Action::CreateRestApi(_))).expect("create");
+    let policy = at(|a| matches!(a, Action::SetApiPolicy(Some(_)))).expect("policy");
+    let deploy = at(|a| matches!(a, Action::CreateDeployment(_))).expect("deployment");
+    assert!(create < policy && policy < deploy, "{:#?}", named(&plan));
+    assert!(
+        at(|a| matches!(a, Action::SetApiEndpoints { .. })).is_none(),
+        "the create names them"
+    );
+}
+
+#[test]
+fn each_resource_policy_change_is_repaired_and_redeployed_once() {
+    let base = private_spec(&[VPCE]);
+    let d = desired(&base, &["subnet-a", "subnet-b"]);
+    let synced = with_listing(&d, in_sync(&d));
+    assert_eq!(steps(&diff(&d, &synced)), [], "AWS's rewritten policy is ours");
+    use Part::*;
+    use Verb::*;
+    let redeploy = [(Create, ApiDeployment), (Update, ApiStage), (Delete, ApiDeployment)];
+    let mut two = base.clone();
+    two.api.vpc_endpoint_ids.push("vpce-0b0b0b0b0b0b0b0b0".into());
+    let mut ips = base.clone();
+    ips.api.resource_policy = Some(crate::crd::ResourcePolicySpec {
+        source_ips: vec!["10.0.0.0/16".into()],
+        vpc_endpoint_ids: Vec::new(),
+    });
+    type Case = (
+        &'static str,
+        PrivateApiSpec,
+        Box<dyn Fn(&mut ObservedStack)>,
+        Vec<(Verb, Part)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "an endpoint added: the policy, the association, one redeploy",
+            two,
+            Box::new(|_| {}),
+            [(Update, RestApi), (Update, RestApi)]
+                .into_iter()
+                .chain(redeploy)
+                .collect(),
+        ),
+        (
+            "source addresses added",
+            ips,
+            Box::new(|_| {}),
+            [(Update, RestApi)].into_iter().chain(redeploy).collect(),
+        ),
+        (
+            "the policy edited by hand: written back (the stage's deployment is ours)",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(Some(api)) = &mut o.rest_api_listed {
+                    api.policy = Some("{}".into());
+                }
+            }),
+            vec![(Update, RestApi)],
+        ),
+        (
+            "an endpoint dissociated by hand: associated again",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(Some(api)) = &mut o.rest_api_listed {
+                    api.vpc_endpoint_ids.clear();
+                }
+            }),
+            vec![(Update, RestApi)],
+        ),
+        (
+            "not read (a drift check): left alone",
+            base.clone(),
+            Box::new(|o| o.rest_api_listed = Seen::Unread),
+            vec![],
+        ),
+    ];
+    for (what, spec, edit, expected) in cases {
+        let wanted = desired(&spec, &["subnet-a", "subnet-b"]);
+        let mut observed = synced.clone();
+        edit(&mut observed);
+        let plan = diff(&wanted, &observed);
+        assert_eq!(verbs_and_parts(&plan), expected, "{what}: {:#?}", named(&plan));
+    }
+    // A REGIONAL API's policy removed: written empty, redeployed once.
+    let mut regional = spec();
+    regional.api.resource_policy = Some(crate::crd::ResourcePolicySpec {
+        source_ips: vec!["203.0.113.0/24".into()],
+        vpc_endpoint_ids: Vec::new(),
+    });
+    let with = desired(&regional, &["subnet-a", "subnet-b"]);
+    let observed = with_listing(&with, in_sync(&with));
+    assert_eq!(steps(&diff(&with, &observed)), []);
+    let without = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let plan = diff(&without, &observed);
+    assert_eq!(plan.steps[0].action, Action::SetApiPolicy(None));
+    assert_eq!(
+        verbs_and_parts(&plan),
+        [(Update, RestApi)].into_iter().chain(redeploy).collect::<Vec<_>>()
+    );
+}

@@ -196,7 +196,9 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         Action::CreateAuthorizer(..)
         | Action::DeleteAuthorizer { .. }
         | Action::UpdateMethodAuth { .. }
-        | Action::UpdateRouteAuth { .. } => {
+        | Action::UpdateRouteAuth { .. }
+        | Action::SetApiPolicy(..)
+        | Action::SetApiEndpoints { .. } => {
             Box::pin(perform_authorization(aws, action, refs, change)).await?;
             Ok(None)
         }
@@ -516,6 +518,12 @@ async fn perform_authorization(aws: &Aws, action: &Action, refs: &mut Refs, chan
         Action::UpdateRouteAuth { id, auth } => {
             let auth = resolve(refs, |f| auth.try_map(f))?;
             authorizer::update_route(aws, &need_slot(refs, Slot::HttpApi)?, id, &auth).await?;
+        }
+        Action::SetApiPolicy(policy) => {
+            rest_api::set_policy(aws, &need_slot(refs, Slot::RestApi)?, policy.as_deref()).await?
+        }
+        Action::SetApiEndpoints { add, remove } => {
+            rest_api::set_endpoints(aws, &need_slot(refs, Slot::RestApi)?, add, remove).await?
         }
         other => return Err(misrouted(other)),
     }
