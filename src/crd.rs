@@ -38,6 +38,15 @@ const FRONT_PORT_RULE: &str = "!has(oldSelf.vpcLink) || !has(oldSelf.vpcLink.ver
 const FRONT_PORT_MESSAGE: &str = "loadBalancer.listenerPort is immutable behind a VPC Link V1: the NLB in front of the \
 ALB forwards to that port through a target group whose port AWS does not let change";
 
+/// Which API type each authorization type needs (the `api.type` default is REST).
+const AUTH_COGNITO_RULE: &str = "!has(self.api) || !has(self.api.authorization) || self.api.authorization.type != 'COGNITO' \
+|| !has(self.api.type) || self.api.type == 'REST'";
+const AUTH_JWT_RULE: &str = "!has(self.api) || !has(self.api.authorization) || self.api.authorization.type != 'JWT' \
+|| (has(self.api.type) && self.api.type == 'HTTP')";
+
+const PRIVATE_ENDPOINTS_RULE: &str = "!has(self.api) || ((has(self.api.endpointType) && self.api.endpointType == 'PRIVATE') \
+== (has(self.api.vpcEndpointIds) && size(self.api.vpcEndpointIds) > 0))";
+
 const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: cpu 256 → 512, 1024 or 2048; \
 cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
 (steps of 1024); cpu 8192 → 16384-61440 (steps of 4096); cpu 16384 → 32768-122880 (steps of 8192)";
@@ -77,7 +86,12 @@ pub const MAX_USER_TAGS: usize = 40;
     {"rule": ARCHITECTURE_RULE, "message": ARCHITECTURE_MESSAGE},
     {"rule": FRONT_PORT_RULE, "message": FRONT_PORT_MESSAGE},
     {"rule": "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' || !has(self.vpcLink.existingId)", "message": "vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"},
-    {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"}
+    {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"},
+    {"rule": AUTH_COGNITO_RULE, "message": "api.authorization.type COGNITO needs api.type REST (an HTTP API takes Cognito's tokens with type JWT, issuer https://cognito-idp.REGION.amazonaws.com/POOL_ID)"},
+    {"rule": AUTH_JWT_RULE, "message": "api.authorization.type JWT needs api.type HTTP (a REST API takes Cognito's tokens with type COGNITO, other issuers' with LAMBDA)"},
+    {"rule": PRIVATE_ENDPOINTS_RULE, "message": "api.endpointType PRIVATE needs api.vpcEndpointIds (the execute-api VPC endpoints it is reachable through), and vpcEndpointIds needs endpointType PRIVATE"},
+    {"rule": "!has(self.api) || !has(self.api.resourcePolicy) || !has(self.api.type) || self.api.type == 'REST'", "message": "api.resourcePolicy needs api.type REST (HTTP APIs have no resource policies)"},
+    {"rule": "!has(self.api) || !has(self.api.endpointType) || self.api.endpointType != 'PRIVATE' || !has(self.api.domain)", "message": "api.domain is a public custom domain: a PRIVATE API cannot have one here"}
 ]))]
 pub struct PrivateApiSpec {
     /// AWS region. Defaults to the operator's configured region. Immutable.
@@ -428,6 +442,184 @@ pub struct ApiSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["method", "path"], "maxItems" = 20))]
     pub routes: Vec<RouteSpec>,
+    /// Who may call the API: every method (REST) or route (HTTP), the service proxy's
+    /// and the queue routes' alike. Default `{type: NONE}`: anyone who can reach the
+    /// endpoint (a namespace policy may forbid it).
+    #[serde(default)]
+    pub authorization: AuthorizationSpec,
+    /// `endpointType: PRIVATE` (and only then): the interface VPC endpoints
+    /// (`com.amazonaws.REGION.execute-api`) the API is reachable through. The operator
+    /// associates them with the API and writes a resource policy that allows only them
+    /// (AWS deploys no private API without a policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": "^vpce-[0-9a-f]{8,17}$"}))]
+    pub vpc_endpoint_ids: Vec<String>,
+    /// REST APIs: a resource policy the operator writes on the API, allowing requests
+    /// only from these source addresses and VPC endpoints. Omitted: none (a PRIVATE
+    /// API still gets one allowing its `vpcEndpointIds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_policy: Option<ResourcePolicySpec>,
+}
+
+/// Who may reach a REST API, in its resource policy (`aws:SourceIp`, or
+/// `aws:VpcSourceIp` for a PRIVATE API; `aws:SourceVpce`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "(has(self.sourceIps) && size(self.sourceIps) > 0) || (has(self.vpcEndpointIds) && size(self.vpcEndpointIds) > 0)", "message": "api.resourcePolicy needs sourceIps or vpcEndpointIds"}
+]))]
+pub struct ResourcePolicySpec {
+    /// IPv4 or IPv6 CIDR blocks callers must come from (for a PRIVATE API: their
+    /// addresses inside the VPC).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": CIDR_PATTERN}))]
+    pub source_ips: Vec<String>,
+    /// VPC endpoints callers must come through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": "^vpce-[0-9a-f]{8,17}$"}))]
+    pub vpc_endpoint_ids: Vec<String>,
+}
+
+/// An IPv4 or IPv6 CIDR block.
+pub const CIDR_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}/(3[0-2]|[12]?[0-9])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$";
+
+/// How API Gateway authorizes each request before it reaches the service or a queue.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "(self.type == 'COGNITO') == has(self.cognito)", "message": "api.authorization.cognito is set exactly when type is COGNITO"},
+    {"rule": "(self.type == 'JWT') == has(self.jwt)", "message": "api.authorization.jwt is set exactly when type is JWT"},
+    {"rule": "(self.type == 'LAMBDA') == has(self.lambda)", "message": "api.authorization.lambda is set exactly when type is LAMBDA"}
+]))]
+pub struct AuthorizationSpec {
+    /// `NONE` (no authorization), `IAM` (SigV4-signed requests, allowed by the
+    /// caller's IAM policy), `COGNITO` (REST: a Cognito user pool's tokens), `JWT`
+    /// (HTTP: any OpenID Connect issuer's tokens) or `LAMBDA` (a function of yours
+    /// decides).
+    #[serde(default, rename = "type")]
+    pub kind: AuthorizationType,
+    /// `type: COGNITO` (REST APIs only): the user pools whose ID or access tokens the
+    /// `Authorization` header carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cognito: Option<CognitoAuthorization>,
+    /// `type: JWT` (HTTP APIs only): the issuer and audiences of the JWT in the
+    /// `Authorization` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtAuthorization>,
+    /// `type: LAMBDA`: the function API Gateway asks. API Gateway invokes it with a
+    /// role the operator makes, allowed to invoke exactly this function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaAuthorization>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub enum AuthorizationType {
+    /// Anyone who can reach the endpoint.
+    #[default]
+    #[serde(rename = "NONE")]
+    None,
+    /// AWS Signature Version 4: the caller's IAM identity needs execute-api:Invoke.
+    #[serde(rename = "IAM")]
+    Iam,
+    /// A Cognito user pool authorizer (REST APIs).
+    #[serde(rename = "COGNITO")]
+    Cognito,
+    /// A JWT authorizer (HTTP APIs).
+    #[serde(rename = "JWT")]
+    Jwt,
+    /// A Lambda authorizer.
+    #[serde(rename = "LAMBDA")]
+    Lambda,
+}
+
+impl AuthorizationType {
+    pub const ALL: [AuthorizationType; 5] = [
+        AuthorizationType::None,
+        AuthorizationType::Iam,
+        AuthorizationType::Cognito,
+        AuthorizationType::Jwt,
+        AuthorizationType::Lambda,
+    ];
+
+    /// The spec's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizationType::None => "NONE",
+            AuthorizationType::Iam => "IAM",
+            AuthorizationType::Cognito => "COGNITO",
+            AuthorizationType::Jwt => "JWT",
+            AuthorizationType::Lambda => "LAMBDA",
+        }
+    }
+}
+
+/// Cognito user pools (a COGNITO_USER_POOLS authorizer of the REST API).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoAuthorization {
+    /// User pool ARNs (`arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID`).
+    #[schemars(length(min = 1, max = 10))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "pattern": COGNITO_POOL_PATTERN}))]
+    pub user_pool_arns: Vec<String>,
+    /// OAuth scopes, one of which an access token must carry (each method's
+    /// `authorizationScopes`). Omitted: an ID token is enough.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"^[\x21\x23-\x5B\x5D-\x7E]+$"}))]
+    pub scopes: Vec<String>,
+}
+
+pub const COGNITO_POOL_PATTERN: &str = r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_[0-9a-zA-Z]+$";
+
+/// A JWT authorizer of the HTTP API: tokens from `$request.header.Authorization`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtAuthorization {
+    /// The issuer's URL (the token's `iss`); API Gateway reads its OpenID Connect
+    /// discovery document for the keys. For Cognito:
+    /// `https://cognito-idp.REGION.amazonaws.com/POOL_ID`.
+    #[schemars(length(max = 2048), regex(pattern = r"^https://[^\s]+$"))]
+    pub issuer: String,
+    /// Accepted audiences: a token's `aud` (or, for an access token, `client_id`)
+    /// must be one of them.
+    #[schemars(length(min = 1, max = 50))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "minLength": 1, "maxLength": 2048}))]
+    pub audiences: Vec<String>,
+}
+
+/// A Lambda authorizer: REST APIs get a REQUEST authorizer, HTTP APIs a REQUEST
+/// authorizer with payload format 2.0 and simple responses (`{"isAuthorized": true}`).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaAuthorization {
+    /// The function (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`, optionally with a
+    /// version or alias), in the API's region.
+    #[schemars(regex(pattern = LAMBDA_FUNCTION_PATTERN))]
+    pub function_arn: String,
+    /// The request header that carries the caller's credentials. A request without
+    /// it is refused (401) before the function is asked.
+    #[serde(default = "default_identity_header")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
+    pub identity_source: String,
+    /// Seconds API Gateway caches the function's answer per identity (0: asks every
+    /// time).
+    #[serde(default = "default_authorizer_ttl")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub result_ttl_seconds: i32,
+}
+
+pub const LAMBDA_FUNCTION_PATTERN: &str =
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$";
+
+fn default_identity_header() -> String {
+    "Authorization".into()
+}
+
+fn default_authorizer_ttl() -> i32 {
+    300
 }
 
 /// One route integrated directly with an AWS service instead of the load balancer.
@@ -532,6 +724,9 @@ impl Default for ApiSpec {
             throttle: None,
             domain: None,
             routes: Vec::new(),
+            authorization: AuthorizationSpec::default(),
+            vpc_endpoint_ids: Vec::new(),
+            resource_policy: None,
         }
     }
 }
@@ -554,6 +749,10 @@ pub enum EndpointType {
     Regional,
     #[serde(rename = "EDGE")]
     Edge,
+    /// Reachable only through the interface VPC endpoints (service `execute-api`)
+    /// named in `api.vpcEndpointIds`; REST APIs only.
+    #[serde(rename = "PRIVATE")]
+    Private,
 }
 
 impl EndpointType {
@@ -561,6 +760,7 @@ impl EndpointType {
         match self {
             EndpointType::Regional => "REGIONAL",
             EndpointType::Edge => "EDGE",
+            EndpointType::Private => "PRIVATE",
         }
     }
 }
@@ -701,6 +901,9 @@ pub struct ResourceIds {
     /// made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway_role_arn: Option<String>,
+    /// The API's authorizer (`api.authorization` COGNITO, JWT or LAMBDA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_id: Option<String>,
     /// The security groups, by role: `link`, `alb`, `tasks`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub security_group_ids: BTreeMap<String, String>,
@@ -978,6 +1181,142 @@ mod tests {
         }
         s.tags = (0..=MAX_USER_TAGS).map(|i| (format!("k{i}"), String::new())).collect();
         assert!(s.validate().expect_err("41 tags").join("").contains("at most 40"));
+    }
+
+    #[test]
+    fn authorization_types_need_their_settings_and_their_api_type() {
+        let with = |api: &str| -> Result<(), Vec<String>> {
+            let text = format!(
+                "network: {{vpcId: vpc-0abc, subnetIds: [subnet-a1, subnet-b2]}}\nservice: {{image: nginx:1.27}}\napi: {api}\n"
+            );
+            let spec: PrivateApiSpec = serde_norway::from_str(&text).map_err(|e| vec![e.to_string()])?;
+            spec.validate()
+        };
+        let pool = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123";
+        let function = "arn:aws:lambda:eu-west-1:123456789012:function:authz";
+        for good in [
+            "{}".to_owned(),
+            "{authorization: {type: NONE}}".to_owned(),
+            "{authorization: {type: IAM}}".to_owned(),
+            "{type: HTTP, authorization: {type: IAM}}".to_owned(),
+            format!(
+                "{{authorization: {{type: COGNITO, cognito: {{userPoolArns: ['{pool}'], scopes: [orders/write]}}}}}}"
+            ),
+            "{type: HTTP, authorization: {type: JWT, jwt: {issuer: 'https://id.example.com', audiences: [orders]}}}"
+                .to_owned(),
+            format!(
+                "{{authorization: {{type: LAMBDA, lambda: {{functionArn: '{function}:live', resultTtlSeconds: 0}}}}}}"
+            ),
+            format!(
+                "{{type: HTTP, authorization: {{type: LAMBDA, lambda: {{functionArn: '{function}', identitySource: X-Api-Token}}}}}}"
+            ),
+        ] {
+            assert_eq!(with(&good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            (
+                "{authorization: {type: COGNITO}}".to_owned(),
+                "cognito is set exactly when type is COGNITO",
+            ),
+            (
+                format!("{{authorization: {{type: IAM, lambda: {{functionArn: '{function}'}}}}}}"),
+                "lambda is set exactly when type is LAMBDA",
+            ),
+            (
+                format!("{{type: HTTP, authorization: {{type: COGNITO, cognito: {{userPoolArns: ['{pool}']}}}}}}"),
+                "COGNITO needs api.type REST",
+            ),
+            (
+                "{authorization: {type: JWT, jwt: {issuer: 'https://id.example.com', audiences: [a]}}}".to_owned(),
+                "JWT needs api.type HTTP",
+            ),
+            (
+                "{type: HTTP, authorization: {type: JWT, jwt: {issuer: 'http://id.example.com', audiences: [a]}}}"
+                    .to_owned(),
+                "spec.api.authorization.jwt.issuer",
+            ),
+            (
+                "{type: HTTP, authorization: {type: JWT, jwt: {issuer: 'https://id.example.com', audiences: []}}}"
+                    .to_owned(),
+                "spec.api.authorization.jwt.audiences",
+            ),
+            (
+                "{authorization: {type: COGNITO, cognito: {userPoolArns: ['arn:aws:iam::123456789012:role/x']}}}"
+                    .to_owned(),
+                "spec.api.authorization.cognito.userPoolArns[0]",
+            ),
+            (
+                format!(
+                    "{{authorization: {{type: LAMBDA, lambda: {{functionArn: '{function}', resultTtlSeconds: 3601}}}}}}"
+                ),
+                "spec.api.authorization.lambda.resultTtlSeconds",
+            ),
+            (
+                "{authorization: {type: LAMBDA, lambda: {functionArn: 'arn:aws:sqs:eu-west-1:123456789012:q'}}}"
+                    .to_owned(),
+                "spec.api.authorization.lambda.functionArn",
+            ),
+            (
+                format!(
+                    "{{authorization: {{type: LAMBDA, lambda: {{functionArn: '{function}', identitySource: 'Authorization, X-Other'}}}}}}"
+                ),
+                "spec.api.authorization.lambda.identitySource",
+            ),
+            ("{authorization: {type: OPEN}}".to_owned(), "unknown variant `OPEN`"),
+        ] {
+            let problems = with(&bad).expect_err(&bad).join("\n");
+            assert!(problems.contains(says), "{bad}: {problems}");
+        }
+    }
+
+    #[test]
+    fn private_endpoints_and_resource_policies_are_rest_only_and_complete() {
+        let with = |api: &str| -> Result<(), Vec<String>> {
+            let text = format!(
+                "network: {{vpcId: vpc-0abc, subnetIds: [subnet-a1, subnet-b2]}}\nservice: {{image: nginx:1.27}}\napi: {api}\n"
+            );
+            let spec: PrivateApiSpec = serde_norway::from_str(&text).map_err(|e| vec![e.to_string()])?;
+            spec.validate()
+        };
+        for good in [
+            "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}",
+            "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8], resourcePolicy: {sourceIps: [10.0.0.0/16]}}",
+            "{resourcePolicy: {sourceIps: [203.0.113.0/24, '2001:db8::/32']}}",
+            "{resourcePolicy: {vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}}",
+        ] {
+            assert_eq!(with(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("{endpointType: PRIVATE}", "PRIVATE needs api.vpcEndpointIds"),
+            (
+                "{vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}",
+                "PRIVATE needs api.vpcEndpointIds",
+            ),
+            (
+                "{type: HTTP, endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}",
+                "HTTP APIs are REGIONAL only",
+            ),
+            (
+                "{type: HTTP, resourcePolicy: {sourceIps: [10.0.0.0/8]}}",
+                "resourcePolicy needs api.type REST",
+            ),
+            ("{resourcePolicy: {}}", "needs sourceIps or vpcEndpointIds"),
+            (
+                "{resourcePolicy: {sourceIps: [10.0.0.0/33]}}",
+                "spec.api.resourcePolicy.sourceIps[0]",
+            ),
+            (
+                "{endpointType: PRIVATE, vpcEndpointIds: [vpc-0abc]}",
+                "spec.api.vpcEndpointIds[0]",
+            ),
+            (
+                "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8], domain: {name: api.example.com, certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/01234567-89ab-cdef-0123-456789abcdef'}}",
+                "PRIVATE API cannot have one",
+            ),
+        ] {
+            let problems = with(bad).expect_err(bad).join("\n");
+            assert!(problems.contains(says), "{bad}: {problems}");
+        }
     }
 
     #[test]

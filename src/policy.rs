@@ -16,6 +16,11 @@
 //!   does not name is the operator's own and always allowed.
 //! - Several rules matching one namespace add up: a value is allowed when any of them
 //!   allows it.
+//! - `authorizationTypes` (which `spec.api.authorization.type` values) is the one field
+//!   whose absence allows everything: every PrivateApi has a type, and a policy written
+//!   before the field existed must not start denying them all. A rule that lists types
+//!   allows those; a namespace is held to them when every rule matching it lists types
+//!   (e.g. `[IAM, COGNITO, JWT, LAMBDA]`: no `NONE` outside a sandbox rule).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,6 +71,14 @@ pub struct Rule {
     /// execution role the operator makes may read them, so they are the account's too.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// `spec.api.authorization.type` (NONE, IAM, COGNITO, JWT, LAMBDA; patterns).
+    /// Left out: any type (see the module's rules).
+    #[serde(default)]
+    pub authorization_types: Option<Vec<String>>,
+    /// `spec.api.authorization.lambda.functionArn` (ARN patterns): API Gateway invokes
+    /// the function with a role the operator makes, so it is the account's too.
+    #[serde(default)]
+    pub authorizer_functions: Vec<String>,
 }
 
 impl NamespacePolicy {
@@ -96,6 +109,17 @@ impl NamespacePolicy {
                 && let Err(e) = selector_matches(selector, &BTreeMap::new())
             {
                 problems.push(format!("rules[{i}].namespaceSelector: {e}"));
+            }
+            // A misspelt type would silently allow nothing of what was meant.
+            for kind in rule.authorization_types.iter().flatten() {
+                let known = crate::crd::AuthorizationType::ALL
+                    .iter()
+                    .any(|t| glob(kind, t.as_str()));
+                if !known {
+                    problems.push(format!(
+                        "rules[{i}].authorizationTypes: {kind} matches none of NONE, IAM, COGNITO, JWT, LAMBDA"
+                    ));
+                }
             }
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
@@ -178,6 +202,32 @@ impl NamespacePolicy {
         }
         if let Some(key) = &svc.secrets_kms_key_arn {
             need("spec.service.secretsKmsKeyArn", key, |r| &r.secrets);
+        }
+        if let Some(function) = crate::reconcile::desired::lambda_authorizer(spec) {
+            need("spec.api.authorization.lambda.functionArn", function, |r| {
+                &r.authorizer_functions
+            });
+        }
+        let kind = spec.api.authorization.kind.as_str();
+        let types: Option<Vec<&String>> = rules
+            .iter()
+            .map(|r| r.authorization_types.as_ref())
+            .collect::<Option<Vec<_>>>()
+            .map(|lists| lists.into_iter().flatten().collect());
+        if let Some(types) = types
+            && !types.iter().any(|p| glob(p, kind))
+        {
+            let mut allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+            allowed.sort();
+            allowed.dedup();
+            let allowed = if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            denied.push(format!(
+                "spec.api.authorization.type: {kind} is not allowed in namespace {namespace} by the operator's namespace policy (allowed: {allowed})"
+            ));
         }
         denied
     }
@@ -359,6 +409,63 @@ rules:
         s.service.secrets[0].value_from = "arn:aws:ssm:eu-west-1:123456789012:parameter/other/db".into();
         let denied = p.check("team-x", &none(), &s).join("\n");
         assert!(denied.contains("parameter/other/db is not allowed"), "{denied}");
+    }
+
+    const AUTHORIZED: &str = r#"
+rules:
+  - namespaces: ["team-*"]
+    vpcs: ["*"]
+    subnets: ["*"]
+    authorizationTypes: [IAM, COGNITO, JWT, LAMBDA]
+    authorizerFunctions: ["arn:aws:lambda:*:123456789012:function:team-*"]
+  - namespaceSelector: {matchLabels: {tier: sandbox}}
+    vpcs: ["*"]
+    subnets: ["*"]
+    authorizationTypes: ["*"]
+  - namespaces: [legacy]
+    vpcs: ["*"]
+    subnets: ["*"]
+"#;
+
+    #[test]
+    fn authorization_types_and_authorizer_functions_are_held_to_the_policy() {
+        let p = policy(AUTHORIZED);
+        let open = spec("");
+        let denied = p.check("team-a", &none(), &open).join("\n");
+        assert!(
+            denied.contains("spec.api.authorization.type: NONE is not allowed in namespace team-a")
+                && denied.contains("allowed: COGNITO, IAM, JWT, LAMBDA)"),
+            "{denied}"
+        );
+        let mut iam = spec("");
+        iam.api.authorization.kind = crate::crd::AuthorizationType::Iam;
+        assert!(p.check("team-a", &none(), &iam).is_empty());
+        // A sandbox may stay open; so may a namespace whose rule lists no types.
+        let sandbox = BTreeMap::from([("tier".to_owned(), "sandbox".to_owned())]);
+        assert!(p.check("team-a", &sandbox, &open).is_empty(), "rules add up");
+        assert!(p.check("legacy", &none(), &open).is_empty());
+        // A Lambda authorizer's function is the account's: named or denied.
+        let mut lambda = spec("");
+        lambda.api.authorization = serde_norway::from_str(
+            "{type: LAMBDA, lambda: {functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:team-a-authz'}}",
+        )
+        .expect("authorization");
+        assert!(p.check("team-a", &none(), &lambda).is_empty());
+        let denied = p.check("legacy", &none(), &lambda).join("\n");
+        assert!(
+            denied.contains("spec.api.authorization.lambda.functionArn: arn:aws:lambda:eu-west-1:123456789012:function:team-a-authz is not allowed")
+                && denied.contains("allowed: none)"),
+            "{denied}"
+        );
+        lambda.api.authorization.lambda.as_mut().expect("lambda").function_arn =
+            "arn:aws:lambda:eu-west-1:123456789012:function:admin".into();
+        assert!(!p.check("team-a", &none(), &lambda).is_empty());
+        // A misspelt type is refused with the policy, not read as "allows nothing".
+        let typo: NamespacePolicy =
+            serde_norway::from_str("rules:\n- namespaces: [a]\n  authorizationTypes: [IAM, COGNTIO]\n")
+                .expect("parses");
+        let problems = typo.problems().expect_err("a typo").join("");
+        assert!(problems.contains("COGNTIO matches none"), "{problems}");
     }
 
     #[test]

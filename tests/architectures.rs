@@ -289,35 +289,26 @@ async fn rest_and_http_apis_through_a_v2_link_to_an_nlb() {
     }
 }
 
-#[tokio::test]
-async fn rest_api_through_a_v1_link_to_an_nlb() {
-    let (_f, aws) = aws().await;
-    let (vpc, subnets) = network(&aws).await;
-    let owner = owner("rest-v1");
-    let mut spec = network_lb(spec(&vpc, &subnets));
-    spec.vpc_link.version = VpcLinkVersion::V1;
-
-    let outcome = create_counted(&aws, &owner, &spec, "REST API → V1 → NLB").await;
-    let ids = &outcome.resources;
-    assert_eq!(
-        inventory(&aws, &owner).await,
-        Inventory::one_v1_stack(),
-        "no V2 link, no link security group"
-    );
-    let lb = ids.load_balancer_arn.clone().unwrap_or_default();
-    // The V1 link targets our NLB, which lets PrivateLink traffic in.
-    let links = privateapi::aws::vpc_link_v1::observe(&aws, &owner)
+/// The stack's one V1 link targets `nlb`, which lets PrivateLink traffic in unjudged,
+/// and every integration goes through the link to `dns` with no integrationTarget.
+async fn assert_v1_link_reaches(
+    aws: &privateapi::aws::Aws,
+    owner: &privateapi::aws::Owner,
+    ids: &privateapi::crd::ResourceIds,
+    nlb: &str,
+    dns: &str,
+) -> privateapi::aws::vpc_link_v1::ObservedVpcLinkV1 {
+    let links = privateapi::aws::vpc_link_v1::observe(aws, owner)
         .await
         .expect("GetVpcLinks");
     let [link] = links.as_slice() else {
         panic!("one V1 link: {links:?}");
     };
-    assert_eq!(link.targets, std::slice::from_ref(&lb));
-    assert_eq!(ids.vpc_link_id.as_deref(), Some(link.id.as_str()));
+    assert_eq!(link.targets, [nlb.to_owned()]);
     let described = aws
         .elb
         .describe_load_balancers()
-        .load_balancer_arns(&lb)
+        .load_balancer_arns(nlb)
         .send()
         .await
         .expect("DescribeLoadBalancers");
@@ -325,7 +316,6 @@ async fn rest_api_through_a_v1_link_to_an_nlb() {
         described.load_balancers()[0].enforce_security_group_inbound_rules_on_private_link_traffic(),
         Some("off")
     );
-    // The integrations: connectionId = the V1 link, no integrationTarget, the NLB's DNS name.
     let api_id = ids.rest_api_id.clone().expect("a REST API");
     let resources = aws
         .apigw
@@ -343,16 +333,33 @@ async fn rest_api_through_a_v1_link_to_an_nlb() {
             .expect("an integration");
         assert_eq!(integration.connection_id(), Some(link.id.as_str()));
         assert_eq!(integration.integration_target(), None);
-        let dns = ids.load_balancer_dns.clone().unwrap_or_default();
-        assert!(
-            integration
-                .uri()
-                .unwrap_or_default()
-                .starts_with(&format!("http://{dns}/")),
-            "{:?}",
-            integration.uri()
-        );
+        let uri = integration.uri().unwrap_or_default();
+        assert!(uri.starts_with(&format!("http://{dns}/")), "{uri}");
     }
+    link.clone()
+}
+
+#[tokio::test]
+async fn rest_api_through_a_v1_link_to_an_nlb() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("rest-v1");
+    let mut spec = network_lb(spec(&vpc, &subnets));
+    spec.vpc_link.version = VpcLinkVersion::V1;
+
+    let outcome = create_counted(&aws, &owner, &spec, "REST API → V1 → NLB").await;
+    let ids = &outcome.resources;
+    assert_eq!(
+        inventory(&aws, &owner).await,
+        Inventory::one_v1_stack(),
+        "no V2 link, no link security group"
+    );
+    let lb = ids.load_balancer_arn.clone().unwrap_or_default();
+    // The V1 link targets our NLB, which lets PrivateLink traffic in, and the
+    // integrations name the link and the NLB's DNS name, with no integrationTarget.
+    let dns = ids.load_balancer_dns.clone().unwrap_or_default();
+    let link = assert_v1_link_reaches(&aws, &owner, ids, &lb, &dns).await;
+    assert_eq!(ids.vpc_link_id.as_deref(), Some(link.id.as_str()));
     steady(&aws, &owner, &spec).await;
 
     // The link deleted behind the operator's back: a new one, the API rewired to it.
@@ -391,13 +398,8 @@ async fn rest_api_through_a_v1_link_to_an_nlb_in_front_of_the_alb() {
         "{alb} {nlb}"
     );
     // The link targets the NLB, which forwards TCP to the ALB registered in its group.
-    let links = privateapi::aws::vpc_link_v1::observe(&aws, &owner)
-        .await
-        .expect("GetVpcLinks");
-    let [link] = links.as_slice() else {
-        panic!("one V1 link: {links:?}");
-    };
-    assert_eq!(link.targets, std::slice::from_ref(&nlb));
+    let front_dns = ids.front_load_balancer_dns.clone().expect("the NLB's name");
+    assert_v1_link_reaches(&aws, &owner, &ids, &nlb, &front_dns).await;
     let front_tg = ids.front_target_group_arn.clone().expect("the NLB's target group");
     let groups = aws
         .elb
@@ -417,7 +419,7 @@ async fn rest_api_through_a_v1_link_to_an_nlb_in_front_of_the_alb() {
             .expect("targets"),
         std::slice::from_ref(&alb)
     );
-    // The ALB admits only the NLB's security group; the NLB lets PrivateLink in.
+    // The ALB admits only the NLB's security group.
     let sg = &ids.security_group_ids;
     let alb_group = aws
         .ec2
@@ -433,44 +435,6 @@ async fn rest_api_through_a_v1_link_to_an_nlb_in_front_of_the_alb() {
         .filter_map(|pair| pair.group_id())
         .collect();
     assert_eq!(sources, [sg["nlb"].as_str()]);
-    let described = aws
-        .elb
-        .describe_load_balancers()
-        .load_balancer_arns(&nlb)
-        .send()
-        .await
-        .expect("DescribeLoadBalancers");
-    assert_eq!(
-        described.load_balancers()[0].enforce_security_group_inbound_rules_on_private_link_traffic(),
-        Some("off")
-    );
-    // The integrations call the NLB's DNS name through the link.
-    let api_id = ids.rest_api_id.clone().expect("a REST API");
-    let resources = aws
-        .apigw
-        .get_resources()
-        .rest_api_id(&api_id)
-        .embed("methods")
-        .send()
-        .await
-        .expect("GetResources");
-    let front_dns = ids.front_load_balancer_dns.clone().expect("the NLB's name");
-    for resource in resources.items() {
-        let integration = resource
-            .resource_methods()
-            .and_then(|m| m.get("ANY"))
-            .and_then(|m| m.method_integration())
-            .expect("an integration");
-        assert_eq!(integration.connection_id(), Some(link.id.as_str()));
-        assert!(
-            integration
-                .uri()
-                .unwrap_or_default()
-                .starts_with(&format!("http://{front_dns}/")),
-            "{:?}",
-            integration.uri()
-        );
-    }
     steady(&aws, &owner, &spec).await;
 
     // The ALB deregistered behind the operator's back: registered again, nothing else.

@@ -698,6 +698,8 @@ namespacePolicy:
       subnets: [subnet-0aa, subnet-0bb]
       executionRoles: ["arn:aws:iam::123456789012:role/payments-*"]
       clusters: [payments]
+      authorizationTypes: [IAM, COGNITO]
+      authorizerFunctions: []
     - namespaceSelector: {matchExpressions: [{key: tier, operator: In, values: [sandbox]}]}
       vpcs: [vpc-0sandbox]
       subnets: ["*"]
@@ -720,8 +722,14 @@ namespacePolicy:
         "network: {vpcId: vpc-0a1b2c3d, subnetIds: [subnet-0aa, subnet-0bb]}\nservice: {image: nginx}\n",
     )
     .expect("spec");
-    assert!(policy.check("payments", &BTreeMap::new(), &spec).is_empty());
-    assert!(!policy.check("other", &BTreeMap::new(), &spec).is_empty());
+    assert!(
+        !policy.check("payments", &BTreeMap::new(), &spec).is_empty(),
+        "NONE is not allowed"
+    );
+    let mut iam = spec.clone();
+    iam.api.authorization.kind = privateapi::crd::AuthorizationType::Iam;
+    assert!(policy.check("payments", &BTreeMap::new(), &iam).is_empty());
+    assert!(!policy.check("other", &BTreeMap::new(), &iam).is_empty());
     // The env names the file where the ConfigMap is mounted.
     let path = env_value(&docs, "PRIVATEAPI_POLICY_FILE").expect("PRIVATEAPI_POLICY_FILE");
     let pod = pod_spec(&docs);

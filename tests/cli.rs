@@ -500,3 +500,75 @@ async fn a_manifest_outside_the_namespace_policy_makes_no_aws_call() {
     );
     let _ = std::fs::remove_file(&policy);
 }
+
+/// The namespace policy's `authorizationTypes`: an open API (`NONE`, the default) where
+/// the policy asks for authorization is Stalled (PolicyDenied) before any AWS call (the
+/// AWS endpoint is a port nothing listens on); the same API with `type: IAM` passes
+/// the policy and goes ahead to AWS.
+#[tokio::test]
+async fn an_unauthorized_api_where_the_policy_wants_authorization_makes_no_aws_call() {
+    let name = format!("authz{:x}", rand::random::<u16>());
+    let subnets = vec!["subnet-0a".to_owned(), "subnet-0b".to_owned()];
+    let file = write_manifest(&name, "vpc-0a", &subnets, "nginx:1.27");
+    let policy = std::env::temp_dir().join(format!("privateapi-policy-{}.yaml", rand::random::<u32>()));
+    std::fs::write(
+        &policy,
+        "rules:\n- namespaces: [cli]\n  vpcs: ['*']\n  subnets: ['*']\n  authorizationTypes: [IAM, COGNITO, LAMBDA]\n",
+    )
+    .expect("write policy");
+    let nowhere: Vec<(&str, String)> = aws_env()
+        .into_iter()
+        .map(|(k, v)| match k {
+            "AWS_ENDPOINT_URL" => (k, "http://127.0.0.1:9".to_owned()),
+            _ => (k, v),
+        })
+        .chain([("AWS_MAX_ATTEMPTS", "1".to_owned())])
+        .collect();
+    let run = |verb: &str, file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_privateapi"))
+            .args(["--policy", &policy.display().to_string(), verb, "-f"])
+            .arg(file)
+            .args(["-o", "json"])
+            .envs(nowhere.iter().cloned())
+            .output()
+            .expect("run privateapi")
+    };
+    let apply = run("apply", &file);
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert_eq!(apply.status.code(), Some(1), "{stderr}");
+    let status: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("status JSON");
+    let stalled = status["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stalled["reason"], "PolicyDenied", "{status}");
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("spec.api.authorization.type: NONE is not allowed in namespace cli")
+            && message.contains("allowed: COGNITO, IAM, LAMBDA"),
+        "{message}"
+    );
+    assert!(!stderr.contains("127.0.0.1:9"), "an AWS call was tried:\n{stderr}");
+
+    // Authorized: the policy lets it through, and `plan` goes to AWS (which is not
+    // there: the call fails, which shows it was made).
+    let text = std::fs::read_to_string(&file).expect("manifest");
+    std::fs::write(&file, format!("{text}  api: {{authorization: {{type: IAM}}}}\n")).expect("write");
+    let plan = run("plan", &file);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert!(
+        !out.contains("PolicyDenied") && !out.contains("is not allowed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("127.0.0.1:9") || out.to_lowercase().contains("connect"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(&policy);
+    let _ = std::fs::remove_file(&file);
+}

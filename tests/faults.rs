@@ -757,6 +757,60 @@ async fn every_lost_answer_of_queue_routes_ends_in_one_stack_and_then_nothing() 
 /// Each of the mutating operations of `base`'s create, image change and delete that
 /// `covered` names loses one answer, on a stack of its own; each must end in
 /// `expected`, then in nothing.
+/// The same for authorizers and the authorization of methods and routes: a REST API
+/// with a Lambda authorizer (and the role it is invoked through), an HTTP API with a
+/// JWT authorizer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lost_answer_of_authorizers_ends_in_one_stack_and_then_nothing() {
+    let (_g, direct) = aws().await;
+    let (vpc, subnets) = network(&direct).await;
+    let mut rest = spec(&vpc, &subnets);
+    rest.api.authorization = serde_norway::from_str(
+        "{type: LAMBDA, lambda: {functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:authz'}}",
+    )
+    .expect("authorization parses");
+    let rest_authorized = |op: &str| {
+        [
+            "CreateAuthorizer",
+            "PutMethod",
+            "CreateRole",
+            "PutRolePolicy",
+            "DeleteRole",
+            "CreateDeployment",
+        ]
+        .contains(&op)
+    };
+    let with_role = Inventory {
+        roles: 3,
+        ..Inventory::one_stack()
+    };
+    lost_answers(&direct, rest.clone(), with_role, "lost-rest-authz", rest_authorized).await;
+
+    let mut http = rest;
+    http.api.api_type = privateapi::crd::ApiType::Http;
+    http.api.authorization =
+        serde_norway::from_str("{type: JWT, jwt: {issuer: 'https://id.example.com', audiences: [orders]}}")
+            .expect("authorization parses");
+    let http_authorized = |op: &str| {
+        [
+            "CreateApi",
+            "CreateAuthorizer",
+            "CreateIntegration",
+            "CreateRoute",
+            "CreateStage",
+        ]
+        .contains(&op)
+    };
+    lost_answers(
+        &direct,
+        http,
+        Inventory::one_http_stack(),
+        "lost-http-authz",
+        http_authorized,
+    )
+    .await;
+}
+
 async fn lost_answers(
     direct: &privateapi::aws::Aws,
     base: privateapi::crd::PrivateApiSpec,

@@ -309,6 +309,11 @@ fn table() -> Table {
                     "DELETE",
                     vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3", ResourceTag)],
                 ),
+                (
+                    "UpdateRestApi",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3", ResourceTag)],
+                ),
             ],
         ),
     );
@@ -446,6 +451,58 @@ fn table() -> Table {
                         "arn:aws:apigateway:eu-west-1::/domainnames/api.example.com/apimappings/m4pp1ng",
                         ResourceTag,
                     )],
+                ),
+            ],
+        ),
+    );
+    // Authorizers live below their API (REST and HTTP): the API's tag authorizes them.
+    t.insert(
+        "authorizer.rs",
+        (
+            "apigateway",
+            vec![
+                (
+                    "GetAuthorizers",
+                    "GET",
+                    vec![
+                        ("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/authorizers", None),
+                        ("arn:aws:apigateway:eu-west-1::/apis/h77p/authorizers", None),
+                    ],
+                ),
+                (
+                    "CreateAuthorizer",
+                    "POST",
+                    vec![
+                        (
+                            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/authorizers",
+                            ResourceTag,
+                        ),
+                        ("arn:aws:apigateway:eu-west-1::/apis/h77p/authorizers", ResourceTag),
+                    ],
+                ),
+                (
+                    "DeleteAuthorizer",
+                    "DELETE",
+                    vec![
+                        (
+                            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/authorizers/4uth",
+                            ResourceTag,
+                        ),
+                        ("arn:aws:apigateway:eu-west-1::/apis/h77p/authorizers/4uth", ResourceTag),
+                    ],
+                ),
+                (
+                    "UpdateMethod",
+                    "PATCH",
+                    vec![(
+                        "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/pr0xy/methods/ANY",
+                        ResourceTag,
+                    )],
+                ),
+                (
+                    "UpdateRoute",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/apis/h77p/routes/r0ute", ResourceTag)],
                 ),
             ],
         ),
@@ -591,6 +648,14 @@ fn implied() -> Vec<Need> {
         // CloudWatch Logs: "To assign tags when you create a log group, you must have
         // either the logs:TagResource or logs:TagLogGroup permission" (its API model).
         need("logs:TagResource", LOG_GROUP, RequestTag, "CreateLogGroup passes tags"),
+        // API Gateway: "To update an API Gateway resource policy, you'll need the
+        // apigateway:UpdateRestApiPolicy permission and the apigateway:PATCH permission".
+        need(
+            "apigateway:UpdateRestApiPolicy",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3",
+            ResourceTag,
+            "UpdateRestApi of /policy",
+        ),
         need(
             "ec2:CreateTags",
             SG,
@@ -1574,6 +1639,11 @@ fn the_suggested_boundary_lets_the_execution_role_work_and_caps_the_rest() {
             "arn:aws:ecr:eu-west-1:123456789012:repository/shop",
         ),
         ("logs:CreateLogGroup", group),
+        // API Gateway's role: a Lambda authorizer (its inline policy names the one function).
+        (
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:eu-west-1:123456789012:function:authz",
+        ),
         ("logs:CreateLogStream", stream.as_str()),
         ("logs:PutLogEvents", stream.as_str()),
         (

@@ -676,10 +676,80 @@ def teardown_elbv2_ec2() -> None:
     check("DeleteSubnet/DeleteVpc", True)
 
 
+@section
+def authorizers() -> None:
+    apigw, v2 = client("apigateway"), client("apigatewayv2")
+    api = apigw.create_rest_api(name=f"authz-{RUN}", endpointConfiguration={"types": ["REGIONAL"]}, tags={UID_KEY: UID})
+    rid = api["id"]
+    root = api["rootResourceId"]
+    expect_error("PutMethod COGNITO_USER_POOLS without an authorizer", "BadRequestException", apigw.put_method,
+                 restApiId=rid, resourceId=root, httpMethod="ANY", authorizationType="COGNITO_USER_POOLS")
+    expect_error("CreateAuthorizer COGNITO_USER_POOLS without providerARNs", "BadRequestException",
+                 lambda: apigw.create_authorizer(restApiId=rid, name="c", type="COGNITO_USER_POOLS",
+                                                 identitySource="method.request.header.Authorization"))
+    pool = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC"
+    az = apigw.create_authorizer(restApiId=rid, name="c", type="COGNITO_USER_POOLS", providerARNs=[pool],
+                                 identitySource="method.request.header.Authorization")["id"]
+    apigw.put_method(restApiId=rid, resourceId=root, httpMethod="ANY", authorizationType="COGNITO_USER_POOLS",
+                     authorizerId=az, authorizationScopes=["a"])
+    expect_error("DeleteAuthorizer named by a method", "ConflictException", apigw.delete_authorizer,
+                 restApiId=rid, authorizerId=az)
+    m = apigw.update_method(restApiId=rid, resourceId=root, httpMethod="ANY", patchOperations=[
+        {"op": "replace", "path": "/authorizationType", "value": "NONE"},
+        {"op": "replace", "path": "/authorizerId", "value": ""},
+        {"op": "remove", "path": "/authorizationScopes", "value": "a"}])
+    check("UpdateMethod to NONE clears the authorizer and scopes",
+          m.get("authorizationType") == "NONE" and not m.get("authorizerId") and not m.get("authorizationScopes"), m)
+    apigw.delete_authorizer(restApiId=rid, authorizerId=az)
+    check("GetAuthorizers after DeleteAuthorizer", apigw.get_authorizers(restApiId=rid)["items"] == [])
+    apigw.delete_rest_api(restApiId=rid)
+
+    hid = v2.create_api(Name=f"authz-{RUN}", ProtocolType="HTTP", Tags={UID_KEY: UID})["ApiId"]
+    expect_error("CreateAuthorizer JWT without an issuer", "BadRequestException",
+                 lambda: v2.create_authorizer(ApiId=hid, Name="j", AuthorizerType="JWT",
+                                              IdentitySource=["$request.header.Authorization"],
+                                              JwtConfiguration={"Audience": ["a"]}))
+    jwt = v2.create_authorizer(ApiId=hid, Name="j", AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+                               JwtConfiguration={"Audience": ["a"], "Issuer": "https://id.example.com"})["AuthorizerId"]
+    check("GetAuthorizers lists it", [a["AuthorizerId"] for a in v2.get_authorizers(ApiId=hid)["Items"]] == [jwt])
+    expect_error("CreateRoute JWT with an unknown authorizer", "BadRequestException", v2.create_route, ApiId=hid,
+                 RouteKey="GET /x", AuthorizationType="JWT", AuthorizerId="nope")
+    route = v2.create_route(ApiId=hid, RouteKey="GET /x", AuthorizationType="JWT", AuthorizerId=jwt)["RouteId"]
+    expect_error("DeleteAuthorizer named by a route", "ConflictException", v2.delete_authorizer, ApiId=hid, AuthorizerId=jwt)
+    r = v2.update_route(ApiId=hid, RouteId=route, AuthorizationType="NONE", AuthorizerId="")
+    check("UpdateRoute to NONE with AuthorizerId '' drops it", r.get("AuthorizationType") == "NONE" and not r.get("AuthorizerId"), r)
+    v2.delete_authorizer(ApiId=hid, AuthorizerId=jwt)
+    v2.delete_api(ApiId=hid)
+
+
+@section
+def private_apis() -> None:
+    apigw = client("apigateway")
+    api = apigw.create_rest_api(name=f"private-{RUN}", tags={UID_KEY: UID},
+                                endpointConfiguration={"types": ["PRIVATE"], "vpcEndpointIds": ["vpce-0a1b2c3d4e5f6a7b8"]})
+    rid = api["id"]
+    apigw.put_method(restApiId=rid, resourceId=api["rootResourceId"], httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=rid, resourceId=api["rootResourceId"], httpMethod="GET", type="MOCK")
+    expect_error("CreateDeployment of a PRIVATE API without a policy", "BadRequestException",
+                 lambda: apigw.create_deployment(restApiId=rid))
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*"}]}'
+    apigw.update_rest_api(restApiId=rid, patchOperations=[
+        {"op": "replace", "path": "/policy", "value": policy},
+        {"op": "add", "path": "/endpointConfiguration/vpcEndpointIds", "value": "vpce-0b1b2c3d4e5f6a7b8"},
+        {"op": "remove", "path": "/endpointConfiguration/vpcEndpointIds", "value": "vpce-0a1b2c3d4e5f6a7b8"}])
+    got = apigw.get_rest_api(restApiId=rid)
+    check("UpdateRestApi vpcEndpointIds add/remove", got["endpointConfiguration"].get("vpcEndpointIds") == ["vpce-0b1b2c3d4e5f6a7b8"], got)
+    check("the policy is stored as AWS does (full ARN, quotes escaped)",
+          f"arn:aws:execute-api:" in got.get("policy", "") and '\\"' in got.get("policy", ""), got.get("policy"))
+    apigw.create_deployment(restApiId=rid)
+    check("CreateDeployment once a policy is there", True)
+    apigw.delete_rest_api(restApiId=rid)
+
+
 def main() -> int:
     t0 = time.monotonic()
     for sec in (emulator, ec2_network, ec2_security_groups, iam_roles, elbv2_create, ecs_cluster_and_taskdef, ecs_service,
-                apigateway, teardown_elbv2_ec2):
+                apigateway, authorizers, private_apis, teardown_elbv2_ec2):
         sec()
     print(f"smoke: {ENDPOINT} run {RUN} in {time.monotonic() - t0:.1f} s")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed")

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_apigatewayv2::types::{ConnectionType, IntegrationType, ProtocolType, RouteSettings};
 
+use super::authorizer::{Auth, DesiredAuthorizer, SeenAuth};
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID};
 use super::queue_route::{Queue, QueueRoute};
@@ -57,6 +58,10 @@ pub struct DesiredHttpApi<R = String> {
     pub integration: Integration<R>,
     /// Routes straight to SQS, each with its own integration.
     pub routes: Vec<QueueRoute<R>>,
+    /// Every route's authorization (`R`: the authorizer's id).
+    pub auth: Auth<R>,
+    /// The authorizer the routes name, if the type uses one.
+    pub authorizer: Option<DesiredAuthorizer<R>>,
 }
 
 impl<R> DesiredHttpApi<R> {
@@ -72,7 +77,24 @@ impl<R> DesiredHttpApi<R> {
                 .iter()
                 .map(|route| route.try_map(&mut f))
                 .collect::<Option<_>>()?,
+            auth: self.auth.try_map(&mut f)?,
+            authorizer: match &self.authorizer {
+                Some(authorizer) => Some(authorizer.try_map(&mut f)?),
+                None => None,
+            },
         })
+    }
+}
+
+impl<R: Clone> DesiredHttpApi<R> {
+    /// The API without its authorization: what the calls that do not set it need
+    /// (made before the authorizer is).
+    pub fn unauthorized(&self) -> DesiredHttpApi<R> {
+        DesiredHttpApi {
+            auth: Auth::none(),
+            authorizer: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -133,6 +155,7 @@ pub struct ObservedRoute {
     pub key: String,
     /// `integrations/{id}`, when it has a target.
     pub target: Option<String>,
+    pub auth: SeenAuth,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -248,6 +271,14 @@ pub async fn observe_details(aws: &Aws, api_id: &str) -> AwsResult<Option<Observ
                 id: r.route_id().unwrap_or_default().to_owned(),
                 key: r.route_key().unwrap_or_default().to_owned(),
                 target: r.target().map(str::to_owned),
+                auth: SeenAuth {
+                    method: r
+                        .authorization_type()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    authorizer: r.authorizer_id().map(str::to_owned),
+                    scopes: r.authorization_scopes().to_vec(),
+                },
             })
             .collect(),
     }))
@@ -404,7 +435,7 @@ pub async fn delete_integration(aws: &Aws, api_id: &str, id: &str) -> AwsResult<
     Ok(())
 }
 
-pub async fn create_route(aws: &Aws, api_id: &str, key: &str, integration_id: &str) -> AwsResult<()> {
+pub async fn create_route(aws: &Aws, api_id: &str, key: &str, integration_id: &str, auth: &Auth) -> AwsResult<()> {
     match aws
         .apigwv2()
         .await
@@ -412,6 +443,8 @@ pub async fn create_route(aws: &Aws, api_id: &str, key: &str, integration_id: &s
         .api_id(api_id)
         .route_key(key)
         .target(route_target(integration_id))
+        .authorization_type(aws_sdk_apigatewayv2::types::AuthorizationType::from(auth.method))
+        .set_authorizer_id(auth.authorizer.clone())
         .send()
         .await
         .map_err(aws_err("CreateRoute"))

@@ -32,6 +32,10 @@ pub const SECRETS_POLICY_PREFIX: &str = "privateapi-read-secrets-";
 /// fingerprint, like the secrets policy.
 pub const QUEUES_POLICY_PREFIX: &str = "privateapi-send-to-queues-";
 
+/// Lets API Gateway invoke the Lambda authorizer's function (exactly that one).
+/// Named with the document's fingerprint, like the secrets policy.
+pub const INVOKE_POLICY_PREFIX: &str = "privateapi-invoke-authorizer-";
+
 /// The only trusts the operator ever writes: IAM cannot hold CreateRole to a trust
 /// document, so the code keeps to these two and the permissions boundary caps the rest.
 /// The principals are the same in every partition: service principals keep the global
@@ -93,7 +97,7 @@ impl RoleKind {
     fn description(self) -> &'static str {
         match self {
             RoleKind::Execution | RoleKind::Task => "privateapi-operator: ECS task role",
-            RoleKind::ApiGateway => "privateapi-operator: API Gateway's role for SQS routes",
+            RoleKind::ApiGateway => "privateapi-operator: API Gateway's role for SQS routes and a Lambda authorizer",
         }
     }
 }
@@ -158,6 +162,24 @@ impl DesiredRole {
         })
         .to_string();
         let name = format!("{QUEUES_POLICY_PREFIX}{}", fingerprint(&document));
+        self.inline_policies.insert(name, document);
+        self
+    }
+}
+
+impl DesiredRole {
+    /// The API Gateway role, allowed to invoke exactly this function (a Lambda
+    /// authorizer's). The function's own resource policy is left as it is.
+    pub fn invoking(mut self, function: Option<&str>) -> Self {
+        let Some(function) = function.filter(|_| self.kind == RoleKind::ApiGateway) else {
+            return self;
+        };
+        let document = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}],
+        })
+        .to_string();
+        let name = format!("{INVOKE_POLICY_PREFIX}{}", fingerprint(&document));
         self.inline_policies.insert(name, document);
         self
     }
@@ -272,7 +294,7 @@ pub fn diff(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<RoleC
             .inline_policies
             .iter()
             .filter(|p| {
-                [SECRETS_POLICY_PREFIX, QUEUES_POLICY_PREFIX]
+                [SECRETS_POLICY_PREFIX, QUEUES_POLICY_PREFIX, INVOKE_POLICY_PREFIX]
                     .iter()
                     .any(|prefix| p.starts_with(prefix))
                     && !desired.inline_policies.contains_key(*p)

@@ -4,6 +4,7 @@
 //! Nothing in here knows about Kubernetes: a part is described by typed desired and
 //! observed structs, found by its ownership tags, and changed by explicit calls.
 
+pub mod authorizer;
 pub mod certificate;
 pub mod dns;
 pub mod domain;
@@ -21,6 +22,7 @@ pub mod ownership;
 pub mod pacing;
 pub mod partition;
 pub mod queue_route;
+pub mod resource_policy;
 pub mod rest_api;
 pub mod security_group;
 pub mod stats;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_apigateway::types::{ConnectionType, EndpointConfiguration, IntegrationType, Op, PatchOperation};
 use serde::Serialize;
 
+use super::authorizer::{Auth, DesiredAuthorizer, SeenAuth};
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
 use super::queue_route::{Queue, QueueRoute};
@@ -73,6 +74,14 @@ pub struct DesiredApi<R = String> {
     pub target: Target<R>,
     /// Routes straight to SQS, besides the proxy.
     pub routes: Vec<QueueRoute<R>>,
+    /// Every method's authorization (`R`: the authorizer's id).
+    pub auth: Auth<R>,
+    /// The authorizer the methods name, if the type uses one.
+    pub authorizer: Option<DesiredAuthorizer<R>>,
+    /// PRIVATE: the VPC endpoints associated with the API, sorted.
+    pub vpc_endpoint_ids: Vec<String>,
+    /// The resource policy document (`resource_policy::document`), if any.
+    pub policy: Option<String>,
 }
 
 impl<R> DesiredApi<R> {
@@ -98,7 +107,26 @@ impl<R> DesiredApi<R> {
                 .iter()
                 .map(|route| route.try_map(&mut f))
                 .collect::<Option<_>>()?,
+            auth: self.auth.try_map(&mut f)?,
+            authorizer: match &self.authorizer {
+                Some(authorizer) => Some(authorizer.try_map(&mut f)?),
+                None => None,
+            },
+            vpc_endpoint_ids: self.vpc_endpoint_ids.clone(),
+            policy: self.policy.clone(),
         })
+    }
+}
+
+impl<R: Clone> DesiredApi<R> {
+    /// The API without its authorization: what the calls that do not set it need
+    /// (made before the authorizer is).
+    pub fn unauthorized(&self) -> DesiredApi<R> {
+        DesiredApi {
+            auth: Auth::none(),
+            authorizer: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -115,16 +143,24 @@ impl DesiredApi {
     /// Fingerprint of everything a deployment snapshots.
     pub fn shape(&self) -> String {
         let [(_, root), (_, proxy)] = self.integrations();
-        let text = if self.routes.is_empty() {
+        let routes: Vec<_> = self
+            .routes
+            .iter()
+            .map(|r| (r.method, &r.path, route_integration(r)))
+            .collect();
+        let text = if !self.auth.is_none() {
+            // The methods' authorization (its authorizer's id changes with its settings).
+            serde_json::to_string(&(&root, &proxy, routes, &self.auth))
+        } else if self.routes.is_empty() {
             // As before routes existed: an API without them is not redeployed.
             serde_json::to_string(&(&root, &proxy))
         } else {
-            let routes: Vec<_> = self
-                .routes
-                .iter()
-                .map(|r| (r.method, &r.path, route_integration(r)))
-                .collect();
             serde_json::to_string(&(&root, &proxy, routes))
+        };
+        // A changed resource policy takes effect once deployed.
+        let text = match &self.policy {
+            Some(policy) => text.map(|t| format!("{t}{policy}")),
+            None => text,
         };
         fingerprint(&text.unwrap_or_default())
     }
@@ -181,6 +217,8 @@ pub struct ObservedResource {
     pub id: String,
     pub has_any_method: bool,
     pub integration: Option<Integration>,
+    /// The `ANY` method's authorization.
+    pub auth: SeenAuth,
 }
 
 /// A method of a route's resource.
@@ -191,6 +229,7 @@ pub struct ObservedMethod {
     pub method_response: bool,
     /// The integration maps SQS's answer to it.
     pub integration_response: bool,
+    pub auth: SeenAuth,
 }
 
 /// A resource below the root other than `/{proxy+}`: a route's, or a parent of one.
@@ -260,6 +299,10 @@ pub struct ListedApi {
     pub created: i64,
     /// The uid of the PrivateApi that owns it, if any.
     pub uid: Option<String>,
+    /// Its resource policy, as AWS stores it.
+    pub policy: Option<String>,
+    /// The VPC endpoints associated with it (PRIVATE).
+    pub vpc_endpoint_ids: Vec<String>,
 }
 
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
@@ -280,6 +323,11 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<ListedApi>> {
                 id: api.id().unwrap_or_default().to_owned(),
                 created: api.created_date().map(|d| d.secs()).unwrap_or_default(),
                 uid: api.tags().and_then(|t| t.get(TAG_UID)).cloned(),
+                policy: api.policy().map(str::to_owned),
+                vpc_endpoint_ids: api
+                    .endpoint_configuration()
+                    .map(|e| e.vpc_endpoint_ids().to_vec())
+                    .unwrap_or_default(),
             })
             .collect();
         Ok((apis, out.position().map(str::to_owned)))
@@ -328,6 +376,7 @@ pub async fn observe_resources(aws: &Aws, id: &str) -> AwsResult<Option<Observed
                     id,
                     has_any_method: any.is_some(),
                     integration: any.and_then(|m| m.integration.clone()),
+                    auth: any.map(|m| m.auth.clone()).unwrap_or_default(),
                 };
                 if path == ROOT_PATH {
                     api.root = Some(observed);
@@ -380,6 +429,11 @@ fn observed_method(method: &aws_sdk_apigateway::types::Method) -> ObservedMethod
         integration_response: integration
             .and_then(|i| i.integration_responses())
             .is_some_and(|r| r.contains_key(ROUTE_STATUS)),
+        auth: SeenAuth {
+            method: method.authorization_type().unwrap_or_default().to_owned(),
+            authorizer: method.authorizer_id().map(str::to_owned),
+            scopes: method.authorization_scopes().to_vec(),
+        },
     }
 }
 
@@ -413,10 +467,11 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
         .types(aws_sdk_apigateway::types::EndpointType::from(
             desired.endpoint_type.as_aws(),
         ))
+        .set_vpc_endpoint_ids(Some(desired.vpc_endpoint_ids.clone()).filter(|ids| !ids.is_empty()))
         .build();
     let quota = match desired.endpoint_type {
         EndpointType::Edge => super::pacing::CREATE_EDGE_REST_API,
-        EndpointType::Regional => "CreateRestApi",
+        EndpointType::Regional | EndpointType::Private => "CreateRestApi",
     };
     aws.pacer.pace(quota, &desired.name).await?;
     let out = aws
@@ -440,6 +495,7 @@ pub async fn create(aws: &Aws, desired: &DesiredApi) -> AwsResult<(String, Optio
             id: root.to_owned(),
             has_any_method: false,
             integration: None,
+            auth: SeenAuth::default(),
         }),
         proxy: None,
         routes: BTreeMap::new(),
@@ -468,7 +524,15 @@ pub async fn create_resource(aws: &Aws, api_id: &str, parent_id: &str, path_part
     })
 }
 
-pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, method: &str, proxy: bool) -> AwsResult<()> {
+/// `method` with its authorization (`auth`: the authorizer's id resolved).
+pub async fn put_method(
+    aws: &Aws,
+    api_id: &str,
+    resource_id: &str,
+    method: &str,
+    proxy: bool,
+    auth: &Auth,
+) -> AwsResult<()> {
     let mut req = aws
         .apigw()
         .await
@@ -476,7 +540,9 @@ pub async fn put_method(aws: &Aws, api_id: &str, resource_id: &str, method: &str
         .rest_api_id(api_id)
         .resource_id(resource_id)
         .http_method(method)
-        .authorization_type("NONE");
+        .authorization_type(auth.method)
+        .set_authorizer_id(auth.authorizer.clone())
+        .set_authorization_scopes(Some(auth.scopes.clone()).filter(|s| !s.is_empty()));
     if proxy {
         req = req.request_parameters("method.request.path.proxy", true);
     }
@@ -753,6 +819,61 @@ pub async fn delete(aws: &Aws, api_id: &str) -> AwsResult<()> {
     Ok(())
 }
 
+/// Our REST APIs as listed (with their policies and VPC endpoints), oldest first.
+pub async fn find_listed(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ListedApi>> {
+    let mut apis: Vec<ListedApi> = list_all(aws)
+        .await?
+        .into_iter()
+        .filter(|api| api.uid.as_deref() == Some(owner.uid.as_str()))
+        .collect();
+    apis.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(apis)
+}
+
+/// Writes (or, with `None`, removes) the API's resource policy. It takes effect with
+/// the next deployment (the policy is in the deployment's shape).
+pub async fn set_policy(aws: &Aws, api_id: &str, policy: Option<&str>) -> AwsResult<()> {
+    let op = PatchOperation::builder()
+        .op(Op::Replace)
+        .path("/policy")
+        .value(policy.unwrap_or_default())
+        .build();
+    aws.apigw()
+        .await
+        .update_rest_api()
+        .rest_api_id(api_id)
+        .patch_operations(op)
+        .send()
+        .await
+        .map_err(aws_err("UpdateRestApi"))?;
+    Ok(())
+}
+
+/// Associates `add` and dissociates `remove` (VPC endpoint ids) with a PRIVATE API.
+pub async fn set_endpoints(aws: &Aws, api_id: &str, add: &[String], remove: &[String]) -> AwsResult<()> {
+    let op = |op: Op, id: &String| {
+        PatchOperation::builder()
+            .op(op)
+            .path("/endpointConfiguration/vpcEndpointIds")
+            .value(id)
+            .build()
+    };
+    let ops = add
+        .iter()
+        .map(|id| op(Op::Add, id))
+        .chain(remove.iter().map(|id| op(Op::Remove, id)))
+        .collect();
+    aws.apigw()
+        .await
+        .update_rest_api()
+        .rest_api_id(api_id)
+        .set_patch_operations(Some(ops))
+        .send()
+        .await
+        .map_err(aws_err("UpdateRestApi"))?;
+    Ok(())
+}
+
 pub fn invoke_url(api_id: &str, region: &str, stage: &str) -> String {
     let host = super::partition::Partition::of_region(region).service_host("execute-api", region);
     format!("https://{api_id}.{host}/{stage}")
@@ -813,6 +934,10 @@ mod tests {
                 load_balancer_arn: Some("arn:alb".to_owned()),
             },
             routes: Vec::new(),
+            auth: Auth::none(),
+            authorizer: None,
+            vpc_endpoint_ids: Vec::new(),
+            policy: None,
         };
         let mut other = api.clone();
         other.tags.insert("k".into(), "v".into());

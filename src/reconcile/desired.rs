@@ -2,6 +2,7 @@
 //! subnets. References between objects are [`Id`]s, resolved against what is observed
 //! and what the executor creates. Deleting a stack is deploying [`DesiredStack::empty`].
 
+use crate::aws::authorizer;
 use crate::aws::dns::DesiredRecord;
 use crate::aws::domain::{self, DesiredDomain};
 use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
@@ -114,10 +115,15 @@ impl DesiredStack {
             .filter(|r| r.sqs.role_arn.is_none())
             .map(|r| r.sqs.queue_arn.clone())
             .collect();
+        // A Lambda authorizer's function, which our API Gateway role may invoke.
+        let authorizer_function = lambda_authorizer(spec);
         let roles = [
             (RoleKind::Execution, svc.execution_role_arn.is_none()),
             (RoleKind::Task, svc.task_role_arn.is_none()),
-            (RoleKind::ApiGateway, !our_queues.is_empty()),
+            (
+                RoleKind::ApiGateway,
+                !our_queues.is_empty() || authorizer_function.is_some(),
+            ),
         ]
         .into_iter()
         .filter(|(_, ours)| *ours)
@@ -125,6 +131,7 @@ impl DesiredStack {
             iam::desired(owner, kind, &spec.tags, &log_group, Partition::of_region(i.region))
                 .reading_secrets(&svc.secrets, svc.secrets_kms_key_arn.as_deref())
                 .sending_to(&our_queues)
+                .invoking(authorizer_function)
         })
         .collect();
         let cluster = match &svc.cluster {
@@ -158,6 +165,17 @@ impl DesiredStack {
         let https = spec.load_balancer.certificate_arn.is_some();
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
+        let flavor = match spec.api.api_type {
+            ApiType::Rest => authorizer::Flavor::Rest,
+            ApiType::Http => authorizer::Flavor::Http,
+        };
+        let (auth, authorizer) = authorizer::desired(
+            &spec.api.authorization,
+            flavor,
+            i.region,
+            Id::Of(Slot::Authorizer),
+            Id::Of(Slot::Role(RoleKind::ApiGateway)),
+        );
         DesiredStack {
             vpc_id: spec.network.vpc_id.clone(),
             subnets: i.subnets.to_vec(),
@@ -255,6 +273,10 @@ impl DesiredStack {
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
                 routes: routes.clone(),
+                auth: auth.clone(),
+                authorizer: authorizer.clone(),
+                vpc_endpoint_ids: private_endpoints(spec),
+                policy: rest_policy(spec),
             }),
             domain: spec.api.domain.as_ref().map(|d| {
                 let (flavor, api, stage) = match spec.api.api_type {
@@ -293,6 +315,8 @@ impl DesiredStack {
                     server_name: i.integration_host.map(str::to_owned),
                 },
                 routes,
+                auth,
+                authorizer,
             }),
             log_group: Some(DesiredLogGroup {
                 name: log_group.clone(),
@@ -363,6 +387,35 @@ fn front(owner: &Owner, spec: &PrivateApiSpec, subnets: &[String], https: bool) 
             tags: tags("front-listener"),
         },
         target: Id::Of(Slot::LoadBalancer),
+    }
+}
+
+/// A PRIVATE REST API's VPC endpoints, sorted.
+fn private_endpoints(spec: &PrivateApiSpec) -> Vec<String> {
+    let mut ids = match spec.api.endpoint_type {
+        crate::crd::EndpointType::Private => spec.api.vpc_endpoint_ids.clone(),
+        _ => Vec::new(),
+    };
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The REST API's resource policy: a PRIVATE API's endpoints and `api.resourcePolicy`.
+fn rest_policy(spec: &PrivateApiSpec) -> Option<String> {
+    let private = spec.api.endpoint_type == crate::crd::EndpointType::Private;
+    let given = spec.api.resource_policy.clone().unwrap_or_default();
+    let mut endpoints = private_endpoints(spec);
+    endpoints.extend(given.vpc_endpoint_ids);
+    crate::aws::resource_policy::document(private, &endpoints, &given.source_ips)
+}
+
+/// The function of a Lambda authorizer, when the spec has one.
+pub fn lambda_authorizer(spec: &PrivateApiSpec) -> Option<&str> {
+    let authorization = &spec.api.authorization;
+    match authorization.kind {
+        crate::crd::AuthorizationType::Lambda => authorization.lambda.as_ref().map(|l| l.function_arn.as_str()),
+        _ => None,
     }
 }
 

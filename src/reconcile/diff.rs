@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::arn_name;
+use crate::aws::authorizer::{self, Auth, DesiredAuthorizer, SeenAuth};
 use crate::aws::dns::{DesiredRecord, ObservedRecord};
 use crate::aws::domain::{self, DesiredDomain, Flavor};
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
@@ -133,11 +134,13 @@ pub enum Action {
         path_part: String,
         slot: Slot,
     },
-    /// `method` on the resource (`/{proxy+}`'s path parameter when `proxy`).
+    /// `method` on the resource (`/{proxy+}`'s path parameter when `proxy`), with
+    /// its authorization.
     PutMethod {
         resource: Id,
         method: &'static str,
         proxy: bool,
+        auth: Auth<Id>,
     },
     PutMethodResponse {
         resource: Id,
@@ -190,10 +193,11 @@ pub enum Action {
         id: String,
         route: QueueRoute<Id>,
     },
-    /// A route to the integration known as `integration`.
+    /// A route to the integration known as `integration`, with its authorization.
     CreateRoute {
         key: String,
         integration: Slot,
+        auth: Auth<Id>,
     },
     PointRoute {
         id: String,
@@ -224,6 +228,32 @@ pub enum Action {
     /// Not a call: a partial read (the drift check's) shows the part out of sync,
     /// and only a full read can say what to change.
     Recheck,
+    /// The API's authorizer (REST or HTTP, as the API), known as `Slot::Authorizer`.
+    CreateAuthorizer(DesiredAuthorizer<Id>),
+    /// An authorizer of ours no method or route uses any more.
+    DeleteAuthorizer {
+        flavor: authorizer::Flavor,
+        id: String,
+    },
+    /// A REST method's authorization, in place (`had_scopes`: its scopes now).
+    UpdateMethodAuth {
+        resource: Id,
+        method: String,
+        auth: Auth<Id>,
+        had_scopes: Vec<String>,
+    },
+    /// An HTTP route's authorization, in place.
+    UpdateRouteAuth {
+        id: String,
+        auth: Auth<Id>,
+    },
+    /// The REST API's resource policy (`None`: removed).
+    SetApiPolicy(Option<String>),
+    /// A PRIVATE REST API's VPC endpoints.
+    SetApiEndpoints {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
 }
 
 /// What a step may run into without failing the pass.
@@ -1217,9 +1247,12 @@ impl<'a> Differ<'a> {
                 Action::CreateRestApi(wanted.clone()),
             );
         }
+        self.api_access(found.is_empty(), wanted);
         let Some(gate) = self.wiring_gate(link) else {
             return;
         };
+        // Before the methods, which name it (and known before they are compared).
+        let retired = self.authorizer(gate, wanted.authorizer.as_ref());
         // Compared with what is known; what is still to be made differs anyway.
         let Some(shown) = wanted.try_map(|id| Some(self.refs().show(id))) else {
             return;
@@ -1243,19 +1276,21 @@ impl<'a> Differ<'a> {
                 );
             }
             for ((slot, observed, proxy), (path, integration)) in resources.into_iter().zip(shown.integrations()) {
-                if !observed.is_some_and(|r| r.has_any_method) {
-                    self.plan.gated(
+                match observed.filter(|r| r.has_any_method) {
+                    None => self.plan.gated(
                         gate,
                         Verb::Create,
                         Part::ApiMethod,
                         format!("ANY {path}"),
-                        "",
+                        new_method_detail(&shown.auth),
                         Action::PutMethod {
                             resource: Id::Of(slot),
                             method: "ANY",
                             proxy,
+                            auth: wanted.auth.clone(),
                         },
-                    );
+                    ),
+                    Some(resource) => self.method_auth(gate, Id::Of(slot), "ANY", path, &resource.auth, wanted, &shown),
                 }
                 if observed.and_then(|r| r.integration.as_ref()) != Some(&integration) {
                     let detail = format!(
@@ -1364,10 +1399,123 @@ impl<'a> Differ<'a> {
                 Action::DeleteStage(stale.name.clone()),
             );
         }
+        // Once the methods name the new one and the stage serves them.
+        self.retire_authorizers(gate, authorizer::Flavor::Rest, retired);
         self.plan.part(PartStatus::ready(
             Condition::Api,
             format!("stage {} serves shape {shape}", wanted.stage_name),
         ));
+    }
+
+    // ------------------------------------------------------------ resource policy
+
+    /// The REST API's resource policy and (PRIVATE) VPC endpoints; before any
+    /// deployment (AWS deploys no PRIVATE API without a policy). A new API gets its
+    /// endpoints with CreateRestApi and its policy right after. Unread: left alone.
+    fn api_access(&mut self, new: bool, wanted: &DesiredApi<Id>) {
+        let Some(listed) = self.observed.rest_api_listed.read() else {
+            return;
+        };
+        let (policy, endpoints) = match listed {
+            Some(api) if !new => (api.policy.as_deref(), api.vpc_endpoint_ids.clone()),
+            _ => (None, wanted.vpc_endpoint_ids.clone()),
+        };
+        let name = self.refs().show(&Id::Of(Slot::RestApi));
+        if !crate::aws::resource_policy::same(policy, wanted.policy.as_deref()) {
+            let detail = match &wanted.policy {
+                Some(_) => "resource policy",
+                None => "no resource policy",
+            };
+            let action = Action::SetApiPolicy(wanted.policy.clone());
+            self.plan.step(Verb::Update, Part::RestApi, &name, detail, action);
+        }
+        let add: Vec<String> = (wanted.vpc_endpoint_ids.iter())
+            .filter(|id| !endpoints.contains(id))
+            .cloned()
+            .collect();
+        let remove: Vec<String> = (endpoints.iter())
+            .filter(|id| !wanted.vpc_endpoint_ids.contains(id))
+            .cloned()
+            .collect();
+        if !add.is_empty() || !remove.is_empty() {
+            let detail = format!("VPC endpoints +[{}] -[{}]", add.join(", "), remove.join(", "));
+            let action = Action::SetApiEndpoints { add, remove };
+            self.plan.step(Verb::Update, Part::RestApi, &name, detail, action);
+        }
+    }
+
+    // ------------------------------------------------------------ authorizers
+
+    /// The API's authorizer: the observed one with every wanted setting is kept (and
+    /// known as `Slot::Authorizer`), else a new one is made. Returns our other
+    /// authorizers, to delete once nothing uses them ([`Self::retire_authorizers`]).
+    /// Unread (a drift check): left alone, known from the status.
+    fn authorizer(&mut self, gate: Gate, wanted: Option<&DesiredAuthorizer<Id>>) -> Vec<String> {
+        let Some(found) = self.observed.authorizers.read() else {
+            return Vec::new();
+        };
+        let resolved = wanted.and_then(|w| w.try_map(|id| self.refs().get(id)));
+        let kept = resolved.as_ref().and_then(|w| found.iter().find(|a| a.is(w)));
+        match (wanted, kept) {
+            (Some(_), Some(kept)) => self.plan.refs.set(Slot::Authorizer, &kept.id),
+            (Some(wanted), None) => self.plan.gated(
+                gate,
+                Verb::Create,
+                Part::Authorizer,
+                wanted.name(),
+                wanted.describe(),
+                Action::CreateAuthorizer(wanted.clone()),
+            ),
+            (None, _) => {}
+        }
+        found
+            .iter()
+            .filter(|a| a.ours() && kept.is_none_or(|k| k.id != a.id))
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    fn retire_authorizers(&mut self, gate: Gate, flavor: authorizer::Flavor, retired: Vec<String>) {
+        for id in retired {
+            self.plan.gated(
+                gate,
+                Verb::Delete,
+                Part::Authorizer,
+                &id,
+                "not in use",
+                Action::DeleteAuthorizer { flavor, id: id.clone() },
+            );
+        }
+    }
+
+    /// A REST method's authorization, set in place where it differs.
+    #[allow(clippy::too_many_arguments)]
+    fn method_auth(
+        &mut self,
+        gate: Gate,
+        resource: Id,
+        method: &str,
+        path: &str,
+        seen: &SeenAuth,
+        wanted: &DesiredApi<Id>,
+        shown: &DesiredApi,
+    ) {
+        if seen.is(&shown.auth) {
+            return;
+        }
+        self.plan.gated(
+            gate,
+            Verb::Update,
+            Part::ApiMethod,
+            format!("{method} {path}"),
+            auth_detail(&shown.auth),
+            Action::UpdateMethodAuth {
+                resource,
+                method: method.to_owned(),
+                auth: wanted.auth.clone(),
+                had_scopes: seen.scopes.clone(),
+            },
+        );
     }
 
     // ------------------------------------------------------------ HTTP API
@@ -1408,10 +1556,13 @@ impl<'a> Differ<'a> {
         let Some(shown) = shown else { return };
         let detail = format!("HTTP_PROXY via VPC link {} to {}", shown.connection_id, shown.uri);
 
+        // Before the routes, which name it; ours no route names any more go after.
+        let retired = self.authorizer(gate, wanted.authorizer.as_ref());
         if let Some(details) = self.observed.http_details.read() {
             let details = details.clone().unwrap_or_default();
             self.http_wiring(gate, &details, wanted, resolved.as_ref(), detail);
         }
+        self.retire_authorizers(gate, authorizer::Flavor::Http, retired);
 
         let Some(stages) = self.observed.http_stages.read() else {
             return;
@@ -1481,13 +1632,19 @@ impl<'a> Differ<'a> {
             let method = route.method;
             let observed = api.routes.get(&route.path).and_then(|r| r.methods.get(method));
             let name = route.key();
-            if observed.is_none() {
-                let action = Action::PutMethod {
-                    resource: resource.clone(),
-                    method,
-                    proxy: false,
-                };
-                self.plan.gated(gate, Verb::Create, Part::ApiMethod, &name, "", action);
+            match observed {
+                None => {
+                    let action = Action::PutMethod {
+                        resource: resource.clone(),
+                        method,
+                        proxy: false,
+                        auth: wanted.auth.clone(),
+                    };
+                    let detail = new_method_detail(&shown.auth);
+                    self.plan
+                        .gated(gate, Verb::Create, Part::ApiMethod, &name, detail, action);
+                }
+                Some(seen) => self.method_auth(gate, resource.clone(), method, &route.path, &seen.auth, wanted, shown),
             }
             if !observed.is_some_and(|m| m.method_response) {
                 let action = Action::PutMethodResponse {
@@ -1598,7 +1755,14 @@ impl<'a> Differ<'a> {
                 Action::CreateHttpIntegration(wanted.clone()),
             ),
         }
-        self.http_routes(gate, details, &proxy_keys, Slot::HttpIntegration, keep.is_some());
+        self.http_routes(
+            gate,
+            details,
+            &proxy_keys,
+            Slot::HttpIntegration,
+            keep.is_some(),
+            &wanted.auth,
+        );
         all_keys.extend(proxy_keys);
 
         for (i, route) in wanted.routes.iter().enumerate() {
@@ -1635,7 +1799,7 @@ impl<'a> Differ<'a> {
                         .gated(gate, Verb::Create, Part::ApiIntegration, route.key(), detail, action);
                 }
             }
-            self.http_routes(gate, details, &keys, slot, keep.is_some());
+            self.http_routes(gate, details, &keys, slot, keep.is_some(), &wanted.auth);
             all_keys.extend(keys);
         }
 
@@ -1663,7 +1827,7 @@ impl<'a> Differ<'a> {
     }
 
     /// The routes `keys`, each to the integration known as `integration` (`kept`:
-    /// an observed one).
+    /// an observed one), with the authorization `auth`.
     fn http_routes(
         &mut self,
         gate: Gate,
@@ -1671,13 +1835,30 @@ impl<'a> Differ<'a> {
         keys: &[String],
         integration: Slot,
         kept: bool,
+        auth: &Auth<Id>,
     ) {
         let target = self
             .refs()
             .slot(integration)
             .filter(|_| kept)
             .map(http_api::route_target);
+        let shown_auth = auth.try_map(|id| Some(self.refs().show(id)));
         for key in keys {
+            if let (Some(route), Some(shown)) = (details.routes.iter().find(|r| &r.key == key), &shown_auth)
+                && !route.auth.is(shown)
+            {
+                self.plan.gated(
+                    gate,
+                    Verb::Update,
+                    Part::ApiRoute,
+                    key,
+                    auth_detail(shown),
+                    Action::UpdateRouteAuth {
+                        id: route.id.clone(),
+                        auth: auth.clone(),
+                    },
+                );
+            }
             match details.routes.iter().find(|r| &r.key == key) {
                 Some(route) if route.target.is_some() && route.target == target => {}
                 Some(route) => self.plan.gated(
@@ -1700,6 +1881,7 @@ impl<'a> Differ<'a> {
                     Action::CreateRoute {
                         key: key.clone(),
                         integration,
+                        auth: auth.clone(),
                     },
                 ),
             }
@@ -2125,6 +2307,24 @@ fn others(ours: &[Link], keep: Option<&Link>) -> Vec<Link> {
         .filter(|l| Some(&l.id) != keep.map(|k| &k.id))
         .cloned()
         .collect()
+}
+
+/// A method's or route's authorization, for messages.
+fn auth_detail(auth: &Auth) -> String {
+    match &auth.authorizer {
+        Some(id) if auth.scopes.is_empty() => format!("authorization {} ({id})", auth.method),
+        Some(id) => format!("authorization {} ({id}, scopes {})", auth.method, auth.scopes.join(" ")),
+        None => format!("authorization {}", auth.method),
+    }
+}
+
+/// A new method's: nothing to say without authorization (as before it existed).
+fn new_method_detail(auth: &Auth) -> String {
+    if auth.is_none() {
+        String::new()
+    } else {
+        auth_detail(auth)
+    }
 }
 
 fn resolve_all(refs: &Refs, ids: &[Id]) -> Option<Vec<String>> {

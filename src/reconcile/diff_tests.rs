@@ -59,11 +59,40 @@ fn ids() -> Refs {
     refs.set(Slot::VpcLink, "vl-1");
     refs.set(Slot::TaskDefinition, TD);
     refs.set(Slot::Listener, LISTENER);
+    refs.set(Slot::Authorizer, "az-1");
     refs.set(Slot::FrontTargetGroup, FRONT_TG);
     refs.set(Slot::FrontLoadBalancer, FRONT_LB);
     refs.set(Slot::FrontLoadBalancerDns, FRONT_DNS);
     refs.set(Slot::FrontListener, FRONT_LISTENER);
     refs
+}
+
+/// A method's or route's authorization as AWS reports `auth`.
+fn seen(auth: &Auth) -> SeenAuth {
+    SeenAuth {
+        method: auth.method.into(),
+        authorizer: auth.authorizer.clone(),
+        scopes: auth.scopes.clone(),
+    }
+}
+
+/// The authorizer `wanted` as AWS holds it, with `id`.
+fn observed_authorizer(wanted: &DesiredAuthorizer, id: &str) -> authorizer::ObservedAuthorizer {
+    authorizer::ObservedAuthorizer {
+        id: id.into(),
+        name: wanted.name(),
+        kind: wanted.kind.into(),
+        provider_arns: wanted.provider_arns.clone(),
+        uri: wanted.uri.clone(),
+        credentials: wanted.credentials.clone(),
+        identity_source: wanted.identity_source.clone(),
+        ttl: wanted.ttl,
+        issuer: wanted.issuer.clone(),
+        audiences: wanted.audiences.clone(),
+        payload_format: (wanted.flavor == authorizer::Flavor::Http && wanted.kind == "REQUEST")
+            .then(|| authorizer::HTTP_PAYLOAD_FORMAT.to_owned()),
+        simple_responses: wanted.flavor == authorizer::Flavor::Http && wanted.kind == "REQUEST",
+    }
 }
 
 fn some<T: Clone>(part: &Option<T>) -> T {
@@ -228,6 +257,7 @@ fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedSt
         id: id.into(),
         has_any_method: true,
         integration: Some(integration),
+        auth: seen(&api.auth),
     };
     let mut routes: BTreeMap<String, ObservedRouteResource> = queue_route::resource_paths(&api.routes)
         .into_iter()
@@ -247,6 +277,7 @@ fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedSt
             integration: Some(rest_api::route_integration(route)),
             method_response: true,
             integration_response: true,
+            auth: seen(&api.auth),
         };
         if let Some(resource) = routes.get_mut(&route.path) {
             resource.methods.insert(route.method.into(), method);
@@ -271,6 +302,7 @@ fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedSt
             id: "d-1".into(),
             description: Some(format!("privateapi shape={}", api.shape())),
         }]),
+        authorizers: Seen::Read(api.authorizer.iter().map(|a| observed_authorizer(a, "az-1")).collect()),
         ..stack
     }
 }
@@ -297,6 +329,7 @@ fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
             id: format!("route {key}"),
             key: (*key).into(),
             target: Some("integrations/int-1".into()),
+            auth: seen(&api.auth),
         })
         .collect();
     for (i, route) in api.routes.iter().enumerate() {
@@ -306,6 +339,7 @@ fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
             id: format!("route {}", route.key()),
             key: route.key(),
             target: Some(format!("integrations/{id}")),
+            auth: seen(&api.auth),
         });
     }
     ObservedStack {
@@ -316,6 +350,7 @@ fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
             auto_deploy: true,
             throttle: api.throttle,
         }]),
+        authorizers: Seen::Read(api.authorizer.iter().map(|a| observed_authorizer(a, "az-1")).collect()),
         ..stack
     }
 }
@@ -847,6 +882,7 @@ fn each_http_api_drift_is_repaired_alone() {
                         id: "r-x".into(),
                         key: "GET /admin".into(),
                         target: None,
+                        auth: Default::default(),
                     });
                 }
             },
@@ -1278,7 +1314,8 @@ fn an_http_queue_route_gets_its_own_integration_and_a_lost_create_is_adopted() {
         plan.steps.iter().any(|s| s.action
             == Action::CreateRoute {
                 key: "POST /orders".into(),
-                integration: Slot::QueueIntegration(0)
+                integration: Slot::QueueIntegration(0),
+                auth: Auth::none(),
             }),
         "{:#?}",
         plan.steps
@@ -1496,6 +1533,549 @@ fn teardown_deletes_the_log_group_last_unless_it_was_not_read() {
             .steps
             .iter()
             .all(|s| s.change.part != Part::LogGroup)
+    );
+}
+
+// ------------------------------------------------------------ authorization
+
+const POOL: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC";
+const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:authz";
+
+fn authorized(mut s: PrivateApiSpec, yaml: &str) -> PrivateApiSpec {
+    s.api.authorization = serde_norway::from_str(yaml).expect("authorization parses");
+    s
+}
+
+fn cognito() -> &'static str {
+    "{type: COGNITO, cognito: {userPoolArns: [arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC], scopes: [orders/write]}}"
+}
+
+fn lambda(ttl: i32) -> String {
+    format!("{{type: LAMBDA, lambda: {{functionArn: '{FUNCTION}', resultTtlSeconds: {ttl}}}}}")
+}
+
+fn jwt(audience: &str) -> String {
+    format!("{{type: JWT, jwt: {{issuer: 'https://issuer.example.com', audiences: [{audience}]}}}}")
+}
+
+/// AWS holding exactly what `d` wants, the API Gateway role included when wanted.
+fn in_sync_with_role(d: &DesiredStack) -> ObservedStack {
+    let observed = in_sync(d);
+    match d.role(RoleKind::ApiGateway) {
+        Some(_) => with_api_gateway_role(d, observed),
+        None => observed,
+    }
+}
+
+fn named(plan: &Plan) -> Vec<(Verb, Part, String)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.change.verb, s.change.part, s.change.name.clone()))
+        .collect()
+}
+
+#[test]
+fn every_authorization_type_in_sync_needs_no_step() {
+    let cases = [
+        authorized(with_routes(spec()), "{type: IAM}"),
+        authorized(with_routes(spec()), cognito()),
+        authorized(with_routes(spec()), &lambda(300)),
+        authorized(with_routes(http_spec()), "{type: IAM}"),
+        authorized(with_routes(http_spec()), &jwt("orders")),
+        authorized(with_routes(http_spec()), &lambda(0)),
+    ];
+    for s in cases {
+        let d = desired(&s, &["subnet-a", "subnet-b"]);
+        let plan = diff(&d, &in_sync_with_role(&d));
+        assert_eq!(steps(&plan), [], "{:?}", s.api.authorization);
+        let ready = plan.parts.iter().filter(|p| p.ready).count();
+        assert_eq!(ready, Condition::ALL.len(), "{:?}", plan.parts);
+    }
+}
+
+#[test]
+fn a_lambda_authorizer_is_invoked_through_our_role_allowed_exactly_that_function() {
+    for s in [authorized(spec(), &lambda(300)), authorized(http_spec(), &lambda(300))] {
+        let d = desired(&s, &["subnet-a", "subnet-b"]);
+        let role = d.role(RoleKind::ApiGateway).expect("API Gateway's role");
+        let documents: Vec<&String> = role.inline_policies.values().collect();
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        let document: serde_json::Value = serde_json::from_str(documents[0]).expect("JSON");
+        assert_eq!(document["Statement"][0]["Action"], "lambda:InvokeFunction");
+        assert_eq!(document["Statement"][0]["Resource"], FUNCTION);
+        let authorizer = match (&d.api, &d.http_api) {
+            (Some(api), _) => api.authorizer.clone(),
+            (_, Some(api)) => api.authorizer.clone(),
+            _ => None,
+        };
+        let authorizer = authorizer.expect("an authorizer");
+        assert_eq!(authorizer.credentials, Some(Id::Of(Slot::Role(RoleKind::ApiGateway))));
+    }
+    // No role for the other types (none for the API without queue routes).
+    for yaml in ["{type: IAM}", cognito()] {
+        let d = desired(&authorized(spec(), yaml), &["subnet-a", "subnet-b"]);
+        assert!(d.role(RoleKind::ApiGateway).is_none(), "{yaml}");
+    }
+}
+
+#[test]
+fn turning_authorization_on_makes_the_authorizer_first_sets_every_method_and_redeploys_once() {
+    let before = desired(&with_routes(spec()), &["subnet-a", "subnet-b"]);
+    let after = desired(&authorized(with_routes(spec()), cognito()), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync_with_role(&before);
+    observed.authorizers = Seen::Read(Vec::new());
+    let plan = diff(&after, &observed);
+    let name = some(&after.api).authorizer.expect("authorizer").name();
+    use Part::*;
+    use Verb::*;
+    assert_eq!(
+        named(&plan),
+        [
+            (Create, Authorizer, name),
+            (Update, ApiMethod, "ANY /".into()),
+            (Update, ApiMethod, "ANY /{proxy+}".into()),
+            (Update, ApiMethod, "POST /orders".into()),
+            (Update, ApiMethod, "PUT /orders/bulk".into()),
+            (Create, ApiDeployment, "api-1".into()),
+            (Update, ApiStage, "prod".into()),
+            (Delete, ApiDeployment, "d-1".into()),
+        ]
+    );
+    let detail = &plan.steps[1].change.detail;
+    assert!(
+        detail.contains("COGNITO_USER_POOLS")
+            && detail.contains("<authorizer id after apply>")
+            && detail.contains("orders/write"),
+        "{detail}"
+    );
+    match &plan.steps[0].action {
+        Action::CreateAuthorizer(a) => {
+            assert_eq!(
+                (a.kind, a.provider_arns.clone()),
+                ("COGNITO_USER_POOLS", vec![POOL.to_owned()])
+            );
+            assert_eq!(a.identity_source, "method.request.header.Authorization");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A new API gets its methods with the authorization at once.
+    let mut fresh = in_sync_with_role(&after);
+    if let Seen::Read(Some(api)) = &mut fresh.api {
+        api.proxy = None;
+    }
+    let plan = diff(&after, &fresh);
+    let put = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::PutMethod { auth, proxy: true, .. } => Some(auth.clone()),
+            _ => None,
+        })
+        .expect("ANY /{proxy+} is put");
+    assert_eq!(put.method, "COGNITO_USER_POOLS");
+    assert_eq!(put.authorizer, Some(Id::Of(Slot::Authorizer)));
+}
+
+#[test]
+fn each_rest_authorization_change_is_repaired_and_only_ours_are_deleted() {
+    let s = authorized(spec(), &lambda(300));
+    let d = desired(&s, &["subnet-a", "subnet-b"]);
+    let synced = in_sync_with_role(&d);
+    let ours = |o: &ObservedStack| match &o.authorizers {
+        Seen::Read(found) => found[0].clone(),
+        Seen::Unread => panic!("read"),
+    };
+    let kept = ours(&synced);
+    use Part::*;
+    use Verb::*;
+    type Case = (
+        &'static str,
+        PrivateApiSpec,
+        Box<dyn Fn(&mut ObservedStack)>,
+        Vec<(Verb, Part)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "cache time changed: a new authorizer, the methods move, one redeploy, the old one goes",
+            authorized(spec(), &lambda(60)),
+            Box::new(|_| {}),
+            vec![
+                (Create, Authorizer),
+                (Update, ApiMethod),
+                (Update, ApiMethod),
+                (Create, ApiDeployment),
+                (Update, ApiStage),
+                (Delete, ApiDeployment),
+                (Delete, Authorizer),
+            ],
+        ),
+        (
+            "function changed",
+            authorized(
+                spec(),
+                "{type: LAMBDA, lambda: {functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:other'}}",
+            ),
+            Box::new(|_| {}),
+            vec![
+                (Update, IamRole),
+                (Update, IamRole),
+                (Create, Authorizer),
+                (Update, ApiMethod),
+                (Update, ApiMethod),
+                (Create, ApiDeployment),
+                (Update, ApiStage),
+                (Delete, ApiDeployment),
+                (Delete, Authorizer),
+            ],
+        ),
+        (
+            "type changed to IAM: no authorizer, the role goes last",
+            authorized(spec(), "{type: IAM}"),
+            Box::new(|_| {}),
+            vec![
+                (Update, ApiMethod),
+                (Update, ApiMethod),
+                (Create, ApiDeployment),
+                (Update, ApiStage),
+                (Delete, ApiDeployment),
+                (Delete, Authorizer),
+                (Delete, IamRole),
+            ],
+        ),
+        (
+            "back to NONE",
+            spec(),
+            Box::new(|_| {}),
+            vec![
+                (Update, ApiMethod),
+                (Update, ApiMethod),
+                (Create, ApiDeployment),
+                (Update, ApiStage),
+                (Delete, ApiDeployment),
+                (Delete, Authorizer),
+                (Delete, IamRole),
+            ],
+        ),
+        (
+            "a method's authorization changed by hand: set back (the stage's snapshot is ours)",
+            s.clone(),
+            Box::new(|o| {
+                if let Seen::Read(Some(api)) = &mut o.api
+                    && let Some(proxy) = &mut api.proxy
+                {
+                    proxy.auth.method = "NONE".into();
+                }
+            }),
+            vec![(Update, ApiMethod)],
+        ),
+        (
+            "our authorizer edited by hand: replaced",
+            s.clone(),
+            Box::new(|o| {
+                if let Seen::Read(found) = &mut o.authorizers {
+                    found[0].ttl = Some(1);
+                }
+            }),
+            vec![
+                (Create, Authorizer),
+                (Update, ApiMethod),
+                (Update, ApiMethod),
+                (Create, ApiDeployment),
+                (Update, ApiStage),
+                (Delete, ApiDeployment),
+                (Delete, Authorizer),
+            ],
+        ),
+        (
+            "a leftover of ours: deleted",
+            s.clone(),
+            Box::new(move |o| {
+                if let Seen::Read(found) = &mut o.authorizers {
+                    found.push(authorizer::ObservedAuthorizer {
+                        id: "az-old".into(),
+                        name: "privateapi-0123456789abcdef".into(),
+                        ..kept.clone()
+                    });
+                }
+            }),
+            vec![(Delete, Authorizer)],
+        ),
+        (
+            "someone else's look-alike on our API: left alone",
+            s.clone(),
+            Box::new(|o| {
+                if let Seen::Read(found) = &mut o.authorizers {
+                    let mine = found[0].clone();
+                    found.push(authorizer::ObservedAuthorizer {
+                        id: "az-theirs".into(),
+                        name: "team-authorizer".into(),
+                        ..mine
+                    });
+                }
+            }),
+            vec![],
+        ),
+        (
+            "only a look-alike (ours gone): ours is made, theirs left alone",
+            s.clone(),
+            Box::new(|o| {
+                if let Seen::Read(found) = &mut o.authorizers {
+                    found[0].name = "team-authorizer".into();
+                    found[0].id = "az-theirs".into();
+                }
+            }),
+            vec![
+                (Create, Authorizer),
+                (Update, ApiMethod),
+                (Update, ApiMethod),
+                (Create, ApiDeployment),
+                (Update, ApiStage),
+                (Delete, ApiDeployment),
+            ],
+        ),
+    ];
+    for (what, spec, edit, expected) in cases {
+        let wanted = desired(&spec, &["subnet-a", "subnet-b"]);
+        let mut observed = synced.clone();
+        edit(&mut observed);
+        let plan = diff(&wanted, &observed);
+        assert_eq!(verbs_and_parts(&plan), expected, "{what}: {:#?}", named(&plan));
+        for step in &plan.steps {
+            if let Action::DeleteAuthorizer { id, .. } = &step.action {
+                assert!(id != "az-theirs", "{what}: deleted someone else's authorizer");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_http_authorization_change_moves_the_routes() {
+    let s = authorized(http_spec(), &jwt("orders"));
+    let d = desired(&s, &["subnet-a", "subnet-b"]);
+    let synced = in_sync_with_role(&d);
+    use Part::*;
+    use Verb::*;
+    type Case = (&'static str, PrivateApiSpec, Vec<(Verb, Part)>);
+    let cases: Vec<Case> = vec![
+        (
+            "an audience added: a new authorizer, both routes move, the old one goes",
+            authorized(http_spec(), &jwt("orders, admin")),
+            vec![
+                (Create, Authorizer),
+                (Update, ApiRoute),
+                (Update, ApiRoute),
+                (Delete, Authorizer),
+            ],
+        ),
+        (
+            "IAM",
+            authorized(http_spec(), "{type: IAM}"),
+            vec![(Update, ApiRoute), (Update, ApiRoute), (Delete, Authorizer)],
+        ),
+        (
+            "back to NONE",
+            http_spec(),
+            vec![(Update, ApiRoute), (Update, ApiRoute), (Delete, Authorizer)],
+        ),
+        (
+            "LAMBDA: the role first",
+            authorized(http_spec(), &lambda(0)),
+            vec![
+                (Create, IamRole),
+                (Update, IamRole),
+                (Create, Authorizer),
+                (Update, ApiRoute),
+                (Update, ApiRoute),
+                (Delete, Authorizer),
+            ],
+        ),
+    ];
+    for (what, spec, expected) in cases {
+        let wanted = desired(&spec, &["subnet-a", "subnet-b"]);
+        let mut observed = synced.clone();
+        observed.roles.insert(RoleKind::ApiGateway, None);
+        let plan = diff(&wanted, &observed);
+        assert_eq!(verbs_and_parts(&plan), expected, "{what}: {:#?}", named(&plan));
+    }
+    // A new route gets the authorization at once.
+    let mut observed = synced.clone();
+    if let Seen::Read(Some(details)) = &mut observed.http_details {
+        details.routes.remove(0);
+    }
+    let plan = diff(&d, &observed);
+    match &plan.steps[..] {
+        [step] => match &step.action {
+            Action::CreateRoute { auth, .. } => {
+                assert_eq!(
+                    (auth.method, auth.authorizer.clone()),
+                    ("JWT", Some(Id::Of(Slot::Authorizer)))
+                );
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:#?}"),
+    }
+}
+
+#[test]
+fn unread_authorizers_are_left_alone_and_known_from_the_status() {
+    let d = desired(&authorized(spec(), cognito()), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.authorizers = Seen::Unread;
+    let mut recorded = Refs::default();
+    recorded.set(Slot::Authorizer, "az-1");
+    let plan = diff_knowing(&d, &observed, recorded);
+    assert_eq!(steps(&plan), []);
+    // Without the status's word, the methods look out of sync: a full pass follows.
+    let plan = diff(&d, &observed);
+    assert!(
+        plan.steps.iter().all(|s| s.change.part != Part::Authorizer),
+        "{:#?}",
+        plan.steps
+    );
+    assert!(!plan.steps.is_empty());
+}
+
+// ------------------------------------------------------------ resource policy, PRIVATE
+
+const VPCE: &str = "vpce-0a1b2c3d4e5f6a7b8";
+
+fn private_spec(endpoints: &[&str]) -> PrivateApiSpec {
+    let mut s = spec();
+    s.api.endpoint_type = crate::crd::EndpointType::Private;
+    s.api.vpc_endpoint_ids = endpoints.iter().map(|e| e.to_string()).collect();
+    s
+}
+
+/// AWS holding `d`'s REST API as listed: its policy as AWS rewrites it.
+fn with_listing(d: &DesiredStack, mut observed: ObservedStack) -> ObservedStack {
+    let api = some(&d.api);
+    let policy = api.policy.as_ref().map(|p| {
+        p.replace("execute-api:/*", "arn:aws:execute-api:eu-west-1:123456789012:api-1/*")
+            .replace('"', "\\\"")
+    });
+    observed.rest_api_listed = Seen::Read(Some(rest_api::ListedApi {
+        id: "api-1".into(),
+        created: 1,
+        uid: Some("uid-1".into()),
+        policy,
+        vpc_endpoint_ids: api.vpc_endpoint_ids.clone(),
+    }));
+    observed
+}
+
+#[test]
+fn a_new_private_api_gets_its_endpoints_at_create_and_its_policy_before_the_deployment() {
+    let d = desired(&private_spec(&[VPCE]), &["subnet-a", "subnet-b"]);
+    let api = some(&d.api);
+    assert_eq!(api.vpc_endpoint_ids, [VPCE]);
+    let policy = api.policy.clone().expect("a PRIVATE API has a policy");
+    assert!(policy.contains(VPCE) && policy.contains("aws:SourceVpce"), "{policy}");
+    let mut observed = in_sync(&d);
+    observed.rest_apis = Seen::Read(Vec::new());
+    observed.api = Seen::Read(None);
+    observed.stages = Seen::Read(Vec::new());
+    observed.deployments = Seen::Read(Vec::new());
+    observed.rest_api_listed = Seen::Read(None);
+    let plan = diff(&d, &observed);
+    let at = |wanted: fn(&Action) -> bool| plan.steps.iter().position(|s| wanted(&s.action));
+    let create = at(|a| matches!(a, Action::CreateRestApi(_))).expect("create");
+    let policy = at(|a| matches!(a, Action::SetApiPolicy(Some(_)))).expect("policy");
+    let deploy = at(|a| matches!(a, Action::CreateDeployment(_))).expect("deployment");
+    assert!(create < policy && policy < deploy, "{:#?}", named(&plan));
+    assert!(
+        at(|a| matches!(a, Action::SetApiEndpoints { .. })).is_none(),
+        "the create names them"
+    );
+}
+
+#[test]
+fn each_resource_policy_change_is_repaired_and_redeployed_once() {
+    let base = private_spec(&[VPCE]);
+    let d = desired(&base, &["subnet-a", "subnet-b"]);
+    let synced = with_listing(&d, in_sync(&d));
+    assert_eq!(steps(&diff(&d, &synced)), [], "AWS's rewritten policy is ours");
+    use Part::*;
+    use Verb::*;
+    let redeploy = [(Create, ApiDeployment), (Update, ApiStage), (Delete, ApiDeployment)];
+    let mut two = base.clone();
+    two.api.vpc_endpoint_ids.push("vpce-0b0b0b0b0b0b0b0b0".into());
+    let mut ips = base.clone();
+    ips.api.resource_policy = Some(crate::crd::ResourcePolicySpec {
+        source_ips: vec!["10.0.0.0/16".into()],
+        vpc_endpoint_ids: Vec::new(),
+    });
+    type Case = (
+        &'static str,
+        PrivateApiSpec,
+        Box<dyn Fn(&mut ObservedStack)>,
+        Vec<(Verb, Part)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "an endpoint added: the policy, the association, one redeploy",
+            two,
+            Box::new(|_| {}),
+            [(Update, RestApi), (Update, RestApi)]
+                .into_iter()
+                .chain(redeploy)
+                .collect(),
+        ),
+        (
+            "source addresses added",
+            ips,
+            Box::new(|_| {}),
+            [(Update, RestApi)].into_iter().chain(redeploy).collect(),
+        ),
+        (
+            "the policy edited by hand: written back (the stage's deployment is ours)",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(Some(api)) = &mut o.rest_api_listed {
+                    api.policy = Some("{}".into());
+                }
+            }),
+            vec![(Update, RestApi)],
+        ),
+        (
+            "an endpoint dissociated by hand: associated again",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(Some(api)) = &mut o.rest_api_listed {
+                    api.vpc_endpoint_ids.clear();
+                }
+            }),
+            vec![(Update, RestApi)],
+        ),
+        (
+            "not read (a drift check): left alone",
+            base.clone(),
+            Box::new(|o| o.rest_api_listed = Seen::Unread),
+            vec![],
+        ),
+    ];
+    for (what, spec, edit, expected) in cases {
+        let wanted = desired(&spec, &["subnet-a", "subnet-b"]);
+        let mut observed = synced.clone();
+        edit(&mut observed);
+        let plan = diff(&wanted, &observed);
+        assert_eq!(verbs_and_parts(&plan), expected, "{what}: {:#?}", named(&plan));
+    }
+    // A REGIONAL API's policy removed: written empty, redeployed once.
+    let mut regional = spec();
+    regional.api.resource_policy = Some(crate::crd::ResourcePolicySpec {
+        source_ips: vec!["203.0.113.0/24".into()],
+        vpc_endpoint_ids: Vec::new(),
+    });
+    let with = desired(&regional, &["subnet-a", "subnet-b"]);
+    let observed = with_listing(&with, in_sync(&with));
+    assert_eq!(steps(&diff(&with, &observed)), []);
+    let without = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let plan = diff(&without, &observed);
+    assert_eq!(plan.steps[0].action, Action::SetApiPolicy(None));
+    assert_eq!(
+        verbs_and_parts(&plan),
+        [(Update, RestApi)].into_iter().chain(redeploy).collect::<Vec<_>>()
     );
 }
 

@@ -100,7 +100,7 @@ pub fn probes(spec: &PrivateApiSpec) -> Vec<Probe> {
     let roles = [
         spec.service.execution_role_arn.is_none(),
         spec.service.task_role_arn.is_none(),
-        spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none()),
+        spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none()) || super::desired::lambda_authorizer(spec).is_some(),
     ]
     .into_iter()
     .filter(|made| *made)
@@ -164,6 +164,7 @@ fn recorded(ids: &ResourceIds, desired: &DesiredStack) -> Refs {
         (Slot::Role(iam::RoleKind::Execution), &ids.execution_role_arn),
         (Slot::Role(iam::RoleKind::Task), &ids.task_role_arn),
         (Slot::Role(iam::RoleKind::ApiGateway), &ids.api_gateway_role_arn),
+        (Slot::Authorizer, &ids.authorizer_id),
     ] {
         refs.learn(slot, id.as_deref());
     }

@@ -193,6 +193,15 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
             Ok(None)
         }
         Action::Recheck => Ok(None),
+        Action::CreateAuthorizer(..)
+        | Action::DeleteAuthorizer { .. }
+        | Action::UpdateMethodAuth { .. }
+        | Action::UpdateRouteAuth { .. }
+        | Action::SetApiPolicy(..)
+        | Action::SetApiEndpoints { .. } => {
+            Box::pin(perform_authorization(aws, action, refs, change)).await?;
+            Ok(None)
+        }
         _ => Box::pin(perform_stack(aws, action, refs, change)).await,
     }
 }
@@ -298,7 +307,7 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
 async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
     match action {
         Action::CreateRestApi(api) => {
-            let (id, fresh) = rest_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
+            let (id, fresh) = rest_api::create(aws, &resolve(refs, |f| api.unauthorized().try_map(f))?).await?;
             refs.set(Slot::RestApi, &id);
             let root = match fresh.and_then(|api| api.root) {
                 Some(root) => Some(root.id),
@@ -329,9 +338,11 @@ async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
             resource,
             method,
             proxy,
+            auth,
         } => {
             let api = need_slot(refs, Slot::RestApi)?;
-            rest_api::put_method(aws, &api, &need(refs, resource)?, method, *proxy).await?;
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            rest_api::put_method(aws, &api, &need(refs, resource)?, method, *proxy, &auth).await?;
         }
         Action::PutMethodResponse { resource, method } => {
             let api = need_slot(refs, Slot::RestApi)?;
@@ -352,7 +363,7 @@ async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
             rest_api::delete_method(aws, &need_slot(refs, Slot::RestApi)?, resource, method).await?
         }
         Action::PutIntegration { resource, path, api } => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             let id = need_slot(refs, Slot::RestApi)?;
             let integrations = wanted.integrations();
             let integration = integrations
@@ -399,19 +410,19 @@ async fn perform_rest_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
 async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
     match action {
         Action::CreateHttpApi(api) => {
-            let id = http_api::create(aws, &resolve(refs, |f| api.try_map(f))?).await?;
+            let id = http_api::create(aws, &resolve(refs, |f| api.unauthorized().try_map(f))?).await?;
             refs.set(Slot::HttpApi, id);
         }
         Action::DeleteHttpApi(id) => http_api::delete(aws, id).await?,
         Action::CreateHttpIntegration(api) => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             change.detail = http_integration_detail(&wanted);
             let id = http_api::create_integration(aws, &need_slot(refs, Slot::HttpApi)?, &wanted.integration).await?;
             change.name = id.clone();
             refs.set(Slot::HttpIntegration, id);
         }
         Action::UpdateHttpIntegration { id, api } => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             change.detail = http_integration_detail(&wanted);
             http_api::update_integration(aws, &need_slot(refs, Slot::HttpApi)?, id, &wanted.integration).await?;
         }
@@ -428,9 +439,10 @@ async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
             let wanted = resolve(refs, |f| route.try_map(f))?;
             http_api::update_queue_integration(aws, &need_slot(refs, Slot::HttpApi)?, id, &wanted).await?;
         }
-        Action::CreateRoute { key, integration } => {
+        Action::CreateRoute { key, integration, auth } => {
             let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, *integration)?);
-            http_api::create_route(aws, &api, key, &integration).await?;
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            http_api::create_route(aws, &api, key, &integration, &auth).await?;
         }
         Action::PointRoute { id, integration } => {
             let (api, integration) = (need_slot(refs, Slot::HttpApi)?, need_slot(refs, *integration)?);
@@ -438,7 +450,7 @@ async fn perform_http_api(aws: &Aws, action: &Action, refs: &mut Refs, change: &
         }
         Action::DeleteRoute(id) => http_api::delete_route(aws, &need_slot(refs, Slot::HttpApi)?, id).await?,
         Action::CreateHttpStage(api) => {
-            let wanted = resolve(refs, |f| api.try_map(f))?;
+            let wanted = resolve(refs, |f| api.unauthorized().try_map(f))?;
             http_api::create_stage(aws, &need_slot(refs, Slot::HttpApi)?, &wanted).await?;
         }
         Action::UpdateHttpStage(throttle) => {
@@ -481,6 +493,48 @@ async fn perform_domain(aws: &Aws, action: &Action, refs: &mut Refs, change: &mu
 }
 
 /// A step handed to the wrong family of calls: a bug in `perform`, said as such.
+/// Authorizers and the authorization of methods and routes.
+async fn perform_authorization(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
+    use crate::aws::authorizer::{self, Flavor};
+    match action {
+        Action::CreateAuthorizer(wanted) => {
+            let wanted = resolve(refs, |f| wanted.try_map(f))?;
+            let id = match wanted.flavor {
+                Flavor::Rest => authorizer::create_rest(aws, &need_slot(refs, Slot::RestApi)?, &wanted).await?,
+                Flavor::Http => authorizer::create_http(aws, &need_slot(refs, Slot::HttpApi)?, &wanted).await?,
+            };
+            change.detail = format!("{} (id {id})", wanted.describe());
+            refs.set(Slot::Authorizer, id);
+        }
+        Action::DeleteAuthorizer { flavor, id } => match flavor {
+            Flavor::Rest => authorizer::delete_rest(aws, &need_slot(refs, Slot::RestApi)?, id).await?,
+            Flavor::Http => authorizer::delete_http(aws, &need_slot(refs, Slot::HttpApi)?, id).await?,
+        },
+        Action::UpdateMethodAuth {
+            resource,
+            method,
+            auth,
+            had_scopes,
+        } => {
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            let api = need_slot(refs, Slot::RestApi)?;
+            authorizer::update_method(aws, &api, &need(refs, resource)?, method, &auth, had_scopes).await?;
+        }
+        Action::UpdateRouteAuth { id, auth } => {
+            let auth = resolve(refs, |f| auth.try_map(f))?;
+            authorizer::update_route(aws, &need_slot(refs, Slot::HttpApi)?, id, &auth).await?;
+        }
+        Action::SetApiPolicy(policy) => {
+            rest_api::set_policy(aws, &need_slot(refs, Slot::RestApi)?, policy.as_deref()).await?
+        }
+        Action::SetApiEndpoints { add, remove } => {
+            rest_api::set_endpoints(aws, &need_slot(refs, Slot::RestApi)?, add, remove).await?
+        }
+        other => return Err(misrouted(other)),
+    }
+    Ok(())
+}
+
 fn misrouted(action: &Action) -> Error {
     Error::Unresolved(format!("the call family of {action:?}"))
 }

@@ -210,8 +210,10 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         task_definition_arn: known(Slot::TaskDefinition),
         execution_role_arn: execute::role_arn(refs, &svc.execution_role_arn, crate::aws::iam::RoleKind::Execution),
         task_role_arn: execute::role_arn(refs, &svc.task_role_arn, crate::aws::iam::RoleKind::Task),
-        api_gateway_role_arn: known(Slot::Role(crate::aws::iam::RoleKind::ApiGateway))
-            .filter(|_| spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none())),
+        api_gateway_role_arn: known(Slot::Role(crate::aws::iam::RoleKind::ApiGateway)).filter(|_| {
+            spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none()) || desired::lambda_authorizer(spec).is_some()
+        }),
+        authorizer_id: known(Slot::Authorizer).filter(|_| wired),
         security_group_ids: execute::group_ids(refs),
         integration_host,
         subnet_ids: subnets,
@@ -268,6 +270,10 @@ fn roles_allowed(roles: &crate::aws::RoleSettings, spec: &PrivateApiSpec) -> Res
             .filter(|(_, route)| route.sqs.role_arn.is_none())
             .map(|(i, _)| format!("api.routes[{i}].sqs.roleArn")),
     );
+    // API Gateway invokes a Lambda authorizer with a role the operator makes.
+    if desired::lambda_authorizer(spec).is_some() {
+        missing.push("api.authorization.type other than LAMBDA (its invoke role is made by the operator)".into());
+    }
     if !roles.creation_disabled || missing.is_empty() {
         return Ok(());
     }

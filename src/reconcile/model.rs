@@ -31,6 +31,7 @@ pub enum Part {
     ApiMapping,
     DnsRecord,
     LogGroup,
+    Authorizer,
 }
 
 impl Part {
@@ -57,6 +58,7 @@ impl Part {
             Part::ApiMapping => "ApiMapping",
             Part::DnsRecord => "DnsRecord",
             Part::LogGroup => "LogGroup",
+            Part::Authorizer => "Authorizer",
         }
     }
 
@@ -79,7 +81,8 @@ impl Part {
             | Part::ApiRoute
             | Part::DomainName
             | Part::ApiMapping
-            | Part::DnsRecord => Condition::Api,
+            | Part::DnsRecord
+            | Part::Authorizer => Condition::Api,
         }
     }
 }
@@ -166,6 +169,8 @@ pub enum Slot {
     FrontLoadBalancer,
     FrontLoadBalancerDns,
     FrontListener,
+    /// The API's authorizer (REST or HTTP).
+    Authorizer,
 }
 
 /// Which load balancer of the stack: the one whose targets are the tasks, or the NLB
@@ -235,6 +240,7 @@ impl fmt::Display for Slot {
             Slot::FrontLoadBalancer => f.write_str("front NLB ARN"),
             Slot::FrontLoadBalancerDns => f.write_str("front NLB DNS name"),
             Slot::FrontListener => f.write_str("front NLB's listener ARN"),
+            Slot::Authorizer => f.write_str("authorizer id"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::aws::authorizer::{self, ObservedAuthorizer};
 use crate::aws::dns;
 use crate::aws::domain::{self, Flavor, Mapping, ObservedDomain};
 use crate::aws::ecs::{self, ObservedCluster, ObservedService, ObservedTaskDefinition};
@@ -125,6 +126,14 @@ pub struct ObservedStack {
     pub records: Seen<Vec<dns::ObservedRecord>>,
     /// The tasks' log group (by its owner-derived name).
     pub log_group: Seen<Option<ObservedLogGroup>>,
+    /// The kept API's authorizers (REST or HTTP, as the API). Read when the spec wants
+    /// one or a method or route names one; otherwise none is in use, and this is
+    /// empty (an unused authorizer of ours, left by a pass that stopped between moving
+    /// the methods and deleting it, goes with the API): a stack without authorization
+    /// costs no read.
+    pub authorizers: Seen<Vec<ObservedAuthorizer>>,
+    /// The kept REST API as listed: its resource policy and VPC endpoints.
+    pub rest_api_listed: Seen<Option<rest_api::ListedApi>>,
 }
 
 /// Our domain names among `all`, and whether `wanted` is someone else's.
@@ -180,7 +189,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     let domains = domain::list_all(aws, flavor);
     let rest_apis = async {
         match &desired.api {
-            Some(_) => rest_api::find(aws, owner).await.map(Some),
+            Some(_) => rest_api::find_listed(aws, owner).await.map(Some),
             None => Ok(None),
         }
     };
@@ -255,7 +264,8 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         observed.api = Seen::Read(None);
         observed.stages = Seen::Read(Vec::new());
         observed.deployments = Seen::Read(Vec::new());
-        observed.rest_apis = Seen::Read(apis);
+        observed.rest_api_listed = Seen::Read(apis.first().cloned());
+        observed.rest_apis = Seen::Read(apis.into_iter().map(|api| api.id).collect());
     }
     if let Some(links) = links_v1 {
         observed.vpc_links_v1 = Seen::Read(links);
@@ -279,21 +289,52 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         observed.http_stages = Seen::Read(Vec::new());
         observed.http_apis = Seen::Read(apis);
     }
+    if observed.http_apis.read().is_some() || observed.rest_apis.read().is_some() {
+        observed.authorizers = Seen::Read(Vec::new());
+    }
     if let Some(id) = observed.http_apis.read().and_then(|ids| ids.first()).cloned() {
+        let wanted = desired.http_api.as_ref().is_some_and(|api| api.authorizer.is_some());
         let (details, stages) =
             tokio::try_join!(http_api::observe_details(aws, &id), http_api::observe_stages(aws, &id),)?;
+        let named = details
+            .iter()
+            .flat_map(|d| &d.routes)
+            .any(|r| r.auth.authorizer.is_some());
+        if wanted || named {
+            let authorizers = authorizer::observe_http(aws, &id).await?;
+            observed.authorizers = Seen::Read(authorizers.unwrap_or_default());
+        }
         observed.http_details = Seen::Read(details);
         observed.http_stages = Seen::Read(stages.unwrap_or_default());
     }
     if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()).cloned() {
-        let (resources, stages, deployments) = tokio::try_join!(
+        let wanted = desired.api.as_ref().is_some_and(|api| api.authorizer.is_some());
+        // With the resources when the spec wants an authorizer; after them, when a
+        // method names one.
+        let authorizers = async {
+            match wanted {
+                true => authorizer::observe_rest(aws, &id).await,
+                false => Ok(None),
+            }
+        };
+        let (resources, stages, deployments, mut authorizers) = tokio::try_join!(
             rest_api::observe_resources(aws, &id),
             rest_api::observe_stages(aws, &id),
             rest_api::list_deployments(aws, &id),
+            authorizers,
         )?;
+        let named = resources.iter().any(|api| {
+            let ours = [&api.root, &api.proxy].into_iter().flatten().map(|r| &r.auth);
+            let routes = api.routes.values().flat_map(|r| r.methods.values()).map(|m| &m.auth);
+            ours.chain(routes).any(|auth| auth.authorizer.is_some())
+        });
+        if !wanted && named {
+            authorizers = authorizer::observe_rest(aws, &id).await?;
+        }
         observed.api = Seen::Read(resources);
         observed.stages = Seen::Read(stages.unwrap_or_default());
         observed.deployments = Seen::Read(deployments);
+        observed.authorizers = Seen::Read(authorizers.unwrap_or_default());
     }
     Ok(observed)
 }
