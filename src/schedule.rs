@@ -98,9 +98,10 @@ const MIN_LIST_READS: f64 = 0.1;
 /// What the region lists may cost a Ready resource per resync: the budget
 /// (`resync_reads`) less a probe and the full passes' share. The inventory cache
 /// turns it into how long the lists are shared (see `Freshness`): with the defaults
-/// (2 reads, a resync every 5 min, a full pass every 6 h) 0.53 reads, so a lone
-/// resource re-reads the lists every 57 minutes, ten share them every 5.7 minutes and
-/// a hundred every 2.5 (twice a resync, the most often they are read).
+/// (2 reads, a resync every 5 min, a full pass every 6 h) 0.53 reads, so from
+/// [`FRESH_LISTS_BELOW`] resources on, twenty share them every 2.8 minutes and a
+/// hundred every 2.5 (twice a resync, the most often they are read). Fewer are not
+/// held to it (see [`FRESH_LISTS_BELOW`]).
 pub fn list_reads_per_resync(settings: &Settings) -> f64 {
     let full_passes = if settings.full_resync > settings.resync {
         settings.resync.as_secs_f64() / settings.full_resync.as_secs_f64()
@@ -110,6 +111,18 @@ pub fn list_reads_per_resync(settings: &Settings) -> f64 {
     (settings.resync_reads - PROBE_READS - FULL_PASS_READS * full_passes).max(MIN_LIST_READS)
 }
 
+/// Below this many Ready resources in a region, every drift check reads the region's
+/// lists afresh (they are never reused for more than half a resync), whatever the
+/// read budget: drift the inventory shows is seen at the resource's next check.
+///
+/// The budget exists for many resources: held to it, a lone resource would re-read
+/// the lists only every 11 resyncs (57 minutes by default), and drift would go unseen
+/// that long. Below this size the whole region's lists cost at most 2 × 6 reads per
+/// resync (0.04 a second at the default 5 minutes, three of the six to API Gateway),
+/// whatever the budget says; from it on, the budget shares them as before (twenty
+/// resources: every 2.8 minutes by default).
+pub const FRESH_LISTS_BELOW: usize = 20;
+
 /// How long the drift checks of Ready resources share a region's lists.
 pub fn drift_check_freshness(settings: &Settings) -> Freshness {
     Freshness::Shared {
@@ -118,6 +131,7 @@ pub fn drift_check_freshness(settings: &Settings) -> Freshness {
         at_least: (settings.resync / 2).max(Duration::from_secs(1)),
         resync: settings.resync,
         reads_per_resync: list_reads_per_resync(settings),
+        fresh_below: FRESH_LISTS_BELOW,
     }
 }
 
@@ -410,12 +424,11 @@ mod tests {
     #[test]
     fn drift_checks_share_the_lists_at_most_twice_a_resync() {
         let defaults = Settings::default();
-        // The figures list_reads_per_resync's comment gives: 56.8 min for one resource,
-        // 5.68 for ten, and for a hundred the floor, half a resync.
+        // The figures list_reads_per_resync's comment gives: 2.84 min for twenty, and
+        // for a hundred the floor, half a resync.
         let freshness = drift_check_freshness(&defaults);
         let minutes = |n: usize| freshness.max_age(n).as_secs_f64() / 60.0;
-        assert!((minutes(1) - 56.8).abs() < 0.1, "{}", minutes(1));
-        assert!((minutes(10) - 5.68).abs() < 0.01, "{}", minutes(10));
+        assert!((minutes(20) - 2.84).abs() < 0.01, "{}", minutes(20));
         assert_eq!(freshness.max_age(100), Duration::from_secs(150));
         // A resync under two seconds still keeps the lists a second.
         let hasty = Settings {
@@ -423,6 +436,42 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(drift_check_freshness(&hasty).max_age(1000), Duration::from_secs(1));
+    }
+
+    /// The budget scales with the region: below FRESH_LISTS_BELOW resources every
+    /// resync reads the lists (they never outlive half a resync), whatever the budget,
+    /// the resync or the full passes' cadence; from it on, the budget shares them.
+    #[test]
+    fn few_resources_read_the_lists_at_every_resync() {
+        let stingy = Settings {
+            resync_reads: 0.5,
+            ..Settings::default()
+        };
+        let short = Settings {
+            resync: Duration::from_secs(10),
+            full_resync: Duration::from_secs(720),
+            ..Settings::default()
+        };
+        for settings in [Settings::default(), stingy.clone(), short] {
+            let freshness = drift_check_freshness(&settings);
+            for n in 0..FRESH_LISTS_BELOW {
+                let age = freshness.max_age(n);
+                assert_eq!(age, (settings.resync / 2).max(Duration::from_secs(1)), "{n} resources");
+                // A check one resync after the last load finds the lists too old: it
+                // reads them, and sees drift made since.
+                assert!(age < settings.resync, "{n} resources: {age:?}");
+            }
+        }
+        // From FRESH_LISTS_BELOW on, the budget decides: a stingy one shares them for
+        // longer than a resync (0.1 reads: 300 × 6 / (20 × 0.1) = 900 s).
+        let freshness = drift_check_freshness(&stingy);
+        assert_eq!(freshness.max_age(FRESH_LISTS_BELOW), Duration::from_secs(900));
+        assert_eq!(freshness.max_age(1000), Duration::from_secs(150));
+        // Before, a lone resource kept them 57 minutes: no longer.
+        assert_eq!(
+            drift_check_freshness(&Settings::default()).max_age(1),
+            Duration::from_secs(150)
+        );
     }
 
     #[test]
