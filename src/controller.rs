@@ -296,6 +296,19 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
                 Err(error) => info!(error = %error, "wait check failed: full pass"),
             }
         }
+        Pass::Confirm(check) => {
+            // The last pass made changes and found every part ready: what it made is
+            // in the region's inventory taken since, and the service runs its tasks.
+            let inventories = (&ctx.wait_inventories, check.after);
+            match Box::pin(drift_check(&obj, &owner, check.ids, ctx, inventories, Probe::Service)).await {
+                Ok(findings) if findings.is_empty() => {
+                    ctx.metrics.observe_resync("confirm");
+                    return confirmed(&obj, ctx).await;
+                }
+                Ok(findings) => info!(found = %summary(&findings), "confirm: full pass"),
+                Err(error) => info!(error = %error, "confirm failed: full pass"),
+            }
+        }
         Pass::Full | Pass::NotDue(_) | Pass::Teardown => {}
     }
     let result = async {
@@ -310,6 +323,20 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
         }
     }
     settle(&obj, ctx, was_ready, result).await
+}
+
+/// Ready, as confirmed by a check after a pass that made changes: the status that pass
+/// wrote (every part ready, its IDs and endpoint), now Ready.
+async fn confirmed(obj: &PrivateApi, ctx: &Context) -> Result<Action> {
+    let verdict = Verdict::Ready;
+    ctx.metrics.set_condition(&Context::key(obj), Some(verdict.condition()));
+    let next = status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
+    ctx.patch_status(obj, next).await?;
+    let endpoint = obj.status.as_ref().and_then(|s| s.endpoint.clone()).unwrap_or_default();
+    ctx.publish(obj, EventType::Normal, "Ready", "Reconcile", format!("serving at {endpoint}"))
+        .await;
+    info!(endpoint, "ready (confirmed)");
+    Ok(ctx.record(obj, Outcome::Ready))
 }
 
 /// The status, Events and next look that follow a pass's result.
@@ -339,6 +366,7 @@ async fn settle(
                     }
                     Outcome::Ready
                 }
+                _ if !outcome.changes.is_empty() && outcome.parts.iter().all(|p| p.ready) => Outcome::Applied,
                 _ if !outcome.changes.is_empty() => Outcome::Changed,
                 _ => Outcome::Waiting,
             };

@@ -175,6 +175,22 @@ pub struct Next {
     pub due: Instant,
     /// Passes in a row at this generation that only waited on AWS.
     pub waits: u32,
+    /// What that pass made, for the look that follows it.
+    pub made: Made,
+}
+
+/// What a pass made, as far as the look after it goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Made {
+    /// Nothing (or it failed).
+    #[default]
+    Nothing,
+    /// Changes, and some part is not ready: if its status says it waits on AWS, a wait
+    /// check follows (the inventory shows what the pass made, and whether the wait is
+    /// over), not a full pass that would find the same wait.
+    Changes,
+    /// Changes, and every part ready: a confirm check follows ([`Pass::Confirm`]).
+    ChangesAllReady,
 }
 
 /// When an object's last full pass ran, and at which generation.
@@ -202,6 +218,8 @@ pub struct Reported<'a> {
     pub ids: &'a ResourceIds,
     /// Parts not ready yet among those whose readiness AWS works on by itself.
     pub waiting_on: BTreeSet<&'a str>,
+    /// Every part's condition is True (Ready itself aside).
+    pub parts_ready: bool,
 }
 
 impl<'a> Observed<'a> {
@@ -222,6 +240,11 @@ impl<'a> Observed<'a> {
                     .filter(|c| c.status == "False" && waitable.contains(&c.type_.as_str()))
                     .map(|c| c.type_.as_str())
                     .collect(),
+                parts_ready: s
+                    .conditions
+                    .iter()
+                    .filter(|c| !OVERALL.contains(&c.type_.as_str()))
+                    .all(|c| c.status == "True"),
             });
         Observed {
             generation,
@@ -231,6 +254,9 @@ impl<'a> Observed<'a> {
         }
     }
 }
+
+/// The conditions about the whole resource rather than one part.
+const OVERALL: [&str; 3] = [status::READY, status::RECONCILING, status::STALLED];
 
 /// The pass a reconcile runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,8 +274,20 @@ pub enum Pass<'a> {
     /// which parts: a check of those will do (the service's probe: tasks starting
     /// are among what it waits on).
     WaitCheck(WaitCheck<'a>),
+    /// Its last pass, at this generation, made changes and found every part ready,
+    /// and its status says so: the region inventory, taken after that pass, and the
+    /// service confirm them (Ready), rather than a second full pass that would read
+    /// every part again to find nothing to do.
+    Confirm(ConfirmCheck<'a>),
     /// Every part read and converged, leftovers swept.
     Full,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmCheck<'a> {
+    pub ids: &'a ResourceIds,
+    /// The inventory must be taken after this (the pass that made the changes).
+    pub after: Instant,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,6 +318,9 @@ pub enum Outcome {
     Ready,
     /// Changed something, not Ready yet: look again soon ([`CONFIRM_AFTER`]).
     Changed,
+    /// Changed something, and every part reports ready: look again soon
+    /// ([`CONFIRM_AFTER`]) with a confirming check ([`Pass::Confirm`]).
+    Applied,
     /// Changed nothing, only waits on AWS: look again after [`wait_delay`], longer
     /// the more such passes in a row.
     Waiting,
@@ -306,10 +347,27 @@ impl Memory {
         if let Some(check) = self.drift_check(obj, settings, now) {
             return Pass::DriftCheck(check);
         }
+        if let Some(check) = self.confirm_check(obj) {
+            return Pass::Confirm(check);
+        }
         if let Some(check) = self.wait_check(obj, now) {
             return Pass::WaitCheck(check);
         }
         Pass::Full
+    }
+
+    fn confirm_check<'a>(&self, obj: &Observed<'a>) -> Option<ConfirmCheck<'a>> {
+        self.next
+            .filter(|next| next.made == Made::ChangesAllReady && next.generation == obj.generation && !next.deleting)?;
+        // The status of that pass (all parts ready), not an older one still in the cache.
+        let reported = obj.reported.as_ref().filter(|r| {
+            r.parts_ready && !r.ready && (r.ids.rest_api_id.is_some() || r.ids.http_api_id.is_some())
+        })?;
+        let pass = self.last_full_pass.filter(|pass| pass.generation == obj.generation)?;
+        Some(ConfirmCheck {
+            ids: reported.ids,
+            after: pass.at,
+        })
     }
 
     fn not_due(&self, obj: &Observed, now: Instant) -> Option<Duration> {
@@ -336,12 +394,22 @@ impl Memory {
     }
 
     fn wait_check<'a>(&self, obj: &Observed<'a>, now: Instant) -> Option<WaitCheck<'a>> {
-        let reported = obj.reported.as_ref().filter(|_| self.waits(obj) > 0)?;
+        let reported = obj
+            .reported
+            .as_ref()
+            .filter(|_| self.waits(obj) > 0 || self.made(obj) == Made::Changes)?;
         (!reported.waiting_on.is_empty()).then(|| WaitCheck {
             ids: reported.ids,
             waiting: reported.waiting_on.clone(),
             after: self.last_full_pass.map_or(now, |pass| pass.at),
         })
+    }
+
+    /// What the last pass made, if it was at the object's generation.
+    fn made(&self, obj: &Observed) -> Made {
+        self.next
+            .filter(|next| next.generation == obj.generation && !next.deleting)
+            .map_or(Made::Nothing, |next| next.made)
     }
 
     /// Passes in a row that only waited on AWS, at the object's generation.
@@ -356,7 +424,7 @@ impl Memory {
         let mut waits = 0;
         let after = match outcome {
             Outcome::Ready => settings.resync,
-            Outcome::Changed => CONFIRM_AFTER,
+            Outcome::Changed | Outcome::Applied => CONFIRM_AFTER,
             Outcome::Waiting => {
                 let waited = self.waits(obj);
                 waits = waited.saturating_add(1);
@@ -371,6 +439,11 @@ impl Memory {
             deleting: obj.deleting,
             due: now + after,
             waits,
+            made: match outcome {
+                Outcome::Changed => Made::Changes,
+                Outcome::Applied => Made::ChangesAllReady,
+                _ => Made::Nothing,
+            },
         });
         after
     }
@@ -539,6 +612,7 @@ mod tests {
                 ready: true,
                 ids,
                 waiting_on: BTreeSet::new(),
+                parts_ready: true,
             }),
             ..fresh(1)
         }
@@ -550,6 +624,20 @@ mod tests {
                 ready: false,
                 ids,
                 waiting_on: on.iter().copied().collect(),
+                parts_ready: on.is_empty(),
+            }),
+            ..fresh(1)
+        }
+    }
+
+    /// Changes made, every part ready, not Ready yet: the status of an `Applied` pass.
+    fn applied(ids: &ResourceIds) -> Observed<'_> {
+        Observed {
+            reported: Some(Reported {
+                ready: false,
+                ids,
+                waiting_on: BTreeSet::new(),
+                parts_ready: true,
             }),
             ..fresh(1)
         }
@@ -573,6 +661,7 @@ mod tests {
         assert!(!reported.ready);
         assert_eq!(reported.ids.rest_api_id.as_deref(), Some("api-1"));
         assert_eq!(reported.waiting_on, BTreeSet::from(["VpcLinkReady"]));
+        assert!(!reported.parts_ready, "VpcLinkReady and RestApiReady are False");
         // A status of an older generation reports nothing.
         let mut newer = obj.clone();
         newer.metadata.generation = Some(3);
@@ -595,8 +684,23 @@ mod tests {
                 deleting,
                 due: at(t0, due),
                 waits,
+                made: Made::Nothing,
             }),
             ..Memory::default()
+        };
+        let to_confirm = |memory: Memory| Memory {
+            next: memory.next.map(|next| Next { made: Made::ChangesAllReady, ..next }),
+            ..memory
+        };
+        let changed = |memory: Memory| Memory {
+            next: memory.next.map(|next| Next { made: Made::Changes, ..next }),
+            ..memory
+        };
+        let confirm = |after| {
+            Pass::Confirm(ConfirmCheck {
+                ids: &ids,
+                after: at(t0, after),
+            })
         };
         let full_pass = |memory: Memory, generation, secs, checks| Memory {
             last_full_pass: Some(FullPass {
@@ -649,7 +753,17 @@ mod tests {
             ("waited, never fully passed", scheduled(1, false, 10, 1), waiting(&ids, &["VpcLinkReady"]), 10, wait(10)),
             ("waited, on nothing AWS works on", scheduled(1, false, 10, 1), waiting(&ids, &[]), 10, Pass::Full),
             ("did not wait", full_pass(scheduled(1, false, 2, 0), 1, 0, 0), waiting(&ids, &["VpcLinkReady"]), 2, Pass::Full),
+            ("changes made, waiting on AWS", changed(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), waiting(&ids, &["VpcLinkReady"]), 2, wait(0)),
+            ("changes made, waiting on nothing AWS works on", changed(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), waiting(&ids, &[]), 2, Pass::Full),
+            ("changes made at an older generation", changed(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), Observed { generation: Some(2), ..waiting(&ids, &["VpcLinkReady"]) }, 2, Pass::Full),
             ("waited at an older generation", scheduled(1, false, 10, 1), Observed { generation: Some(2), ..waiting(&ids, &["VpcLinkReady"]) }, 10, Pass::Full),
+            ("changes made, every part ready", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), applied(&ids), 2, confirm(0)),
+            ("… its own status write comes back", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), applied(&ids), 1, Pass::NotDue(Duration::from_secs(1))),
+            ("… the cache still has the status before", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), waiting(&ids, &["VpcLinkReady"]), 2, Pass::Full),
+            ("… a new generation since", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), Observed { generation: Some(2), ..applied(&ids) }, 2, Pass::Full),
+            ("… no API in the status", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), applied(&no_api), 2, Pass::Full),
+            ("… after a restart", Memory::default(), applied(&ids), 2, Pass::Full),
+            ("… being deleted", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), Observed { deleting: true, ..applied(&ids) }, 2, Pass::Teardown),
         ];
         for (name, memory, obj, now, pass) in rows {
             assert_eq!(memory.next_pass(&obj, &settings, at(t0, now)), pass, "{name}");
@@ -671,6 +785,7 @@ mod tests {
         let rows = [
             (Outcome::Ready, secs(300)),
             (Outcome::Changed, secs(2)),
+            (Outcome::Applied, secs(2)),
             (Outcome::Waiting, secs(10)),
             (Outcome::NotYet(None), secs(10)),
             (Outcome::NotYet(Some(secs(42))), secs(42)),
@@ -684,6 +799,9 @@ mod tests {
             assert_eq!(memory.record(&fresh(1), outcome, &settings, t0), after, "{outcome:?}");
             let next = memory.next.expect("scheduled");
             assert_eq!((next.due, next.generation), (t0 + after, Some(1)), "{outcome:?}");
+            // Only an Applied pass is confirmed by a check.
+            assert_eq!(next.made == Made::ChangesAllReady, outcome == Outcome::Applied, "{outcome:?}");
+            assert_eq!(next.made == Made::Changes, outcome == Outcome::Changed, "{outcome:?}");
         }
         // A poll shorter than 5 s is kept while tearing down.
         let quick = Settings {
