@@ -248,7 +248,9 @@ async fn add_finalizer(api: &Api<PrivateApi>, obj: &PrivateApi) -> Result<Arc<Pr
         path: "metadata.finalizers".into(),
         message: format!("finalizer patch: {e}"),
     })?;
-    let patched = api.patch(&obj.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+    let patched = api
+        .patch(&obj.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await?;
     Ok(Arc::new(patched))
 }
 
@@ -333,8 +335,14 @@ async fn confirmed(obj: &PrivateApi, ctx: &Context) -> Result<Action> {
     let next = status::next_status(obj.status.as_ref(), obj.metadata.generation, None, &verdict);
     ctx.patch_status(obj, next).await?;
     let endpoint = obj.status.as_ref().and_then(|s| s.endpoint.clone()).unwrap_or_default();
-    ctx.publish(obj, EventType::Normal, "Ready", "Reconcile", format!("serving at {endpoint}"))
-        .await;
+    ctx.publish(
+        obj,
+        EventType::Normal,
+        "Ready",
+        "Reconcile",
+        format!("serving at {endpoint}"),
+    )
+    .await;
     info!(endpoint, "ready (confirmed)");
     Ok(ctx.record(obj, Outcome::Ready))
 }

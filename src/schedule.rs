@@ -360,9 +360,10 @@ impl Memory {
         self.next
             .filter(|next| next.made == Made::ChangesAllReady && next.generation == obj.generation && !next.deleting)?;
         // The status of that pass (all parts ready), not an older one still in the cache.
-        let reported = obj.reported.as_ref().filter(|r| {
-            r.parts_ready && !r.ready && (r.ids.rest_api_id.is_some() || r.ids.http_api_id.is_some())
-        })?;
+        let reported = obj
+            .reported
+            .as_ref()
+            .filter(|r| r.parts_ready && !r.ready && (r.ids.rest_api_id.is_some() || r.ids.http_api_id.is_some()))?;
         let pass = self.last_full_pass.filter(|pass| pass.generation == obj.generation)?;
         Some(ConfirmCheck {
             ids: reported.ids,
@@ -689,11 +690,17 @@ mod tests {
             ..Memory::default()
         };
         let to_confirm = |memory: Memory| Memory {
-            next: memory.next.map(|next| Next { made: Made::ChangesAllReady, ..next }),
+            next: memory.next.map(|next| Next {
+                made: Made::ChangesAllReady,
+                ..next
+            }),
             ..memory
         };
         let changed = |memory: Memory| Memory {
-            next: memory.next.map(|next| Next { made: Made::Changes, ..next }),
+            next: memory.next.map(|next| Next {
+                made: Made::Changes,
+                ..next
+            }),
             ..memory
         };
         let confirm = |after| {
@@ -800,7 +807,11 @@ mod tests {
             let next = memory.next.expect("scheduled");
             assert_eq!((next.due, next.generation), (t0 + after, Some(1)), "{outcome:?}");
             // Only an Applied pass is confirmed by a check.
-            assert_eq!(next.made == Made::ChangesAllReady, outcome == Outcome::Applied, "{outcome:?}");
+            assert_eq!(
+                next.made == Made::ChangesAllReady,
+                outcome == Outcome::Applied,
+                "{outcome:?}"
+            );
             assert_eq!(next.made == Made::Changes, outcome == Outcome::Changed, "{outcome:?}");
         }
         // A poll shorter than 5 s is kept while tearing down.
