@@ -4,7 +4,7 @@
 //!
 //! For each N of `BENCH_SIZES` (default 1,10,100), unthrottled (`--aws-pacing off`,
 //! no quotas in the proxy): time from `kubectl apply` of N PrivateApis to all Ready,
-//! per-resource pick-up (first status write) and Ready latency, AWS calls per resource
+//! per-resource pick-up (first AWS call, finalizer, first status write) and Ready latency, AWS calls per resource
 //! to create, per steady-state resync pass (reads and writes) and to tear down, API
 //! Gateway deployments made, the operator's peak and idle RSS, teardown time.
 //!
@@ -16,9 +16,11 @@
 //! Before it, `BENCH_WAIT_SIZE` (default 5; 0 skips) resources whose VPC links stay
 //! PENDING for `BENCH_WAIT_PENDING_SECONDS` (default 120): how they are looked at
 //! meanwhile (full passes and wait checks) and what that costs.
-//! Knobs: BENCH_SIZES, BENCH_QUOTA_SIZE, BENCH_RESYNC_SECONDS (steady phase, default
-//! 10), BENCH_STEADY_SECONDS (measuring window, default 30; drift checks are measured
-//! over at least four windows of the region lists), AWSPROXY_PORT.
+//! Knobs: BENCH_SIZES, BENCH_STEADY_UP_TO (100; larger N skip the steady state),
+//! BENCH_CONCURRENCY (the operator's --concurrency), BENCH_QUOTA_SIZE,
+//! BENCH_RESYNC_SECONDS (steady phase, default 10), BENCH_STEADY_SECONDS (measuring
+//! window, default 30; drift checks are measured over at least four windows of the
+//! region lists), AWSPROXY_PORT.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
