@@ -467,3 +467,17 @@ fn print_value(value: &serde_json::Value, output: Output) -> privateapi::Result<
     println!("{}", text.trim_end());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rate_share;
+
+    #[test]
+    fn a_rate_share_is_above_zero_and_at_most_one() {
+        assert_eq!(rate_share("0.5"), Ok(0.5));
+        assert_eq!(rate_share("1"), Ok(1.0));
+        for refused in ["0", "-0.5", "1.5", "NaN", "half"] {
+            assert!(rate_share(refused).is_err(), "{refused}");
+        }
+    }
+}
