@@ -4,7 +4,7 @@
 //!
 //! For each N of `BENCH_SIZES` (default 1,10,100), unthrottled (`--aws-pacing off`,
 //! no quotas in the proxy): time from `kubectl apply` of N PrivateApis to all Ready,
-//! per-resource pick-up (first status write) and Ready latency, AWS calls per resource
+//! per-resource pick-up (first AWS call, finalizer, first status write) and Ready latency, AWS calls per resource
 //! to create, per steady-state resync pass (reads and writes) and to tear down, API
 //! Gateway deployments made, the operator's peak and idle RSS, teardown time.
 //!
@@ -16,9 +16,11 @@
 //! Before it, `BENCH_WAIT_SIZE` (default 5; 0 skips) resources whose VPC links stay
 //! PENDING for `BENCH_WAIT_PENDING_SECONDS` (default 120): how they are looked at
 //! meanwhile (full passes and wait checks) and what that costs.
-//! Knobs: BENCH_SIZES, BENCH_QUOTA_SIZE, BENCH_RESYNC_SECONDS (steady phase, default
-//! 10), BENCH_STEADY_SECONDS (measuring window, default 30; drift checks are measured
-//! over at least four windows of the region lists), AWSPROXY_PORT.
+//! Knobs: BENCH_SIZES, BENCH_STEADY_UP_TO (100; larger N skip the steady state),
+//! BENCH_CONCURRENCY (the operator's --concurrency), BENCH_QUOTA_SIZE,
+//! BENCH_RESYNC_SECONDS (steady phase, default 10), BENCH_STEADY_SECONDS (measuring
+//! window, default 30; drift checks are measured over at least four windows of the
+//! region lists), AWSPROXY_PORT.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -185,6 +187,11 @@ impl<'a> Run<'a> {
         env.push(("RUST_LOG", "info".into()));
         let mut args = vec!["run", "--namespace", &self.ns, "--metrics-addr", &self.metrics];
         args.extend_from_slice(extra);
+        // BENCH_CONCURRENCY: the operator's --concurrency (its default otherwise).
+        let concurrency = std::env::var("BENCH_CONCURRENCY").unwrap_or_default();
+        if !concurrency.is_empty() {
+            args.extend_from_slice(&["--concurrency", &concurrency]);
+        }
         Operator::start(&operator_bin(), &args, &env, &self.log)
     }
 
@@ -270,6 +277,10 @@ struct Figures {
     ready_p99: f64,
     pickup_p50: f64,
     pickup_p99: f64,
+    /// From the object's appearance in a watch to its first pass's start, just before
+    /// its first AWS call (the operator's "first look" log line).
+    aws_pickup_p50: f64,
+    aws_pickup_p99: f64,
     finalizer_p50: f64,
     finalizer_p99: f64,
     create_calls: u64,
@@ -400,6 +411,7 @@ async fn run(
     let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds).unwrap_or(0.0);
     let (op_cpu0, moto_cpu0, proxy_cpu0) = (op.cpu_seconds(), cpu(moto_pid), cpu(proxy_pid));
     let t0 = Instant::now();
+    let t0_wall = std::time::SystemTime::now();
     ok(kubectl_apply(&manifests));
     let limit = Duration::from_secs(if quotas {
         120 + 20 * n as u64
@@ -437,6 +449,20 @@ async fn run(
         f.ready_p99 = percentile(&ready, 99.0);
         f.pickup_p50 = percentile(&pickup, 50.0);
         f.pickup_p99 = percentile(&pickup, 99.0);
+        let looks = first_looks(&op.log());
+        let mut aws_pickup: Vec<f64> = map
+            .iter()
+            .filter_map(|(name, t)| {
+                let look = looks.get(name)?.duration_since(t0_wall).ok()?;
+                Some(secs(look) - secs(t.seen.saturating_duration_since(t0)))
+            })
+            .collect();
+        aws_pickup.sort_by(f64::total_cmp);
+        if aws_pickup.len() < n {
+            eprintln!("[bench] first look logged for {} of {n} objects", aws_pickup.len());
+        }
+        f.aws_pickup_p50 = percentile(&aws_pickup, 50.0);
+        f.aws_pickup_p99 = percentile(&aws_pickup, 99.0);
         map.iter().map(|(name, t)| Owner::new(&ns, name, &t.uid)).collect()
     };
     f.create_calls = create.total();
@@ -748,6 +774,32 @@ async fn memory_with_many(client: &kube::Client, proxy: &Proxy, n: usize) -> (u6
 }
 
 /// Throttling errors that got past the SDK's retries into a reconcile (logged by it).
+/// Per object, when the operator's log says its first pass started ("first look"),
+/// just before that pass's first AWS call; the first such line of each object.
+fn first_looks(log: &str) -> HashMap<String, std::time::SystemTime> {
+    let mut looks = HashMap::new();
+    for line in log.lines().filter(|l| l.contains("first look")) {
+        let Some(at) = line
+            .split_whitespace()
+            .next()
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        else {
+            continue;
+        };
+        let Some(name) = line
+            .split("privateapi=")
+            .nth(1)
+            .and_then(|rest| rest.split(['}', ' ', ':']).next())
+        else {
+            continue;
+        };
+        looks
+            .entry(name.to_owned())
+            .or_insert_with(|| std::time::SystemTime::from(at));
+    }
+    looks
+}
+
 fn count_throttle_errors(op: &Operator) -> usize {
     op.log()
         .lines()
@@ -810,6 +862,8 @@ async fn main() {
     let quota_n: usize = env_or("BENCH_QUOTA_SIZE", 10);
     let resync: u64 = env_or("BENCH_RESYNC_SECONDS", 10);
     let window: u64 = env_or("BENCH_STEADY_SECONDS", 30);
+    // N = 1,000: create and teardown only (the steady state's windows would take an hour).
+    let steady_up_to: usize = env_or("BENCH_STEADY_UP_TO", 100);
     let build = if cfg!(debug_assertions) {
         "debug build"
     } else {
@@ -840,7 +894,8 @@ async fn main() {
     for &n in &sizes {
         eprintln!("[bench] N={n}, unthrottled ...");
         let t = Instant::now();
-        let f = run(&aws, &client, &proxy, n, false, Some((resync, window))).await;
+        let steady = (n <= steady_up_to).then_some((resync, window));
+        let f = run(&aws, &client, &proxy, n, false, steady).await;
         eprintln!("[bench] N={n} done in {:.0} s", t.elapsed().as_secs_f64());
         results.push(f);
     }
@@ -849,20 +904,23 @@ async fn main() {
         println!("Unthrottled (--aws-pacing off, no quotas in the proxy)");
         println!();
         println!(
-            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: finalizer, first status | AWS calls / resource to create (writes) | API deployments | calls / resource / resync (writes): drift check | … full pass | … default cadence (71 checks + 1 full pass per 6 h) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
+            "| N | all Ready | Ready p50 / p99 | pick-up p50 / p99: first AWS call, finalizer, first status | operator CPU / stack to create | AWS calls / resource to create (writes) | API deployments | calls / resource / resync (writes): drift check | … full pass | … default cadence (71 checks + 1 full pass per 6 h) | writes after restart | teardown | calls / resource to delete | RSS start / idle / peak (MiB) | stacks exact / leftovers |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for f in &results {
             println!(
-                "| {} | {:.1} s | {:.1} / {:.1} s | {:.0} / {:.0} ms, {:.2} / {:.2} s | {} ({}) | {} | {} | {} | {} | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
+                "| {} | {:.1} s | {:.1} / {:.1} s | {:.2} / {:.2} s, {:.0} / {:.0} ms, {:.2} / {:.2} s | {:.0} ms | {} ({}) | {} | {} | {} | {} | {} | {:.1} s | {} | {} / {} / {} | {}/{} / {} |",
                 f.n,
                 f.all_ready,
                 f.ready_p50,
                 f.ready_p99,
+                f.aws_pickup_p50,
+                f.aws_pickup_p99,
                 f.finalizer_p50 * 1000.0,
                 f.finalizer_p99 * 1000.0,
                 f.pickup_p50,
                 f.pickup_p99,
+                f.cpu_operator_create * 1000.0 / f.n as f64,
                 per(f.create_calls, f.n),
                 per(f.create_writes, f.n),
                 f.deployments,
@@ -954,8 +1012,9 @@ async fn main() {
         }
         println!();
         println!(
-            "pick-up = from the object's appearance in a watch to the operator's finalizer, and to its first status \
-         write (after the first full pass over AWS); Ready = from `kubectl apply` of all N; \
+            "pick-up = from the object's appearance in a watch to its first pass's start (the operator's \
+         \"first look\" log line, just before the pass's first AWS call), to the operator's finalizer, and to its \
+         first status write (after the first full pass over AWS); Ready = from `kubectl apply` of all N; \
          steady state: operator restarted with --resync-seconds {resync}, calls counted over a window and \
          divided by the resyncs of Ready resources made in it (privateapi_resyncs_total): first with \
          --full-resync-seconds {} (72 resyncs, as by default; every resync in the window is a drift check: \

@@ -11,7 +11,9 @@
 # 0 skips the quota run), BENCH_ARCHITECTURES (true; false skips the per-example run), BENCH_QUOTA_TEARDOWN (true; false stops the quota run after
 # the restart, before the deletes), BENCH_MEMORY_SIZES (1000; objects for the memory
 # run, empty skips it), BENCH_WAIT_SIZE (5; resources whose VPC links stay PENDING for
-# BENCH_WAIT_PENDING_SECONDS, default 120; 0 skips), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30);
+# BENCH_WAIT_PENDING_SECONDS, default 120; 0 skips), BENCH_RESYNC_SECONDS (10), BENCH_STEADY_SECONDS (30),
+# BENCH_STEADY_UP_TO (100: larger N of BENCH_SIZES skip the steady state, e.g. BENCH_SIZES=1000),
+# BENCH_CONCURRENCY (the operator's --concurrency; its default otherwise);
 # ports: PRIVATEAPI_BENCH_{MOTO,PROXY,APISERVER,ETCD_CLIENT,ETCD_PEER}_PORT.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

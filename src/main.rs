@@ -34,6 +34,11 @@ struct Cli {
     /// Pace API Gateway writes under the account quotas (`off` for emulators).
     #[arg(long, global = true, value_enum, default_value_t = Pacing::Quotas, env = "PRIVATEAPI_AWS_PACING")]
     aws_pacing: Pacing,
+    /// The share of API Gateway's account quotas this process paces itself to (0 to 1):
+    /// they are per account and region, so operators sharded by `--selector` over one
+    /// account split them, e.g. 0.5 each for two.
+    #[arg(long, global = true, default_value_t = 1.0, value_parser = rate_share, env = "PRIVATEAPI_AWS_RATE_SHARE")]
+    aws_rate_share: f64,
     /// Abandon (and retry) one AWS HTTP attempt after this many seconds without an answer.
     #[arg(long, global = true, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600), env = "PRIVATEAPI_AWS_ATTEMPT_TIMEOUT_SECONDS")]
     aws_attempt_timeout_seconds: u64,
@@ -52,6 +57,15 @@ struct Cli {
     /// Without it every namespace may name anything.
     #[arg(long, global = true, env = "PRIVATEAPI_POLICY_FILE")]
     policy: Option<PathBuf>,
+}
+
+/// `--aws-rate-share`: a fraction above 0, at most 1.
+fn rate_share(value: &str) -> Result<f64, String> {
+    let share: f64 = value.parse().map_err(|e| format!("{e}"))?;
+    match share > 0.0 && share <= 1.0 {
+        true => Ok(share),
+        false => Err(format!("{share} is not a share of the quotas: above 0, at most 1")),
+    }
 }
 
 /// The exit code of a command line the CLI cannot take (sysexits' EX_USAGE).
@@ -222,10 +236,10 @@ async fn main() -> ExitCode {
     }
     let pacer = match args.aws_pacing {
         // The controller never holds a worker long for a slot: it requeues instead.
-        Pacing::Quotas if matches!(args.command, Command::Run { .. }) => {
-            Pacer::account_quotas().with_max_wait(Duration::from_secs(2))
-        }
-        Pacing::Quotas => Pacer::account_quotas(),
+        Pacing::Quotas if matches!(args.command, Command::Run { .. }) => Pacer::account_quotas()
+            .with_share(args.aws_rate_share)
+            .with_max_wait(Duration::from_secs(2)),
+        Pacing::Quotas => Pacer::account_quotas().with_share(args.aws_rate_share),
         Pacing::Off => Pacer::off(),
     };
     let roles = RoleSettings {
@@ -461,5 +475,19 @@ fn emit(bytes: &[u8]) {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("error: writing to stdout: {e}"),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_share;
+
+    #[test]
+    fn a_rate_share_is_above_zero_and_at_most_one() {
+        assert_eq!(rate_share("0.5"), Ok(0.5));
+        assert_eq!(rate_share("1"), Ok(1.0));
+        for refused in ["0", "-0.5", "1.5", "NaN", "half"] {
+            assert!(rate_share(refused).is_err(), "{refused}");
+        }
     }
 }

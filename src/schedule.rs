@@ -98,9 +98,10 @@ const MIN_LIST_READS: f64 = 0.1;
 /// What the region lists may cost a Ready resource per resync: the budget
 /// (`resync_reads`) less a probe and the full passes' share. The inventory cache
 /// turns it into how long the lists are shared (see `Freshness`): with the defaults
-/// (2 reads, a resync every 5 min, a full pass every 6 h) 0.53 reads, so a lone
-/// resource re-reads the lists every 57 minutes, ten share them every 5.7 minutes and
-/// a hundred every 2.5 (twice a resync, the most often they are read).
+/// (2 reads, a resync every 5 min, a full pass every 6 h) 0.53 reads, so from
+/// [`FRESH_LISTS_BELOW`] resources on, twenty share them every 2.8 minutes and a
+/// hundred every 2.5 (twice a resync, the most often they are read). Fewer are not
+/// held to it (see [`FRESH_LISTS_BELOW`]).
 pub fn list_reads_per_resync(settings: &Settings) -> f64 {
     let full_passes = if settings.full_resync > settings.resync {
         settings.resync.as_secs_f64() / settings.full_resync.as_secs_f64()
@@ -110,6 +111,18 @@ pub fn list_reads_per_resync(settings: &Settings) -> f64 {
     (settings.resync_reads - PROBE_READS - FULL_PASS_READS * full_passes).max(MIN_LIST_READS)
 }
 
+/// Below this many Ready resources in a region, every drift check reads the region's
+/// lists afresh (they are never reused for more than half a resync), whatever the
+/// read budget: drift the inventory shows is seen at the resource's next check.
+///
+/// The budget exists for many resources: held to it, a lone resource would re-read
+/// the lists only every 11 resyncs (57 minutes by default), and drift would go unseen
+/// that long. Below this size the whole region's lists cost at most 2 × 6 reads per
+/// resync (0.04 a second at the default 5 minutes, three of the six to API Gateway),
+/// whatever the budget says; from it on, the budget shares them as before (twenty
+/// resources: every 2.8 minutes by default).
+pub const FRESH_LISTS_BELOW: usize = 20;
+
 /// How long the drift checks of Ready resources share a region's lists.
 pub fn drift_check_freshness(settings: &Settings) -> Freshness {
     Freshness::Shared {
@@ -118,6 +131,7 @@ pub fn drift_check_freshness(settings: &Settings) -> Freshness {
         at_least: (settings.resync / 2).max(Duration::from_secs(1)),
         resync: settings.resync,
         reads_per_resync: list_reads_per_resync(settings),
+        fresh_below: FRESH_LISTS_BELOW,
     }
 }
 
@@ -161,6 +175,22 @@ pub struct Next {
     pub due: Instant,
     /// Passes in a row at this generation that only waited on AWS.
     pub waits: u32,
+    /// What that pass made, for the look that follows it.
+    pub made: Made,
+}
+
+/// What a pass made, as far as the look after it goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Made {
+    /// Nothing (or it failed).
+    #[default]
+    Nothing,
+    /// Changes, and some part is not ready: if its status says it waits on AWS, a wait
+    /// check follows (the inventory shows what the pass made, and whether the wait is
+    /// over), not a full pass that would find the same wait.
+    Changes,
+    /// Changes, and every part ready: a confirm check follows ([`Pass::Confirm`]).
+    ChangesAllReady,
 }
 
 /// When an object's last full pass ran, and at which generation.
@@ -188,6 +218,8 @@ pub struct Reported<'a> {
     pub ids: &'a ResourceIds,
     /// Parts not ready yet among those whose readiness AWS works on by itself.
     pub waiting_on: BTreeSet<&'a str>,
+    /// Every part's condition is True (Ready itself aside).
+    pub parts_ready: bool,
 }
 
 impl<'a> Observed<'a> {
@@ -208,6 +240,11 @@ impl<'a> Observed<'a> {
                     .filter(|c| c.status == "False" && waitable.contains(&c.type_.as_str()))
                     .map(|c| c.type_.as_str())
                     .collect(),
+                parts_ready: s
+                    .conditions
+                    .iter()
+                    .filter(|c| !OVERALL.contains(&c.type_.as_str()))
+                    .all(|c| c.status == "True"),
             });
         Observed {
             generation,
@@ -217,6 +254,9 @@ impl<'a> Observed<'a> {
         }
     }
 }
+
+/// The conditions about the whole resource rather than one part.
+const OVERALL: [&str; 3] = [status::READY, status::RECONCILING, status::STALLED];
 
 /// The pass a reconcile runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,8 +274,20 @@ pub enum Pass<'a> {
     /// which parts: a check of those will do (the service's probe: tasks starting
     /// are among what it waits on).
     WaitCheck(WaitCheck<'a>),
+    /// Its last pass, at this generation, made changes and found every part ready,
+    /// and its status says so: the region inventory, taken after that pass, and the
+    /// service confirm them (Ready), rather than a second full pass that would read
+    /// every part again to find nothing to do.
+    Confirm(ConfirmCheck<'a>),
     /// Every part read and converged, leftovers swept.
     Full,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmCheck<'a> {
+    pub ids: &'a ResourceIds,
+    /// The inventory must be taken after this (the pass that made the changes).
+    pub after: Instant,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,6 +318,9 @@ pub enum Outcome {
     Ready,
     /// Changed something, not Ready yet: look again soon ([`CONFIRM_AFTER`]).
     Changed,
+    /// Changed something, and every part reports ready: look again soon
+    /// ([`CONFIRM_AFTER`]) with a confirming check ([`Pass::Confirm`]).
+    Applied,
     /// Changed nothing, only waits on AWS: look again after [`wait_delay`], longer
     /// the more such passes in a row.
     Waiting,
@@ -292,10 +347,28 @@ impl Memory {
         if let Some(check) = self.drift_check(obj, settings, now) {
             return Pass::DriftCheck(check);
         }
+        if let Some(check) = self.confirm_check(obj) {
+            return Pass::Confirm(check);
+        }
         if let Some(check) = self.wait_check(obj, now) {
             return Pass::WaitCheck(check);
         }
         Pass::Full
+    }
+
+    fn confirm_check<'a>(&self, obj: &Observed<'a>) -> Option<ConfirmCheck<'a>> {
+        self.next
+            .filter(|next| next.made == Made::ChangesAllReady && next.generation == obj.generation && !next.deleting)?;
+        // The status of that pass (all parts ready), not an older one still in the cache.
+        let reported = obj
+            .reported
+            .as_ref()
+            .filter(|r| r.parts_ready && !r.ready && (r.ids.rest_api_id.is_some() || r.ids.http_api_id.is_some()))?;
+        let pass = self.last_full_pass.filter(|pass| pass.generation == obj.generation)?;
+        Some(ConfirmCheck {
+            ids: reported.ids,
+            after: pass.at,
+        })
     }
 
     fn not_due(&self, obj: &Observed, now: Instant) -> Option<Duration> {
@@ -322,12 +395,22 @@ impl Memory {
     }
 
     fn wait_check<'a>(&self, obj: &Observed<'a>, now: Instant) -> Option<WaitCheck<'a>> {
-        let reported = obj.reported.as_ref().filter(|_| self.waits(obj) > 0)?;
+        let reported = obj
+            .reported
+            .as_ref()
+            .filter(|_| self.waits(obj) > 0 || self.made(obj) == Made::Changes)?;
         (!reported.waiting_on.is_empty()).then(|| WaitCheck {
             ids: reported.ids,
             waiting: reported.waiting_on.clone(),
             after: self.last_full_pass.map_or(now, |pass| pass.at),
         })
+    }
+
+    /// What the last pass made, if it was at the object's generation.
+    fn made(&self, obj: &Observed) -> Made {
+        self.next
+            .filter(|next| next.generation == obj.generation && !next.deleting)
+            .map_or(Made::Nothing, |next| next.made)
     }
 
     /// Passes in a row that only waited on AWS, at the object's generation.
@@ -342,7 +425,7 @@ impl Memory {
         let mut waits = 0;
         let after = match outcome {
             Outcome::Ready => settings.resync,
-            Outcome::Changed => CONFIRM_AFTER,
+            Outcome::Changed | Outcome::Applied => CONFIRM_AFTER,
             Outcome::Waiting => {
                 let waited = self.waits(obj);
                 waits = waited.saturating_add(1);
@@ -357,6 +440,11 @@ impl Memory {
             deleting: obj.deleting,
             due: now + after,
             waits,
+            made: match outcome {
+                Outcome::Changed => Made::Changes,
+                Outcome::Applied => Made::ChangesAllReady,
+                _ => Made::Nothing,
+            },
         });
         after
     }
@@ -410,12 +498,11 @@ mod tests {
     #[test]
     fn drift_checks_share_the_lists_at_most_twice_a_resync() {
         let defaults = Settings::default();
-        // The figures list_reads_per_resync's comment gives: 56.8 min for one resource,
-        // 5.68 for ten, and for a hundred the floor, half a resync.
+        // The figures list_reads_per_resync's comment gives: 2.84 min for twenty, and
+        // for a hundred the floor, half a resync.
         let freshness = drift_check_freshness(&defaults);
         let minutes = |n: usize| freshness.max_age(n).as_secs_f64() / 60.0;
-        assert!((minutes(1) - 56.8).abs() < 0.1, "{}", minutes(1));
-        assert!((minutes(10) - 5.68).abs() < 0.01, "{}", minutes(10));
+        assert!((minutes(20) - 2.84).abs() < 0.01, "{}", minutes(20));
         assert_eq!(freshness.max_age(100), Duration::from_secs(150));
         // A resync under two seconds still keeps the lists a second.
         let hasty = Settings {
@@ -423,6 +510,42 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(drift_check_freshness(&hasty).max_age(1000), Duration::from_secs(1));
+    }
+
+    /// The budget scales with the region: below FRESH_LISTS_BELOW resources every
+    /// resync reads the lists (they never outlive half a resync), whatever the budget,
+    /// the resync or the full passes' cadence; from it on, the budget shares them.
+    #[test]
+    fn few_resources_read_the_lists_at_every_resync() {
+        let stingy = Settings {
+            resync_reads: 0.5,
+            ..Settings::default()
+        };
+        let short = Settings {
+            resync: Duration::from_secs(10),
+            full_resync: Duration::from_secs(720),
+            ..Settings::default()
+        };
+        for settings in [Settings::default(), stingy.clone(), short] {
+            let freshness = drift_check_freshness(&settings);
+            for n in 0..FRESH_LISTS_BELOW {
+                let age = freshness.max_age(n);
+                assert_eq!(age, (settings.resync / 2).max(Duration::from_secs(1)), "{n} resources");
+                // A check one resync after the last load finds the lists too old: it
+                // reads them, and sees drift made since.
+                assert!(age < settings.resync, "{n} resources: {age:?}");
+            }
+        }
+        // From FRESH_LISTS_BELOW on, the budget decides: a stingy one shares them for
+        // longer than a resync (0.1 reads: 300 × 6 / (20 × 0.1) = 900 s).
+        let freshness = drift_check_freshness(&stingy);
+        assert_eq!(freshness.max_age(FRESH_LISTS_BELOW), Duration::from_secs(900));
+        assert_eq!(freshness.max_age(1000), Duration::from_secs(150));
+        // Before, a lone resource kept them 57 minutes: no longer.
+        assert_eq!(
+            drift_check_freshness(&Settings::default()).max_age(1),
+            Duration::from_secs(150)
+        );
     }
 
     #[test]
@@ -490,6 +613,7 @@ mod tests {
                 ready: true,
                 ids,
                 waiting_on: BTreeSet::new(),
+                parts_ready: true,
             }),
             ..fresh(1)
         }
@@ -501,6 +625,20 @@ mod tests {
                 ready: false,
                 ids,
                 waiting_on: on.iter().copied().collect(),
+                parts_ready: on.is_empty(),
+            }),
+            ..fresh(1)
+        }
+    }
+
+    /// Changes made, every part ready, not Ready yet: the status of an `Applied` pass.
+    fn applied(ids: &ResourceIds) -> Observed<'_> {
+        Observed {
+            reported: Some(Reported {
+                ready: false,
+                ids,
+                waiting_on: BTreeSet::new(),
+                parts_ready: true,
             }),
             ..fresh(1)
         }
@@ -524,6 +662,7 @@ mod tests {
         assert!(!reported.ready);
         assert_eq!(reported.ids.rest_api_id.as_deref(), Some("api-1"));
         assert_eq!(reported.waiting_on, BTreeSet::from(["VpcLinkReady"]));
+        assert!(!reported.parts_ready, "VpcLinkReady and RestApiReady are False");
         // A status of an older generation reports nothing.
         let mut newer = obj.clone();
         newer.metadata.generation = Some(3);
@@ -546,8 +685,29 @@ mod tests {
                 deleting,
                 due: at(t0, due),
                 waits,
+                made: Made::Nothing,
             }),
             ..Memory::default()
+        };
+        let to_confirm = |memory: Memory| Memory {
+            next: memory.next.map(|next| Next {
+                made: Made::ChangesAllReady,
+                ..next
+            }),
+            ..memory
+        };
+        let changed = |memory: Memory| Memory {
+            next: memory.next.map(|next| Next {
+                made: Made::Changes,
+                ..next
+            }),
+            ..memory
+        };
+        let confirm = |after| {
+            Pass::Confirm(ConfirmCheck {
+                ids: &ids,
+                after: at(t0, after),
+            })
         };
         let full_pass = |memory: Memory, generation, secs, checks| Memory {
             last_full_pass: Some(FullPass {
@@ -600,7 +760,17 @@ mod tests {
             ("waited, never fully passed", scheduled(1, false, 10, 1), waiting(&ids, &["VpcLinkReady"]), 10, wait(10)),
             ("waited, on nothing AWS works on", scheduled(1, false, 10, 1), waiting(&ids, &[]), 10, Pass::Full),
             ("did not wait", full_pass(scheduled(1, false, 2, 0), 1, 0, 0), waiting(&ids, &["VpcLinkReady"]), 2, Pass::Full),
+            ("changes made, waiting on AWS", changed(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), waiting(&ids, &["VpcLinkReady"]), 2, wait(0)),
+            ("changes made, waiting on nothing AWS works on", changed(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), waiting(&ids, &[]), 2, Pass::Full),
+            ("changes made at an older generation", changed(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), Observed { generation: Some(2), ..waiting(&ids, &["VpcLinkReady"]) }, 2, Pass::Full),
             ("waited at an older generation", scheduled(1, false, 10, 1), Observed { generation: Some(2), ..waiting(&ids, &["VpcLinkReady"]) }, 10, Pass::Full),
+            ("changes made, every part ready", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), applied(&ids), 2, confirm(0)),
+            ("… its own status write comes back", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), applied(&ids), 1, Pass::NotDue(Duration::from_secs(1))),
+            ("… the cache still has the status before", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), waiting(&ids, &["VpcLinkReady"]), 2, Pass::Full),
+            ("… a new generation since", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), Observed { generation: Some(2), ..applied(&ids) }, 2, Pass::Full),
+            ("… no API in the status", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), applied(&no_api), 2, Pass::Full),
+            ("… after a restart", Memory::default(), applied(&ids), 2, Pass::Full),
+            ("… being deleted", to_confirm(full_pass(scheduled(1, false, 2, 0), 1, 0, 0)), Observed { deleting: true, ..applied(&ids) }, 2, Pass::Teardown),
         ];
         for (name, memory, obj, now, pass) in rows {
             assert_eq!(memory.next_pass(&obj, &settings, at(t0, now)), pass, "{name}");
@@ -622,6 +792,7 @@ mod tests {
         let rows = [
             (Outcome::Ready, secs(300)),
             (Outcome::Changed, secs(2)),
+            (Outcome::Applied, secs(2)),
             (Outcome::Waiting, secs(10)),
             (Outcome::NotYet(None), secs(10)),
             (Outcome::NotYet(Some(secs(42))), secs(42)),
@@ -635,6 +806,13 @@ mod tests {
             assert_eq!(memory.record(&fresh(1), outcome, &settings, t0), after, "{outcome:?}");
             let next = memory.next.expect("scheduled");
             assert_eq!((next.due, next.generation), (t0 + after, Some(1)), "{outcome:?}");
+            // Only an Applied pass is confirmed by a check.
+            assert_eq!(
+                next.made == Made::ChangesAllReady,
+                outcome == Outcome::Applied,
+                "{outcome:?}"
+            );
+            assert_eq!(next.made == Made::Changes, outcome == Outcome::Changed, "{outcome:?}");
         }
         // A poll shorter than 5 s is kept while tearing down.
         let quick = Settings {

@@ -501,6 +501,7 @@ fn default_rendering() {
         ("PRIVATEAPI_METRICS_ADDR", "0.0.0.0:8080"),
         ("PRIVATEAPI_LOG_FORMAT", "json"),
         ("PRIVATEAPI_AWS_PACING", "quotas"),
+        ("PRIVATEAPI_AWS_RATE_SHARE", "1"),
         ("PRIVATEAPI_RESYNC_SECONDS", "300"),
         ("PRIVATEAPI_FULL_RESYNC_SECONDS", "21600"),
         ("PRIVATEAPI_RESYNC_READS", "2"),
@@ -589,6 +590,8 @@ fn values_reach_args_env_and_objects() {
     let out = template(&[
         "--set",
         "resyncSeconds=60,resyncReads=4,pollSeconds=5,concurrency=3,logFormat=text,awsPacing=off",
+        "--set-json",
+        "awsRateShare=0.5",
         "--set",
         "awsRegion=eu-west-1",
         "--set",
@@ -623,6 +626,7 @@ fn values_reach_args_env_and_objects() {
         ("PRIVATEAPI_CONCURRENCY", "3"),
         ("PRIVATEAPI_LOG_FORMAT", "text"),
         ("PRIVATEAPI_AWS_PACING", "off"),
+        ("PRIVATEAPI_AWS_RATE_SHARE", "0.5"),
         ("AWS_REGION", "eu-west-1"),
         ("PRIVATEAPI_SELECTOR", "team=payments"),
         ("PRIVATEAPI_NAMESPACE", "team-b"),
@@ -813,6 +817,7 @@ fn invalid_values_are_refused() {
         ("replicaCount=2", "/replicaCount"),
         ("logFormat=xml", "/logFormat"),
         ("awsPacing=fast", "/awsPacing"),
+        ("awsRateShare=2", "/awsRateShare"),
         (
             "securityContext.allowPrivilegeEscalation=true",
             "allowPrivilegeEscalation",

@@ -983,6 +983,7 @@ async fn the_inventory_is_shared_but_never_older_than_the_last_full_pass() {
         at_least: Duration::from_secs(1),
         resync: Duration::from_secs(50),
         reads_per_resync: 0.5,
+        fresh_below: 0,
     });
     let full_pass = Instant::now();
     let reads = |before: &privateapi::aws::stats::CallSnapshot| aws.stats.snapshot().since(before).total();

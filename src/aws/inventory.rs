@@ -87,8 +87,10 @@ pub const LISTS: usize = 6;
 /// How long an inventory is reused. `Fixed`: for checks that must see AWS move (a
 /// resource waiting on it). `Shared`: for the resync of Ready resources, sized so that
 /// the lists cost each resource about `reads_per_resync` reads per resync: a hundred
-/// resources share one inventory per window, a lone one re-reads the lists only every
-/// few resyncs. Never fresher than `at_least` (with many resources, once a window).
+/// resources share one inventory per window. Never fresher than `at_least` (with many
+/// resources, once a window). Fewer than `fresh_below` resources are not held to the
+/// budget: their lists are as fresh as `at_least` allows, so a lone resource's drift is
+/// seen at its next check (the budget is for many resources; a few cost little).
 #[derive(Clone, Copy, Debug)]
 pub enum Freshness {
     Fixed(Duration),
@@ -96,6 +98,7 @@ pub enum Freshness {
         at_least: Duration,
         resync: Duration,
         reads_per_resync: f64,
+        fresh_below: usize,
     },
 }
 
@@ -104,14 +107,23 @@ impl Freshness {
     pub fn max_age(&self, resources: usize) -> Duration {
         match *self {
             Freshness::Fixed(age) => age,
+            Freshness::Shared { at_least, .. } if resources < self.fresh_below() => at_least,
             Freshness::Shared {
                 at_least,
                 resync,
                 reads_per_resync,
+                ..
             } => {
                 let share = resync.as_secs_f64() * LISTS as f64 / (resources.max(1) as f64 * reads_per_resync);
                 at_least.max(Duration::try_from_secs_f64(share).unwrap_or(Duration::MAX))
             }
+        }
+    }
+
+    fn fresh_below(&self) -> usize {
+        match *self {
+            Freshness::Fixed(_) => 0,
+            Freshness::Shared { fresh_below, .. } => fresh_below,
         }
     }
 
@@ -181,6 +193,7 @@ mod tests {
             at_least: Duration::from_secs(60),
             resync: Duration::from_secs(300),
             reads_per_resync: 0.5,
+            fresh_below: 0,
         };
         // One resource: the six lists every twelve resyncs cost it half a read each.
         assert_eq!(shared.max_age(1), Duration::from_secs(3600));
@@ -192,5 +205,15 @@ mod tests {
             Freshness::Fixed(Duration::from_secs(5)).max_age(1000),
             Duration::from_secs(5)
         );
+        // Below `fresh_below`, the budget does not stretch the lists' life.
+        let few_fresh = Freshness::Shared {
+            at_least: Duration::from_secs(60),
+            resync: Duration::from_secs(300),
+            reads_per_resync: 0.5,
+            fresh_below: 20,
+        };
+        assert_eq!(few_fresh.max_age(1), Duration::from_secs(60));
+        assert_eq!(few_fresh.max_age(19), Duration::from_secs(60));
+        assert_eq!(few_fresh.max_age(20), Duration::from_secs(180));
     }
 }

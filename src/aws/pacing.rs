@@ -131,6 +131,25 @@ impl Pacer {
         tokio::time::sleep_until(wake).await;
     }
 
+    /// Takes only `share` (0 < share ≤ 1) of every quota: each paced operation's slots
+    /// are `1 / share` times further apart, and the account-wide bucket fills and holds
+    /// `share` times as much (at least one call's worth). API Gateway's quotas are per
+    /// account and region, not per caller: operators sharded by `--selector` over one
+    /// account split them (two shards: 0.5 each) instead of each taking the whole.
+    pub fn with_share(mut self, share: f64) -> Self {
+        let share = share.clamp(f64::MIN_POSITIVE, 1.0);
+        for interval in self.intervals.values_mut() {
+            *interval = interval.div_f64(share);
+        }
+        if let Some(bucket) = &mut self.api_gateway {
+            let b = bucket.get_mut();
+            b.rate *= share;
+            b.burst = (b.burst * share).max(1.0);
+            b.tokens = b.burst;
+        }
+        self
+    }
+
     /// Waits at most this long for a slot; beyond, `pace` answers `Paced`.
     pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
@@ -288,6 +307,49 @@ mod tests {
             off.api_gateway_call().await;
         }
         assert_eq!(start.elapsed().as_secs_f64(), took);
+    }
+
+    /// Half the quota: every operation's slots twice as far apart, the account bucket
+    /// half as fast and half as deep; the whole quota is the same as no share.
+    #[tokio::test(start_paused = true)]
+    async fn a_share_scales_every_bucket() {
+        let half = Pacer::account_quotas().with_share(0.5);
+        let start = Instant::now();
+        for _ in 0..3 {
+            half.pace("CreateRestApi", "a").await.expect("slot");
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(12).mul_f64(MARGIN));
+        let start = Instant::now();
+        for _ in 0..2 {
+            half.pace(CREATE_EDGE_REST_API, "a").await.expect("slot");
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(60).mul_f64(MARGIN));
+        // The bucket: half the burst at once, then half the rate.
+        let start = Instant::now();
+        for _ in 0..(API_GATEWAY_BURST / 2.0) as usize {
+            half.api_gateway_call().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        for _ in 0..(API_GATEWAY_RATE / 2.0 * 2.0) as usize {
+            half.api_gateway_call().await;
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!((took - 2.0).abs() < 0.01, "{took}");
+        // The whole quota: as without a share.
+        let whole = Pacer::account_quotas().with_share(1.0);
+        let start = Instant::now();
+        for _ in 0..3 {
+            whole.pace("CreateRestApi", "a").await.expect("slot");
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(6).mul_f64(MARGIN));
+        // A tiny share still lets one call through at a time.
+        let tiny = Pacer::account_quotas().with_share(0.01);
+        let start = Instant::now();
+        tiny.api_gateway_call().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        tiny.api_gateway_call().await;
+        let took = start.elapsed().as_secs_f64();
+        assert!((took - 1.0 / (API_GATEWAY_RATE * 0.01)).abs() < 0.01, "{took}");
     }
 
     #[tokio::test(start_paused = true)]
