@@ -23,6 +23,7 @@ pub mod partition;
 pub mod queue_route;
 pub mod rest_api;
 pub mod security_group;
+pub mod shared_link;
 pub mod stats;
 pub mod vpc_link;
 pub mod vpc_link_v1;

@@ -14,6 +14,7 @@ use crate::aws::partition::Partition;
 use crate::aws::queue_route::QueueRoute;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
+use crate::aws::shared_link::DesiredSharedLink;
 use crate::aws::vpc_link::DesiredVpcLink;
 use crate::aws::vpc_link_v1::DesiredVpcLinkV1;
 use crate::crd::{ApiType, PrivateApiSpec, VpcLinkVersion};
@@ -41,6 +42,8 @@ pub enum LinkWanted {
     Owned(DesiredVpcLink<Id>),
     /// Ours, a V1 link to our NLB: replaced when the NLB is.
     OwnedV1(DesiredVpcLinkV1<Id>),
+    /// The shared link of the stack's network (`DesiredStack::shared_link`).
+    Shared,
 }
 
 /// Every AWS object of one PrivateApi as the spec wants it.
@@ -56,6 +59,9 @@ pub struct DesiredStack {
     pub load_balancer: Option<DesiredLoadBalancer<Id>>,
     pub listener: Option<DesiredListener<Id>>,
     pub vpc_link: Option<LinkWanted>,
+    /// The shared VPC link (V2) and its security group, when the stack uses one: they
+    /// belong to every stack of the same network, this one a user among them.
+    pub shared_link: Option<DesiredSharedLink>,
     pub task_definition: Option<DesiredTaskDefinition<Id>>,
     pub service: Option<DesiredService<Id>>,
     /// The REST API (`api.type: REST`).
@@ -138,12 +144,17 @@ impl DesiredStack {
             .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", owner.key()));
         let lb_kind = spec.load_balancer.kind;
         let v1 = spec.vpc_link.version == VpcLinkVersion::V1;
+        let shared = !v1 && spec.vpc_link.existing_id.is_none() && spec.vpc_link.shared;
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
         DesiredStack {
             vpc_id: spec.network.vpc_id.clone(),
             subnets: i.subnets.to_vec(),
-            groups: security_group::desired(owner, &spec.tags, spec.load_balancer.listener_port, svc.port, !v1),
+            // A shared link has the shared group (`shared_link`): the ALB's admits it.
+            groups: security_group::desired(owner, &spec.tags, spec.load_balancer.listener_port, svc.port, !v1)
+                .into_iter()
+                .filter(|g| !(shared && g.role == GroupRole::VpcLink))
+                .collect(),
             roles,
             target_group: Some(DesiredTargetGroup {
                 name: elb::name(owner),
@@ -170,6 +181,7 @@ impl DesiredStack {
             }),
             vpc_link: Some(match &spec.vpc_link.existing_id {
                 Some(id) => LinkWanted::Existing(id.clone()),
+                None if shared => LinkWanted::Shared,
                 None if v1 => LinkWanted::OwnedV1(DesiredVpcLinkV1 {
                     name: owner.resource_name("", 128),
                     target: Id::Of(Slot::LoadBalancer),
@@ -182,6 +194,8 @@ impl DesiredStack {
                     tags: tags("vpc-link"),
                 }),
             }),
+            shared_link: shared
+                .then(|| DesiredSharedLink::new(&spec.network.vpc_id, i.subnets, &owner.uid, &owner.key())),
             task_definition: Some(DesiredTaskDefinition {
                 family: task_family(owner),
                 image: svc.image.clone(),
@@ -288,6 +302,7 @@ impl DesiredStack {
             load_balancer: None,
             listener: None,
             vpc_link: None,
+            shared_link: None,
             task_definition: None,
             service: None,
             api: None,
@@ -364,7 +379,7 @@ mod tests {
 
     #[test]
     fn every_part_carries_ownership_and_user_tags() {
-        let s = stack(&spec(""));
+        let s = stack(&spec("vpcLink: {shared: false}"));
         let Some(LinkWanted::Owned(link)) = &s.vpc_link else {
             panic!("our own link");
         };
@@ -471,6 +486,37 @@ mod tests {
         });
         let name = some(&built.http_api).name;
         assert!(name.chars().count() <= 128, "{} characters", name.chars().count());
+    }
+
+    #[test]
+    fn a_v2_link_is_shared_by_default_and_its_group_is_the_networks() {
+        let s = stack(&spec(""));
+        assert_eq!(s.vpc_link, Some(LinkWanted::Shared));
+        let shared = some(&s.shared_link);
+        assert_eq!(shared.subnets, ["subnet-a", "subnet-b"]);
+        assert_eq!((shared.uid.as_str(), shared.user.as_str()), ("uid-1", "shop/orders"));
+        assert!(
+            s.groups.iter().all(|g| g.role != GroupRole::VpcLink),
+            "no link group of its own: {:?}",
+            s.groups
+        );
+        let alb = s
+            .groups
+            .iter()
+            .find(|g| g.role == GroupRole::LoadBalancer)
+            .expect("alb group");
+        assert_eq!(
+            alb.ingress,
+            Some((80, GroupRole::VpcLink)),
+            "the ALB admits the shared group"
+        );
+        for not_shared in [
+            "vpcLink: {shared: false}",
+            "vpcLink: {existingId: abc123}",
+            "vpcLink: {version: V1}",
+        ] {
+            assert!(stack(&spec(not_shared)).shared_link.is_none(), "{not_shared}");
+        }
     }
 
     #[test]

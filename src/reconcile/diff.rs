@@ -20,6 +20,7 @@ use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::queue_route::{self, QueueRoute};
 use crate::aws::rest_api::{self, DesiredApi, ObservedApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
+use crate::aws::shared_link::DesiredSharedLink;
 use crate::aws::vpc_link::{self, DesiredVpcLink, LinkState, ObservedVpcLink};
 use crate::aws::vpc_link_v1::{self, DesiredVpcLinkV1, ObservedVpcLinkV1};
 use crate::crd::{HealthCheck, Throttle};
@@ -206,6 +207,27 @@ pub enum Action {
     /// Not a call: a partial read (the drift check's) shows the part out of sync,
     /// and only a full read can say what to change.
     Recheck,
+    /// The security group of the network's shared link (made, or adopted from a
+    /// racing maker: its name is unique in the VPC).
+    CreateSharedGroup(DesiredSharedLink),
+    /// A shared link for the network, its creator its first user; `region_links`:
+    /// the VPC links (V2) the region had, for the message if AWS's quota refuses it.
+    CreateSharedLink {
+        link: DesiredSharedLink,
+        region_links: usize,
+    },
+    /// Our user tag on the shared link `id`, before an integration points at it.
+    JoinSharedLink {
+        id: String,
+        link: DesiredSharedLink,
+    },
+    /// Our user tag off the shared link `id`, once no integration of ours points at
+    /// it; the last user deletes it (and marks its group for its own teardown).
+    LeaveSharedLink {
+        id: String,
+        uid: String,
+        user: String,
+    },
 }
 
 /// What a step may run into without failing the pass.
@@ -332,7 +354,7 @@ pub fn diff(desired: &DesiredStack, observed: &ObservedStack) -> Plan {
 /// pass wrote into the status): the drift check reads only some parts.
 pub fn diff_knowing(desired: &DesiredStack, observed: &ObservedStack, recorded: Refs) -> Plan {
     let mut plan = Plan::default();
-    seed(&mut plan.refs, observed);
+    seed(&mut plan.refs, observed, desired);
     plan.refs.learn_all(recorded);
     let going = Going::of(desired, observed);
     Differ {
@@ -348,7 +370,7 @@ pub fn diff_knowing(desired: &DesiredStack, observed: &ObservedStack, recorded: 
 /// tasks, the ALB) had already finished: what `plan --destroy` lists.
 pub fn diff_destroy(observed: &ObservedStack) -> Plan {
     let mut plan = Plan::default();
-    seed(&mut plan.refs, observed);
+    seed(&mut plan.refs, observed, &DesiredStack::empty());
     let everything_gone = Going {
         service_gone: true,
         slow_ones_gone: true,
@@ -362,9 +384,12 @@ pub fn diff_destroy(observed: &ObservedStack) -> Plan {
     plan
 }
 
-/// What the observation names: the IDs later steps refer to.
-fn seed(refs: &mut Refs, observed: &ObservedStack) {
-    for group in observed.groups.read().into_iter().flatten() {
+/// What the observation names: the IDs later steps refer to. A group of ours whose
+/// role the stack no longer wants (the link group of a stack that moved to a shared
+/// link) names nothing: the shared link's group takes its place.
+fn seed(refs: &mut Refs, observed: &ObservedStack, desired: &DesiredStack) {
+    let wanted = |role| desired.groups.is_empty() || desired.groups.iter().any(|g| g.role == role);
+    for group in observed.groups.read().into_iter().flatten().filter(|g| wanted(g.role)) {
         refs.learn(Slot::Group(group.role), Some(&group.id));
     }
     for (kind, role) in &observed.roles {
@@ -396,6 +421,10 @@ struct Differ<'a> {
 
 impl Differ<'_> {
     fn run(mut self, going: Going) {
+        // First: it names the link group the ALB's group admits.
+        let Ok(shared) = self.shared_link() else {
+            return;
+        };
         self.security_groups();
         self.roles();
         if self.cluster().is_err() {
@@ -410,7 +439,7 @@ impl Differ<'_> {
         // link: AWS keeps a link while an integration uses it.
         self.domain_deletes();
         self.api_deletes();
-        let Ok((link, retire)) = self.vpc_link() else {
+        let Ok((link, retire)) = self.vpc_link(shared) else {
             return;
         };
         self.log_group();
@@ -421,9 +450,11 @@ impl Differ<'_> {
             return;
         }
         self.retire_api_gateway_role();
-        self.retire_links(retire);
+        self.retire_links(retire, link);
+        self.leave_shared_links(link);
         self.load_balancer_deletes(&going);
         self.last_deletes(&going);
+        self.reap_shared_groups();
     }
 
     fn refs(&self) -> &Refs {
@@ -470,7 +501,11 @@ impl Differ<'_> {
                 .filter_map(|role| Some((role, self.refs().slot(Slot::Group(role))?.to_owned())))
                 .collect();
             let wanted = security_group::desired_rules(group, &known);
-            let (add, remove) = security_group::diff_rules(&wanted, current);
+            let (add, mut remove) = security_group::diff_rules(&wanted, current);
+            // The group of a link the API may still use keeps its way in until the
+            // API has moved off that link.
+            let in_use = self.link_groups_in_use();
+            remove.retain(|rule| !matches!(&rule.source, security_group::Source::Group(g) if in_use.contains(g)));
             // A source group still to be made: its rule is added once it exists.
             let pending = group
                 .ingress
@@ -512,10 +547,56 @@ impl Differ<'_> {
                 }
             }
         }
+        self.retire_own_link_group(observed);
         self.plan.part(PartStatus::ready(
             Condition::SecurityGroups,
             "link → ALB → tasks rules in place",
         ));
+    }
+
+    /// The groups of the links the stack still uses: its own links' group, and those
+    /// of the shared links it is a user of.
+    fn link_groups_in_use(&self) -> Vec<String> {
+        let own_links = self.observed.vpc_links.read().is_none_or(|l| !l.is_empty());
+        let own = self
+            .observed
+            .groups
+            .read()
+            .into_iter()
+            .flatten()
+            .filter(|g| own_links && g.role == GroupRole::VpcLink)
+            .map(|g| g.id.clone());
+        let shared = self
+            .observed
+            .shared_links
+            .read()
+            .into_iter()
+            .flat_map(|s| s.mine())
+            .flat_map(|l| l.security_groups.iter().cloned());
+        own.chain(shared).collect()
+    }
+
+    /// A stack that moved to a shared link deletes its own link group once its own
+    /// links are gone.
+    fn retire_own_link_group(&mut self, observed: &[security_group::ObservedGroup]) {
+        let own_links_gone = self.observed.vpc_links.read().is_some_and(Vec::is_empty);
+        if !own_links_gone || self.desired.groups.iter().any(|g| g.role == GroupRole::VpcLink) {
+            return;
+        }
+        for group in observed.iter().filter(|g| g.role == GroupRole::VpcLink) {
+            self.plan.tolerant(
+                Gate::Always,
+                Change::new(
+                    Verb::Delete,
+                    Part::SecurityGroup,
+                    &group.id,
+                    "link group, replaced by the shared link's",
+                ),
+                Action::DeleteGroup(group.id.clone()),
+                format!("security group {} to be released", group.id),
+                None,
+            );
+        }
     }
 
     // ------------------------------------------------------------ IAM + cluster
@@ -831,7 +912,7 @@ impl Differ<'_> {
 
     /// Whether the API may be wired through the link, and our links to retire once
     /// it has moved off them.
-    fn vpc_link(&mut self) -> Result<(LinkReady, Vec<Link>), ()> {
+    fn vpc_link(&mut self, shared: LinkReady) -> Result<(LinkReady, Vec<Link>), ()> {
         let v2 = self.observed.vpc_links.read().into_iter().flatten().map(Link::v2);
         let v1 = self.observed.vpc_links_v1.read().into_iter().flatten().map(Link::v1);
         let ours: Vec<Link> = v2.chain(v1).collect();
@@ -878,6 +959,9 @@ impl Differ<'_> {
                     }
                 }
             }
+            // The shared link part said whether the API can be wired through it; links
+            // of our own (from before sharing) are retired once the API has moved.
+            Some(LinkWanted::Shared) => return Ok((shared, ours)),
             Some(LinkWanted::OwnedV1(wanted)) => {
                 let Some(v1) = self.observed.vpc_links_v1.read() else {
                     return Ok((LinkReady::Yes, Vec::new()));
@@ -920,11 +1004,17 @@ impl Differ<'_> {
         Ok((ready, retire))
     }
 
-    fn retire_links(&mut self, retire: Vec<Link>) {
+    fn retire_links(&mut self, retire: Vec<Link>, ready: LinkReady) {
+        // Moving to a shared link: only as the API moves (a link in use must stay).
+        let gate = match (&self.desired.vpc_link, ready) {
+            (Some(LinkWanted::Shared), LinkReady::No) => return,
+            (Some(LinkWanted::Shared), LinkReady::IfNewOneIs) => Gate::LinkUsable,
+            _ => Gate::Always,
+        };
         for link in retire.iter().filter(|l| l.state != LinkState::Deleting) {
             // Still referenced by an integration until the API moved: next pass.
             self.plan.tolerant(
-                Gate::Always,
+                gate,
                 Change::new(Verb::Delete, Part::VpcLink, &link.id, "replaced"),
                 link.delete(),
                 format!("old VPC link {} still in use", link.id),
@@ -2029,6 +2119,9 @@ fn service_status(svc: &ObservedService, desired_count: i32) -> PartStatus {
         PartStatus::ready(Condition::Service, running)
     }
 }
+
+#[path = "diff_shared.rs"]
+mod shared;
 
 #[cfg(test)]
 #[path = "diff_tests.rs"]
