@@ -616,7 +616,8 @@ async fn a_resource_waiting_on_aws_gets_cheap_checks_until_it_moves() {
     // can be made PENDING for its first 12 seconds.
     ok(kubectl_apply(&manifest(&ns, "slow", &vpc, &subnets, IMAGE)));
     let owner = owner_of(&ns, "slow");
-    let link = owner.resource_name("", 128);
+    // The network's shared link: this test's VPC is its own.
+    let link = privateapi::aws::shared_link::link_name(&privateapi::aws::shared_link::key(&vpc, &subnets));
     set_link_pending(&link, Some(Duration::from_secs(12))).await;
     let op = start_operator(&ns, &["--metrics-addr", "127.0.0.1:0"]);
     let addr = op.metrics_addr();

@@ -289,6 +289,16 @@ pub async fn create(aws: &Aws, wanted: &DesiredSharedLink, group: &str) -> AwsRe
     Ok((id, LinkState::from(out.vpc_link_status())))
 }
 
+/// The oldest live link of the network with room for `uid`, as AWS lists them now:
+/// made since the pass looked (by another resource of this operator, which held
+/// [`Aws::shared_link_making`] then).
+pub async fn find_usable(aws: &Aws, wanted: &DesiredSharedLink) -> AwsResult<Option<ObservedSharedLink>> {
+    let links = from_listing(&super::vpc_link::list_region(aws).await?);
+    Ok(links
+        .into_iter()
+        .find(|l| l.key == wanted.key && l.state != LinkState::Deleting && l.has_room_for(&wanted.uid)))
+}
+
 fn link_arn(aws: &Aws, id: &str) -> String {
     Partition::of_region(&aws.region).arn("apigateway", &aws.region, "", &format!("/vpclinks/{id}"))
 }

@@ -279,6 +279,21 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
             refs.set(Slot::Group(GroupRole::VpcLink), id);
         }
         Action::CreateSharedLink { link, region_links } => {
+            let _making = aws.shared_link_making.lock().await;
+            // Another resource of this operator made it since this pass looked: join.
+            if let Some(made) = shared_link::find_usable(aws, link).await? {
+                if !made.users.contains(&link.uid) {
+                    shared_link::join(aws, &made.id, &link.uid, &link.user).await?;
+                }
+                change.verb = super::Verb::Update;
+                change.name = made.id.clone();
+                change.detail = "join (made meanwhile by another API of the network)".into();
+                if let Some(group) = made.security_groups.first() {
+                    refs.set(Slot::Group(GroupRole::VpcLink), group.clone());
+                }
+                refs.set(Slot::VpcLink, made.id);
+                return Ok(Some(made.state));
+            }
             let group = need_slot(refs, Slot::Group(GroupRole::VpcLink))?;
             let (id, state) = match shared_link::create(aws, link, &group).await {
                 Ok(made) => made,
