@@ -217,3 +217,56 @@ async fn a_stack_with_its_own_link_moves_to_the_shared_one_and_its_old_link_goes
     until_gone(&aws, &api, &spec, 10).await;
     assert_eq!(links_of(&aws, &vpc, &subnets).await, []);
 }
+
+/// Every write of a resource joining (and later leaving) a link another API made,
+/// with its answer lost or never sent: the next passes converge with the one link,
+/// both APIs its users, and nothing left of the second once it is deleted.
+#[cfg(feature = "test-faults")]
+#[tokio::test]
+async fn lost_answers_and_crashes_while_joining_or_leaving_make_no_extra_link() {
+    use privateapi::aws::Fault;
+
+    let (factory, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let first = owner("join-first");
+    until_ready(&aws, &first, &spec, 5).await;
+    let link = links_of(&aws, &vpc, &subnets).await[0].id.clone();
+
+    // How many writes joining makes.
+    let probe = owner("join-probe");
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &probe, &spec, 5).await;
+    let writes = aws.stats.snapshot().since(&before).writes();
+    until_gone(&aws, &probe, &spec, 10).await;
+
+    let faults = factory.faults();
+    for fault in [Fault::LoseResponse, Fault::FailBeforeSend] {
+        for nth in 1..=writes {
+            let joiner = owner(&format!("join-{nth}"));
+            faults.arm(nth, fault);
+            let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+            let injected = faults.injected().len();
+            while faults.injected().len() == injected && std::time::Instant::now() < deadline {
+                let _ = reconcile::converge(&aws, &joiner, &spec, Mode::Apply).await;
+                tokio::time::sleep(AWS_WAIT_POLL).await;
+            }
+            faults.disarm();
+            until_ready(&aws, &joiner, &spec, 6).await;
+            let links = links_of(&aws, &vpc, &subnets).await;
+            assert_eq!(links.len(), 1, "after {:?}: {links:?}", faults.injected().last());
+            assert_eq!(links[0].id, link);
+            assert_eq!(links[0].users, uids(&[first.clone(), joiner.clone()]));
+            // Leaving, interrupted the same way.
+            faults.arm(nth.min(6), fault);
+            let _ = reconcile::teardown(&aws, &joiner, &spec, Mode::Apply).await;
+            faults.disarm();
+            until_gone(&aws, &joiner, &spec, 10).await;
+            let links = links_of(&aws, &vpc, &subnets).await;
+            assert_eq!(links.len(), 1, "teardown after {:?}", faults.injected().last());
+            assert_eq!(links[0].users, uids(std::slice::from_ref(&first)));
+        }
+    }
+    until_gone(&aws, &first, &spec, 10).await;
+    assert_eq!(links_of(&aws, &vpc, &subnets).await, []);
+}
