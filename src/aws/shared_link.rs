@@ -37,6 +37,8 @@ pub const PART_GROUP: &str = "sg-shared-link";
 /// tags an administrator adds. The next user past it gets a second link of the same
 /// network (one more against the quota, at 41 APIs on one network).
 pub const MAX_USERS: usize = 40;
+// The link's own 3 tags and its users fit API Gateway's 50.
+const _: () = assert!(3 + MAX_USERS <= 50);
 
 /// The key of a network: VPC and sorted subnets. The link's security group has no
 /// ingress rule (the ALBs' groups admit it), so it adds nothing to the key.
@@ -437,8 +439,6 @@ mod tests {
     fn users_and_own_tags_fit_apigateways_50() {
         let wanted = DesiredSharedLink::new("vpc-1", &["subnet-a".into()], "uid", &"n".repeat(400));
         assert!(wanted.user.chars().count() <= super::super::ownership::MAX_TAG_VALUE);
-        // key, managed-by, part + the users
-        assert!(3 + MAX_USERS <= 50);
         assert!(wanted.group().name.len() <= 255);
     }
 }
