@@ -9,30 +9,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use privateapi::aws::shared_link::{self, DesiredSharedLink, ObservedSharedLink};
-use privateapi::aws::vpc_link::{self, LinkState};
-use privateapi::aws::{Aws, Owner};
+use privateapi::aws::Owner;
+use privateapi::aws::shared_link::{self, DesiredSharedLink};
+use privateapi::aws::vpc_link;
 use privateapi::reconcile::{self, Mode};
-
-/// The live shared links of the network.
-async fn links_of(aws: &Aws, vpc: &str, subnets: &[String]) -> Vec<ObservedSharedLink> {
-    let key = shared_link::key(vpc, subnets);
-    let listing = vpc_link::list_region(aws).await.expect("GetVpcLinks");
-    shared_link::from_listing(&listing)
-        .into_iter()
-        .filter(|l| l.key == key && l.state != LinkState::Deleting)
-        .collect()
-}
-
-/// The shared links' groups in the VPC.
-async fn groups_of(aws: &Aws, vpc: &str) -> Vec<String> {
-    shared_link::observe_groups(aws, Some(vpc), None)
-        .await
-        .expect("DescribeSecurityGroups")
-        .into_iter()
-        .map(|g| g.id)
-        .collect()
-}
 
 fn uids(owners: &[Owner]) -> BTreeSet<String> {
     owners.iter().map(|o| o.uid.clone()).collect()
@@ -55,11 +35,11 @@ async fn twelve_apis_on_one_network_share_one_link_until_the_last_one_goes() {
         .collect();
     assert_eq!(ids.len(), 1, "one link for the network: {ids:?}");
     assert_eq!(calls.count("CreateVpcLink"), 1, "made once: {:?}", calls.0);
-    let links = links_of(&aws, &vpc, &subnets).await;
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0].users, uids(&owners), "every API is a user");
     assert_eq!(
-        groups_of(&aws, &vpc).await,
+        shared_groups_of(&aws, &vpc).await,
         links[0].security_groups,
         "one shared group"
     );
@@ -69,7 +49,7 @@ async fn twelve_apis_on_one_network_share_one_link_until_the_last_one_goes() {
 
     // All but the first deleted: the link stays, serving it, and nothing is to change.
     futures::future::join_all(owners[1..].iter().map(|o| until_gone(&aws, o, &spec, 10))).await;
-    let kept = links_of(&aws, &vpc, &subnets).await;
+    let kept = shared_links_of(&aws, &vpc, &subnets).await;
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0].id, links[0].id);
     assert_eq!(kept[0].users, uids(&owners[..1]));
@@ -82,9 +62,9 @@ async fn twelve_apis_on_one_network_share_one_link_until_the_last_one_goes() {
 
     // The last one: the link and its group go with it.
     until_gone(&aws, &owners[0], &spec, 10).await;
-    assert_eq!(links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
     assert_eq!(
-        groups_of(&aws, &vpc).await,
+        shared_groups_of(&aws, &vpc).await,
         Vec::<String>::new(),
         "the shared group is deleted"
     );
@@ -110,24 +90,24 @@ async fn racing_makers_converge_on_the_oldest_link_and_the_extra_one_goes() {
     first_b.expect("b's first pass");
     // And a third maker's link appears later (a replica that lost its lease right
     // after CreateVpcLink): its only user is b.
-    let group = links_of(&one, &vpc, &subnets).await[0].security_groups[0].clone();
+    let group = shared_links_of(&one, &vpc, &subnets).await[0].security_groups[0].clone();
     let late = DesiredSharedLink::new(&vpc, &subnets, &b.uid, &b.key());
     tokio::time::sleep(Duration::from_millis(1100)).await; // a later CreatedDate
     let (extra, _) = shared_link::create(&two, &late, &group).await.expect("CreateVpcLink");
-    assert!(links_of(&one, &vpc, &subnets).await.len() >= 2);
+    assert!(shared_links_of(&one, &vpc, &subnets).await.len() >= 2);
 
     let (ready_a, ready_b) = tokio::join!(until_ready(&one, &a, &spec, 8), until_ready(&two, &b, &spec, 8));
-    let links = links_of(&one, &vpc, &subnets).await;
+    let links = shared_links_of(&one, &vpc, &subnets).await;
     assert_eq!(links.len(), 1, "converged on one: {links:?}");
     assert_ne!(links[0].id, extra, "the oldest is kept");
     assert_eq!(links[0].users, uids(&[a.clone(), b.clone()]));
     assert_eq!(ready_a.resources.vpc_link_id, Some(links[0].id.clone()));
     assert_eq!(ready_b.resources.vpc_link_id, Some(links[0].id.clone()));
-    assert_eq!(groups_of(&one, &vpc).await, [group], "one group, made once");
+    assert_eq!(shared_groups_of(&one, &vpc).await, [group], "one group, made once");
 
     futures::future::join_all([until_gone(&one, &a, &spec, 10), until_gone(&two, &b, &spec, 10)]).await;
-    assert_eq!(links_of(&one, &vpc, &subnets).await, []);
-    assert_eq!(groups_of(&one, &vpc).await, Vec::<String>::new());
+    assert_eq!(shared_links_of(&one, &vpc, &subnets).await, []);
+    assert_eq!(shared_groups_of(&one, &vpc).await, Vec::<String>::new());
 }
 
 /// A region no other test (nor scripts/moto/smoke.py) uses, with a quota of 2 links.
@@ -193,11 +173,11 @@ async fn a_stack_with_its_own_link_moves_to_the_shared_one_and_its_old_link_goes
     spec.vpc_link.shared = false;
     let own = until_ready(&aws, &api, &spec, 5).await;
     let own_link = own.resources.vpc_link_id.clone().expect("own link");
-    assert_eq!(links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
 
     spec.vpc_link.shared = true;
     let moved = until_ready(&aws, &api, &spec, 6).await;
-    let links = links_of(&aws, &vpc, &subnets).await;
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
     assert_eq!(links.len(), 1);
     assert_eq!(moved.resources.vpc_link_id, Some(links[0].id.clone()));
     assert_ne!(moved.resources.vpc_link_id, Some(own_link));
@@ -215,7 +195,7 @@ async fn a_stack_with_its_own_link_moves_to_the_shared_one_and_its_old_link_goes
     }
     assert_eq!(inventory(&aws, &api).await, Inventory::one_stack());
     until_gone(&aws, &api, &spec, 10).await;
-    assert_eq!(links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
 }
 
 /// Every write of a resource joining (and later leaving) a link another API made,
@@ -231,7 +211,7 @@ async fn lost_answers_and_crashes_while_joining_or_leaving_make_no_extra_link() 
     let spec = spec(&vpc, &subnets);
     let first = owner("join-first");
     until_ready(&aws, &first, &spec, 5).await;
-    let link = links_of(&aws, &vpc, &subnets).await[0].id.clone();
+    let link = shared_links_of(&aws, &vpc, &subnets).await[0].id.clone();
 
     // How many writes joining makes.
     let probe = owner("join-probe");
@@ -253,7 +233,7 @@ async fn lost_answers_and_crashes_while_joining_or_leaving_make_no_extra_link() 
             }
             faults.disarm();
             until_ready(&aws, &joiner, &spec, 6).await;
-            let links = links_of(&aws, &vpc, &subnets).await;
+            let links = shared_links_of(&aws, &vpc, &subnets).await;
             assert_eq!(links.len(), 1, "after {:?}: {links:?}", faults.injected().last());
             assert_eq!(links[0].id, link);
             assert_eq!(links[0].users, uids(&[first.clone(), joiner.clone()]));
@@ -262,11 +242,11 @@ async fn lost_answers_and_crashes_while_joining_or_leaving_make_no_extra_link() 
             let _ = reconcile::teardown(&aws, &joiner, &spec, Mode::Apply).await;
             faults.disarm();
             until_gone(&aws, &joiner, &spec, 10).await;
-            let links = links_of(&aws, &vpc, &subnets).await;
+            let links = shared_links_of(&aws, &vpc, &subnets).await;
             assert_eq!(links.len(), 1, "teardown after {:?}", faults.injected().last());
             assert_eq!(links[0].users, uids(std::slice::from_ref(&first)));
         }
     }
     until_gone(&aws, &first, &spec, 10).await;
-    assert_eq!(links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
 }

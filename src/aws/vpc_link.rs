@@ -87,11 +87,16 @@ pub fn ours(links: &[VpcLink], owner: &Owner) -> Vec<ObservedVpcLink> {
 
 /// Every link in the region, with the uid of the PrivateApi that owns it, if any.
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLink)>> {
-    Ok(list_region(aws)
-        .await?
+    Ok(owners(&list_region(aws).await?))
+}
+
+/// A region's links (see [`list_region`]), each with the uid of the PrivateApi that
+/// owns it, if any.
+pub fn owners(links: &[VpcLink]) -> Vec<(Option<String>, ObservedVpcLink)> {
+    links
         .iter()
         .map(|link| (link.tags().and_then(|t| t.get(TAG_UID)).cloned(), convert(link)))
-        .collect())
+        .collect()
 }
 
 /// Every link in the region as AWS lists it: ours, shared ones (shared_link.rs) and

@@ -156,17 +156,6 @@ fn recorded(ids: &ResourceIds, desired: &DesiredStack) -> Refs {
     if let Some(LinkWanted::OwnedV1(_)) = desired.vpc_link {
         refs.learn(Slot::VpcLink, ids.vpc_link_id.as_deref());
     }
-    // A shared link is no resource's (the inventory lists ours): as recorded, with
-    // its group, which our ALB's group admits.
-    if let Some(LinkWanted::Shared) = desired.vpc_link {
-        refs.learn(Slot::VpcLink, ids.vpc_link_id.as_deref());
-        refs.learn(
-            Slot::Group(crate::aws::security_group::GroupRole::VpcLink),
-            ids.security_group_ids
-                .get(&crate::aws::security_group::GroupRole::VpcLink.to_string())
-                .map(String::as_str),
-        );
-    }
     for (slot, id) in [
         (Slot::TaskDefinition, &ids.task_definition_arn),
         (Slot::Listener, &ids.listener_arn),

@@ -379,7 +379,20 @@ pub fn from_inventory(
         _ => Seen::Unread,
     };
     let http_apis = http_api::ours(inventory.http_apis.values().cloned(), uid);
+    // The shared links are in the listing too: a check sees the link a stack uses
+    // (PENDING, gone, or without our user tag) like its own.
+    let shared_links = match desired.shared_link {
+        Some(_) => Seen::Read(SharedLinks {
+            me: owner.uid.clone(),
+            user: crate::aws::ownership::shorten(&owner.key(), crate::aws::ownership::MAX_TAG_VALUE),
+            links: inventory.shared_links.clone(),
+            groups: None,
+            region_links: inventory.vpc_links.len(),
+        }),
+        None => Seen::Unread,
+    };
     ObservedStack {
+        shared_links,
         groups: Seen::Read(inventory.groups.get(uid).cloned().unwrap_or_default()),
         load_balancer: Seen::Read(
             ids.load_balancer_arn

@@ -422,3 +422,27 @@ pub async fn set_delays(prefix: &str, delay: Option<Duration>) {
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
+
+/// The live shared links of the network.
+pub async fn shared_links_of(
+    aws: &Aws,
+    vpc: &str,
+    subnets: &[String],
+) -> Vec<privateapi::aws::shared_link::ObservedSharedLink> {
+    let key = privateapi::aws::shared_link::key(vpc, subnets);
+    let listing = privateapi::aws::vpc_link::list_region(aws).await.expect("GetVpcLinks");
+    privateapi::aws::shared_link::from_listing(&listing)
+        .into_iter()
+        .filter(|l| l.key == key && l.state != privateapi::aws::vpc_link::LinkState::Deleting)
+        .collect()
+}
+
+/// The shared links' groups in the VPC.
+pub async fn shared_groups_of(aws: &Aws, vpc: &str) -> Vec<String> {
+    privateapi::aws::shared_link::observe_groups(aws, Some(vpc), None)
+        .await
+        .expect("DescribeSecurityGroups")
+        .into_iter()
+        .map(|g| g.id)
+        .collect()
+}
