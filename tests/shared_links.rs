@@ -250,3 +250,47 @@ async fn lost_answers_and_crashes_while_joining_or_leaving_make_no_extra_link() 
     until_gone(&aws, &first, &spec, 10).await;
     assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
 }
+
+/// The drift check reads the shared link in the region inventory: a user tag removed
+/// behind the operator's back (or the link PENDING) is seen without a full pass, and
+/// the full pass that follows puts the tag back.
+#[tokio::test]
+async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
+    use privateapi::aws::inventory::Inventory;
+    use privateapi::reconcile::drift::Probe;
+
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let (a, b) = (owner("drift-a"), owner("drift-b"));
+    let ids_a = until_ready(&aws, &a, &spec, 5).await.resources;
+    until_ready(&aws, &b, &spec, 5).await;
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    let found = reconcile::drift::check(&aws, &inventory, &a, &spec, &ids_a, Probe::Stage)
+        .await
+        .expect("check");
+    assert!(found.is_empty(), "{found:?}");
+
+    let link = shared_links_of(&aws, &vpc, &subnets).await[0].id.clone();
+    aws.apigwv2
+        .untag_resource()
+        .resource_arn(format!("arn:aws:apigateway:{REGION}::/vpclinks/{link}"))
+        .tag_keys(shared_link::user_tag(&a.uid))
+        .send()
+        .await
+        .expect("UntagResource");
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    let found = reconcile::drift::check(&aws, &inventory, &a, &spec, &ids_a, Probe::Stage)
+        .await
+        .expect("check");
+    assert!(found.iter().any(|f| f.what.contains("join")), "{found:?}");
+
+    let repaired = until_ready(&aws, &a, &spec, 3).await;
+    assert_eq!(repaired.resources.vpc_link_id, Some(link.clone()));
+    assert_eq!(
+        shared_links_of(&aws, &vpc, &subnets).await[0].users,
+        uids(&[a.clone(), b.clone()])
+    );
+    futures::future::join_all([until_gone(&aws, &a, &spec, 10), until_gone(&aws, &b, &spec, 10)]).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+}
