@@ -172,15 +172,15 @@ pub async fn observe_groups(
     reaper: Option<&str>,
 ) -> AwsResult<Vec<ObservedSharedGroup>> {
     all_pages("DescribeSecurityGroups", |token| async move {
+        // One `tag-key` filter (the mark, or the network tag); the network tag is
+        // checked below either way.
+        let tag_key = reaper.map_or_else(|| TAG_SHARED.to_owned(), user_tag);
         let mut req = aws
             .ec2
             .describe_security_groups()
-            .filters(Filter::builder().name("tag-key").values(TAG_SHARED).build());
+            .filters(Filter::builder().name("tag-key").values(tag_key).build());
         if let Some(vpc) = vpc_id {
             req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
-        }
-        if let Some(uid) = reaper {
-            req = req.filters(Filter::builder().name("tag-key").values(user_tag(uid)).build());
         }
         let out = req
             .max_results(1000)
