@@ -28,11 +28,15 @@ const ARCHITECTURE_RULE: &str = "!has(self.api) || !has(self.api.type) || self.a
 const ARCHITECTURE_MESSAGE: &str = "an HTTP API reaches its load balancer through a VPC Link V2 only: \
 set vpcLink.version V2 (the default) or api.type REST";
 
-const V1_NEEDS_NLB_RULE: &str = "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' \
-|| (has(self.loadBalancer) && has(self.loadBalancer.type) && self.loadBalancer.type == 'network')";
+/// The NLB in front of an ALB forwards to the ALB's listener port, a target group
+/// setting AWS does not let change.
+const FRONT_PORT_RULE: &str = "!has(oldSelf.vpcLink) || !has(oldSelf.vpcLink.version) || oldSelf.vpcLink.version != 'V1' \
+|| (has(oldSelf.loadBalancer) && has(oldSelf.loadBalancer.type) && oldSelf.loadBalancer.type == 'network') \
+|| (has(self.loadBalancer) && has(self.loadBalancer.listenerPort) ? self.loadBalancer.listenerPort : 80) \
+== (has(oldSelf.loadBalancer) && has(oldSelf.loadBalancer.listenerPort) ? oldSelf.loadBalancer.listenerPort : 80)";
 
-const V1_NEEDS_NLB_MESSAGE: &str = "a VPC Link V1 targets a Network Load Balancer: set loadBalancer.type: network \
-(an NLB in front of an ALB is not offered yet)";
+const FRONT_PORT_MESSAGE: &str = "loadBalancer.listenerPort is immutable behind a VPC Link V1: the NLB in front of the \
+ALB forwards to that port through a target group whose port AWS does not let change";
 
 const FARGATE_MESSAGE: &str = "memory (MiB) is not a Fargate size for this cpu: cpu 256 → 512, 1024 or 2048; \
 cpu 512 → 1024-4096; cpu 1024 → 2048-8192; cpu 2048 → 4096-16384; cpu 4096 → 8192-30720 \
@@ -71,7 +75,7 @@ pub const MAX_USER_TAGS: usize = 40;
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": ARCHITECTURE_RULE, "message": ARCHITECTURE_MESSAGE},
-    {"rule": V1_NEEDS_NLB_RULE, "message": V1_NEEDS_NLB_MESSAGE},
+    {"rule": FRONT_PORT_RULE, "message": FRONT_PORT_MESSAGE},
     {"rule": "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' || !has(self.vpcLink.existingId)", "message": "vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"},
     {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"}
 ]))]
@@ -366,7 +370,8 @@ pub enum VpcLinkVersion {
     /// ALBs and NLBs.
     #[default]
     V2,
-    /// An apigateway VPC link bound to one NLB: REST APIs only.
+    /// An apigateway VPC link bound to one NLB (in front of the ALB, with
+    /// `loadBalancer.type: application`): REST APIs only.
     V1,
 }
 
@@ -374,7 +379,8 @@ pub enum VpcLinkVersion {
 #[serde(rename_all = "camelCase")]
 pub struct VpcLinkSpec {
     /// `V2` (default) or `V1` (REST APIs only; the link targets an NLB the operator
-    /// makes). Immutable.
+    /// makes: the load balancer itself with `loadBalancer.type: network`, else an NLB
+    /// in front of the ALB). Immutable.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "vpcLink.version is immutable: create a new PrivateApi for another link version"}]))]
     pub version: VpcLinkVersion,
@@ -506,6 +512,9 @@ pub struct SqsTarget {
 /// at a base path.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.hostedZoneId) || size(self.name) <= 241", "message": "with hostedZoneId, name may have at most 241 characters: the ownership record _privateapi.{name} must fit DNS's 253"}
+]))]
 pub struct DomainSpec {
     /// The host name, e.g. `api.example.com`.
     #[schemars(length(min = 1, max = 253))]
@@ -688,6 +697,15 @@ pub struct ResourceIds {
     /// The target group the tasks register in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,
+    /// The NLB in front of the ALB (VPC Link V1 with an ALB): the link's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front_load_balancer_arn: Option<String>,
+    /// The front NLB's DNS name (the integrations' host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front_load_balancer_dns: Option<String>,
+    /// The front NLB's target group, whose one target is the ALB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front_target_group_arn: Option<String>,
     /// The ECS cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_arn: Option<String>,

@@ -180,13 +180,15 @@ async fn main() -> ExitCode {
     };
     privateapi::install_crypto_provider();
     if let Command::Completions { shell } = args.command {
-        clap_complete::generate(shell, &mut Cli::command(), "privateapi", &mut std::io::stdout());
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "privateapi", &mut script);
+        emit(&script);
         return ExitCode::SUCCESS;
     }
     if let Command::Crd = args.command {
         return match serde_norway::to_string(&PrivateApi::crd()) {
             Ok(yaml) => {
-                print!("{yaml}");
+                emit(yaml.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -203,7 +205,7 @@ async fn main() -> ExitCode {
         };
         return match iam_policy::render(&choices) {
             Ok(policy) => {
-                print!("{policy}");
+                emit(policy.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -360,15 +362,12 @@ async fn execute(
             };
             match output {
                 Some(format) => print_value(&serde_json::json!({ "changes": changes }), format)?,
-                None if changes.is_empty() && destroy => {
-                    println!("Nothing to delete: AWS holds nothing of this stack.")
-                }
-                None if changes.is_empty() => println!("No changes: AWS matches the spec."),
+                None if changes.is_empty() && destroy => emit(b"Nothing to delete: AWS holds nothing of this stack.\n"),
+                None if changes.is_empty() => emit(b"No changes: AWS matches the spec.\n"),
                 None => {
-                    for change in &changes {
-                        println!("{change}");
-                    }
-                    println!("\n{} change(s) pending.", changes.len());
+                    let mut text: String = changes.iter().map(|change| format!("{change}\n")).collect();
+                    text.push_str(&format!("\n{} change(s) pending.\n", changes.len()));
+                    emit(text.as_bytes());
                 }
             }
             Ok(if changes.is_empty() {
@@ -450,6 +449,17 @@ fn print_value(value: &serde_json::Value, output: Output) -> privateapi::Result<
             message: e.to_string(),
         })?,
     };
-    println!("{}", text.trim_end());
+    emit(format!("{}\n", text.trim_end()).as_bytes());
     Ok(())
+}
+
+/// Writes to stdout. A reader that went away (`| head`) ends the output quietly, as
+/// for any Unix tool: `print!` would panic.
+fn emit(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("error: writing to stdout: {e}"),
+        _ => {}
+    }
 }

@@ -373,6 +373,133 @@ async fn rest_api_through_a_v1_link_to_an_nlb() {
     );
 }
 
+#[tokio::test]
+async fn rest_api_through_a_v1_link_to_an_nlb_in_front_of_the_alb() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("rest-v1-alb");
+    let mut spec = spec(&vpc, &subnets);
+    spec.vpc_link.version = VpcLinkVersion::V1;
+
+    let outcome = create_counted(&aws, &owner, &spec, "REST API → V1 → NLB → ALB").await;
+    let ids = outcome.resources.clone();
+    assert_eq!(inventory(&aws, &owner).await, Inventory::one_front_stack());
+    let alb = ids.load_balancer_arn.clone().expect("the ALB");
+    let nlb = ids.front_load_balancer_arn.clone().expect("the NLB in front");
+    assert!(
+        alb.contains(":loadbalancer/app/") && nlb.contains(":loadbalancer/net/"),
+        "{alb} {nlb}"
+    );
+    // The link targets the NLB, which forwards TCP to the ALB registered in its group.
+    let links = privateapi::aws::vpc_link_v1::observe(&aws, &owner)
+        .await
+        .expect("GetVpcLinks");
+    let [link] = links.as_slice() else {
+        panic!("one V1 link: {links:?}");
+    };
+    assert_eq!(link.targets, std::slice::from_ref(&nlb));
+    let front_tg = ids.front_target_group_arn.clone().expect("the NLB's target group");
+    let groups = aws
+        .elb
+        .describe_target_groups()
+        .target_group_arns(&front_tg)
+        .send()
+        .await
+        .expect("DescribeTargetGroups");
+    let group = &groups.target_groups()[0];
+    assert_eq!(group.target_type().map(|t| t.as_str()), Some("alb"));
+    assert_eq!(group.protocol().map(|p| p.as_str()), Some("TCP"));
+    assert_eq!(group.port(), Some(spec.load_balancer.listener_port));
+    assert_eq!(group.health_check_protocol().map(|p| p.as_str()), Some("HTTP"));
+    assert_eq!(
+        privateapi::aws::elb::registered_targets(&aws, &front_tg)
+            .await
+            .expect("targets"),
+        std::slice::from_ref(&alb)
+    );
+    // The ALB admits only the NLB's security group; the NLB lets PrivateLink in.
+    let sg = &ids.security_group_ids;
+    let alb_group = aws
+        .ec2
+        .describe_security_groups()
+        .group_ids(&sg["alb"])
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    let sources: Vec<&str> = alb_group.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.user_id_group_pairs())
+        .filter_map(|pair| pair.group_id())
+        .collect();
+    assert_eq!(sources, [sg["nlb"].as_str()]);
+    let described = aws
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(&nlb)
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    assert_eq!(
+        described.load_balancers()[0].enforce_security_group_inbound_rules_on_private_link_traffic(),
+        Some("off")
+    );
+    // The integrations call the NLB's DNS name through the link.
+    let api_id = ids.rest_api_id.clone().expect("a REST API");
+    let resources = aws
+        .apigw
+        .get_resources()
+        .rest_api_id(&api_id)
+        .embed("methods")
+        .send()
+        .await
+        .expect("GetResources");
+    let front_dns = ids.front_load_balancer_dns.clone().expect("the NLB's name");
+    for resource in resources.items() {
+        let integration = resource
+            .resource_methods()
+            .and_then(|m| m.get("ANY"))
+            .and_then(|m| m.method_integration())
+            .expect("an integration");
+        assert_eq!(integration.connection_id(), Some(link.id.as_str()));
+        assert!(
+            integration
+                .uri()
+                .unwrap_or_default()
+                .starts_with(&format!("http://{front_dns}/")),
+            "{:?}",
+            integration.uri()
+        );
+    }
+    steady(&aws, &owner, &spec).await;
+
+    // The ALB deregistered behind the operator's back: registered again, nothing else.
+    aws.elb
+        .deregister_targets()
+        .target_group_arn(&front_tg)
+        .targets(
+            aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                .id(&alb)
+                .port(spec.load_balancer.listener_port)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DeregisterTargets");
+    let before = aws.stats.snapshot();
+    let repair = until_ready(&aws, &owner, &spec, 5).await;
+    assert_eq!(
+        aws.stats.snapshot().since(&before).write_operations(),
+        ["Elastic Load Balancing v2.RegisterTargets×1"],
+        "{:?}",
+        repair.changes
+    );
+    steady(&aws, &owner, &spec).await;
+
+    delete_counted(&aws, &owner, &spec, "REST API → V1 → NLB → ALB").await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
 const CERTIFICATE: &str = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012";
 
 #[tokio::test]

@@ -405,6 +405,25 @@ fn usage_errors_are_not_success_nor_changes_pending() {
     }
 }
 
+/// A reader that stops early (`privateapi crd | head -1`) ends the output quietly:
+/// no panic, no backtrace, exit 0.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    for args in [&["crd"][..], &["completions", "bash"], &["iam-policy"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_privateapi"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run privateapi");
+        drop(child.stdout.take()); // the reader is gone before the first write
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 /// `--policy FILE`: a manifest the namespace policy denies is Stalled (PolicyDenied)
 /// naming the field, before any AWS call: the AWS endpoint here is a port nothing
 /// listens on, which any call would have failed on. Allowed, it goes ahead.

@@ -288,10 +288,6 @@ async fn invalid_resources_are_refused_by_the_schema() {
             "supported values: \"application\", \"network\"",
         ),
         (
-            "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  vpcLink: {version: V1}\n",
-            "a VPC Link V1 targets a Network Load Balancer",
-        ),
-        (
             "  network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\n  service: {image: x}\n  loadBalancer: {type: network, certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012'}\n",
             "only an ALB (type application) offers here",
         ),

@@ -908,7 +908,11 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     for (owner, ids, expected) in [
         (b, &ids[1], "~ SecurityGroup papi-tests-driftcheck1-"),
         (c, &ids[2], "+ RestApi"),
-        (d, &ids[3], "no listener of the ALB forwards to the target group"),
+        (
+            d,
+            &ids[3],
+            "no listener of the load balancer forwards to the target group",
+        ),
         (e, &ids[4], "~ TargetGroup"),
     ] {
         for &probe in &every_probe {

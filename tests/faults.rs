@@ -681,6 +681,30 @@ async fn every_lost_answer_of_a_v1_link_and_nlb_ends_in_one_stack_and_then_nothi
     lost_answers(&direct, base, expected, "lost-v1", link_and_nlb).await;
 }
 
+/// The same for an NLB in front of the ALB (VPC Link V1 to an ALB): both load
+/// balancers' calls and the ALB's registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lost_answer_of_an_nlb_in_front_of_the_alb_ends_in_one_stack_and_then_nothing() {
+    let (_g, direct) = aws().await;
+    let (vpc, subnets) = network(&direct).await;
+    let mut base = spec(&vpc, &subnets);
+    base.vpc_link.version = privateapi::crd::VpcLinkVersion::V1;
+    let front = |op: &str| {
+        [
+            "CreateVpcLink",
+            "CreateLoadBalancer",
+            "SetSecurityGroups",
+            "CreateListener",
+            "CreateTargetGroup",
+            "RegisterTargets",
+            "DeleteLoadBalancer",
+            "DeleteTargetGroup",
+        ]
+        .contains(&op)
+    };
+    lost_answers(&direct, base, Inventory::one_front_stack(), "lost-front", front).await;
+}
+
 /// The same for the calls of SQS routes (their resources, methods, integrations and
 /// API Gateway's role), REST and HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,11 +115,13 @@ fn table() -> Table {
                 ("DescribeTargetGroups", "", vec![(ANY, None)]),
                 ("DescribeTags", "", vec![(ANY, None)]),
                 ("DescribeListeners", "", vec![(ANY, None)]),
+                ("DescribeTargetHealth", "", vec![(TG, None)]),
                 ("CreateLoadBalancer", "", vec![(ALB, RequestTag), (NLB, RequestTag)]),
                 ("SetSecurityGroups", "", vec![(ALB, ResourceTag), (NLB, ResourceTag)]),
                 ("SetSubnets", "", vec![(ALB, ResourceTag), (NLB, ResourceTag)]),
                 ("CreateTargetGroup", "", vec![(TG, RequestTag)]),
                 ("ModifyTargetGroup", "", vec![(TG, ResourceTag)]),
+                ("RegisterTargets", "", vec![(TG, ResourceTag)]),
                 (
                     "CreateListener",
                     "",

@@ -245,6 +245,18 @@ fn bad_manifests() -> Vec<(&'static str, String, &'static str, Doors)> {
             Doors::Both,
         ),
         (
+            "rule on a struct: the ownership record of a long domain",
+            with(
+                "dns",
+                &format!(
+                    "  api: {{domain: {{name: {}.example.com, certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012', hostedZoneId: Z123}}}}\n",
+                    ["a".repeat(60), "b".repeat(60), "c".repeat(60), "d".repeat(48)].join(".")
+                ),
+            ),
+            "spec.api.domain: with hostedZoneId, name may have at most 241 characters",
+            Doors::Both,
+        ),
+        (
             "rule with all() over a map: the aws: prefix",
             with("prefix", "  tags: {'AWS:team': x}\n"),
             "spec.tags: tag keys must not start with aws: in any case",
@@ -366,6 +378,47 @@ fn immutable_fields_are_refused_on_update_by_both() {
     // Without the old object (a create), the rule does not apply.
     let mut fresh = parse(&new);
     assert_eq!(validator.validate_object(&mut fresh, None), Vec::<String>::new());
+}
+
+/// Behind a VPC Link V1 to an ALB, the NLB in front forwards to the listener port:
+/// that port may not change, a V1 link to an NLB's may, and both doors say so.
+#[test]
+fn the_listener_port_behind_an_nlb_in_front_is_immutable_for_both() {
+    let _ = kubectl(&["create", "namespace", "validation"]);
+    let name = format!("frontport{:x}", rand::random::<u16>());
+    let old = with(
+        &name,
+        "  vpcLink: {version: V1}\n  loadBalancer: {listenerPort: 8080}\n",
+    );
+    ok(kubectl_apply(&old));
+    let new = old.replace("listenerPort: 8080", "listenerPort: 8081");
+    let server = kubectl_apply(&new);
+    assert!(!server.status.success(), "the API server accepted a new port");
+    assert!(
+        String::from_utf8_lossy(&server.stderr).contains("listenerPort is immutable behind a VPC Link V1"),
+        "{}",
+        String::from_utf8_lossy(&server.stderr)
+    );
+    let _ = kubectl(&["delete", "papi", &name, "-n", "validation", "--wait=false"]);
+
+    let parse = |text: &str| -> serde_json::Value { serde_norway::from_str(text).expect("YAML") };
+    let validator = privateapi::schema::validator();
+    let (mut before, mut after) = (parse(&old), parse(&new));
+    assert_eq!(validator.validate_object(&mut before, None), Vec::<String>::new());
+    let problems = validator.validate_object(&mut after, Some(&before));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("listenerPort is immutable behind a VPC Link V1"),
+        "{problems:?}"
+    );
+    // The NLB itself behind a V1 link: its listener port may change.
+    let nlb = |port: &str| parse(&old.replace("listenerPort: 8080", &format!("type: network, listenerPort: {port}")));
+    let (mut before, mut after) = (nlb("8080"), nlb("8081"));
+    assert_eq!(validator.validate_object(&mut before, None), Vec::<String>::new());
+    assert_eq!(
+        validator.validate_object(&mut after, Some(&before)),
+        Vec::<String>::new()
+    );
 }
 
 /// Every CEL rule and pattern of the CRD can be evaluated by the CLI: a rule the CEL

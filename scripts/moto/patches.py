@@ -951,6 +951,42 @@ def _elbv2_private_link_inbound_rules() -> None:
     _wrap(R, "set_security_groups", make)
 
 
+@patch("elbv2_alb_targets")
+def _elbv2_alb_targets() -> None:
+    """WHY: a target group of type `alb` (an NLB in front of an ALB) holds exactly one
+    target, an Application Load Balancer in the target group's VPC with a listener on
+    the port it is registered on; AWS refuses anything else with InvalidTarget or
+    ValidationError. moto registers any ID, so a registration made before the ALB's
+    listener exists (which AWS refuses) would pass here."""
+    from moto.elbv2.exceptions import InvalidTargetError, ValidationError
+    from moto.elbv2.models import ELBv2Backend as B
+
+    _param_names(B.register_targets, "target_group_arn", "instances")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def register_targets(self: Any, target_group_arn: str, instances: list[Any]) -> Any:
+            tg = self.target_groups.get(target_group_arn)
+            if tg is None or getattr(tg, "target_type", None) != "alb":
+                return orig(self, target_group_arn, instances)
+            if len(instances) != 1:
+                raise ValidationError("A target group of type 'alb' can have exactly one target")
+            target = instances[0]
+            others = [t for t in tg.targets if t != target["Id"]]
+            if others:
+                raise ValidationError(f"Target group already has a target: {others[0]}")
+            lb = self.load_balancers.get(target["Id"])
+            if lb is None or lb.type != "application" or lb.vpc_id != tg.vpc_id:
+                raise InvalidTargetError()
+            port = int(target.get("Port") or tg.port)
+            if not any(int(ls.port) == port for ls in lb.listeners.values()):
+                raise InvalidTargetError()
+            return orig(self, target_group_arn, instances)
+
+        return register_targets
+
+    _wrap(B, "register_targets", make)
+
+
 @patch("apigatewayv2_domain_name_targets")
 def _apigatewayv2_domain_name_targets() -> None:
     """WHY: AWS answers CreateDomainName (apigatewayv2) with, per configuration, the

@@ -71,10 +71,21 @@ impl<R> DesiredLoadBalancer<R> {
     }
 }
 
+/// What a target group's targets are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// The tasks, registered by ECS.
+    Ip,
+    /// One ALB, registered by us (an NLB in front of it); health checks go to the
+    /// ALB's listener, over HTTPS when `https`.
+    Alb { https: bool },
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredTargetGroup {
     pub name: String,
     pub kind: LoadBalancerKind,
+    pub targets: Targets,
     pub port: i32,
     pub vpc_id: String,
     /// As AWS reports it back (see [`health_for`]).
@@ -188,6 +199,11 @@ pub fn name(owner: &Owner) -> String {
     owner.resource_name("", MAX_NAME)
 }
 
+/// The name of the NLB in front of the ALB, and of its target group.
+pub fn front_name(owner: &Owner) -> String {
+    owner.resource_name("nlb", MAX_NAME)
+}
+
 /// Our load balancer (with its listeners) and target group; one of our name that is
 /// not ours is a conflict.
 pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
@@ -202,7 +218,29 @@ pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Observed> {
 /// our name that is someone else's is left out (and said, second), so that teardown
 /// still finds the other part if it is ours.
 pub async fn observe_ours(aws: &Aws, owner: &Owner) -> AwsResult<(Observed, Option<String>)> {
-    let name = name(owner);
+    observe_ours_named(aws, owner, &name(owner)).await
+}
+
+/// [`observe`] for the front NLB: its parts and the targets registered in its group.
+pub async fn observe_front(aws: &Aws, owner: &Owner) -> AwsResult<(Observed, Vec<String>)> {
+    let (observed, foreign) = observe_ours_named(aws, owner, &front_name(owner)).await?;
+    if let Some(message) = foreign {
+        return Err(AwsError::Conflict(message));
+    }
+    let targets = match &observed.target_group {
+        Some(tg) => registered_targets(aws, &tg.arn).await?,
+        None => Vec::new(),
+    };
+    Ok((observed, targets))
+}
+
+/// [`observe_ours`] for the front NLB.
+pub async fn observe_front_ours(aws: &Aws, owner: &Owner) -> AwsResult<(Observed, Option<String>)> {
+    observe_ours_named(aws, owner, &front_name(owner)).await
+}
+
+async fn observe_ours_named(aws: &Aws, owner: &Owner, name: &str) -> AwsResult<(Observed, Option<String>)> {
+    let name = name.to_owned();
     let (lbs, tgs) = tokio::join!(
         aws.elb.describe_load_balancers().names(&name).send(),
         aws.elb.describe_target_groups().names(&name).send(),
@@ -476,7 +514,12 @@ pub async fn set_subnets(aws: &Aws, arn: &str, subnets: &[String]) -> AwsResult<
 
 pub async fn create_target_group(aws: &Aws, desired: &DesiredTargetGroup) -> AwsResult<String> {
     let hc = &desired.health;
-    let http = desired.kind == LoadBalancerKind::Application;
+    let http = !hc.path.is_empty();
+    let (target_type, health_protocol) = match desired.targets {
+        Targets::Ip => (TargetTypeEnum::Ip, desired.kind.protocol_enum()),
+        Targets::Alb { https: false } => (TargetTypeEnum::Alb, ProtocolEnum::Http),
+        Targets::Alb { https: true } => (TargetTypeEnum::Alb, ProtocolEnum::Https),
+    };
     let out = aws
         .elb
         .create_target_group()
@@ -484,8 +527,8 @@ pub async fn create_target_group(aws: &Aws, desired: &DesiredTargetGroup) -> Aws
         .protocol(desired.kind.protocol_enum())
         .port(desired.port)
         .vpc_id(&desired.vpc_id)
-        .target_type(TargetTypeEnum::Ip)
-        .health_check_protocol(desired.kind.protocol_enum())
+        .target_type(target_type)
+        .health_check_protocol(health_protocol)
         .set_health_check_path(http.then(|| hc.path.clone()))
         .health_check_interval_seconds(hc.interval_seconds)
         .health_check_timeout_seconds(hc.timeout_seconds)
@@ -504,6 +547,37 @@ pub async fn create_target_group(aws: &Aws, desired: &DesiredTargetGroup) -> Aws
             operation: "CreateTargetGroup",
             field: "TargetGroupArn",
         })
+}
+
+/// The IDs of the targets registered in a target group (an ALB's ARN, for ours).
+pub async fn registered_targets(aws: &Aws, target_group_arn: &str) -> AwsResult<Vec<String>> {
+    let out = found(
+        aws.elb
+            .describe_target_health()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(aws_err("DescribeTargetHealth")),
+    )?;
+    let mut ids: Vec<String> = out
+        .iter()
+        .flat_map(|o| o.target_health_descriptions())
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Registers one target (an ALB, by ARN) on `port`.
+pub async fn register_target(aws: &Aws, target_group_arn: &str, target: &str, port: i32) -> AwsResult<()> {
+    aws.elb
+        .register_targets()
+        .target_group_arn(target_group_arn)
+        .targets(elbv2::types::TargetDescription::builder().id(target).port(port).build())
+        .send()
+        .await
+        .map_err(aws_err("RegisterTargets"))?;
+    Ok(())
 }
 
 /// `hc` as [`health_for`] gives it: a TCP check (no path) sends neither path nor matcher.

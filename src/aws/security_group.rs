@@ -17,16 +17,24 @@ pub enum GroupRole {
     VpcLink,
     LoadBalancer,
     Tasks,
+    /// The NLB in front of the ALB (VPC Link V1 to an ALB).
+    Front,
 }
 
 impl GroupRole {
-    pub const ALL: [GroupRole; 3] = [GroupRole::VpcLink, GroupRole::LoadBalancer, GroupRole::Tasks];
+    pub const ALL: [GroupRole; 4] = [
+        GroupRole::VpcLink,
+        GroupRole::LoadBalancer,
+        GroupRole::Tasks,
+        GroupRole::Front,
+    ];
 
     pub fn tag(self) -> &'static str {
         match self {
             GroupRole::VpcLink => "sg-vpclink",
             GroupRole::LoadBalancer => "sg-alb",
             GroupRole::Tasks => "sg-tasks",
+            GroupRole::Front => "sg-nlb",
         }
     }
 
@@ -35,6 +43,7 @@ impl GroupRole {
             GroupRole::VpcLink => "link",
             GroupRole::LoadBalancer => "alb",
             GroupRole::Tasks => "tasks",
+            GroupRole::Front => "nlb",
         }
     }
 
@@ -104,25 +113,29 @@ fn description(owner: &Owner, role: GroupRole) -> String {
 }
 
 /// The groups of a stack; without `link_group` (a VPC Link V1 has no security group:
-/// its traffic reaches the NLB through PrivateLink), the load balancer's admits none.
+/// its traffic reaches the NLB through PrivateLink), the load balancer's admits none,
+/// unless `front_group`: an NLB in front of the ALB has its own, the one the ALB admits.
 pub fn desired(
     owner: &Owner,
     user_tags: &BTreeMap<String, String>,
     listener_port: i32,
     container_port: i32,
     link_group: bool,
+    front_group: bool,
 ) -> Vec<DesiredGroup> {
     GroupRole::ALL
         .into_iter()
         .filter(|role| link_group || *role != GroupRole::VpcLink)
+        .filter(|role| front_group || *role != GroupRole::Front)
         .map(|role| DesiredGroup {
             role,
             name: owner.resource_name(role.suffix(), 255),
             description: description(owner, role),
             tags: owner.tags(role.tag(), user_tags),
             ingress: match role {
-                GroupRole::VpcLink => None,
-                GroupRole::LoadBalancer => link_group.then_some((listener_port, GroupRole::VpcLink)),
+                GroupRole::VpcLink | GroupRole::Front => None,
+                GroupRole::LoadBalancer if link_group => Some((listener_port, GroupRole::VpcLink)),
+                GroupRole::LoadBalancer => front_group.then_some((listener_port, GroupRole::Front)),
                 GroupRole::Tasks => Some((container_port, GroupRole::LoadBalancer)),
             },
         })
@@ -390,7 +403,7 @@ mod tests {
     #[test]
     fn groups_chain_link_to_alb_to_tasks() {
         let owner = Owner::new("ns", "api", "uid");
-        let groups = desired(&owner, &BTreeMap::new(), 8080, 3000, true);
+        let groups = desired(&owner, &BTreeMap::new(), 8080, 3000, true, false);
         let ids = BTreeMap::from([
             (GroupRole::VpcLink, "sg-link".to_string()),
             (GroupRole::LoadBalancer, "sg-alb".to_string()),
@@ -416,12 +429,32 @@ mod tests {
             .find(|g| g.role == GroupRole::VpcLink)
             .expect("link group");
         assert!(desired_rules(link, &ids).is_empty());
+        assert!(!groups.iter().any(|g| g.role == GroupRole::Front));
+    }
+
+    #[test]
+    fn an_nlb_in_front_of_the_alb_is_the_one_the_alb_admits() {
+        let owner = Owner::new("ns", "api", "uid");
+        let groups = desired(&owner, &BTreeMap::new(), 8080, 3000, false, true);
+        let roles: Vec<GroupRole> = groups.iter().map(|g| g.role).collect();
+        assert_eq!(roles, [GroupRole::LoadBalancer, GroupRole::Tasks, GroupRole::Front]);
+        let alb = groups
+            .iter()
+            .find(|g| g.role == GroupRole::LoadBalancer)
+            .expect("alb group");
+        assert_eq!(alb.ingress, Some((8080, GroupRole::Front)));
+        let front = groups.iter().find(|g| g.role == GroupRole::Front).expect("front group");
+        assert_eq!(
+            front.ingress, None,
+            "PrivateLink traffic is not judged by the NLB's groups"
+        );
+        assert!(front.name.ends_with("-nlb"));
     }
 
     #[test]
     fn descriptions_fit_for_the_longest_kubernetes_names() {
         let longest = Owner::new("n".repeat(63), "a".repeat(253), "uid");
-        for group in desired(&longest, &BTreeMap::new(), 8080, 3000, true) {
+        for group in desired(&longest, &BTreeMap::new(), 8080, 3000, true, true) {
             assert!(group.description.len() <= MAX_DESCRIPTION, "{}", group.description);
             assert!(
                 group.description.ends_with(group.role.suffix()),
@@ -431,7 +464,7 @@ mod tests {
             assert!(group.name.len() <= 255, "{}", group.name);
         }
         let short = Owner::new("ns", "api", "uid");
-        let groups = desired(&short, &BTreeMap::new(), 8080, 3000, true);
+        let groups = desired(&short, &BTreeMap::new(), 8080, 3000, true, false);
         assert!(
             groups.iter().any(|g| g.description == "privateapi ns/api link"),
             "{groups:?}"

@@ -5,7 +5,7 @@
 use crate::aws::dns::DesiredRecord;
 use crate::aws::domain::{self, DesiredDomain};
 use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
-use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup};
+use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, Targets};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
 use crate::aws::log_group::DesiredLogGroup;
@@ -17,9 +17,9 @@ use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::shared_link::DesiredSharedLink;
 use crate::aws::vpc_link::DesiredVpcLink;
 use crate::aws::vpc_link_v1::DesiredVpcLinkV1;
-use crate::crd::{ApiType, PrivateApiSpec, VpcLinkVersion};
+use crate::crd::{ApiType, LoadBalancerKind, PrivateApiSpec, VpcLinkVersion};
 
-use super::model::{Id, Slot};
+use super::model::{Id, Slot, Tier};
 
 /// What every builder needs: who owns the stack, the spec, and where it lives.
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +46,17 @@ pub enum LinkWanted {
     Shared,
 }
 
+/// The NLB a VPC Link V1 needs in front of an ALB: a TCP listener forwarding to a
+/// target group whose one target is the ALB, on the ALB's listener port.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredFront {
+    pub target_group: DesiredTargetGroup,
+    pub load_balancer: DesiredLoadBalancer<Id>,
+    pub listener: DesiredListener<Id>,
+    /// The ALB, registered on the target group's port.
+    pub target: Id,
+}
+
 /// Every AWS object of one PrivateApi as the spec wants it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredStack {
@@ -58,6 +69,8 @@ pub struct DesiredStack {
     pub target_group: Option<DesiredTargetGroup>,
     pub load_balancer: Option<DesiredLoadBalancer<Id>>,
     pub listener: Option<DesiredListener<Id>>,
+    /// An NLB in front of the ALB (VPC Link V1 with `loadBalancer.type: application`).
+    pub front: Option<DesiredFront>,
     pub vpc_link: Option<LinkWanted>,
     /// The shared VPC link (V2) and its security group, when the stack uses one: they
     /// belong to every stack of the same network, this one a user among them.
@@ -145,20 +158,33 @@ impl DesiredStack {
         let lb_kind = spec.load_balancer.kind;
         let v1 = spec.vpc_link.version == VpcLinkVersion::V1;
         let shared = !v1 && spec.vpc_link.existing_id.is_none() && spec.vpc_link.shared;
+        // A V1 link reaches NLBs only: an ALB gets one in front of it.
+        let front_tier = v1 && lb_kind == LoadBalancerKind::Application;
+        // Where API Gateway's traffic enters: the NLB in front, else the load balancer.
+        let entry = if front_tier { Tier::Front } else { Tier::Back };
+        let https = spec.load_balancer.certificate_arn.is_some();
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
         DesiredStack {
             vpc_id: spec.network.vpc_id.clone(),
             subnets: i.subnets.to_vec(),
             // A shared link has the shared group (`shared_link`): the ALB's admits it.
-            groups: security_group::desired(owner, &spec.tags, spec.load_balancer.listener_port, svc.port, !v1)
-                .into_iter()
-                .filter(|g| !(shared && g.role == GroupRole::VpcLink))
-                .collect(),
+            groups: security_group::desired(
+                owner,
+                &spec.tags,
+                spec.load_balancer.listener_port,
+                svc.port,
+                !v1,
+                front_tier,
+            )
+            .into_iter()
+            .filter(|g| !(shared && g.role == GroupRole::VpcLink))
+            .collect(),
             roles,
             target_group: Some(DesiredTargetGroup {
                 name: elb::name(owner),
                 kind: lb_kind,
+                targets: Targets::Ip,
                 port: svc.port,
                 vpc_id: spec.network.vpc_id.clone(),
                 health: elb::health_for(lb_kind, &svc.health_check),
@@ -167,7 +193,8 @@ impl DesiredStack {
             load_balancer: Some(DesiredLoadBalancer {
                 name: elb::name(owner),
                 kind: lb_kind,
-                private_link_inbound_rules: !v1,
+                // Only an NLB a V1 link reaches directly turns this off.
+                private_link_inbound_rules: !v1 || front_tier,
                 subnets: i.subnets.to_vec(),
                 security_groups: vec![group(GroupRole::LoadBalancer)],
                 tags: tags("alb"),
@@ -184,7 +211,7 @@ impl DesiredStack {
                 None if shared => LinkWanted::Shared,
                 None if v1 => LinkWanted::OwnedV1(DesiredVpcLinkV1 {
                     name: owner.resource_name("", 128),
-                    target: Id::Of(Slot::LoadBalancer),
+                    target: Id::Of(entry.load_balancer()),
                     tags: tags("vpc-link"),
                 }),
                 None => LinkWanted::Owned(DesiredVpcLink {
@@ -235,9 +262,9 @@ impl DesiredStack {
                 target: Target {
                     load_balancer_dns: match i.integration_host {
                         Some(host) => Id::Given(host.to_owned()),
-                        None => Id::Of(Slot::LoadBalancerDns),
+                        None => Id::Of(entry.dns()),
                     },
-                    https: spec.load_balancer.certificate_arn.is_some(),
+                    https,
                     vpc_link: link_id.clone(),
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
@@ -286,6 +313,7 @@ impl DesiredStack {
                 retention_days: svc.logs.retention_days,
                 tags: tags("log-group"),
             }),
+            front: front_tier.then(|| front(owner, spec, i.subnets, https)),
             cluster: Some(cluster),
         }
     }
@@ -301,6 +329,7 @@ impl DesiredStack {
             target_group: None,
             load_balancer: None,
             listener: None,
+            front: None,
             vpc_link: None,
             shared_link: None,
             task_definition: None,
@@ -315,6 +344,40 @@ impl DesiredStack {
 
     pub fn role(&self, kind: RoleKind) -> Option<&DesiredRole> {
         self.roles.iter().find(|r| r.kind == kind)
+    }
+}
+
+/// The NLB in front of the ALB: TCP on the ALB's listener port, through to the ALB,
+/// whose listener the health checks call with the spec's path and matcher.
+fn front(owner: &Owner, spec: &PrivateApiSpec, subnets: &[String], https: bool) -> DesiredFront {
+    let tags = |part: &str| owner.tags(part, &spec.tags);
+    let port = spec.load_balancer.listener_port;
+    DesiredFront {
+        target_group: DesiredTargetGroup {
+            name: elb::front_name(owner),
+            kind: LoadBalancerKind::Network,
+            targets: Targets::Alb { https },
+            port,
+            vpc_id: spec.network.vpc_id.clone(),
+            health: spec.service.health_check.clone(),
+            tags: tags("front-target-group"),
+        },
+        load_balancer: DesiredLoadBalancer {
+            name: elb::front_name(owner),
+            kind: LoadBalancerKind::Network,
+            private_link_inbound_rules: false,
+            subnets: subnets.to_vec(),
+            security_groups: vec![Id::Of(Slot::Group(GroupRole::Front))],
+            tags: tags("front-nlb"),
+        },
+        listener: DesiredListener {
+            kind: LoadBalancerKind::Network,
+            port,
+            certificate: None,
+            target_group: Id::Of(Slot::FrontTargetGroup),
+            tags: tags("front-listener"),
+        },
+        target: Id::Of(Slot::LoadBalancer),
     }
 }
 

@@ -13,7 +13,10 @@ use crate::aws::arn_name;
 use crate::aws::dns::{DesiredRecord, ObservedRecord};
 use crate::aws::domain::{self, DesiredDomain, Flavor};
 use crate::aws::ecs::{self, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedService};
-use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState};
+use crate::aws::elb::{
+    self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, LoadBalancerState, ObservedListener,
+    ObservedLoadBalancer, ObservedTargetGroup,
+};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleChange};
 use crate::aws::log_group::DesiredLogGroup;
@@ -26,8 +29,8 @@ use crate::aws::vpc_link_v1::{self, DesiredVpcLinkV1, ObservedVpcLinkV1};
 use crate::crd::{HealthCheck, Throttle};
 
 use super::desired::{DesiredStack, LinkWanted};
-use super::model::{Condition, Id, Part, Refs, Slot};
-use super::observe::ObservedStack;
+use super::model::{Condition, Id, Part, Refs, Slot, Tier};
+use super::observe::{ObservedStack, Seen};
 use super::{Change, PartStatus, Verb};
 
 /// One call to AWS, with the references it needs resolved when it runs.
@@ -71,13 +74,19 @@ pub enum Action {
         days: i32,
     },
     DeleteLogGroup(String),
-    CreateTargetGroup(DesiredTargetGroup),
+    CreateTargetGroup {
+        tier: Tier,
+        group: DesiredTargetGroup,
+    },
     ModifyHealthCheck {
         arn: String,
         health: HealthCheck,
     },
     DeleteTargetGroup(String),
-    CreateLoadBalancer(DesiredLoadBalancer<Id>),
+    CreateLoadBalancer {
+        tier: Tier,
+        load_balancer: DesiredLoadBalancer<Id>,
+    },
     SetSecurityGroups {
         arn: Id,
         groups: Vec<Id>,
@@ -89,7 +98,16 @@ pub enum Action {
         subnets: Vec<String>,
     },
     DeleteLoadBalancer(String),
-    CreateListener(DesiredListener<Id>),
+    CreateListener {
+        tier: Tier,
+        listener: DesiredListener<Id>,
+    },
+    /// One target (the ALB) in a target group, on `port`.
+    RegisterTarget {
+        target_group: Id,
+        target: Id,
+        port: i32,
+    },
     ModifyListener {
         arn: String,
         listener: DesiredListener<Id>,
@@ -374,6 +392,7 @@ pub fn diff_destroy(observed: &ObservedStack) -> Plan {
     let everything_gone = Going {
         service_gone: true,
         slow_ones_gone: true,
+        assumed: true,
     };
     Differ {
         desired: &DesiredStack::empty(),
@@ -400,6 +419,15 @@ fn seed(refs: &mut Refs, observed: &ObservedStack, desired: &DesiredStack) {
         refs.learn(Slot::LoadBalancer, Some(&lb.arn));
         refs.learn(Slot::LoadBalancerDns, Some(&lb.dns_name));
     }
+    let front = &observed.front;
+    refs.learn(
+        Slot::FrontTargetGroup,
+        front.target_group.found().map(|t| t.arn.as_str()),
+    );
+    if let Some(lb) = front.load_balancer.found() {
+        refs.learn(Slot::FrontLoadBalancer, Some(&lb.arn));
+        refs.learn(Slot::FrontLoadBalancerDns, Some(&lb.dns_name));
+    }
     refs.learn(Slot::Service, observed.service.found().map(|s| s.arn.as_str()));
     if let Some(id) = observed.rest_apis.read().and_then(|ids| ids.first()) {
         refs.learn(Slot::RestApi, Some(id));
@@ -419,7 +447,7 @@ struct Differ<'a> {
     plan: &'a mut Plan,
 }
 
-impl Differ<'_> {
+impl<'a> Differ<'a> {
     fn run(mut self, going: Going) {
         // First: it names the link group the ALB's group admits.
         let Ok(shared) = self.shared_link() else {
@@ -430,11 +458,15 @@ impl Differ<'_> {
         if self.cluster().is_err() {
             return;
         }
-        self.target_group();
-        if self.load_balancer().is_err() {
-            return;
+        for tier in [Tier::Back, Tier::Front] {
+            let lb = self.tier(tier);
+            self.target_group(&lb);
+            if self.load_balancer(&lb).is_err() {
+                return;
+            }
+            self.listeners(&lb);
         }
-        self.listeners();
+        self.front_target();
         // Deleting, the domain goes before the API it maps to, and the API before the
         // link: AWS keeps a link while an integration uses it.
         self.domain_deletes();
@@ -452,9 +484,13 @@ impl Differ<'_> {
         self.retire_api_gateway_role();
         self.retire_links(retire, link);
         self.leave_shared_links(link);
-        self.load_balancer_deletes(&going);
+        // The front NLB first: its target group holds the ALB.
+        for tier in [Tier::Front, Tier::Back] {
+            let lb = self.tier(tier);
+            self.load_balancer_deletes(&lb, &going);
+        }
         self.last_deletes(&going);
-        self.reap_shared_groups();
+        self.reap_shared_groups(&going);
     }
 
     fn refs(&self) -> &Refs {
@@ -692,13 +728,38 @@ impl Differ<'_> {
         Ok(())
     }
 
-    // ------------------------------------------------------------ ALB, target group, listener
+    // ------------------------------------------------------------ load balancers, target groups, listeners
 
-    fn target_group(&mut self) {
-        let Some(observed) = self.observed.target_group.read() else {
+    /// One load balancer with its target group and listener, as wanted and as seen.
+    fn tier(&self, tier: Tier) -> LbView<'a> {
+        let (desired, observed) = (self.desired, self.observed);
+        match tier {
+            Tier::Back => LbView {
+                tier,
+                target_group: desired.target_group.as_ref(),
+                load_balancer: desired.load_balancer.as_ref(),
+                listener: desired.listener.as_ref(),
+                seen_target_group: &observed.target_group,
+                seen_load_balancer: &observed.load_balancer,
+                seen_listeners: &observed.listeners,
+            },
+            Tier::Front => LbView {
+                tier,
+                target_group: desired.front.as_ref().map(|f| &f.target_group),
+                load_balancer: desired.front.as_ref().map(|f| &f.load_balancer),
+                listener: desired.front.as_ref().map(|f| &f.listener),
+                seen_target_group: &observed.front.target_group,
+                seen_load_balancer: &observed.front.load_balancer,
+                seen_listeners: &observed.front.listeners,
+            },
+        }
+    }
+
+    fn target_group(&mut self, lb: &LbView<'_>) {
+        let Some(observed) = lb.seen_target_group.read() else {
             return;
         };
-        match (&self.desired.target_group, observed) {
+        match (lb.target_group, observed) {
             (Some(wanted), Some(current)) if current.health != wanted.health => self.plan.step(
                 Verb::Update,
                 Part::TargetGroup,
@@ -714,21 +775,27 @@ impl Differ<'_> {
                 Verb::Create,
                 Part::TargetGroup,
                 &wanted.name,
-                format!("ip targets, port {}", wanted.port),
-                Action::CreateTargetGroup(wanted.clone()),
+                match wanted.targets {
+                    elb::Targets::Ip => format!("ip targets, port {}", wanted.port),
+                    elb::Targets::Alb { .. } => format!("the ALB as target, port {}", wanted.port),
+                },
+                Action::CreateTargetGroup {
+                    tier: lb.tier,
+                    group: wanted.clone(),
+                },
             ),
             (None, _) => {} // see `load_balancer_deletes`
         }
     }
 
-    /// Listener, target group and ALB, once the service no longer registers tasks in
-    /// the target group.
-    fn load_balancer_deletes(&mut self, going: &Going) {
+    /// Listener, target group and load balancer, once the service no longer registers
+    /// tasks in the target group.
+    fn load_balancer_deletes(&mut self, lb: &LbView<'_>, going: &Going) {
         if !going.service_gone {
             return;
         }
-        if self.desired.listener.is_none() {
-            for listener in self.observed.listeners.read().into_iter().flatten() {
+        if lb.listener.is_none() {
+            for listener in lb.seen_listeners.read().into_iter().flatten() {
                 self.plan.step(
                     Verb::Delete,
                     Part::Listener,
@@ -738,8 +805,8 @@ impl Differ<'_> {
                 );
             }
         }
-        if self.desired.target_group.is_none()
-            && let Some(current) = self.observed.target_group.found()
+        if lb.target_group.is_none()
+            && let Some(current) = lb.seen_target_group.found()
         {
             // ResourceInUse while any listener or rule forwards to it: one of someone
             // else's, or ours AWS has not quite let go of. Noted, not failed: the ALB
@@ -753,8 +820,8 @@ impl Differ<'_> {
                 None,
             );
         }
-        if self.desired.load_balancer.is_none()
-            && let Some(current) = self.observed.load_balancer.found()
+        if lb.load_balancer.is_none()
+            && let Some(current) = lb.seen_load_balancer.found()
         {
             self.plan.step(
                 Verb::Delete,
@@ -763,26 +830,39 @@ impl Differ<'_> {
                 "",
                 Action::DeleteLoadBalancer(current.arn.clone()),
             );
-            self.plan
-                .waiting
-                .push(format!("ALB {} to be deleted", arn_name(&current.arn)));
+            self.plan.waiting.push(format!(
+                "{} {} to be deleted",
+                lb.kind_name(current),
+                arn_name(&current.arn)
+            ));
         }
     }
 
-    fn load_balancer(&mut self) -> Result<(), ()> {
-        let Some(observed) = self.observed.load_balancer.read() else {
+    fn load_balancer(&mut self, lb: &LbView<'_>) -> Result<(), ()> {
+        let Some(observed) = lb.seen_load_balancer.read() else {
             return Ok(());
         };
-        let Some(wanted) = &self.desired.load_balancer else {
+        let Some(wanted) = lb.load_balancer else {
             return Ok(()); // see `load_balancer_deletes`
         };
         let Some(current) = observed else {
+            let where_ = match lb.tier {
+                Tier::Back => "",
+                Tier::Front => " in front of the ALB",
+            };
             self.plan.step(
                 Verb::Create,
                 Part::LoadBalancer,
                 &wanted.name,
-                format!("internal {} in {} subnets", wanted.kind.short(), wanted.subnets.len()),
-                Action::CreateLoadBalancer(wanted.clone()),
+                format!(
+                    "internal {}{where_} in {} subnets",
+                    wanted.kind.short(),
+                    wanted.subnets.len()
+                ),
+                Action::CreateLoadBalancer {
+                    tier: lb.tier,
+                    load_balancer: wanted.clone(),
+                },
             );
             if !wanted.private_link_inbound_rules {
                 // Only SetSecurityGroups turns it off: a second call, right after.
@@ -792,7 +872,7 @@ impl Differ<'_> {
                     &wanted.name,
                     "PrivateLink traffic not judged by its security groups",
                     Action::SetSecurityGroups {
-                        arn: Id::Of(Slot::LoadBalancer),
+                        arn: Id::Of(lb.tier.load_balancer()),
                         groups: wanted.security_groups.clone(),
                         private_link_inbound_rules: Some(false),
                     },
@@ -835,37 +915,42 @@ impl Differ<'_> {
                 },
             );
         }
-        match current.state {
-            LoadBalancerState::Failed => {
+        let short = wanted.kind.short();
+        match (current.state, lb.tier) {
+            (LoadBalancerState::Failed, _) => {
                 let message = current
                     .state_reason
                     .clone()
-                    .unwrap_or_else(|| "the ALB is in state failed".into());
+                    .unwrap_or_else(|| format!("the {short} is in state failed"));
                 return self.stuck(Part::LoadBalancer, "LoadBalancerFailed", message);
             }
-            LoadBalancerState::Active => self.plan.part(PartStatus::ready(Condition::LoadBalancer, "ALB active")),
-            LoadBalancerState::Provisioning => self.plan.part(provisioning()),
+            (LoadBalancerState::Active, Tier::Back) => self
+                .plan
+                .part(PartStatus::ready(Condition::LoadBalancer, format!("{short} active"))),
+            // The back one's word stands unless the front one is not ready yet.
+            (LoadBalancerState::Active, Tier::Front) => {}
+            (LoadBalancerState::Provisioning, _) => self.plan.part(provisioning()),
         }
         Ok(())
     }
 
-    fn listeners(&mut self) {
-        let Some(wanted) = &self.desired.listener else {
+    fn listeners(&mut self, lb: &LbView<'_>) {
+        let Some(wanted) = lb.listener else {
             return; // deleted with the target group
         };
         let name = format!("{}:{}", wanted.kind.protocol(), wanted.port);
-        let Some(observed) = self.observed.listeners.read() else {
+        let Some(observed) = lb.seen_listeners.read() else {
             // Unread (a drift check): the target group's routing still tells whether a
-            // listener of our ALB forwards to it.
-            let routed = self.observed.target_group.found().map(|tg| &tg.load_balancers);
-            if let (Some(routed), Some(lb)) = (routed, self.refs().slot(Slot::LoadBalancer))
-                && !routed.iter().any(|arn| arn == lb)
+            // listener of our load balancer forwards to it.
+            let routed = lb.seen_target_group.found().map(|tg| &tg.load_balancers);
+            if let (Some(routed), Some(arn)) = (routed, self.refs().slot(lb.tier.load_balancer()))
+                && !routed.iter().any(|routed| routed == arn)
             {
                 self.plan.step(
                     Verb::Update,
                     Part::Listener,
                     name,
-                    "no listener of the ALB forwards to the target group",
+                    "no listener of the load balancer forwards to the target group",
                     Action::Recheck,
                 );
             }
@@ -887,14 +972,17 @@ impl Differ<'_> {
                         },
                     );
                 }
-                self.plan.refs.learn(Slot::Listener, Some(&current.arn));
+                self.plan.refs.learn(lb.tier.listener(), Some(&current.arn));
             }
             None => self.plan.step(
                 Verb::Create,
                 Part::Listener,
                 &name,
                 "forward to target group",
-                Action::CreateListener(wanted.clone()),
+                Action::CreateListener {
+                    tier: lb.tier,
+                    listener: wanted.clone(),
+                },
             ),
         }
         for stray in strays {
@@ -904,6 +992,32 @@ impl Differ<'_> {
                 format!("{}:{}", stray.protocol, stray.port),
                 "not in spec",
                 Action::DeleteListener(stray.arn.clone()),
+            );
+        }
+    }
+
+    /// The ALB, registered in the front NLB's target group (on its listener's port).
+    /// Any other target there is not ours to keep.
+    fn front_target(&mut self) {
+        let Some(front) = &self.desired.front else {
+            return;
+        };
+        let Some(registered) = self.observed.front.targets.read() else {
+            return;
+        };
+        let alb = self.refs().get(&front.target);
+        if alb.as_ref().is_none_or(|arn| !registered.contains(arn)) {
+            let shown = self.refs().show(&front.target);
+            self.plan.step(
+                Verb::Update,
+                Part::TargetGroup,
+                &front.target_group.name,
+                format!("register {} on port {}", arn_name(&shown), front.target_group.port),
+                Action::RegisterTarget {
+                    target_group: Id::Of(Slot::FrontTargetGroup),
+                    target: front.target.clone(),
+                    port: front.target_group.port,
+                },
             );
         }
     }
@@ -1971,6 +2085,29 @@ impl Differ<'_> {
     }
 }
 
+/// One load balancer of the stack with its target group and listener: what the
+/// desired stack wants of it and what was seen, so that one set of sections serves
+/// both the load balancer of the tasks and the NLB in front of an ALB.
+struct LbView<'s> {
+    tier: Tier,
+    target_group: Option<&'s DesiredTargetGroup>,
+    load_balancer: Option<&'s DesiredLoadBalancer<Id>>,
+    listener: Option<&'s DesiredListener<Id>>,
+    seen_target_group: &'s Seen<Option<ObservedTargetGroup>>,
+    seen_load_balancer: &'s Seen<Option<ObservedLoadBalancer>>,
+    seen_listeners: &'s Seen<Vec<ObservedListener>>,
+}
+
+impl LbView<'_> {
+    /// "ALB" or "NLB" for a load balancer being deleted (its type is in its ARN).
+    fn kind_name(&self, lb: &ObservedLoadBalancer) -> &'static str {
+        match (lb.arn.contains(":loadbalancer/net/"), self.tier) {
+            (true, _) | (false, Tier::Front) => "NLB",
+            (false, Tier::Back) => "ALB",
+        }
+    }
+}
+
 /// What teardown has got to, as observed: which deletions may start.
 struct Going {
     /// No service of ours (read and not there): its task definitions, listener and
@@ -1979,6 +2116,9 @@ struct Going {
     /// No link, service or ALB of ours left: the security groups, roles and cluster
     /// may go.
     slow_ones_gone: bool,
+    /// `plan --destroy`: every deletion assumed done, those that follow others too
+    /// (a shared link's group after the link its last user deletes).
+    assumed: bool,
 }
 
 impl Going {
@@ -1987,10 +2127,14 @@ impl Going {
         let links_gone = desired.vpc_link.is_none()
             && observed.vpc_links.read().is_some_and(Vec::is_empty)
             && observed.vpc_links_v1.read().is_none_or(Vec::is_empty);
-        let alb_gone = desired.load_balancer.is_none() && observed.load_balancer.is_absent();
+        let alb_gone = desired.load_balancer.is_none()
+            && observed.load_balancer.is_absent()
+            && desired.front.is_none()
+            && observed.front.load_balancer.read().is_none_or(Option::is_none);
         Going {
             service_gone,
             slow_ones_gone: service_gone && links_gone && alb_gone,
+            assumed: false,
         }
     }
 }

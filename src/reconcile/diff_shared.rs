@@ -10,7 +10,7 @@ use crate::aws::vpc_link::LinkState;
 use super::super::desired::LinkWanted;
 use super::super::model::{Condition, Part, Slot};
 use super::super::{Change, Verb};
-use super::{Action, Differ, Gate, LinkReady, link_status};
+use super::{Action, Differ, Gate, Going, LinkReady, link_status};
 
 impl Differ<'_> {
     /// The link the API is to use: the oldest of the network's shared links with room
@@ -159,10 +159,29 @@ impl Differ<'_> {
     /// The groups of shared links we were the last user of, once no link uses them:
     /// the last step, after our own groups' rules naming them are gone. A group a
     /// live link uses again (a new user made one) is left to that link's last user.
-    pub(super) fn reap_shared_groups(&mut self) {
+    pub(super) fn reap_shared_groups(&mut self, going: &Going) {
         let Some(shared) = self.observed.shared_links.read() else {
             return;
         };
+        // `plan --destroy`: the groups of the links we are the last user of go too,
+        // once teardown has deleted those links.
+        if going.assumed && self.desired.shared_link.is_none() {
+            let last = shared
+                .links
+                .iter()
+                .filter(|l| l.users.len() == 1 && l.users.contains(&shared.me))
+                .flat_map(|l| l.security_groups.iter().cloned())
+                .collect::<Vec<_>>();
+            for group in last {
+                self.plan.tolerant(
+                    Gate::Always,
+                    Change::new(Verb::Delete, Part::SecurityGroup, &group, "shared link group"),
+                    Action::DeleteGroup(group.clone()),
+                    format!("security group {group} to be released"),
+                    None,
+                );
+            }
+        }
         let wanted_key = self.desired.shared_link.as_ref().map(|w| w.key.as_str());
         for group in shared.groups.iter().flatten() {
             if !group.reapers.contains(&shared.me) || Some(group.key.as_str()) == wanted_key {

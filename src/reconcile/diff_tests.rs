@@ -11,14 +11,19 @@ use crate::aws::security_group::ObservedGroup;
 use crate::aws::vpc_link::ObservedVpcLink;
 use crate::aws::vpc_link_v1::ObservedVpcLinkV1;
 use crate::crd::PrivateApiSpec;
+use crate::reconcile::desired::DesiredFront;
 use crate::reconcile::desired::Inputs;
-use crate::reconcile::observe::{Seen, SharedLinks, TaskDefinitions};
+use crate::reconcile::observe::{ObservedFront, Seen, SharedLinks, TaskDefinitions};
 
 const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/papi-tg/1";
 const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/papi-lb/1";
 const TD: &str = "arn:aws:ecs:eu-west-1:1:task-definition/papi-family:1";
 const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/papi-lb/1/2";
 const APIGW_ROLE: &str = "arn:aws:iam::1:role/privateapi/apigw";
+const FRONT_TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/papi-nlb/3";
+const FRONT_LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/net/papi-nlb/3";
+const FRONT_LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener/net/papi-nlb/3/4";
+const FRONT_DNS: &str = "papi-nlb.elb.example";
 
 /// A stack with a VPC link of its own (`vpcLink.shared: false`); `shared_spec` for
 /// the default, a shared link.
@@ -56,6 +61,10 @@ fn ids() -> Refs {
     refs.set(Slot::VpcLink, "vl-1");
     refs.set(Slot::TaskDefinition, TD);
     refs.set(Slot::Listener, LISTENER);
+    refs.set(Slot::FrontTargetGroup, FRONT_TG);
+    refs.set(Slot::FrontLoadBalancer, FRONT_LB);
+    refs.set(Slot::FrontLoadBalancerDns, FRONT_DNS);
+    refs.set(Slot::FrontListener, FRONT_LISTENER);
     refs
 }
 
@@ -84,7 +93,7 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
                 id: "vl-1".into(),
                 state: LinkState::Available,
                 message: None,
-                targets: vec![LB.into()],
+                targets: vec![if d.front.is_some() { FRONT_LB } else { LB }.into()],
             };
             (Vec::new(), Seen::Read(vec![observed]))
         }
@@ -184,12 +193,45 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
             public_ip: false,
             rolling_out: false,
         })),
+        front: match &d.front {
+            Some(front) => front_in_sync(front),
+            None => Default::default(),
+        },
         ..ObservedStack::default()
     };
     match (&d.api, &d.http_api) {
         (Some(api), _) => with_rest_api(stack, &api.try_map(|id| refs.get(id)).expect("api resolves")),
         (_, Some(api)) => with_http_api(stack, &api.try_map(|id| refs.get(id)).expect("api resolves")),
         _ => stack,
+    }
+}
+
+/// The NLB in front of the ALB as `front` wants it, with the ALB registered.
+fn front_in_sync(front: &DesiredFront) -> ObservedFront {
+    ObservedFront {
+        target_group: Seen::Read(Some(ObservedTargetGroup {
+            arn: FRONT_TG.into(),
+            health: front.target_group.health.clone(),
+            load_balancers: vec![FRONT_LB.into()],
+        })),
+        load_balancer: Seen::Read(Some(ObservedLoadBalancer {
+            arn: FRONT_LB.into(),
+            dns_name: FRONT_DNS.into(),
+            state: LoadBalancerState::Active,
+            state_reason: None,
+            subnets: front.load_balancer.subnets.clone(),
+            security_groups: vec!["sg-nlb".into()],
+            private_link_inbound_rules: Some(false),
+        })),
+        listeners: Seen::Read(vec![ObservedListener {
+            arn: FRONT_LISTENER.into(),
+            port: front.listener.port,
+            protocol: "TCP".into(),
+            certificate: None,
+            tls_policy: None,
+            forwards_to: vec![FRONT_TG.into()],
+        }]),
+        targets: Seen::Read(vec![LB.into()]),
     }
 }
 
@@ -313,6 +355,13 @@ fn v1_spec() -> PrivateApiSpec {
     let mut s = spec();
     s.vpc_link.version = crate::crd::VpcLinkVersion::V1;
     s.load_balancer.kind = crate::crd::LoadBalancerKind::Network;
+    s
+}
+
+/// A VPC Link V1 to an ALB: an NLB in front of it.
+fn front_spec() -> PrivateApiSpec {
+    let mut s = spec();
+    s.vpc_link.version = crate::crd::VpcLinkVersion::V1;
     s
 }
 
@@ -1464,6 +1513,219 @@ fn teardown_deletes_the_log_group_last_unless_it_was_not_read() {
     );
 }
 
+#[test]
+fn an_nlb_in_front_of_the_alb_in_sync_needs_no_step_and_is_what_link_and_api_reach() {
+    let d = desired(&front_spec(), &["subnet-a", "subnet-b"]);
+    let roles: Vec<GroupRole> = d.groups.iter().map(|g| g.role).collect();
+    assert_eq!(roles, [GroupRole::LoadBalancer, GroupRole::Tasks, GroupRole::Front]);
+    let Some(LinkWanted::OwnedV1(link)) = &d.vpc_link else {
+        panic!("a V1 link of our own");
+    };
+    assert_eq!(link.target, Id::Of(Slot::FrontLoadBalancer));
+    assert!(
+        some(&d.load_balancer).private_link_inbound_rules,
+        "the ALB is not PrivateLink's"
+    );
+    let front = some(&d.front);
+    assert!(!front.load_balancer.private_link_inbound_rules);
+    assert_eq!(
+        front.target_group.port,
+        some(&d.listener).port,
+        "AWS: the ALB's listener port"
+    );
+    assert_eq!(
+        front.target_group.health,
+        spec().service.health_check,
+        "HTTP checks through the ALB"
+    );
+    let api = some(&d.api).try_map(|id| ids().get(id)).expect("resolves");
+    let [(_, root), _] = api.integrations();
+    assert_eq!(root.connection_id, "vl-1");
+    assert!(root.uri.contains(FRONT_DNS), "{}", root.uri);
+    assert_eq!(root.integration_target, "");
+    let plan = diff(&d, &in_sync(&d));
+    assert_eq!(steps(&plan), []);
+    let ready = plan.parts.iter().filter(|p| p.ready).count();
+    assert_eq!(ready, Condition::ALL.len(), "{:?}", plan.parts);
+}
+
+#[test]
+fn nothing_in_aws_builds_the_alb_then_the_nlb_in_front_then_registers_it_then_the_link() {
+    let d = desired(&front_spec(), &["subnet-a", "subnet-b"]);
+    let mut nothing = in_sync(&d);
+    nothing.target_group = Seen::Read(None);
+    nothing.load_balancer = Seen::Read(None);
+    nothing.listeners = Seen::Read(Vec::new());
+    nothing.front = ObservedFront {
+        target_group: Seen::Read(None),
+        load_balancer: Seen::Read(None),
+        listeners: Seen::Read(Vec::new()),
+        targets: Seen::Read(Vec::new()),
+    };
+    nothing.vpc_links_v1 = Seen::Read(Vec::new());
+    let plan = diff_knowing(&d, &nothing, Refs::default());
+    let elb_and_link: Vec<(Verb, Part)> = verbs_and_parts(&plan)
+        .into_iter()
+        .filter(|(_, p)| {
+            matches!(
+                p,
+                Part::TargetGroup | Part::LoadBalancer | Part::Listener | Part::VpcLink
+            )
+        })
+        .collect();
+    use Part::*;
+    assert_eq!(
+        elb_and_link,
+        [
+            (Verb::Create, TargetGroup),
+            (Verb::Create, LoadBalancer),
+            (Verb::Create, Listener),
+            (Verb::Create, TargetGroup),
+            (Verb::Create, LoadBalancer),
+            (Verb::Update, LoadBalancer),
+            (Verb::Create, Listener),
+            (Verb::Update, TargetGroup),
+            (Verb::Create, VpcLink),
+        ]
+    );
+    let tiers: Vec<Tier> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::CreateTargetGroup { tier, .. }
+            | Action::CreateLoadBalancer { tier, .. }
+            | Action::CreateListener { tier, .. } => Some(*tier),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tiers,
+        [Tier::Back; 3].into_iter().chain([Tier::Front; 3]).collect::<Vec<_>>()
+    );
+    let register = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::RegisterTarget { .. }))
+        .expect("the ALB is registered");
+    assert_eq!(
+        register.action,
+        Action::RegisterTarget {
+            target_group: Id::Of(Slot::FrontTargetGroup),
+            target: Id::Of(Slot::LoadBalancer),
+            port: 80,
+        }
+    );
+    assert!(
+        register.change.detail.contains("after apply"),
+        "{}",
+        register.change.detail
+    );
+}
+
+/// Drift of the front NLB's parts, one at a time, and the one step that repairs it.
+#[test]
+fn each_drift_of_the_nlb_in_front_is_repaired_alone() {
+    let d = desired(&front_spec(), &["subnet-a", "subnet-b"]);
+    type Edit = fn(&mut ObservedFront);
+    type Repairs = fn(&Action) -> bool;
+    let cases: Vec<(&str, Edit, (Verb, Part), Repairs)> = vec![
+        (
+            "the ALB deregistered",
+            |f| f.targets = Seen::Read(Vec::new()),
+            (Verb::Update, Part::TargetGroup),
+            |a| matches!(a, Action::RegisterTarget { .. }),
+        ),
+        (
+            "health check changed",
+            |f| {
+                if let Seen::Read(Some(tg)) = &mut f.target_group {
+                    tg.health.path = "/elsewhere".into();
+                }
+            },
+            (Verb::Update, Part::TargetGroup),
+            |a| matches!(a, Action::ModifyHealthCheck { arn, .. } if arn == FRONT_TG),
+        ),
+        (
+            "PrivateLink traffic judged again",
+            |f| {
+                if let Seen::Read(Some(lb)) = &mut f.load_balancer {
+                    lb.private_link_inbound_rules = Some(true);
+                }
+            },
+            (Verb::Update, Part::LoadBalancer),
+            |a| matches!(a, Action::SetSecurityGroups { arn: Id::Given(arn), private_link_inbound_rules: Some(false), .. } if arn == FRONT_LB),
+        ),
+        (
+            "listener forwards elsewhere",
+            |f| {
+                if let Seen::Read(listeners) = &mut f.listeners {
+                    listeners[0].forwards_to = vec!["arn:other".into()];
+                }
+            },
+            (Verb::Update, Part::Listener),
+            |a| matches!(a, Action::ModifyListener { arn, .. } if arn == FRONT_LISTENER),
+        ),
+        (
+            "listener deleted",
+            |f| f.listeners = Seen::Read(Vec::new()),
+            (Verb::Create, Part::Listener),
+            |a| matches!(a, Action::CreateListener { tier: Tier::Front, .. }),
+        ),
+    ];
+    for (name, edit, expected, action) in cases {
+        let mut observed = in_sync(&d);
+        edit(&mut observed.front);
+        let plan = diff(&d, &observed);
+        assert_eq!(verbs_and_parts(&plan), [expected], "{name}");
+        assert!(action(&plan.steps[0].action), "{name}: {:?}", plan.steps[0].action);
+    }
+}
+
+#[test]
+fn teardown_deletes_the_nlb_in_front_before_the_alb_and_the_groups_after_both() {
+    let d = desired(&front_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    observed.vpc_links_v1 = Seen::Read(Vec::new());
+    observed.service = Seen::Read(None);
+    observed.rest_apis = Seen::Read(Vec::new());
+    observed.api = Seen::Read(None);
+    let plan = diff(&DesiredStack::empty(), &observed);
+    let deleted: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::DeleteListener(arn) | Action::DeleteTargetGroup(arn) | Action::DeleteLoadBalancer(arn) => {
+                Some(arn.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, [FRONT_LISTENER, FRONT_TG, FRONT_LB, LISTENER, TG, LB]);
+    assert!(
+        plan.waiting.iter().any(|w| w.starts_with("NLB papi-nlb")),
+        "{:?}",
+        plan.waiting
+    );
+    assert!(
+        plan.waiting.iter().any(|w| w.starts_with("ALB papi-lb")),
+        "{:?}",
+        plan.waiting
+    );
+    assert!(
+        !plan.steps.iter().any(|s| s.change.part == Part::SecurityGroup),
+        "groups wait for both load balancers"
+    );
+    // The ALB gone but not the NLB in front: the groups still wait.
+    observed.load_balancer = Seen::Read(None);
+    let plan = diff(&DesiredStack::empty(), &observed);
+    assert!(!plan.steps.iter().any(|s| s.change.part == Part::SecurityGroup));
+    observed.front.load_balancer = Seen::Read(None);
+    let plan = diff(&DesiredStack::empty(), &observed);
+    assert!(plan.steps.iter().any(|s| s.change.part == Part::SecurityGroup));
+}
+
 // ------------------------------------------------------------ shared VPC links
 
 fn shared_spec() -> PrivateApiSpec {
@@ -1682,6 +1944,17 @@ fn the_last_user_deletes_the_link_on_teardown_and_then_its_group() {
             .contains(&"shared VPC link vl-1 to be deleted".to_string()),
         "{:?}",
         first.waiting
+    );
+
+    // `plan --destroy` lists the group too, which teardown deletes after the link.
+    let destroy = diff_destroy(&observed);
+    assert!(
+        destroy
+            .steps
+            .iter()
+            .any(|s| s.action == Action::DeleteGroup("sg-link".into())),
+        "{:?}",
+        steps(&destroy)
     );
 
     // Others still use it: we only leave, and teardown need not wait for it.

@@ -232,16 +232,21 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
         Action::CreateLogGroup(group) => log_group::create(aws, group).await?,
         Action::SetLogRetention { name, days } => log_group::set_retention(aws, name, *days).await?,
         Action::DeleteLogGroup(name) => log_group::delete(aws, name).await?,
-        Action::CreateTargetGroup(tg) => {
-            let arn = elb::create_target_group(aws, tg).await?;
-            refs.set(Slot::TargetGroup, arn);
+        Action::CreateTargetGroup { tier, group } => {
+            let arn = elb::create_target_group(aws, group).await?;
+            refs.set(tier.target_group(), arn);
         }
+        Action::RegisterTarget {
+            target_group,
+            target,
+            port,
+        } => elb::register_target(aws, &need(refs, target_group)?, &need(refs, target)?, *port).await?,
         Action::ModifyHealthCheck { arn, health } => elb::modify_health_check(aws, arn, health).await?,
         Action::DeleteTargetGroup(arn) => elb::delete_target_group(aws, arn).await?,
-        Action::CreateLoadBalancer(lb) => {
-            let (arn, dns) = elb::create_load_balancer(aws, &resolve(refs, |f| lb.try_map(f))?).await?;
-            refs.set(Slot::LoadBalancer, arn);
-            refs.set(Slot::LoadBalancerDns, dns);
+        Action::CreateLoadBalancer { tier, load_balancer } => {
+            let (arn, dns) = elb::create_load_balancer(aws, &resolve(refs, |f| load_balancer.try_map(f))?).await?;
+            refs.set(tier.load_balancer(), arn);
+            refs.set(tier.dns(), dns);
         }
         Action::SetSecurityGroups {
             arn,
@@ -253,10 +258,10 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
         }
         Action::SetSubnets { arn, subnets } => elb::set_subnets(aws, arn, subnets).await?,
         Action::DeleteLoadBalancer(arn) => elb::delete_load_balancer(aws, arn).await?,
-        Action::CreateListener(listener) => {
-            let lb = need_slot(refs, Slot::LoadBalancer)?;
+        Action::CreateListener { tier, listener } => {
+            let lb = need_slot(refs, tier.load_balancer())?;
             let arn = elb::create_listener(aws, &lb, &resolve(refs, |f| listener.try_map(f))?).await?;
-            refs.set(Slot::Listener, arn);
+            refs.set(tier.listener(), arn);
         }
         Action::ModifyListener { arn, listener } => {
             elb::modify_listener(aws, arn, &resolve(refs, |f| listener.try_map(f))?).await?

@@ -161,6 +161,49 @@ pub enum Slot {
     QueueIntegration(u8),
     DomainTarget,
     DomainZone,
+    /// The NLB in front of the ALB (VPC Link V1 to an ALB), and its parts.
+    FrontTargetGroup,
+    FrontLoadBalancer,
+    FrontLoadBalancerDns,
+    FrontListener,
+}
+
+/// Which load balancer of the stack: the one whose targets are the tasks, or the NLB
+/// a VPC Link V1 needs in front of an ALB (its one target is that ALB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    Back,
+    Front,
+}
+
+impl Tier {
+    pub fn target_group(self) -> Slot {
+        match self {
+            Tier::Back => Slot::TargetGroup,
+            Tier::Front => Slot::FrontTargetGroup,
+        }
+    }
+
+    pub fn load_balancer(self) -> Slot {
+        match self {
+            Tier::Back => Slot::LoadBalancer,
+            Tier::Front => Slot::FrontLoadBalancer,
+        }
+    }
+
+    pub fn dns(self) -> Slot {
+        match self {
+            Tier::Back => Slot::LoadBalancerDns,
+            Tier::Front => Slot::FrontLoadBalancerDns,
+        }
+    }
+
+    pub fn listener(self) -> Slot {
+        match self {
+            Tier::Back => Slot::Listener,
+            Tier::Front => Slot::FrontListener,
+        }
+    }
 }
 
 impl fmt::Display for Slot {
@@ -188,6 +231,10 @@ impl fmt::Display for Slot {
             Slot::QueueIntegration(i) => write!(f, "queue route {i} integration id"),
             Slot::DomainTarget => f.write_str("domain's regional name"),
             Slot::DomainZone => f.write_str("domain's hosted zone"),
+            Slot::FrontTargetGroup => f.write_str("front NLB's target group ARN"),
+            Slot::FrontLoadBalancer => f.write_str("front NLB ARN"),
+            Slot::FrontLoadBalancerDns => f.write_str("front NLB DNS name"),
+            Slot::FrontListener => f.write_str("front NLB's listener ARN"),
         }
     }
 }

@@ -64,6 +64,27 @@ pub struct TaskDefinitions {
     pub active: Vec<String>,
 }
 
+/// The NLB in front of the ALB, with its listeners, target group and that group's
+/// registered targets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedFront {
+    pub target_group: Seen<Option<ObservedTargetGroup>>,
+    pub load_balancer: Seen<Option<ObservedLoadBalancer>>,
+    pub listeners: Seen<Vec<ObservedListener>>,
+    pub targets: Seen<Vec<String>>,
+}
+
+impl ObservedFront {
+    fn read(observed: elb::Observed, targets: Seen<Vec<String>>) -> ObservedFront {
+        ObservedFront {
+            target_group: Seen::Read(observed.target_group),
+            load_balancer: Seen::Read(observed.load_balancer),
+            listeners: Seen::Read(observed.listeners),
+            targets,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedStack {
     pub groups: Seen<Vec<ObservedGroup>>,
@@ -73,6 +94,8 @@ pub struct ObservedStack {
     pub target_group: Seen<Option<ObservedTargetGroup>>,
     pub load_balancer: Seen<Option<ObservedLoadBalancer>>,
     pub listeners: Seen<Vec<ObservedListener>>,
+    /// The NLB in front of the ALB (read when the spec wants one, and on teardown).
+    pub front: ObservedFront,
     /// Our VPC links, oldest first.
     pub vpc_links: Seen<Vec<ObservedVpcLink>>,
     /// Our VPC links V1.
@@ -209,6 +232,16 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             None => Ok(Seen::Unread),
         }
     };
+    // Only a stack that wants the front NLB reads it: the architecture is immutable.
+    let front = async {
+        match &desired.front {
+            Some(_) => {
+                let (found, targets) = elb::observe_front(aws, owner).await?;
+                Ok(ObservedFront::read(found, Seen::Read(targets)))
+            }
+            None => Ok(ObservedFront::default()),
+        }
+    };
     let (
         groups,
         roles,
@@ -218,7 +251,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         existing,
         task_definitions,
         service,
-        (apis, http_apis, links_v1, domains, logs),
+        (apis, http_apis, links_v1, domains, logs, front),
     ) = tokio::try_join!(
         security_group::observe(aws, owner, vpc),
         roles(aws, owner, desired),
@@ -233,7 +266,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         },
         task_definitions(aws, owner, &family),
         service,
-        async { tokio::try_join!(rest_apis, http_apis, links_v1, domains, logs) },
+        async { tokio::try_join!(rest_apis, http_apis, links_v1, domains, logs, front) },
     )?;
     let mut shared = SharedLinks::of(owner, &links);
     // The network's group is read only when its link is to be made (never in a pass
@@ -253,6 +286,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         target_group: Seen::Read(elb.target_group),
         load_balancer: Seen::Read(elb.load_balancer),
         listeners: Seen::Read(elb.listeners),
+        front,
         vpc_links: Seen::Read(vpc_link::ours(&links, owner)),
         shared_links: Seen::Read(shared),
         existing_link: if existing_link.is_some() {
@@ -406,6 +440,25 @@ pub fn from_inventory(
                 .and_then(|arn| inventory.target_groups.get(arn))
                 .cloned(),
         ),
+        front: match desired.front {
+            // The listeners and targets are not in the inventory: the full pass reads them.
+            Some(_) => ObservedFront {
+                load_balancer: Seen::Read(
+                    ids.front_load_balancer_arn
+                        .as_ref()
+                        .and_then(|arn| inventory.load_balancers.get(arn))
+                        .cloned(),
+                ),
+                target_group: Seen::Read(
+                    ids.front_target_group_arn
+                        .as_ref()
+                        .and_then(|arn| inventory.target_groups.get(arn))
+                        .cloned(),
+                ),
+                ..ObservedFront::default()
+            },
+            None => ObservedFront::default(),
+        },
         vpc_links: Seen::Read(links),
         existing_link,
         rest_apis: match desired.api {
@@ -487,7 +540,7 @@ pub async fn for_teardown(
             other => not_ours_is_none(other),
         }
     }));
-    let (apis, http_apis, links, links_v1, groups, elb, services, rest_domains, http_domains) = tokio::try_join!(
+    let (apis, http_apis, links, links_v1, groups, (elb, front), services, rest_domains, http_domains) = tokio::try_join!(
         rest_api::find(aws, owner),
         http_api::find(aws, owner),
         vpc_link::list_region(aws),
@@ -495,11 +548,12 @@ pub async fn for_teardown(
         security_group::observe(aws, owner, None),
         async {
             // Someone else's part of our name is, for deletion, not there; ours still is.
-            let (ours, foreign) = elb::observe_ours(aws, owner).await?;
-            if let Some(message) = foreign {
+            let ((ours, foreign), (front, front_foreign)) =
+                tokio::try_join!(elb::observe_ours(aws, owner), elb::observe_front_ours(aws, owner))?;
+            for message in foreign.into_iter().chain(front_foreign) {
                 tracing::warn!("left alone: {message}");
             }
-            Ok(ours)
+            Ok((ours, front))
         },
         services,
         domain::list_all(aws, Flavor::Rest),
@@ -524,6 +578,7 @@ pub async fn for_teardown(
         target_group: Seen::Read(elb.target_group),
         load_balancer: Seen::Read(elb.load_balancer),
         listeners: Seen::Read(elb.listeners),
+        front: ObservedFront::read(front, Seen::Unread),
         service: Seen::Read(services.into_iter().flatten().next()),
         ..ObservedStack::default()
     })
@@ -547,7 +602,8 @@ pub async fn rest_for_teardown(
     observed.task_definitions = Seen::Read(TaskDefinitions { latest: None, active });
     let slow_ones_gone = observed.vpc_links.read().is_some_and(Vec::is_empty)
         && observed.vpc_links_v1.read().is_none_or(Vec::is_empty)
-        && observed.load_balancer.is_absent();
+        && observed.load_balancer.is_absent()
+        && observed.front.load_balancer.is_absent();
     if !everything && !slow_ones_gone {
         return Ok(());
     }

@@ -165,6 +165,25 @@ impl Inventory {
         }
     }
 
+    /// A Ready stack with a VPC Link V1 to an NLB in front of the ALB: two load
+    /// balancers, two target groups, two listeners, the NLB's security group.
+    pub fn one_front_stack() -> Self {
+        Inventory {
+            load_balancers: 2,
+            target_groups: 2,
+            listeners: 2,
+            ..Inventory::one_v1_stack()
+        }
+        .with_security_groups(3)
+    }
+
+    fn with_security_groups(self, security_groups: usize) -> Self {
+        Inventory {
+            security_groups,
+            ..self
+        }
+    }
+
     /// A Ready stack with an HTTP API (its `$default` stage deploys by itself).
     pub fn one_http_stack() -> Self {
         Inventory {

@@ -33,11 +33,12 @@ use privateapi::crd::PrivateApiSpec;
 use privateapi::reconcile::{self, Mode, Outcome};
 
 /// The examples of examples/ that each build one architecture.
-pub const ARCHITECTURE_EXAMPLES: [&str; 7] = [
+pub const ARCHITECTURE_EXAMPLES: [&str; 8] = [
     "privateapi.yaml",
     "http-api.yaml",
     "rest-api-nlb.yaml",
     "rest-api-vpclink-v1-nlb.yaml",
+    "rest-api-vpclink-v1-nlb-alb.yaml",
     "custom-domain.yaml",
     "rest-api-sqs-routes.yaml",
     "http-api-sqs-routes.yaml",
