@@ -389,7 +389,7 @@ pub enum VpcLinkVersion {
     V1,
 }
 
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcLinkSpec {
     /// `V2` (default) or `V1` (REST APIs only; the link targets an NLB the operator
@@ -403,6 +403,30 @@ pub struct VpcLinkSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9]+$"))]
     pub existing_id: Option<String>,
+    /// `true` (default): a V2 link made by the operator is shared with every other
+    /// PrivateApi in the same VPC and subnets (AWS allows 10 VPC links V2 per account
+    /// and region); `false`: this resource gets a link of its own. Ignored with
+    /// `existingId` or `version: V1`.
+    #[serde(default = "shared_by_default", skip_serializing_if = "is_shared_default")]
+    pub shared: bool,
+}
+
+fn shared_by_default() -> bool {
+    true
+}
+
+fn is_shared_default(shared: &bool) -> bool {
+    *shared
+}
+
+impl Default for VpcLinkSpec {
+    fn default() -> Self {
+        VpcLinkSpec {
+            version: VpcLinkVersion::default(),
+            existing_id: None,
+            shared: true,
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]

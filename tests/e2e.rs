@@ -546,6 +546,11 @@ async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
             );
         }
         let owners: Vec<Owner> = names.iter().map(|n| owner_of(&ns, &format!("{n}{round}"))).collect();
+        // One VPC link for the network, however the kill fell among the joins.
+        let links = shared_links_of(&aws, &vpc, &subnets).await;
+        assert_eq!(links.len(), 1, "round {round}: {links:?}");
+        let users: std::collections::BTreeSet<String> = owners.iter().map(|o| o.uid.clone()).collect();
+        assert_eq!(links[0].users, users, "round {round}");
         drop(op);
 
         let mut op = start_operator(&ns, &[]);
@@ -573,6 +578,16 @@ async fn sigkill_during_create_and_delete_leaves_no_duplicate_and_no_orphan() {
                 owner.key()
             );
         }
+        assert_eq!(
+            shared_links_of(&aws, &vpc, &subnets).await,
+            [],
+            "round {round}: the link goes with the last"
+        );
+        assert_eq!(
+            shared_groups_of(&aws, &vpc).await,
+            Vec::<String>::new(),
+            "round {round}: and its group"
+        );
     }
 }
 
@@ -591,6 +606,9 @@ async fn ten_resources_at_once() {
         wait_ready(&ns, &format!("api-{i}"), &op);
     }
     println!("10 PrivateApis Ready in {:?}", started.elapsed());
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
+    assert_eq!(links.len(), 1, "ten APIs of one network share one VPC link: {links:?}");
+    assert_eq!(links[0].users.len(), 10);
     for i in 0..10 {
         assert_eq!(
             inventory(&aws, &owner_of(&ns, &format!("api-{i}"))).await,
@@ -612,7 +630,8 @@ async fn a_resource_waiting_on_aws_gets_cheap_checks_until_it_moves() {
     // can be made PENDING for its first 12 seconds.
     ok(kubectl_apply(&manifest(&ns, "slow", &vpc, &subnets, IMAGE)));
     let owner = owner_of(&ns, "slow");
-    let link = owner.resource_name("", 128);
+    // The network's shared link: this test's VPC is its own.
+    let link = privateapi::aws::shared_link::link_name(&privateapi::aws::shared_link::key(&vpc, &subnets));
     set_link_pending(&link, Some(Duration::from_secs(12))).await;
     let op = start_operator(&ns, &["--metrics-addr", "127.0.0.1:0"]);
     let addr = op.metrics_addr();

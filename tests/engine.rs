@@ -432,7 +432,7 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
     let (vpc, subnets) = network(&aws).await;
     let owner = owner("pending-link");
     let spec = spec(&vpc, &subnets);
-    let link_name = owner.resource_name("", 128);
+    let link_name = privateapi::aws::shared_link::link_name(&privateapi::aws::shared_link::key(&vpc, &subnets));
     set_link_pending(&link_name, Some(Duration::from_secs(4))).await;
 
     // First pass: everything is made but the API's wiring, which needs a usable link.
@@ -510,6 +510,9 @@ async fn lost_responses_and_crashes_never_duplicate() {
     let fault_prefix = "papi-tests-fault-";
     assert!(owner("fault-1").resource_name("", 32).starts_with(fault_prefix));
     set_delays(fault_prefix, Some(Duration::ZERO)).await;
+    // The owners share the network's link, named after the network.
+    let shared_link = privateapi::aws::shared_link::link_name(&privateapi::aws::shared_link::key(&vpc, &subnets));
+    set_delays(&shared_link, Some(Duration::ZERO)).await;
     let faults = factory.faults();
     let mut injected = Vec::new();
     for fault in [Fault::LoseResponse, Fault::FailBeforeSend] {
@@ -554,6 +557,7 @@ async fn lost_responses_and_crashes_never_duplicate() {
         injected.extend(faults.injected());
     }
     set_delays(fault_prefix, None).await;
+    set_delays(&shared_link, None).await;
     println!("faults injected ({}): {injected:#?}", injected.len());
 }
 

@@ -46,6 +46,9 @@ enum Cond {
     RecordTypes,
     /// iam:AWSServiceName of the service that needs the role.
     AwsServiceName(&'static str),
+    /// A shared VPC link's user tag (or its group's mark), on an object already ours:
+    /// aws:ResourceTag/privateapi.io/managed-by and aws:TagKeys = privateapi.io/user/UID.
+    UserTagOnOwned,
 }
 
 struct Need {
@@ -604,6 +607,53 @@ fn table() -> Table {
             ],
         ),
     );
+    let shared_link_tags =
+        "arn:aws:apigateway:eu-west-1::/tags/arn%3Aaws%3Aapigateway%3Aeu-west-1%3A%3A%2Fvpclinks%2Fvl1nk";
+    t.insert(
+        "shared_link.rs",
+        (
+            "",
+            vec![
+                (
+                    "DescribeSecurityGroups",
+                    "ec2:DescribeSecurityGroups",
+                    vec![(ANY, None)],
+                ),
+                (
+                    "CreateSecurityGroup",
+                    "ec2:CreateSecurityGroup",
+                    vec![(VPC, None), (SG, RequestTag)],
+                ),
+                // The last user's mark on the link's group.
+                ("CreateTags", "ec2:CreateTags", vec![(SG, UserTagOnOwned)]),
+                (
+                    "CreateVpcLink",
+                    "apigateway:POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/vpclinks", RequestTag)],
+                ),
+                (
+                    "GetVpcLink",
+                    "apigateway:GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/vpclinks/vl1nk", None)],
+                ),
+                (
+                    "TagResource",
+                    "apigateway:POST",
+                    vec![(shared_link_tags, UserTagOnOwned)],
+                ),
+                (
+                    "UntagResource",
+                    "apigateway:DELETE",
+                    vec![(shared_link_tags, UserTagOnOwned)],
+                ),
+                (
+                    "DeleteVpcLink",
+                    "apigateway:DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/vpclinks/vl1nk", ResourceTag)],
+                ),
+            ],
+        ),
+    );
     t.insert(
         "vpc_link.rs",
         (
@@ -860,7 +910,10 @@ fn needs() -> Vec<Need> {
                 ));
                 continue;
             };
-            let action = if verb.is_empty() {
+            // A file calling two services (shared_link.rs) names each action whole.
+            let action = if verb.contains(':') {
+                (*verb).to_owned()
+            } else if verb.is_empty() {
                 format!("{service}:{op}")
             } else {
                 format!("{service}:{verb}")
@@ -1046,6 +1099,11 @@ fn request_for(need: &Need, boundary: &str) -> Request {
                 .with("route53:ChangeResourceRecordSetsRecordTypes", "TXT")
         }
         Cond::AwsServiceName(name) => request = request.with("iam:AWSServiceName", name),
+        Cond::UserTagOnOwned => {
+            request = request
+                .with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY)
+                .with("aws:TagKeys", "privateapi.io/user/0d9c1f6e-uid")
+        }
     }
     // The operator's roles carry the installer's boundary; the calls on them say so.
     if [
@@ -1311,6 +1369,16 @@ fn the_no_roles_policy_allows_every_call_but_the_iam_writes() {
     );
 }
 
+/// The one exception to tagging in the create call: the users of a shared VPC link are
+/// tags on it, added and removed as resources join and leave (and the last one marks
+/// the link's group). The policy allows only `privateapi.io/user/*` keys there, on
+/// objects that already carry `managed-by`.
+const STANDALONE_TAGGING: &[(&str, &str)] = &[
+    ("shared_link.rs", "TagResource"),
+    ("shared_link.rs", "UntagResource"),
+    ("shared_link.rs", "CreateTags"),
+];
+
 #[test]
 fn the_operator_tags_only_when_it_creates() {
     let standalone = [
@@ -1325,7 +1393,7 @@ fn the_operator_tags_only_when_it_creates() {
     for (file, ops) in calls_in_code() {
         for op in ops {
             assert!(
-                !standalone.contains(&op.as_str()),
+                !standalone.contains(&op.as_str()) || STANDALONE_TAGGING.contains(&(file.as_str(), op.as_str())),
                 "src/aws/{file} calls {op}: tags go in the create call only (the policy grants no standalone tagging)"
             );
         }
@@ -1520,6 +1588,42 @@ fn a_foreign_api_gateway_object_cannot_be_tagged_or_deleted() {
                 &policy,
                 &Request::new("apigateway:DELETE", target),
                 "DELETE of an untagged object",
+            );
+        }
+    }
+}
+
+/// The shared links' user tags cannot claim anything or change whose it is: only
+/// `privateapi.io/user/*` keys, and only on objects that already carry `managed-by`.
+#[test]
+fn a_shared_link_user_tag_cannot_claim_or_change_ownership() {
+    let link = "arn:aws:apigateway:eu-west-1::/tags/arn%3Aaws%3Aapigateway%3Aeu-west-1%3A%3A%2Fvpclinks%2Fvl1nk";
+    for policy in both() {
+        for (action, resource) in [
+            ("apigateway:POST", link),
+            ("apigateway:DELETE", link),
+            ("ec2:CreateTags", SG),
+        ] {
+            let owned = Request::new(action, resource).with(&format!("aws:ResourceTag/{MANAGED_BY_KEY}"), MANAGED_BY);
+            assert_eq!(
+                policy.evaluate(&owned.clone().with("aws:TagKeys", "privateapi.io/user/uid-1")),
+                Decision::Allow,
+                "{action}: a user tag on a shared link of ours"
+            );
+            for key in [MANAGED_BY_KEY, "privateapi.io/uid", "privateapi.io/shared-link", "team"] {
+                denied(
+                    &policy,
+                    &owned
+                        .clone()
+                        .with("aws:TagKeys", "privateapi.io/user/uid-1")
+                        .with("aws:TagKeys", key),
+                    &format!("{action} writing {key} along with a user tag"),
+                );
+            }
+            denied(
+                &policy,
+                &Request::new(action, resource).with("aws:TagKeys", "privateapi.io/user/uid-1"),
+                &format!("{action}: a user tag on someone else's object"),
             );
         }
     }

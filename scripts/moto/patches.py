@@ -43,6 +43,9 @@ Runtime knobs (server-wide, restored to their defaults by POST /moto-api/reset):
          after that user is deleted (its ENIs are released later, as on AWS).
   GET/POST /_privateapi/vpclink {"name": LINK, "pending_seconds": S} / {"name": LINK, "unset": true}
      VPC links of that name (every link without "name") are PENDING S seconds.
+  GET/POST /_privateapi/quotas {"vpc_links_v2": N, "region": R} / {"region": R, "unset": true}
+     VPC links (V2) allowed per region (AWS's default 10; env PRIVATEAPI_MOTO_VPC_LINK_V2_QUOTA;
+     0: no limit). Without "region": every region without its own value.
 """
 
 from __future__ import annotations
@@ -201,6 +204,15 @@ CONFIG_LOCK = threading.Lock()
 CONFIG: dict[str, Any] = {}
 
 
+def _default_vpc_link_quota() -> int:
+    v = os.environ.get("PRIVATEAPI_MOTO_VPC_LINK_V2_QUOTA", "").strip()
+    if not v:
+        return 10  # AWS's default: "VPC links per account per Region", API Gateway quotas
+    if not v.isdigit():
+        raise SystemExit(f"PRIVATEAPI_MOTO_VPC_LINK_V2_QUOTA={v!r}: a number of links >= 0 (0: no limit)")
+    return int(v)
+
+
 def reset_config() -> None:
     with CONFIG_LOCK:
         CONFIG.clear()
@@ -212,6 +224,8 @@ def reset_config() -> None:
         # security group id -> time.monotonic() until which ENIs of a deleted ALB, VPC
         # link or ECS service still hold it (emulated AWS state: wiped on reset too).
         CONFIG["sg_released_at"] = {}
+        # region -> VPC links (V2) allowed there ("*": every other region).
+        CONFIG["vpc_link_v2_quota"] = {"*": _default_vpc_link_quota()}
 
 
 def _ecs_mode(service: Any) -> Any:
@@ -294,6 +308,29 @@ def control_app(app: Callable[..., Any]) -> Callable[..., Any]:
                         else:
                             table[key] = float(seconds)
                 return respond(start_response, "200 OK", {"pending_seconds": CONFIG["vpclink_pending_seconds"]})
+            if path == "/_privateapi/quotas":
+                if method == "POST":
+                    try:
+                        n = int(environ.get("CONTENT_LENGTH") or 0)
+                        data = json.loads(environ["wsgi.input"].read(n) or b"{}")
+                        region = str(data.get("region") or "*")
+                        limit = data.get("vpc_links_v2")
+                        if data.get("unset"):
+                            limit = None
+                        elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                            raise ValueError("vpc_links_v2: a number of links >= 0 (0: no limit)")
+                    except Exception as e:  # noqa: BLE001
+                        return respond(start_response, "400 Bad Request", {"error": str(e)})
+                    with CONFIG_LOCK:
+                        table = CONFIG["vpc_link_v2_quota"]
+                        if limit is None:
+                            if region == "*":
+                                table["*"] = _default_vpc_link_quota()
+                            else:
+                                table.pop(region, None)
+                        else:
+                            table[region] = limit
+                return respond(start_response, "200 OK", {"vpc_links_v2": CONFIG["vpc_link_v2_quota"]})
             if path == "/_privateapi/delays":
                 if method == "POST":
                     try:
@@ -1314,6 +1351,92 @@ def _apigwv2_delete() -> None:
         def delete_vpc_link(self: Any, vpc_link_id: str) -> Any:
             if vpc_link_id not in self.vpc_links:
                 raise VpcLinkNotFound(vpc_link_id)
+            return orig(self, vpc_link_id)
+
+        return delete_vpc_link
+
+    _wrap(B, "delete_vpc_link", make)
+
+
+def _vpc_link_quota(region: str) -> int:
+    table = CONFIG.get("vpc_link_v2_quota") or {}
+    return int(table.get(region, table.get("*", 10)))
+
+
+@patch("apigatewayv2_vpc_link_quota")
+def _apigwv2_vpc_link_quota() -> None:
+    """WHY: AWS allows 10 VPC links (V2) per account and region by default (API Gateway
+    quotas, "VPC links per account per Region"); CreateVpcLink past it answers 400
+    BadRequestException "There are too many Vpc Links defined for this account. Limit
+    is 10." (as met by terraform-provider-aws's CI, PR 40500). moto makes any number.
+    Now the region's count is checked first; the limit is per region, from
+    PRIVATEAPI_MOTO_VPC_LINK_V2_QUOTA (default 10, 0: none) or POST /_privateapi/quotas."""
+    from moto.apigatewayv2.exceptions import BadRequestException
+    from moto.apigatewayv2.models import ApiGatewayV2Backend as B
+
+    _param_names(B.create_vpc_link, "name", "sg_ids", "subnet_ids", "tags")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_vpc_link(self: Any, *args: Any, **kwargs: Any) -> Any:
+            limit = _vpc_link_quota(self.region_name)
+            if limit and len(self.vpc_links) >= limit:
+                raise BadRequestException(f"There are too many Vpc Links defined for this account. Limit is {limit}.")
+            return orig(self, *args, **kwargs)
+
+        return create_vpc_link
+
+    _wrap(B, "create_vpc_link", make)
+
+
+def _link_users(account: str, region: str, link_id: str) -> list[str]:
+    """The integrations that name VPC link `link_id`, as AWS lists them in its refusal."""
+    users: list[str] = []
+    try:
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        for api in apigatewayv2_backends[account][region].apis.values():
+            for integ in api.integrations.values():
+                if getattr(integ, "connection_id", None) == link_id:
+                    users.append(f"{api.api_id}:{integ.id}")
+    except Exception:  # noqa: BLE001
+        log.debug("apigatewayv2 link users check failed", exc_info=True)
+    try:
+        from moto.apigateway.models import apigateway_backends
+
+        for api in apigateway_backends[account][region].apis.values():
+            for res in api.resources.values():
+                for method, m in (res.resource_methods or {}).items():
+                    integ = getattr(m, "method_integration", None)
+                    if integ is not None and integ.__dict__.get("connection_id") == link_id:
+                        users.append(f"{api.id}:{method}:{res.id}")
+    except Exception:  # noqa: BLE001
+        log.debug("apigateway link users check failed", exc_info=True)
+    return users
+
+
+@patch("apigatewayv2_vpc_link_in_use")
+def _apigwv2_vpc_link_in_use() -> None:
+    """WHY: AWS refuses DeleteVpcLink while an integration names the link: 400
+    BadRequestException "Cannot delete vpc link. Vpc link 'ID', is referenced in
+    [Method:Resource] in format of [Method:Resource]." (HTTP APIs; for REST APIs the
+    deployed stages count: [RESTApiId:Method:Resource:Stage]). moto deletes it, and an
+    API goes on naming a link that no longer exists. Now the current integrations of
+    both kinds of API are checked (a REST stage's older deployment is not: stricter
+    would need moto to keep deployment snapshots)."""
+    from moto.apigatewayv2.exceptions import BadRequestException
+    from moto.apigatewayv2.models import ApiGatewayV2Backend as B
+
+    _param_names(B.delete_vpc_link, "vpc_link_id")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_vpc_link(self: Any, vpc_link_id: str) -> Any:
+            if vpc_link_id in self.vpc_links:
+                users = _link_users(self.account_id, self.region_name, vpc_link_id)
+                if users:
+                    raise BadRequestException(
+                        f"Cannot delete vpc link. Vpc link '{vpc_link_id}', is referenced in [{', '.join(users)}] "
+                        "in format of [Method:Resource]."
+                    )
             return orig(self, vpc_link_id)
 
         return delete_vpc_link

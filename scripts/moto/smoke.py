@@ -500,6 +500,25 @@ def apigateway() -> None:
     finally:
         http("POST", "/_privateapi/vpclink", {"name": pending, "unset": True})
 
+    # The quota, in a region no test uses (it is per region): 1 link, then refused.
+    quota_region = "eu-south-2"
+    q2 = boto3.client("apigatewayv2", endpoint_url=ENDPOINT, region_name=quota_region,
+                      aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+                      aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
+    http("POST", "/_privateapi/quotas", {"region": quota_region, "vpc_links_v2": len(q2.get_vpc_links().get("Items", [])) + 1})
+    try:
+        first = q2.create_vpc_link(Name=f"vlq-{RUN}", SubnetIds=["subnet-1"])
+        try:
+            q2.create_vpc_link(Name=f"vlq2-{RUN}", SubnetIds=["subnet-1"])
+            check("CreateVpcLink past the region's quota -> BadRequestException (AWS's text)", False, "accepted")
+        except ClientError as e:
+            err = e.response["Error"]
+            check("CreateVpcLink past the region's quota -> BadRequestException (AWS's text)",
+                  err.get("Code") == "BadRequestException" and "There are too many Vpc Links defined for this account" in err.get("Message", ""), err)
+        q2.delete_vpc_link(VpcLinkId=first["VpcLinkId"])
+    finally:
+        http("POST", "/_privateapi/quotas", {"region": quota_region, "unset": True})
+
     domain = f"d-{RUN}.example.com"
     apigw.create_domain_name(domainName=domain, endpointConfiguration={"types": ["REGIONAL"]},
                              regionalCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555")
@@ -546,6 +565,8 @@ def apigateway() -> None:
                               requestParameters={"integration.request.path.proxy": "method.request.path.proxy"}, **integ)
     check("PutIntegration response has connectionId/integrationTarget", p.get("connectionId") == S["vpc_link"] and p.get("integrationTarget") == S["lb"], p)
     apigw.put_integration(restApiId=S["api"], resourceId=root, httpMethod="ANY", uri=f"http://{dns}/", **integ)
+    expect_error("DeleteVpcLink of a link an integration names (AWS: 'is referenced in')", "BadRequestException",
+                 apigw2.delete_vpc_link, VpcLinkId=S["vpc_link"])
     g = apigw.get_integration(restApiId=S["api"], resourceId=proxy["id"], httpMethod="ANY")
     want = {"type": "HTTP_PROXY", "httpMethod": "ANY", "uri": f"http://{dns}/{{proxy}}", "connectionType": "VPC_LINK",
             "connectionId": S["vpc_link"], "integrationTarget": S["lb"], "timeoutInMillis": 29000,

@@ -17,6 +17,7 @@ use super::elb::{self, ObservedLoadBalancer, ObservedTargetGroup};
 use super::http_api;
 use super::rest_api::{self, ListedApi};
 use super::security_group::{self, ObservedGroup};
+use super::shared_link::{self, ObservedSharedLink};
 use super::vpc_link::{self, ObservedVpcLink};
 use super::{Aws, AwsResult};
 
@@ -31,6 +32,8 @@ pub struct Inventory {
     pub target_groups: HashMap<String, ObservedTargetGroup>,
     /// Every VPC link of the region, by id, with its owner's uid.
     pub vpc_links: HashMap<String, (Option<String>, ObservedVpcLink)>,
+    /// The shared VPC links among them (no owner), oldest first.
+    pub shared_links: Vec<ObservedSharedLink>,
     /// Every REST API of the region, by id.
     pub rest_apis: HashMap<String, ListedApi>,
     /// Every HTTP API of the region, by id.
@@ -43,7 +46,7 @@ impl Inventory {
             security_group::list_all(aws),
             elb::list_load_balancers(aws),
             elb::list_target_groups(aws),
-            vpc_link::list_all(aws),
+            vpc_link::list_region(aws),
             rest_api::list_all(aws),
             http_api::list_all(aws),
         )?;
@@ -56,7 +59,8 @@ impl Inventory {
             groups: by_uid,
             load_balancers: load_balancers.into_iter().map(|lb| (lb.arn.clone(), lb)).collect(),
             target_groups: target_groups.into_iter().map(|tg| (tg.arn.clone(), tg)).collect(),
-            vpc_links: vpc_links
+            shared_links: shared_link::from_listing(&vpc_links),
+            vpc_links: vpc_link::owners(&vpc_links)
                 .into_iter()
                 .map(|(uid, link)| (link.id.clone(), (uid, link)))
                 .collect(),

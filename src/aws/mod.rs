@@ -25,6 +25,7 @@ pub mod queue_route;
 pub mod resource_policy;
 pub mod rest_api;
 pub mod security_group;
+pub mod shared_link;
 pub mod stats;
 pub mod vpc_link;
 pub mod vpc_link_v1;
@@ -68,6 +69,9 @@ pub struct Aws {
     pub endpoint_override: bool,
     /// The region's endpoint was found in DNS once: not looked up again (pre-flight).
     pub region_resolved: Arc<tokio::sync::OnceCell<()>>,
+    /// Held while a shared VPC link is looked for and made, so that the resources of
+    /// one operator never race each other to make the same one (shared_link.rs).
+    pub shared_link_making: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Aws {
@@ -117,6 +121,7 @@ impl Aws {
             roles,
             endpoint_override: config.endpoint_url().is_some(),
             region_resolved: Arc::default(),
+            shared_link_making: Arc::default(),
         }
     }
 }

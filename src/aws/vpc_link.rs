@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_apigatewayv2::types::VpcLinkStatus;
+use aws_sdk_apigatewayv2::types::{VpcLink, VpcLinkStatus};
 
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_UID, fingerprint};
@@ -71,18 +71,37 @@ pub struct ObservedVpcLink {
 
 /// Every link of ours, oldest first.
 pub async fn observe(aws: &Aws, owner: &Owner) -> AwsResult<Vec<ObservedVpcLink>> {
-    let mut links: Vec<ObservedVpcLink> = list_all(aws)
-        .await?
-        .into_iter()
-        .filter(|(uid, _)| uid.as_deref() == Some(owner.uid.as_str()))
-        .map(|(_, link)| link)
+    Ok(ours(&list_region(aws).await?, owner))
+}
+
+/// Ours among a region's links (see [`list_region`]), oldest first.
+pub fn ours(links: &[VpcLink], owner: &Owner) -> Vec<ObservedVpcLink> {
+    let mut links: Vec<ObservedVpcLink> = links
+        .iter()
+        .filter(|link| link.tags().and_then(|t| t.get(TAG_UID)) == Some(&owner.uid))
+        .map(convert)
         .collect();
     links.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    Ok(links)
+    links
 }
 
 /// Every link in the region, with the uid of the PrivateApi that owns it, if any.
 pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLink)>> {
+    Ok(owners(&list_region(aws).await?))
+}
+
+/// A region's links (see [`list_region`]), each with the uid of the PrivateApi that
+/// owns it, if any.
+pub fn owners(links: &[VpcLink]) -> Vec<(Option<String>, ObservedVpcLink)> {
+    links
+        .iter()
+        .map(|link| (link.tags().and_then(|t| t.get(TAG_UID)).cloned(), convert(link)))
+        .collect()
+}
+
+/// Every link in the region as AWS lists it: ours, shared ones (shared_link.rs) and
+/// others'. One listing serves both kinds in a pass.
+pub async fn list_region(aws: &Aws) -> AwsResult<Vec<VpcLink>> {
     all_pages("GetVpcLinks", |token| async move {
         let out = aws
             .apigwv2()
@@ -93,17 +112,12 @@ pub async fn list_all(aws: &Aws) -> AwsResult<Vec<(Option<String>, ObservedVpcLi
             .send()
             .await
             .map_err(aws_err("GetVpcLinks"))?;
-        let links = out
-            .items()
-            .iter()
-            .map(|link| (link.tags().and_then(|t| t.get(TAG_UID)).cloned(), convert(link)))
-            .collect();
-        Ok((links, out.next_token().map(str::to_owned)))
+        Ok((out.items().to_vec(), out.next_token().map(str::to_owned)))
     })
     .await
 }
 
-fn convert(link: &aws_sdk_apigatewayv2::types::VpcLink) -> ObservedVpcLink {
+fn convert(link: &VpcLink) -> ObservedVpcLink {
     ObservedVpcLink {
         id: link.vpc_link_id().unwrap_or_default().to_owned(),
         state: LinkState::from(link.vpc_link_status()),

@@ -15,6 +15,7 @@ use crate::aws::partition::Partition;
 use crate::aws::queue_route::QueueRoute;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
+use crate::aws::shared_link::DesiredSharedLink;
 use crate::aws::vpc_link::DesiredVpcLink;
 use crate::aws::vpc_link_v1::DesiredVpcLinkV1;
 use crate::crd::{ApiType, LoadBalancerKind, PrivateApiSpec, VpcLinkVersion};
@@ -42,6 +43,8 @@ pub enum LinkWanted {
     Owned(DesiredVpcLink<Id>),
     /// Ours, a V1 link to our NLB: replaced when the NLB is.
     OwnedV1(DesiredVpcLinkV1<Id>),
+    /// The shared link of the stack's network (`DesiredStack::shared_link`).
+    Shared,
 }
 
 /// The NLB a VPC Link V1 needs in front of an ALB: a TCP listener forwarding to a
@@ -70,6 +73,9 @@ pub struct DesiredStack {
     /// An NLB in front of the ALB (VPC Link V1 with `loadBalancer.type: application`).
     pub front: Option<DesiredFront>,
     pub vpc_link: Option<LinkWanted>,
+    /// The shared VPC link (V2) and its security group, when the stack uses one: they
+    /// belong to every stack of the same network, this one a user among them.
+    pub shared_link: Option<DesiredSharedLink>,
     pub task_definition: Option<DesiredTaskDefinition<Id>>,
     pub service: Option<DesiredService<Id>>,
     /// The REST API (`api.type: REST`).
@@ -158,6 +164,7 @@ impl DesiredStack {
             .unwrap_or_else(|| format!("privateapi {} (managed by privateapi-operator)", owner.key()));
         let lb_kind = spec.load_balancer.kind;
         let v1 = spec.vpc_link.version == VpcLinkVersion::V1;
+        let shared = !v1 && spec.vpc_link.existing_id.is_none() && spec.vpc_link.shared;
         // A V1 link reaches NLBs only: an ALB gets one in front of it.
         let front_tier = v1 && lb_kind == LoadBalancerKind::Application;
         // Where API Gateway's traffic enters: the NLB in front, else the load balancer.
@@ -179,6 +186,7 @@ impl DesiredStack {
         DesiredStack {
             vpc_id: spec.network.vpc_id.clone(),
             subnets: i.subnets.to_vec(),
+            // A shared link has the shared group (`shared_link`): the ALB's admits it.
             groups: security_group::desired(
                 owner,
                 &spec.tags,
@@ -186,7 +194,10 @@ impl DesiredStack {
                 svc.port,
                 !v1,
                 front_tier,
-            ),
+            )
+            .into_iter()
+            .filter(|g| !(shared && g.role == GroupRole::VpcLink))
+            .collect(),
             roles,
             target_group: Some(DesiredTargetGroup {
                 name: elb::name(owner),
@@ -215,6 +226,7 @@ impl DesiredStack {
             }),
             vpc_link: Some(match &spec.vpc_link.existing_id {
                 Some(id) => LinkWanted::Existing(id.clone()),
+                None if shared => LinkWanted::Shared,
                 None if v1 => LinkWanted::OwnedV1(DesiredVpcLinkV1 {
                     name: owner.resource_name("", 128),
                     target: Id::Of(entry.load_balancer()),
@@ -227,6 +239,8 @@ impl DesiredStack {
                     tags: tags("vpc-link"),
                 }),
             }),
+            shared_link: shared
+                .then(|| DesiredSharedLink::new(&spec.network.vpc_id, i.subnets, &owner.uid, &owner.key())),
             task_definition: Some(DesiredTaskDefinition {
                 family: task_family(owner),
                 image: svc.image.clone(),
@@ -341,6 +355,7 @@ impl DesiredStack {
             listener: None,
             front: None,
             vpc_link: None,
+            shared_link: None,
             task_definition: None,
             service: None,
             api: None,
@@ -480,7 +495,7 @@ mod tests {
 
     #[test]
     fn every_part_carries_ownership_and_user_tags() {
-        let s = stack(&spec(""));
+        let s = stack(&spec("vpcLink: {shared: false}"));
         let Some(LinkWanted::Owned(link)) = &s.vpc_link else {
             panic!("our own link");
         };
@@ -587,6 +602,37 @@ mod tests {
         });
         let name = some(&built.http_api).name;
         assert!(name.chars().count() <= 128, "{} characters", name.chars().count());
+    }
+
+    #[test]
+    fn a_v2_link_is_shared_by_default_and_its_group_is_the_networks() {
+        let s = stack(&spec(""));
+        assert_eq!(s.vpc_link, Some(LinkWanted::Shared));
+        let shared = some(&s.shared_link);
+        assert_eq!(shared.subnets, ["subnet-a", "subnet-b"]);
+        assert_eq!((shared.uid.as_str(), shared.user.as_str()), ("uid-1", "shop/orders"));
+        assert!(
+            s.groups.iter().all(|g| g.role != GroupRole::VpcLink),
+            "no link group of its own: {:?}",
+            s.groups
+        );
+        let alb = s
+            .groups
+            .iter()
+            .find(|g| g.role == GroupRole::LoadBalancer)
+            .expect("alb group");
+        assert_eq!(
+            alb.ingress,
+            Some((80, GroupRole::VpcLink)),
+            "the ALB admits the shared group"
+        );
+        for not_shared in [
+            "vpcLink: {shared: false}",
+            "vpcLink: {existingId: abc123}",
+            "vpcLink: {version: V1}",
+        ] {
+            assert!(stack(&spec(not_shared)).shared_link.is_none(), "{not_shared}");
+        }
     }
 
     #[test]

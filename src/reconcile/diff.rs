@@ -24,6 +24,7 @@ use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::queue_route::{self, QueueRoute};
 use crate::aws::rest_api::{self, DesiredApi, ObservedApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
+use crate::aws::shared_link::DesiredSharedLink;
 use crate::aws::vpc_link::{self, DesiredVpcLink, LinkState, ObservedVpcLink};
 use crate::aws::vpc_link_v1::{self, DesiredVpcLinkV1, ObservedVpcLinkV1};
 use crate::crd::{HealthCheck, Throttle};
@@ -254,6 +255,27 @@ pub enum Action {
         add: Vec<String>,
         remove: Vec<String>,
     },
+    /// The security group of the network's shared link (made, or adopted from a
+    /// racing maker: its name is unique in the VPC).
+    CreateSharedGroup(DesiredSharedLink),
+    /// A shared link for the network, its creator its first user; `region_links`:
+    /// the VPC links (V2) the region had, for the message if AWS's quota refuses it.
+    CreateSharedLink {
+        link: DesiredSharedLink,
+        region_links: usize,
+    },
+    /// Our user tag on the shared link `id`, before an integration points at it.
+    JoinSharedLink {
+        id: String,
+        link: DesiredSharedLink,
+    },
+    /// Our user tag off the shared link `id`, once no integration of ours points at
+    /// it; the last user deletes it (and marks its group for its own teardown).
+    LeaveSharedLink {
+        id: String,
+        uid: String,
+        user: String,
+    },
 }
 
 /// What a step may run into without failing the pass.
@@ -380,7 +402,7 @@ pub fn diff(desired: &DesiredStack, observed: &ObservedStack) -> Plan {
 /// pass wrote into the status): the drift check reads only some parts.
 pub fn diff_knowing(desired: &DesiredStack, observed: &ObservedStack, recorded: Refs) -> Plan {
     let mut plan = Plan::default();
-    seed(&mut plan.refs, observed);
+    seed(&mut plan.refs, observed, desired);
     plan.refs.learn_all(recorded);
     let going = Going::of(desired, observed);
     Differ {
@@ -396,10 +418,11 @@ pub fn diff_knowing(desired: &DesiredStack, observed: &ObservedStack, recorded: 
 /// tasks, the ALB) had already finished: what `plan --destroy` lists.
 pub fn diff_destroy(observed: &ObservedStack) -> Plan {
     let mut plan = Plan::default();
-    seed(&mut plan.refs, observed);
+    seed(&mut plan.refs, observed, &DesiredStack::empty());
     let everything_gone = Going {
         service_gone: true,
         slow_ones_gone: true,
+        assumed: true,
     };
     Differ {
         desired: &DesiredStack::empty(),
@@ -410,9 +433,12 @@ pub fn diff_destroy(observed: &ObservedStack) -> Plan {
     plan
 }
 
-/// What the observation names: the IDs later steps refer to.
-fn seed(refs: &mut Refs, observed: &ObservedStack) {
-    for group in observed.groups.read().into_iter().flatten() {
+/// What the observation names: the IDs later steps refer to. A group of ours whose
+/// role the stack no longer wants (the link group of a stack that moved to a shared
+/// link) names nothing: the shared link's group takes its place.
+fn seed(refs: &mut Refs, observed: &ObservedStack, desired: &DesiredStack) {
+    let wanted = |role| desired.groups.is_empty() || desired.groups.iter().any(|g| g.role == role);
+    for group in observed.groups.read().into_iter().flatten().filter(|g| wanted(g.role)) {
         refs.learn(Slot::Group(group.role), Some(&group.id));
     }
     for (kind, role) in &observed.roles {
@@ -453,6 +479,10 @@ struct Differ<'a> {
 
 impl<'a> Differ<'a> {
     fn run(mut self, going: Going) {
+        // First: it names the link group the ALB's group admits.
+        let Ok(shared) = self.shared_link() else {
+            return;
+        };
         self.security_groups();
         self.roles();
         if self.cluster().is_err() {
@@ -471,7 +501,7 @@ impl<'a> Differ<'a> {
         // link: AWS keeps a link while an integration uses it.
         self.domain_deletes();
         self.api_deletes();
-        let Ok((link, retire)) = self.vpc_link() else {
+        let Ok((link, retire)) = self.vpc_link(shared) else {
             return;
         };
         self.log_group();
@@ -482,13 +512,15 @@ impl<'a> Differ<'a> {
             return;
         }
         self.retire_api_gateway_role();
-        self.retire_links(retire);
+        self.retire_links(retire, link);
+        self.leave_shared_links(link);
         // The front NLB first: its target group holds the ALB.
         for tier in [Tier::Front, Tier::Back] {
             let lb = self.tier(tier);
             self.load_balancer_deletes(&lb, &going);
         }
         self.last_deletes(&going);
+        self.reap_shared_groups(&going);
     }
 
     fn refs(&self) -> &Refs {
@@ -535,7 +567,11 @@ impl<'a> Differ<'a> {
                 .filter_map(|role| Some((role, self.refs().slot(Slot::Group(role))?.to_owned())))
                 .collect();
             let wanted = security_group::desired_rules(group, &known);
-            let (add, remove) = security_group::diff_rules(&wanted, current);
+            let (add, mut remove) = security_group::diff_rules(&wanted, current);
+            // The group of a link the API may still use keeps its way in until the
+            // API has moved off that link.
+            let in_use = self.link_groups_in_use();
+            remove.retain(|rule| !matches!(&rule.source, security_group::Source::Group(g) if in_use.contains(g)));
             // A source group still to be made: its rule is added once it exists.
             let pending = group
                 .ingress
@@ -577,10 +613,56 @@ impl<'a> Differ<'a> {
                 }
             }
         }
+        self.retire_own_link_group(observed);
         self.plan.part(PartStatus::ready(
             Condition::SecurityGroups,
             "link → ALB → tasks rules in place",
         ));
+    }
+
+    /// The groups of the links the stack still uses: its own links' group, and those
+    /// of the shared links it is a user of.
+    fn link_groups_in_use(&self) -> Vec<String> {
+        let own_links = self.observed.vpc_links.read().is_none_or(|l| !l.is_empty());
+        let own = self
+            .observed
+            .groups
+            .read()
+            .into_iter()
+            .flatten()
+            .filter(|g| own_links && g.role == GroupRole::VpcLink)
+            .map(|g| g.id.clone());
+        let shared = self
+            .observed
+            .shared_links
+            .read()
+            .into_iter()
+            .flat_map(|s| s.mine())
+            .flat_map(|l| l.security_groups.iter().cloned());
+        own.chain(shared).collect()
+    }
+
+    /// A stack that moved to a shared link deletes its own link group once its own
+    /// links are gone.
+    fn retire_own_link_group(&mut self, observed: &[security_group::ObservedGroup]) {
+        let own_links_gone = self.observed.vpc_links.read().is_some_and(Vec::is_empty);
+        if !own_links_gone || self.desired.groups.iter().any(|g| g.role == GroupRole::VpcLink) {
+            return;
+        }
+        for group in observed.iter().filter(|g| g.role == GroupRole::VpcLink) {
+            self.plan.tolerant(
+                Gate::Always,
+                Change::new(
+                    Verb::Delete,
+                    Part::SecurityGroup,
+                    &group.id,
+                    "link group, replaced by the shared link's",
+                ),
+                Action::DeleteGroup(group.id.clone()),
+                format!("security group {} to be released", group.id),
+                None,
+            );
+        }
     }
 
     // ------------------------------------------------------------ IAM + cluster
@@ -974,7 +1056,7 @@ impl<'a> Differ<'a> {
 
     /// Whether the API may be wired through the link, and our links to retire once
     /// it has moved off them.
-    fn vpc_link(&mut self) -> Result<(LinkReady, Vec<Link>), ()> {
+    fn vpc_link(&mut self, shared: LinkReady) -> Result<(LinkReady, Vec<Link>), ()> {
         let v2 = self.observed.vpc_links.read().into_iter().flatten().map(Link::v2);
         let v1 = self.observed.vpc_links_v1.read().into_iter().flatten().map(Link::v1);
         let ours: Vec<Link> = v2.chain(v1).collect();
@@ -1021,6 +1103,9 @@ impl<'a> Differ<'a> {
                     }
                 }
             }
+            // The shared link part said whether the API can be wired through it; links
+            // of our own (from before sharing) are retired once the API has moved.
+            Some(LinkWanted::Shared) => return Ok((shared, ours)),
             Some(LinkWanted::OwnedV1(wanted)) => {
                 let Some(v1) = self.observed.vpc_links_v1.read() else {
                     return Ok((LinkReady::Yes, Vec::new()));
@@ -1063,11 +1148,17 @@ impl<'a> Differ<'a> {
         Ok((ready, retire))
     }
 
-    fn retire_links(&mut self, retire: Vec<Link>) {
+    fn retire_links(&mut self, retire: Vec<Link>, ready: LinkReady) {
+        // Moving to a shared link: only as the API moves (a link in use must stay).
+        let gate = match (&self.desired.vpc_link, ready) {
+            (Some(LinkWanted::Shared), LinkReady::No) => return,
+            (Some(LinkWanted::Shared), LinkReady::IfNewOneIs) => Gate::LinkUsable,
+            _ => Gate::Always,
+        };
         for link in retire.iter().filter(|l| l.state != LinkState::Deleting) {
             // Still referenced by an integration until the API moved: next pass.
             self.plan.tolerant(
-                Gate::Always,
+                gate,
                 Change::new(Verb::Delete, Part::VpcLink, &link.id, "replaced"),
                 link.delete(),
                 format!("old VPC link {} still in use", link.id),
@@ -2207,6 +2298,9 @@ struct Going {
     /// No link, service or ALB of ours left: the security groups, roles and cluster
     /// may go.
     slow_ones_gone: bool,
+    /// `plan --destroy`: every deletion assumed done, those that follow others too
+    /// (a shared link's group after the link its last user deletes).
+    assumed: bool,
 }
 
 impl Going {
@@ -2222,6 +2316,7 @@ impl Going {
         Going {
             service_gone,
             slow_ones_gone: service_gone && links_gone && alb_gone,
+            assumed: false,
         }
     }
 }
@@ -2368,6 +2463,9 @@ fn service_status(svc: &ObservedService, desired_count: i32) -> PartStatus {
         PartStatus::ready(Condition::Service, running)
     }
 }
+
+#[path = "diff_shared.rs"]
+mod shared;
 
 #[cfg(test)]
 #[path = "diff_tests.rs"]

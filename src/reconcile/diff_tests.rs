@@ -13,7 +13,7 @@ use crate::aws::vpc_link_v1::ObservedVpcLinkV1;
 use crate::crd::PrivateApiSpec;
 use crate::reconcile::desired::DesiredFront;
 use crate::reconcile::desired::Inputs;
-use crate::reconcile::observe::{ObservedFront, Seen, TaskDefinitions};
+use crate::reconcile::observe::{ObservedFront, Seen, SharedLinks, TaskDefinitions};
 
 const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/papi-tg/1";
 const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/papi-lb/1";
@@ -25,9 +25,11 @@ const FRONT_LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/ne
 const FRONT_LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener/net/papi-nlb/3/4";
 const FRONT_DNS: &str = "papi-nlb.elb.example";
 
+/// A stack with a VPC link of its own (`vpcLink.shared: false`); `shared_spec` for
+/// the default, a shared link.
 fn spec() -> PrivateApiSpec {
     serde_norway::from_str(
-        "network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\nservice: {image: nginx:1.27, port: 8080}\napi: {throttle: {rateLimit: 50, burstLimit: 100}}",
+        "network: {vpcId: vpc-1, subnetIds: [subnet-a, subnet-b]}\nservice: {image: nginx:1.27, port: 8080}\napi: {throttle: {rateLimit: 50, burstLimit: 100}}\nvpcLink: {shared: false}",
     )
     .expect("spec parses")
 }
@@ -124,7 +126,8 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
             };
             (Vec::new(), Seen::Read(vec![observed]))
         }
-        _ => panic!("our own link"),
+        Some(LinkWanted::Shared) => (Vec::new(), Seen::Unread),
+        _ => panic!("a link of the operator's"),
     };
     let td = some(&d.task_definition)
         .try_map(|id| refs.get(id))
@@ -186,6 +189,17 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
         vpc_links: Seen::Read(links),
         vpc_links_v1: links_v1,
         existing_link: Seen::Unread,
+        shared_links: match &d.shared_link {
+            // The network's link "vl-1" with its group "sg-link", we its only user.
+            Some(wanted) => Seen::Read(SharedLinks {
+                me: "uid-1".into(),
+                user: "shop/orders".into(),
+                links: vec![shared("vl-1", &wanted.key, 1, &["uid-1"])],
+                groups: None,
+                region_links: 1,
+            }),
+            None => Seen::Unread,
+        },
         task_definitions: Seen::Read(TaskDefinitions {
             latest: Some(ObservedTaskDefinition {
                 arn: TD.into(),
@@ -2290,4 +2304,400 @@ fn teardown_deletes_the_nlb_in_front_before_the_alb_and_the_groups_after_both() 
     observed.front.load_balancer = Seen::Read(None);
     let plan = diff(&DesiredStack::empty(), &observed);
     assert!(plan.steps.iter().any(|s| s.change.part == Part::SecurityGroup));
+}
+
+// ------------------------------------------------------------ shared VPC links
+
+fn shared_spec() -> PrivateApiSpec {
+    let mut s = spec();
+    s.vpc_link.shared = true;
+    s
+}
+
+/// A shared link of network `key` made at `created`, with its group `sg-link` (the
+/// first one's; `sg-<id>` for the others).
+fn shared(id: &str, key: &str, created: i64, users: &[&str]) -> crate::aws::shared_link::ObservedSharedLink {
+    crate::aws::shared_link::ObservedSharedLink {
+        id: id.into(),
+        key: key.into(),
+        state: LinkState::Available,
+        message: None,
+        created,
+        users: users.iter().map(|u| u.to_string()).collect(),
+        security_groups: vec![if id == "vl-1" {
+            "sg-link".into()
+        } else {
+            format!("sg-{id}")
+        }],
+    }
+}
+
+fn shared_links(observed: &mut ObservedStack) -> &mut SharedLinks {
+    match &mut observed.shared_links {
+        Seen::Read(s) => s,
+        Seen::Unread => panic!("shared links read"),
+    }
+}
+
+fn position(plan: &Plan, verb: Verb, part: Part) -> usize {
+    plan.steps
+        .iter()
+        .position(|s| (s.change.verb, s.change.part) == (verb, part))
+        .unwrap_or_else(|| panic!("no {verb:?} {part:?} in {:?}", steps(plan)))
+}
+
+#[test]
+fn a_stack_on_a_shared_link_in_sync_needs_no_step() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    assert!(d.groups.iter().all(|g| g.role != GroupRole::VpcLink));
+    let plan = diff(&d, &in_sync(&d));
+    assert_eq!(steps(&plan), []);
+    assert!(plan.parts.iter().all(|p| p.ready), "{:?}", plan.parts);
+    let link = plan
+        .parts
+        .iter()
+        .find(|p| p.condition == Condition::VpcLink)
+        .expect("link part");
+    assert_eq!(link.message, "VPC link vl-1 available (shared)");
+}
+
+#[test]
+fn the_first_of_a_network_makes_the_group_then_the_link_and_wires_behind_it() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    shared_links(&mut observed).links.clear();
+    shared_links(&mut observed).groups = Some(Vec::new());
+    let plan = diff(&d, &observed);
+    let all = steps(&plan);
+    assert_eq!(
+        all[..2],
+        [
+            (Verb::Create, Part::SecurityGroup, "shared link group".into()),
+            (
+                Verb::Create,
+                Part::VpcLink,
+                "V2, shared by the network's APIs, 2 subnets".into()
+            ),
+        ],
+        "{all:?}"
+    );
+    assert!(matches!(
+        &plan.steps[1].action,
+        Action::CreateSharedLink { region_links: 1, .. }
+    ));
+    // The ALB's group admits the new group (named once made); the wiring waits for
+    // the new link to be usable.
+    assert!(plan.steps.iter().any(|s| matches!(
+        &s.action,
+        Action::Authorize {
+            from: Id::Of(Slot::Group(GroupRole::VpcLink)),
+            ..
+        }
+    )));
+    for step in &plan.steps {
+        let wiring = matches!(
+            step.change.part,
+            Part::ApiIntegration | Part::ApiDeployment | Part::ApiStage
+        );
+        assert_eq!(step.gate == Gate::LinkUsable, wiring, "{}", step.change);
+    }
+    // The network's group made by someone else (or by an earlier pass) is used.
+    shared_links(&mut observed).groups = Some(vec![crate::aws::shared_link::ObservedSharedGroup {
+        id: "sg-link".into(),
+        key: d.shared_link.clone().expect("shared").key,
+        reapers: Default::default(),
+    }]);
+    let plan = diff(&d, &observed);
+    assert_eq!(verbs_and_parts(&plan)[0], (Verb::Create, Part::VpcLink));
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::Authorize { .. } | Action::Revoke { .. }))
+    );
+}
+
+#[test]
+fn joining_a_link_another_api_made_tags_us_before_the_api_points_at_it() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    shared_links(&mut observed).links[0].users = ["uid-2".to_string()].into();
+    // A new API: its integrations are still to be made.
+    if let Seen::Read(Some(api)) = &mut observed.api {
+        api.proxy = None;
+    }
+    let plan = diff(&d, &observed);
+    assert_eq!(
+        steps(&plan)[0],
+        (Verb::Update, Part::VpcLink, "join (shared by 1 other APIs)".into())
+    );
+    assert_eq!(
+        plan.steps[0].action,
+        Action::JoinSharedLink {
+            id: "vl-1".into(),
+            link: d.shared_link.clone().expect("shared"),
+        }
+    );
+    assert!(position(&plan, Verb::Update, Part::VpcLink) < position(&plan, Verb::Update, Part::ApiIntegration));
+    assert!(plan.steps.iter().all(|s| s.gate == Gate::Always));
+}
+
+#[test]
+fn new_subnets_move_to_that_network_s_link_and_leave_the_old_one_after_the_api_moved() {
+    let before = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let after = desired(&shared_spec(), &["subnet-a", "subnet-c"]);
+    let mut observed = in_sync(&before);
+    let new_key = after.shared_link.clone().expect("shared").key;
+    let links = &mut shared_links(&mut observed).links;
+    links[0].users = ["uid-1".to_string(), "uid-2".to_string()].into();
+    links.push(shared("vl-2", &new_key, 2, &["uid-3"]));
+    let plan = diff(&after, &observed);
+    let join = position(&plan, Verb::Update, Part::VpcLink);
+    assert_eq!(
+        plan.steps[join].action,
+        Action::JoinSharedLink {
+            id: "vl-2".into(),
+            link: after.shared_link.clone().expect("shared")
+        }
+    );
+    let wire = position(&plan, Verb::Update, Part::ApiIntegration);
+    let stage = position(&plan, Verb::Update, Part::ApiStage);
+    let leave = plan
+        .steps
+        .iter()
+        .rposition(|s| matches!(s.action, Action::LeaveSharedLink { .. }))
+        .expect("leave");
+    assert!(join < wire && stage < leave, "{:?}", steps(&plan));
+    assert_eq!(
+        plan.steps[leave].action,
+        Action::LeaveSharedLink {
+            id: "vl-1".into(),
+            uid: "uid-1".into(),
+            user: "shop/orders".into()
+        }
+    );
+    assert_eq!(plan.steps[leave].change.detail, "leave (shared by 1 other APIs)");
+    // The ALB admits the new link's group; the old one's way in stays until we left.
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::Authorize { from: Id::Given(g), .. } if g == "sg-vl-2"))
+    );
+    assert!(
+        plan.steps.iter().all(|s| !matches!(s.action, Action::Revoke { .. })),
+        "{:?}",
+        steps(&plan)
+    );
+    assert!(plan.waiting.is_empty(), "others still use it: {:?}", plan.waiting);
+
+    // Once left: the old group's rule goes.
+    let mut moved = observed.clone();
+    shared_links(&mut moved).links[0].users = ["uid-2".to_string()].into();
+    shared_links(&mut moved).links[1].users = ["uid-3".to_string(), "uid-1".to_string()].into();
+    let plan = diff(&after, &moved);
+    assert!(plan.steps.iter().any(|s| matches!(&s.action, Action::Revoke { rule, .. } if rule.source == security_group::Source::Group("sg-link".into()))));
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::LeaveSharedLink { .. } | Action::JoinSharedLink { .. }))
+    );
+}
+
+#[test]
+fn the_last_user_deletes_the_link_on_teardown_and_then_its_group() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    observed.roles.clear();
+    observed.cluster = Seen::Unread;
+    let first = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(
+        verbs_and_parts(&first),
+        [
+            (Verb::Delete, Part::RestApi),
+            (Verb::Delete, Part::EcsService),
+            (Verb::Delete, Part::VpcLink)
+        ]
+    );
+    assert_eq!(first.steps[2].change.detail, "shared, its last user leaves");
+    assert!(
+        first
+            .waiting
+            .contains(&"shared VPC link vl-1 to be deleted".to_string()),
+        "{:?}",
+        first.waiting
+    );
+
+    // `plan --destroy` lists the group too, which teardown deletes after the link.
+    let destroy = diff_destroy(&observed);
+    assert!(
+        destroy
+            .steps
+            .iter()
+            .any(|s| s.action == Action::DeleteGroup("sg-link".into())),
+        "{:?}",
+        steps(&destroy)
+    );
+
+    // Others still use it: we only leave, and teardown need not wait for it.
+    shared_links(&mut observed).links[0].users = ["uid-1".to_string(), "uid-2".to_string()].into();
+    let plan = diff(&DesiredStack::empty(), &observed);
+    assert_eq!(plan.steps[2].change.detail, "leave (shared by 1 other APIs)");
+    assert!(!plan.waiting.iter().any(|w| w.contains("vl-1")));
+
+    // Deleting: teardown waits for it, and then deletes the group we marked.
+    let mut later = in_sync(&d);
+    later.service = Seen::Read(None);
+    later.load_balancer = Seen::Read(None);
+    later.rest_apis = Seen::Read(Vec::new());
+    let key = d.shared_link.clone().expect("shared").key;
+    shared_links(&mut later).links[0].state = LinkState::Deleting;
+    shared_links(&mut later).groups = Some(vec![crate::aws::shared_link::ObservedSharedGroup {
+        id: "sg-link".into(),
+        key: key.clone(),
+        reapers: ["uid-1".to_string()].into(),
+    }]);
+    let plan = diff(&DesiredStack::empty(), &later);
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| s.action != Action::DeleteGroup("sg-link".into()))
+    );
+    assert!(plan.waiting.iter().any(|w| w.contains("vl-1")), "{:?}", plan.waiting);
+    shared_links(&mut later).links.clear();
+    let plan = diff(&DesiredStack::empty(), &later);
+    let last = plan.steps.last().expect("a step");
+    assert_eq!(last.action, Action::DeleteGroup("sg-link".into()), "{:?}", steps(&plan));
+    assert!(matches!(last.if_not_yet, IfNotYet::Note { .. }));
+    // A new link of the network uses the group again: not ours to delete any more.
+    shared_links(&mut later).links.push(shared("vl-9", &key, 9, &["uid-7"]));
+    let plan = diff(&DesiredStack::empty(), &later);
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| s.action != Action::DeleteGroup("sg-link".into()))
+    );
+}
+
+#[test]
+fn another_network_s_link_and_a_look_alike_are_left_alone() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&d);
+    // Another network's link, even one without users (its last user's business).
+    shared_links(&mut observed)
+        .links
+        .push(shared("vl-other", "another-network", 0, &["uid-2"]));
+    shared_links(&mut observed)
+        .links
+        .push(shared("vl-empty", "another-network", 0, &[]));
+    assert_eq!(steps(&diff(&d, &observed)), []);
+    // A link of our name without the shared tag is not listed as shared at all
+    // (shared_link::from_listing), and teardown reads only links we use.
+    let plan = diff(&DesiredStack::empty(), &observed);
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(&s.action, Action::LeaveSharedLink { id, .. } if id != "vl-1"))
+    );
+}
+
+#[test]
+fn a_duplicate_from_a_race_is_left_for_the_oldest_and_deleted() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let key = d.shared_link.clone().expect("shared").key;
+    let mut observed = in_sync(&d);
+    // Another replica made vl-0 a moment before we made vl-1 (same network); a lost
+    // answer left vl-2 with its maker gone.
+    let links = &mut shared_links(&mut observed).links;
+    links.insert(0, shared("vl-0", &key, 0, &["uid-2"]));
+    links.push(shared("vl-2", &key, 3, &[]));
+    let plan = diff(&d, &observed);
+    assert_eq!(
+        plan.steps[0].action,
+        Action::JoinSharedLink {
+            id: "vl-0".into(),
+            link: d.shared_link.clone().expect("shared")
+        }
+    );
+    let wire = position(&plan, Verb::Update, Part::ApiIntegration);
+    let leaves: Vec<(usize, &str, &str)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.action {
+            Action::LeaveSharedLink { id, .. } => Some((i, id.as_str(), s.change.detail.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        leaves.iter().map(|(_, id, detail)| (*id, *detail)).collect::<Vec<_>>(),
+        [("vl-1", "shared, its last user leaves"), ("vl-2", "shared, no user")]
+    );
+    assert!(leaves.iter().all(|(i, _, _)| *i > wire));
+}
+
+#[test]
+fn a_full_link_sends_the_next_user_to_a_new_link_of_the_network() {
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let key = d.shared_link.clone().expect("shared").key;
+    let mut observed = in_sync(&d);
+    let full: Vec<String> = (0..crate::aws::shared_link::MAX_USERS)
+        .map(|i| format!("u{i}"))
+        .collect();
+    let mut link = shared("vl-1", &key, 1, &[]);
+    link.users = full.into_iter().collect();
+    shared_links(&mut observed).links = vec![link];
+    shared_links(&mut observed).groups = Some(vec![crate::aws::shared_link::ObservedSharedGroup {
+        id: "sg-link".into(),
+        key,
+        reapers: Default::default(),
+    }]);
+    let plan = diff(&d, &observed);
+    assert_eq!(verbs_and_parts(&plan)[0], (Verb::Create, Part::VpcLink));
+}
+
+#[test]
+fn a_stack_with_its_own_link_moves_to_the_shared_one_without_a_gap() {
+    let own = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let d = desired(&shared_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_sync(&own);
+    let key = d.shared_link.clone().expect("shared").key;
+    observed.shared_links = Seen::Read(SharedLinks {
+        me: "uid-1".into(),
+        user: "shop/orders".into(),
+        links: vec![shared("vl-9", &key, 9, &["uid-2"])],
+        groups: None,
+        region_links: 2,
+    });
+    let plan = diff(&d, &observed);
+    let join = position(&plan, Verb::Update, Part::VpcLink);
+    let wire = position(&plan, Verb::Update, Part::ApiIntegration);
+    let retire = position(&plan, Verb::Delete, Part::VpcLink);
+    assert!(join < wire && wire < retire, "{:?}", steps(&plan));
+    assert_eq!(plan.steps[retire].action, Action::DeleteVpcLink("vl-1".into()));
+    // Our own link's group keeps its way into the ALB, and stays, while that link does.
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::Revoke { .. } | Action::DeleteGroup(_))),
+        "{:?}",
+        steps(&plan)
+    );
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::Authorize { from: Id::Given(g), .. } if g == "sg-vl-9"))
+    );
+
+    // Own link gone: its group's rule is revoked and the group deleted.
+    let mut later = observed.clone();
+    later.vpc_links = Seen::Read(Vec::new());
+    shared_links(&mut later).links[0].users = ["uid-2".to_string(), "uid-1".to_string()].into();
+    let plan = diff(&d, &later);
+    let revoke = plan
+        .steps
+        .iter()
+        .position(|s| matches!(&s.action, Action::Revoke { rule, .. } if rule.source == security_group::Source::Group("sg-link".into())))
+        .expect("the own link group's rule revoked");
+    let delete = position(&plan, Verb::Delete, Part::SecurityGroup);
+    assert!(revoke < delete);
+    assert_eq!(plan.steps[delete].action, Action::DeleteGroup("sg-link".into()));
 }

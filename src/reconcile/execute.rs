@@ -5,11 +5,11 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, dns, domain, ecs, elb, http_api, iam, log_group, rest_api, vpc_link, vpc_link_v1};
+use crate::aws::{Aws, dns, domain, ecs, elb, http_api, iam, log_group, rest_api, shared_link, vpc_link, vpc_link_v1};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
-use super::model::{Condition, Id, Refs, Slot};
+use super::model::{Condition, Id, Part, Refs, Slot};
 use super::{Change, Mode, PartStatus};
 
 /// What a run of the steps did.
@@ -288,6 +288,54 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
             return Ok(Some(state));
         }
         Action::DeleteVpcLinkV1(id) => vpc_link_v1::delete(aws, id).await?,
+        Action::CreateSharedGroup(link) => {
+            let id = shared_link::create_group(aws, link).await?;
+            refs.set(Slot::Group(GroupRole::VpcLink), id);
+        }
+        Action::CreateSharedLink { link, region_links } => {
+            let _making = aws.shared_link_making.lock().await;
+            // Another resource of this operator made it since this pass looked: join.
+            if let Some(made) = shared_link::find_usable(aws, link).await? {
+                if !made.users.contains(&link.uid) {
+                    shared_link::join(aws, &made.id, &link.uid, &link.user).await?;
+                }
+                change.verb = super::Verb::Update;
+                change.name = made.id.clone();
+                change.detail = "join (made meanwhile by another API of the network)".into();
+                if let Some(group) = made.security_groups.first() {
+                    refs.set(Slot::Group(GroupRole::VpcLink), group.clone());
+                }
+                refs.set(Slot::VpcLink, made.id);
+                return Ok(Some(made.state));
+            }
+            let group = need_slot(refs, Slot::Group(GroupRole::VpcLink))?;
+            let (id, state) = match shared_link::create(aws, link, &group).await {
+                Ok(made) => made,
+                // Stalled, not retried at once: only fewer links or a higher quota help.
+                Err(e) if shared_link::is_quota(&e) => {
+                    return Err(Error::Stuck {
+                        part: Part::VpcLink,
+                        reason: "VpcLinkQuota",
+                        message: format!(
+                            "AWS refused a new VPC link: {} ({region_links} VPC links (V2) exist in {}; the links this operator shares serve every PrivateApi of one VPC and set of subnets: delete unused links or ask AWS for a higher quota)",
+                            e.message(),
+                            aws.region
+                        ),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            refs.set(Slot::VpcLink, id);
+            return Ok(Some(state));
+        }
+        Action::JoinSharedLink { id, link } => shared_link::join(aws, id, &link.uid, &link.user).await?,
+        Action::LeaveSharedLink { id, uid, user } => {
+            change.detail = match shared_link::leave(aws, id, uid, user).await? {
+                shared_link::Left::Others(n) => format!("left; {n} other APIs use it"),
+                shared_link::Left::Deleted => "its last user left: deleted".into(),
+                shared_link::Left::Gone => "already gone".into(),
+            };
+        }
         Action::RegisterTaskDefinition(td) => {
             let arn = ecs::register_task_definition(aws, &resolve(refs, |f| td.try_map(f))?).await?;
             refs.set(Slot::TaskDefinition, arn);

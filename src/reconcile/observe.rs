@@ -18,6 +18,7 @@ use crate::aws::inventory::Inventory;
 use crate::aws::log_group::{self, ObservedLogGroup};
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
 use crate::aws::security_group::{self, ObservedGroup};
+use crate::aws::shared_link::{self, ObservedSharedGroup, ObservedSharedLink};
 use crate::aws::vpc_link::{self, ObservedVpcLink};
 use crate::aws::vpc_link_v1::{self, ObservedVpcLinkV1};
 use crate::aws::{Aws, AwsError, AwsResult, Owner};
@@ -102,6 +103,8 @@ pub struct ObservedStack {
     pub vpc_links_v1: Seen<Vec<ObservedVpcLinkV1>>,
     /// The link the spec names, if it does.
     pub existing_link: Seen<Option<ObservedVpcLink>>,
+    /// The region's shared links (and some of their groups).
+    pub shared_links: Seen<SharedLinks>,
     pub task_definitions: Seen<TaskDefinitions>,
     pub service: Seen<Option<ObservedService>>,
     /// Our REST APIs, oldest first; the first one is ours to keep.
@@ -134,6 +137,39 @@ pub struct ObservedStack {
     pub authorizers: Seen<Vec<ObservedAuthorizer>>,
     /// The kept REST API as listed: its resource policy and VPC endpoints.
     pub rest_api_listed: Seen<Option<rest_api::ListedApi>>,
+}
+
+/// What the region holds of shared links, as the shared link part needs it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SharedLinks {
+    /// The uid of the stack observed: a user among the links' users.
+    pub me: String,
+    /// Its `namespace/name`, the value of its user tags.
+    pub user: String,
+    /// Every shared link in the region, oldest first.
+    pub links: Vec<ObservedSharedLink>,
+    /// Shared links' groups, when read: those of the VPC when the stack's network
+    /// has no link yet (a full pass), those we marked for deletion (teardown).
+    pub groups: Option<Vec<ObservedSharedGroup>>,
+    /// Every VPC link (V2) in the region, shared or not: the quota counts them all.
+    pub region_links: usize,
+}
+
+impl SharedLinks {
+    fn of(owner: &Owner, listing: &[aws_sdk_apigatewayv2::types::VpcLink]) -> SharedLinks {
+        SharedLinks {
+            me: owner.uid.clone(),
+            user: crate::aws::ownership::shorten(&owner.key(), crate::aws::ownership::MAX_TAG_VALUE),
+            links: shared_link::from_listing(listing),
+            groups: None,
+            region_links: listing.len(),
+        }
+    }
+
+    /// The links `me` uses.
+    pub fn mine(&self) -> impl Iterator<Item = &ObservedSharedLink> {
+        self.links.iter().filter(|l| l.users.contains(&self.me))
+    }
 }
 
 /// Our domain names among `all`, and whether `wanted` is someone else's.
@@ -230,7 +266,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         roles(aws, owner, desired),
         cluster,
         elb::observe(aws, owner),
-        vpc_link::observe(aws, owner),
+        vpc_link::list_region(aws),
         async {
             match existing_link {
                 Some(id) => vpc_link::observe_existing(aws, id).await,
@@ -241,6 +277,17 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         service,
         async { tokio::try_join!(rest_apis, http_apis, links_v1, domains, logs, front) },
     )?;
+    let mut shared = SharedLinks::of(owner, &links);
+    // The network's group is read only when its link is to be made (never in a pass
+    // that finds the link: no extra read for a stack in sync).
+    if let Some(wanted) = &desired.shared_link
+        && !shared
+            .links
+            .iter()
+            .any(|l| l.key == wanted.key && l.state != vpc_link::LinkState::Deleting && l.has_room_for(&owner.uid))
+    {
+        shared.groups = Some(shared_link::observe_groups(aws, Some(&wanted.vpc_id), None).await?);
+    }
     let mut observed = ObservedStack {
         groups: Seen::Read(groups),
         roles,
@@ -249,7 +296,8 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         load_balancer: Seen::Read(elb.load_balancer),
         listeners: Seen::Read(elb.listeners),
         front,
-        vpc_links: Seen::Read(links),
+        vpc_links: Seen::Read(vpc_link::ours(&links, owner)),
+        shared_links: Seen::Read(shared),
         existing_link: if existing_link.is_some() {
             Seen::Read(existing)
         } else {
@@ -406,7 +454,20 @@ pub fn from_inventory(
         _ => Seen::Unread,
     };
     let http_apis = http_api::ours(inventory.http_apis.values().cloned(), uid);
+    // The shared links are in the listing too: a check sees the link a stack uses
+    // (PENDING, gone, or without our user tag) like its own.
+    let shared_links = match desired.shared_link {
+        Some(_) => Seen::Read(SharedLinks {
+            me: owner.uid.clone(),
+            user: crate::aws::ownership::shorten(&owner.key(), crate::aws::ownership::MAX_TAG_VALUE),
+            links: inventory.shared_links.clone(),
+            groups: None,
+            region_links: inventory.vpc_links.len(),
+        }),
+        None => Seen::Unread,
+    };
     ObservedStack {
+        shared_links,
         groups: Seen::Read(inventory.groups.get(uid).cloned().unwrap_or_default()),
         load_balancer: Seen::Read(
             ids.load_balancer_arn
@@ -523,7 +584,7 @@ pub async fn for_teardown(
     let (apis, http_apis, links, links_v1, groups, (elb, front), services, rest_domains, http_domains) = tokio::try_join!(
         rest_api::find(aws, owner),
         http_api::find(aws, owner),
-        vpc_link::observe(aws, owner),
+        vpc_link::list_region(aws),
         vpc_link_v1::observe(aws, owner),
         security_group::observe(aws, owner, None),
         async {
@@ -539,6 +600,9 @@ pub async fn for_teardown(
         domain::list_all(aws, Flavor::Rest),
         domain::list_all(aws, Flavor::Http),
     )?;
+    // The shared groups we marked for deletion as the last user of their links.
+    let mut shared = SharedLinks::of(owner, &links);
+    shared.groups = Some(shared_link::observe_groups(aws, None, Some(&owner.uid)).await?);
     let (mut domains, _) = domains_of(Flavor::Rest, rest_domains, &owner.uid, None);
     domains.extend(domains_of(Flavor::Http, http_domains, &owner.uid, None).0);
     // The spec's zone is the only one whose records can be ours (it cannot change).
@@ -547,7 +611,8 @@ pub async fn for_teardown(
         records,
         rest_apis: Seen::Read(apis),
         http_apis: Seen::Read(http_apis),
-        vpc_links: Seen::Read(links),
+        vpc_links: Seen::Read(vpc_link::ours(&links, owner)),
+        shared_links: Seen::Read(shared),
         vpc_links_v1: Seen::Read(links_v1),
         domains: Seen::Read(domains),
         groups: Seen::Read(groups),

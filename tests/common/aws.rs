@@ -253,9 +253,18 @@ pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
         inv.listeners += ls.listeners().len();
     }
 
-    inv.vpc_links = privateapi::aws::vpc_link::observe(aws, owner)
-        .await
-        .expect("GetVpcLinks")
+    // The links the owner uses: its own, and the shared links it is a user of, whose
+    // group then counts among its groups (a shared stack has two of its own).
+    let listing = privateapi::aws::vpc_link::list_region(aws).await.expect("GetVpcLinks");
+    let shared: Vec<_> = privateapi::aws::shared_link::from_listing(&listing)
+        .into_iter()
+        .filter(|l| l.users.contains(&owner.uid))
+        .collect();
+    inv.vpc_links = privateapi::aws::vpc_link::ours(&listing, owner).len() + shared.len();
+    inv.security_groups += shared
+        .iter()
+        .flat_map(|l| l.security_groups.iter())
+        .collect::<std::collections::BTreeSet<_>>()
         .len();
     inv.vpc_links_v1 = privateapi::aws::vpc_link_v1::observe(aws, owner)
         .await
@@ -402,6 +411,16 @@ pub async fn set_every_link_pending(pending: Option<Duration>) {
     emulator_control("/_privateapi/vpclink", body).await;
 }
 
+/// The VPC links (V2) `region` allows (None: the emulator's default again, AWS's 10).
+/// Per region: a test that fills the quota takes a region no other test uses.
+pub async fn set_vpc_link_quota(region: &str, links: Option<usize>) {
+    let body = match links {
+        Some(n) => serde_json::json!({"region": region, "vpc_links_v2": n}),
+        None => serde_json::json!({"region": region, "unset": true}),
+    };
+    emulator_control("/_privateapi/quotas", body).await;
+}
+
 /// How long AWS's slow steps take in the emulator for the ALBs, VPC links and ECS
 /// services whose names start with `prefix`: a new ALB `provisioning`, a new VPC link
 /// PENDING, and the security groups of a deleted one held by its ENIs (None: the
@@ -421,4 +440,28 @@ pub async fn set_delays(prefix: &str, delay: Option<Duration>) {
 
 pub fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The live shared links of the network.
+pub async fn shared_links_of(
+    aws: &Aws,
+    vpc: &str,
+    subnets: &[String],
+) -> Vec<privateapi::aws::shared_link::ObservedSharedLink> {
+    let key = privateapi::aws::shared_link::key(vpc, subnets);
+    let listing = privateapi::aws::vpc_link::list_region(aws).await.expect("GetVpcLinks");
+    privateapi::aws::shared_link::from_listing(&listing)
+        .into_iter()
+        .filter(|l| l.key == key && l.state != privateapi::aws::vpc_link::LinkState::Deleting)
+        .collect()
+}
+
+/// The shared links' groups in the VPC.
+pub async fn shared_groups_of(aws: &Aws, vpc: &str) -> Vec<String> {
+    privateapi::aws::shared_link::observe_groups(aws, Some(vpc), None)
+        .await
+        .expect("DescribeSecurityGroups")
+        .into_iter()
+        .map(|g| g.id)
+        .collect()
 }

@@ -1,0 +1,296 @@
+//! Shared VPC links against the AWS emulator (patched moto, scripts/emulator.sh):
+//! twelve APIs on one network use one link; it serves while any of them is left and
+//! goes, with its security group, with the last; racing makers converge on one link;
+//! AWS's quota stalls the resource with its message.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use privateapi::aws::Owner;
+use privateapi::aws::shared_link::{self, DesiredSharedLink};
+use privateapi::aws::vpc_link;
+use privateapi::reconcile::{self, Mode};
+
+fn uids(owners: &[Owner]) -> BTreeSet<String> {
+    owners.iter().map(|o| o.uid.clone()).collect()
+}
+
+#[tokio::test]
+async fn twelve_apis_on_one_network_share_one_link_until_the_last_one_goes() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let owners: Vec<Owner> = (0..12).map(|i| owner(&format!("twelve-{i}"))).collect();
+
+    // All at once, as an operator's workers take them.
+    let before = aws.stats.snapshot();
+    let ready = futures::future::join_all(owners.iter().map(|o| until_ready(&aws, o, &spec, 8))).await;
+    let calls = aws.stats.snapshot().since(&before);
+    let ids: BTreeSet<String> = ready
+        .iter()
+        .map(|o| o.resources.vpc_link_id.clone().expect("link id"))
+        .collect();
+    assert_eq!(ids.len(), 1, "one link for the network: {ids:?}");
+    assert_eq!(calls.count("CreateVpcLink"), 1, "made once: {:?}", calls.0);
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].users, uids(&owners), "every API is a user");
+    assert_eq!(
+        shared_groups_of(&aws, &vpc).await,
+        links[0].security_groups,
+        "one shared group"
+    );
+    for o in &owners {
+        assert_eq!(inventory(&aws, o).await, Inventory::one_stack(), "{}", o.name);
+    }
+
+    // All but the first deleted: the link stays, serving it, and nothing is to change.
+    futures::future::join_all(owners[1..].iter().map(|o| until_gone(&aws, o, &spec, 10))).await;
+    let kept = shared_links_of(&aws, &vpc, &subnets).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].id, links[0].id);
+    assert_eq!(kept[0].users, uids(&owners[..1]));
+    let again = reconcile::converge(&aws, &owners[0], &spec, Mode::Apply)
+        .await
+        .expect("pass");
+    assert!(again.is_ready() && again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(again.resources.vpc_link_id.as_deref(), Some(links[0].id.as_str()));
+    assert_eq!(inventory(&aws, &owners[0]).await, Inventory::one_stack());
+
+    // The last one: the link and its group go with it.
+    until_gone(&aws, &owners[0], &spec, 10).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(
+        shared_groups_of(&aws, &vpc).await,
+        Vec::<String>::new(),
+        "the shared group is deleted"
+    );
+    assert_eq!(inventory(&aws, &owners[0]).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn racing_makers_converge_on_the_oldest_link_and_the_extra_one_goes() {
+    let (vpc, subnets, spec);
+    let (_f1, one) = aws().await;
+    let (_f2, two) = aws().await;
+    (vpc, subnets) = network(&one).await;
+    spec = common::spec(&vpc, &subnets);
+    let (a, b) = (owner("race-a"), owner("race-b"));
+
+    // Two operator replicas (two clients, nothing shared in the process) take the
+    // first pass of a resource each at the same moment.
+    let (first_a, first_b) = tokio::join!(
+        reconcile::converge(&one, &a, &spec, Mode::Apply),
+        reconcile::converge(&two, &b, &spec, Mode::Apply),
+    );
+    first_a.expect("a's first pass");
+    first_b.expect("b's first pass");
+    // And a third maker's link appears later (a replica that lost its lease right
+    // after CreateVpcLink): its only user is b.
+    let group = shared_links_of(&one, &vpc, &subnets).await[0].security_groups[0].clone();
+    let late = DesiredSharedLink::new(&vpc, &subnets, &b.uid, &b.key());
+    tokio::time::sleep(Duration::from_millis(1100)).await; // a later CreatedDate
+    let (extra, _) = shared_link::create(&two, &late, &group).await.expect("CreateVpcLink");
+    assert!(shared_links_of(&one, &vpc, &subnets).await.len() >= 2);
+
+    let (ready_a, ready_b) = tokio::join!(until_ready(&one, &a, &spec, 8), until_ready(&two, &b, &spec, 8));
+    let links = shared_links_of(&one, &vpc, &subnets).await;
+    assert_eq!(links.len(), 1, "converged on one: {links:?}");
+    assert_ne!(links[0].id, extra, "the oldest is kept");
+    assert_eq!(links[0].users, uids(&[a.clone(), b.clone()]));
+    assert_eq!(ready_a.resources.vpc_link_id, Some(links[0].id.clone()));
+    assert_eq!(ready_b.resources.vpc_link_id, Some(links[0].id.clone()));
+    assert_eq!(shared_groups_of(&one, &vpc).await, [group], "one group, made once");
+
+    futures::future::join_all([until_gone(&one, &a, &spec, 10), until_gone(&two, &b, &spec, 10)]).await;
+    assert_eq!(shared_links_of(&one, &vpc, &subnets).await, []);
+    assert_eq!(shared_groups_of(&one, &vpc).await, Vec::<String>::new());
+}
+
+/// A region no other test (nor scripts/moto/smoke.py) uses, with a quota of 2 links.
+const QUOTA_REGION: &str = "eu-central-2";
+
+#[tokio::test]
+async fn the_quota_stalls_the_resource_with_aws_s_message_until_a_link_is_free() {
+    let factory = factory().await;
+    let aws = factory.for_region(Some(QUOTA_REGION)).expect("region");
+    set_vpc_link_quota(QUOTA_REGION, Some(2)).await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let api = owner("quota");
+    // Two other networks' links fill the region's quota.
+    let mut others = Vec::new();
+    for i in 0..2 {
+        let (other_vpc, other_subnets) = network(&aws).await;
+        let other = DesiredSharedLink::new(&other_vpc, &other_subnets, &format!("other-{i}"), "tests/other");
+        let group = shared_link::create_group(&aws, &other).await.expect("group");
+        others.push(
+            shared_link::create(&aws, &other, &group)
+                .await
+                .expect("CreateVpcLink")
+                .0,
+        );
+    }
+
+    for _ in 0..2 {
+        let before = aws.stats.snapshot();
+        let error = reconcile::converge(&aws, &api, &spec, Mode::Apply)
+            .await
+            .expect_err("no room for a link");
+        let calls = aws.stats.snapshot().since(&before);
+        assert_eq!(error.reason(), "VpcLinkQuota");
+        assert!(error.is_terminal(), "Stalled, retried slowly: {error}");
+        let message = error.to_string();
+        assert!(
+            message.contains("There are too many Vpc Links defined for this account. Limit is 2."),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("2 VPC links (V2) exist in {QUOTA_REGION}")),
+            "{message}"
+        );
+        assert_eq!(calls.count("CreateVpcLink"), 1, "one attempt a pass: {:?}", calls.0);
+    }
+
+    // A link freed: the next pass makes the network's link.
+    vpc_link::delete(&aws, &others[0]).await.expect("DeleteVpcLink");
+    let ready = until_ready(&aws, &api, &spec, 8).await;
+    assert!(ready.resources.vpc_link_id.is_some());
+    until_gone(&aws, &api, &spec, 10).await;
+    vpc_link::delete(&aws, &others[1]).await.expect("DeleteVpcLink");
+    set_vpc_link_quota(QUOTA_REGION, None).await;
+}
+
+#[tokio::test]
+async fn a_stack_with_its_own_link_moves_to_the_shared_one_and_its_old_link_goes() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let mut spec = spec(&vpc, &subnets);
+    let api = owner("migrate");
+    spec.vpc_link.shared = false;
+    let own = until_ready(&aws, &api, &spec, 5).await;
+    let own_link = own.resources.vpc_link_id.clone().expect("own link");
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+
+    spec.vpc_link.shared = true;
+    let moved = until_ready(&aws, &api, &spec, 6).await;
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
+    assert_eq!(links.len(), 1);
+    assert_eq!(moved.resources.vpc_link_id, Some(links[0].id.clone()));
+    assert_ne!(moved.resources.vpc_link_id, Some(own_link));
+    assert_eq!(
+        vpc_link::observe(&aws, &api).await.expect("GetVpcLinks"),
+        [],
+        "its own link is gone"
+    );
+    // Its own link group goes too, once its link's ENIs let go of it (a second in
+    // the emulator): two groups of its own and the shared one.
+    let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+    while inventory(&aws, &api).await != Inventory::one_stack() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(AWS_WAIT_POLL).await;
+        reconcile::converge(&aws, &api, &spec, Mode::Apply).await.expect("pass");
+    }
+    assert_eq!(inventory(&aws, &api).await, Inventory::one_stack());
+    until_gone(&aws, &api, &spec, 10).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+}
+
+/// Every write of a resource joining (and later leaving) a link another API made,
+/// with its answer lost or never sent: the next passes converge with the one link,
+/// both APIs its users, and nothing left of the second once it is deleted.
+#[cfg(feature = "test-faults")]
+#[tokio::test]
+async fn lost_answers_and_crashes_while_joining_or_leaving_make_no_extra_link() {
+    use privateapi::aws::Fault;
+
+    let (factory, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let first = owner("join-first");
+    until_ready(&aws, &first, &spec, 5).await;
+    let link = shared_links_of(&aws, &vpc, &subnets).await[0].id.clone();
+
+    // How many writes joining makes.
+    let probe = owner("join-probe");
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &probe, &spec, 5).await;
+    let writes = aws.stats.snapshot().since(&before).writes();
+    until_gone(&aws, &probe, &spec, 10).await;
+
+    let faults = factory.faults();
+    for fault in [Fault::LoseResponse, Fault::FailBeforeSend] {
+        for nth in 1..=writes {
+            let joiner = owner(&format!("join-{nth}"));
+            faults.arm(nth, fault);
+            let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+            let injected = faults.injected().len();
+            while faults.injected().len() == injected && std::time::Instant::now() < deadline {
+                let _ = reconcile::converge(&aws, &joiner, &spec, Mode::Apply).await;
+                tokio::time::sleep(AWS_WAIT_POLL).await;
+            }
+            faults.disarm();
+            until_ready(&aws, &joiner, &spec, 6).await;
+            let links = shared_links_of(&aws, &vpc, &subnets).await;
+            assert_eq!(links.len(), 1, "after {:?}: {links:?}", faults.injected().last());
+            assert_eq!(links[0].id, link);
+            assert_eq!(links[0].users, uids(&[first.clone(), joiner.clone()]));
+            // Leaving, interrupted the same way.
+            faults.arm(nth.min(6), fault);
+            let _ = reconcile::teardown(&aws, &joiner, &spec, Mode::Apply).await;
+            faults.disarm();
+            until_gone(&aws, &joiner, &spec, 10).await;
+            let links = shared_links_of(&aws, &vpc, &subnets).await;
+            assert_eq!(links.len(), 1, "teardown after {:?}", faults.injected().last());
+            assert_eq!(links[0].users, uids(std::slice::from_ref(&first)));
+        }
+    }
+    until_gone(&aws, &first, &spec, 10).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+}
+
+/// The drift check reads the shared link in the region inventory: a user tag removed
+/// behind the operator's back (or the link PENDING) is seen without a full pass, and
+/// the full pass that follows puts the tag back.
+#[tokio::test]
+async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
+    use privateapi::aws::inventory::Inventory;
+    use privateapi::reconcile::drift::Probe;
+
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let (a, b) = (owner("drift-a"), owner("drift-b"));
+    let ids_a = until_ready(&aws, &a, &spec, 5).await.resources;
+    until_ready(&aws, &b, &spec, 5).await;
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    let found = reconcile::drift::check(&aws, &inventory, &a, &spec, &ids_a, Probe::Stage)
+        .await
+        .expect("check");
+    assert!(found.is_empty(), "{found:?}");
+
+    let link = shared_links_of(&aws, &vpc, &subnets).await[0].id.clone();
+    aws.apigwv2
+        .untag_resource()
+        .resource_arn(format!("arn:aws:apigateway:{REGION}::/vpclinks/{link}"))
+        .tag_keys(shared_link::user_tag(&a.uid))
+        .send()
+        .await
+        .expect("UntagResource");
+    let inventory = Inventory::load(&aws).await.expect("inventory");
+    let found = reconcile::drift::check(&aws, &inventory, &a, &spec, &ids_a, Probe::Stage)
+        .await
+        .expect("check");
+    assert!(found.iter().any(|f| f.what.contains("join")), "{found:?}");
+
+    let repaired = until_ready(&aws, &a, &spec, 3).await;
+    assert_eq!(repaired.resources.vpc_link_id, Some(link.clone()));
+    assert_eq!(
+        shared_links_of(&aws, &vpc, &subnets).await[0].users,
+        uids(&[a.clone(), b.clone()])
+    );
+    futures::future::join_all([until_gone(&aws, &a, &spec, 10), until_gone(&aws, &b, &spec, 10)]).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+}
