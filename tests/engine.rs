@@ -916,7 +916,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
         (e, &ids[4], "~ TargetGroup"),
     ] {
         for &probe in &every_probe {
-            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe)
+            let found = Box::pin(reconcile::drift::check(&aws, &inventory, owner, &spec, ids, probe))
                 .await
                 .expect("check");
             assert!(
@@ -940,7 +940,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
         (Probe::Listener, &["- Listener HTTP:8081 (not in spec)"][..]),
         (Probe::Role(0), &[lacks_policy.as_str()][..]),
     ] {
-        let found = reconcile::drift::check(&aws, &inventory, a, &spec, &ids[0], probe)
+        let found = Box::pin(reconcile::drift::check(&aws, &inventory, a, &spec, &ids[0], probe))
             .await
             .expect("check");
         let whats: Vec<&str> = found.iter().map(|f| f.what.as_str()).collect();
@@ -950,9 +950,16 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
             "{probe:?}: {whats:?}"
         );
     }
-    let task_role = reconcile::drift::check(&aws, &inventory, a, &spec, &ids[0], Probe::Role(1))
-        .await
-        .expect("check");
+    let task_role = Box::pin(reconcile::drift::check(
+        &aws,
+        &inventory,
+        a,
+        &spec,
+        &ids[0],
+        Probe::Role(1),
+    ))
+    .await
+    .expect("check");
     assert!(task_role.is_empty(), "{task_role:?}");
 
     // A full pass repairs, and the next check finds nothing.
@@ -963,7 +970,7 @@ async fn drift_check_sees_drift_with_one_probe_per_resource() {
     for owner in &owners {
         let ids = until_ready(&aws, owner, &spec, 1).await.resources;
         for &probe in &every_probe {
-            let found = reconcile::drift::check(&aws, &inventory, owner, &spec, &ids, probe)
+            let found = Box::pin(reconcile::drift::check(&aws, &inventory, owner, &spec, &ids, probe))
                 .await
                 .expect("check");
             assert!(found.is_empty(), "{} {probe:?} after repair: {found:?}", owner.name);

@@ -266,9 +266,16 @@ async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
     let ids_a = until_ready(&aws, &a, &spec, 5).await.resources;
     until_ready(&aws, &b, &spec, 5).await;
     let inventory = Inventory::load(&aws).await.expect("inventory");
-    let found = reconcile::drift::check(&aws, &inventory, &a, &spec, &ids_a, Probe::Stage)
-        .await
-        .expect("check");
+    let found = Box::pin(reconcile::drift::check(
+        &aws,
+        &inventory,
+        &a,
+        &spec,
+        &ids_a,
+        Probe::Stage,
+    ))
+    .await
+    .expect("check");
     assert!(found.is_empty(), "{found:?}");
 
     let link = shared_links_of(&aws, &vpc, &subnets).await[0].id.clone();
@@ -280,9 +287,16 @@ async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
         .await
         .expect("UntagResource");
     let inventory = Inventory::load(&aws).await.expect("inventory");
-    let found = reconcile::drift::check(&aws, &inventory, &a, &spec, &ids_a, Probe::Stage)
-        .await
-        .expect("check");
+    let found = Box::pin(reconcile::drift::check(
+        &aws,
+        &inventory,
+        &a,
+        &spec,
+        &ids_a,
+        Probe::Stage,
+    ))
+    .await
+    .expect("check");
     assert!(found.iter().any(|f| f.what.contains("join")), "{found:?}");
 
     let repaired = until_ready(&aws, &a, &spec, 3).await;

@@ -262,20 +262,31 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         service,
         (apis, http_apis, links_v1, domains, logs, front),
     ) = tokio::try_join!(
-        security_group::observe(aws, owner, vpc),
-        roles(aws, owner, desired),
-        cluster,
-        elb::observe(aws, owner),
-        vpc_link::list_region(aws),
-        async {
+        // Each read on the heap: the join's futures are built in this poll's frame,
+        // and inline they took about 1 MiB of a debug build's 2 MiB test thread.
+        Box::pin(security_group::observe(aws, owner, vpc)),
+        Box::pin(roles(aws, owner, desired)),
+        Box::pin(cluster),
+        Box::pin(elb::observe(aws, owner)),
+        Box::pin(vpc_link::list_region(aws)),
+        Box::pin(async {
             match existing_link {
                 Some(id) => vpc_link::observe_existing(aws, id).await,
                 None => Ok(None),
             }
-        },
-        task_definitions(aws, owner, &family),
-        service,
-        async { tokio::try_join!(rest_apis, http_apis, links_v1, domains, logs, front) },
+        }),
+        Box::pin(task_definitions(aws, owner, &family)),
+        Box::pin(service),
+        Box::pin(async {
+            tokio::try_join!(
+                Box::pin(rest_apis),
+                Box::pin(http_apis),
+                Box::pin(links_v1),
+                Box::pin(domains),
+                Box::pin(logs),
+                Box::pin(front)
+            )
+        }),
     )?;
     let mut shared = SharedLinks::of(owner, &links);
     // The network's group is read only when its link is to be made (never in a pass
@@ -582,12 +593,13 @@ pub async fn for_teardown(
         }
     }));
     let (apis, http_apis, links, links_v1, groups, (elb, front), services, rest_domains, http_domains) = tokio::try_join!(
-        rest_api::find(aws, owner),
-        http_api::find(aws, owner),
-        vpc_link::list_region(aws),
-        vpc_link_v1::observe(aws, owner),
-        security_group::observe(aws, owner, None),
-        async {
+        // On the heap, as in `full`: inline, the join's futures fill the poll's frame.
+        Box::pin(rest_api::find(aws, owner)),
+        Box::pin(http_api::find(aws, owner)),
+        Box::pin(vpc_link::list_region(aws)),
+        Box::pin(vpc_link_v1::observe(aws, owner)),
+        Box::pin(security_group::observe(aws, owner, None)),
+        Box::pin(async {
             // Someone else's part of our name is, for deletion, not there; ours still is.
             let ((ours, foreign), (front, front_foreign)) =
                 tokio::try_join!(elb::observe_ours(aws, owner), elb::observe_front_ours(aws, owner))?;
@@ -595,10 +607,10 @@ pub async fn for_teardown(
                 tracing::warn!("left alone: {message}");
             }
             Ok((ours, front))
-        },
-        services,
-        domain::list_all(aws, Flavor::Rest),
-        domain::list_all(aws, Flavor::Http),
+        }),
+        Box::pin(services),
+        Box::pin(domain::list_all(aws, Flavor::Rest)),
+        Box::pin(domain::list_all(aws, Flavor::Http)),
     )?;
     // The shared groups we marked for deletion as the last user of their links.
     let mut shared = SharedLinks::of(owner, &links);
