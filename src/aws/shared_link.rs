@@ -376,7 +376,7 @@ pub async fn leave(aws: &Aws, id: &str, uid: &str, user: &str) -> AwsResult<Left
     for group in &groups {
         mark_group(aws, group, uid, user).await?;
     }
-    delete(aws, id).await?;
+    super::vpc_link::delete(aws, id).await?;
     Ok(Left::Deleted)
 }
 
@@ -389,20 +389,6 @@ async fn mark_group(aws: &Aws, group: &str, uid: &str, user: &str) -> AwsResult<
         .send()
         .await
         .map_err(aws_err("CreateTags"))?;
-    Ok(())
-}
-
-pub async fn delete(aws: &Aws, id: &str) -> AwsResult<()> {
-    aws.pacer.pace("DeleteVpcLink", id).await?;
-    found(
-        aws.apigwv2()
-            .await
-            .delete_vpc_link()
-            .vpc_link_id(id)
-            .send()
-            .await
-            .map_err(aws_err("DeleteVpcLink")),
-    )?;
     Ok(())
 }
 
