@@ -159,6 +159,13 @@ impl AwsError {
             AwsError::Conflict(_) | AwsError::NoRegion => Disposition::Terminal,
             AwsError::Incomplete { .. } => Disposition::Retry,
             AwsError::Paced { .. } => Disposition::Wait,
+            // A group our rule names went between our read and our write (a shared
+            // link's group, deleted by its last user): the next pass reads again.
+            AwsError::Api { operation, code, .. }
+                if *operation == "AuthorizeSecurityGroupIngress" && code == "InvalidGroup.NotFound" =>
+            {
+                Disposition::Retry
+            }
             AwsError::Api { code, message, .. } => {
                 if RETRY.contains(&code.as_str()) || code.ends_with("Exception") && code.starts_with("Internal") {
                     Disposition::Retry
@@ -225,6 +232,12 @@ mod tests {
         assert_eq!(api("TooManyRequestsException", "").disposition(), Disposition::Retry);
         assert_eq!(api("Throttling", "").disposition(), Disposition::Retry);
         assert_eq!(api("DependencyViolation", "").disposition(), Disposition::Wait);
+        let vanished = AwsError::Api {
+            operation: "AuthorizeSecurityGroupIngress",
+            code: "InvalidGroup.NotFound".into(),
+            message: String::new(),
+        };
+        assert_eq!(vanished.disposition(), Disposition::Retry);
         assert_eq!(
             api(
                 "BadRequestException",
