@@ -9,7 +9,7 @@ apigateway, route53; API Gateway V2 is told apart by its /v2/ path). A violation
 naming the member: "Tags[3].Value: 300 characters, at most 256". An empty list means
 AWS would accept the request as far as the models and the rules below can tell.
 
-What is checked, for the query (iam, elbv2, sts), ec2, json (ecs), rest-json
+What is checked, for the query (iam, elbv2, sts), ec2, json (ecs, wafv2), rest-json
 (apigateway, apigatewayv2) and rest-xml (route53) protocols: the operation exists; required members are
 present; no member the model does not have; types (integers, booleans, structures,
 lists, maps); enums; string lengths and numeric ranges (min/max); list and map sizes;

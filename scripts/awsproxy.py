@@ -213,7 +213,7 @@ def is_read(operation):
 def protocol(service):
     if service in ("apigateway", "apigatewayv2"):
         return "rest-json"
-    if service in ("ecs",):
+    if service in ("ecs", "wafv2"):
         return "json"
     if service == "ec2":
         return "ec2"

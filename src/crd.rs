@@ -91,7 +91,9 @@ pub const MAX_USER_TAGS: usize = 40;
     {"rule": AUTH_JWT_RULE, "message": "api.authorization.type JWT needs api.type HTTP (a REST API takes Cognito's tokens with type COGNITO, other issuers' with LAMBDA)"},
     {"rule": PRIVATE_ENDPOINTS_RULE, "message": "api.endpointType PRIVATE needs api.vpcEndpointIds (the execute-api VPC endpoints it is reachable through), and vpcEndpointIds needs endpointType PRIVATE"},
     {"rule": "!has(self.api) || !has(self.api.resourcePolicy) || !has(self.api.type) || self.api.type == 'REST'", "message": "api.resourcePolicy needs api.type REST (HTTP APIs have no resource policies)"},
-    {"rule": "!has(self.api) || !has(self.api.endpointType) || self.api.endpointType != 'PRIVATE' || !has(self.api.domain)", "message": "api.domain is a public custom domain: a PRIVATE API cannot have one here"}
+    {"rule": "!has(self.api) || !has(self.api.endpointType) || self.api.endpointType != 'PRIVATE' || !has(self.api.domain)", "message": "api.domain is a public custom domain: a PRIVATE API cannot have one here"},
+    {"rule": "!has(self.api) || !has(self.api.usagePlan) || !has(self.api.type) || self.api.type == 'REST'", "message": "api.usagePlan (API keys) needs api.type REST (HTTP APIs have no API keys or usage plans)"},
+    {"rule": "!has(self.api) || !has(self.api.webAclArn) || !has(self.api.type) || self.api.type == 'REST'", "message": "api.webAclArn needs api.type REST (AWS WAF protects REST API stages, not HTTP APIs)"}
 ]))]
 pub struct PrivateApiSpec {
     /// AWS region. Defaults to the operator's configured region. Immutable.
@@ -484,6 +486,83 @@ pub struct ApiSpec {
     /// API still gets one allowing its `vpcEndpointIds`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_policy: Option<ResourcePolicySpec>,
+    /// REST APIs: API keys and the usage plan that meters them. Set: every method
+    /// requires a key (the `x-api-key` header); AWS generates each key's value (read it
+    /// with `aws apigateway get-api-key --api-key ID --include-value`, the ID from
+    /// `status.resources.apiKeyIds`). Omitted: no keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_plan: Option<UsagePlanSpec>,
+    /// REST APIs: an AWS WAF (wafv2) web ACL of scope REGIONAL, in the API's region,
+    /// associated with the stage. Omitted: none (one the operator associated is
+    /// removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:wafv2:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:regional/webacl/[A-Za-z0-9_-]{1,128}/[a-f0-9-]{36}$"
+    ))]
+    pub web_acl_arn: Option<String>,
+}
+
+/// API keys and the usage plan that throttles and meters them (REST APIs).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsagePlanSpec {
+    /// Each key's steady rate and burst. Omitted: the stage's throttling only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Throttle>,
+    /// How many requests each key may make per period. Omitted: no quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
+    /// The keys, one per caller; a key removed here is deleted in AWS.
+    #[schemars(length(min = 1, max = 50))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub api_keys: Vec<ApiKeySpec>,
+}
+
+/// A usage plan's quota per key.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.offset) || (self.period == 'DAY' && self.offset == 0) || (self.period == 'WEEK' && self.offset <= 6) || (self.period == 'MONTH' && self.offset <= 27)", "message": "api.usagePlan.quota.offset is 0 for DAY, 0-6 for WEEK, 0-27 for MONTH (AWS's ranges)"}
+]))]
+pub struct QuotaSpec {
+    /// Requests per period.
+    #[schemars(range(min = 1))]
+    pub limit: i32,
+    /// `DAY`, `WEEK` or `MONTH`.
+    pub period: QuotaPeriod,
+    /// Days into the period the quota starts counting (AWS's `offset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub offset: Option<i32>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum QuotaPeriod {
+    #[serde(rename = "DAY")]
+    Day,
+    #[serde(rename = "WEEK")]
+    Week,
+    #[serde(rename = "MONTH")]
+    Month,
+}
+
+impl QuotaPeriod {
+    pub fn as_aws(&self) -> &'static str {
+        match self {
+            QuotaPeriod::Day => "DAY",
+            QuotaPeriod::Week => "WEEK",
+            QuotaPeriod::Month => "MONTH",
+        }
+    }
+}
+
+/// One API key. Its value is AWS's to generate, never in the resource or its status.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeySpec {
+    /// The key's name: its AWS name is `papi-NAMESPACE-NAME-HASH-` followed by this.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"))]
+    pub name: String,
 }
 
 /// Who may reach a REST API, in its resource policy (`aws:SourceIp`, or
@@ -751,6 +830,8 @@ impl Default for ApiSpec {
             authorization: AuthorizationSpec::default(),
             vpc_endpoint_ids: Vec::new(),
             resource_policy: None,
+            usage_plan: None,
+            web_acl_arn: None,
         }
     }
 }
@@ -928,6 +1009,16 @@ pub struct ResourceIds {
     /// The API's authorizer (`api.authorization` COGNITO, JWT or LAMBDA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_id: Option<String>,
+    /// The usage plan of the API keys (`api.usagePlan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_plan_id: Option<String>,
+    /// The API keys' IDs by name (never their values: `aws apigateway get-api-key
+    /// --api-key ID --include-value` shows one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_key_ids: BTreeMap<String, String>,
+    /// The AWS WAF web ACL associated with the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_acl_arn: Option<String>,
     /// The security groups, by role: `link`, `alb`, `tasks`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub security_group_ids: BTreeMap<String, String>,
@@ -1307,6 +1398,9 @@ mod tests {
             "{endpointType: PRIVATE, vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8], resourcePolicy: {sourceIps: [10.0.0.0/16]}}",
             "{resourcePolicy: {sourceIps: [203.0.113.0/24, '2001:db8::/32']}}",
             "{resourcePolicy: {vpcEndpointIds: [vpce-0a1b2c3d4e5f6a7b8]}}",
+            "{usagePlan: {apiKeys: [{name: partner-a}, {name: b2}]}}",
+            "{usagePlan: {throttle: {rateLimit: 2.5, burstLimit: 5}, quota: {limit: 10, period: WEEK, offset: 6}, apiKeys: [{name: a}]}}",
+            "{endpointType: EDGE, webAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/team-acl/0123abcd-0123-0123-0123-0123456789ab'}",
         ] {
             assert_eq!(with(good), Ok(()), "{good}");
         }
@@ -1325,6 +1419,31 @@ mod tests {
                 "resourcePolicy needs api.type REST",
             ),
             ("{resourcePolicy: {}}", "needs sourceIps or vpcEndpointIds"),
+            (
+                "{type: HTTP, usagePlan: {apiKeys: [{name: a}]}}",
+                "api.usagePlan (API keys) needs api.type REST",
+            ),
+            ("{usagePlan: {apiKeys: []}}", "spec.api.usagePlan.apiKeys"),
+            (
+                "{usagePlan: {apiKeys: [{name: Partner_A}]}}",
+                "spec.api.usagePlan.apiKeys[0].name",
+            ),
+            (
+                "{usagePlan: {quota: {limit: 10, period: DAY, offset: 1}, apiKeys: [{name: a}]}}",
+                "quota.offset is 0 for DAY",
+            ),
+            (
+                "{usagePlan: {quota: {limit: 0, period: MONTH}, apiKeys: [{name: a}]}}",
+                "spec.api.usagePlan.quota.limit",
+            ),
+            (
+                "{type: HTTP, webAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/a/0123abcd-0123-0123-0123-0123456789ab'}",
+                "api.webAclArn needs api.type REST",
+            ),
+            (
+                "{webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/a/0123abcd-0123-0123-0123-0123456789ab'}",
+                "spec.api.webAclArn",
+            ),
             (
                 "{resourcePolicy: {sourceIps: [10.0.0.0/33]}}",
                 "spec.api.resourcePolicy.sourceIps[0]",

@@ -21,6 +21,8 @@
 //!   before the field existed must not start denying them all. A rule that lists types
 //!   allows those; a namespace is held to them when every rule matching it lists types
 //!   (e.g. `[IAM, COGNITO, JWT, LAMBDA]`: no `NONE` outside a sandbox rule).
+//! - `requireApiKeys: true` holds a namespace to `spec.api.usagePlan` when every rule
+//!   matching it says so; `webAcls` lists the web ACLs `spec.api.webAclArn` may name.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,6 +81,15 @@ pub struct Rule {
     /// the function with a role the operator makes, so it is the account's too.
     #[serde(default)]
     pub authorizer_functions: Vec<String>,
+    /// `spec.api.webAclArn` (ARN patterns): the AWS WAF web ACLs the namespaces may
+    /// put in front of their stages.
+    #[serde(default)]
+    pub web_acls: Vec<String>,
+    /// Every PrivateApi must have `spec.api.usagePlan` (API keys on every method). A
+    /// namespace is held to it when every rule matching it says so (as with
+    /// `authorizationTypes`, a sandbox rule may lift it).
+    #[serde(default)]
+    pub require_api_keys: bool,
 }
 
 impl NamespacePolicy {
@@ -207,6 +218,14 @@ impl NamespacePolicy {
             need("spec.api.authorization.lambda.functionArn", function, |r| {
                 &r.authorizer_functions
             });
+        }
+        if let Some(arn) = &spec.api.web_acl_arn {
+            need("spec.api.webAclArn", arn, |r| &r.web_acls);
+        }
+        if spec.api.usage_plan.is_none() && rules.iter().all(|r| r.require_api_keys) {
+            denied.push(format!(
+                "spec.api.usagePlan: API keys are required in namespace {namespace} by the operator's namespace policy (requireApiKeys)"
+            ));
         }
         let kind = spec.api.authorization.kind.as_str();
         let types: Option<Vec<&String>> = rules
@@ -466,6 +485,29 @@ rules:
                 .expect("parses");
         let problems = typo.problems().expect_err("a typo").join("");
         assert!(problems.contains("COGNTIO matches none"), "{problems}");
+    }
+
+    #[test]
+    fn api_keys_may_be_required_and_web_acls_are_held_to_the_policy() {
+        let p = policy(
+            "rules:\n- namespaces: [team-a]\n  vpcs: ['*']\n  subnets: ['*']\n  requireApiKeys: true\n  webAcls: ['arn:aws:wafv2:*:123456789012:regional/webacl/team-a-*/*']\n- namespaceSelector: {matchLabels: {tier: sandbox}}\n  vpcs: ['*']\n  subnets: ['*']\n",
+        );
+        let open = spec("");
+        let denied = p.check("team-a", &none(), &open).join("\n");
+        assert!(denied.contains("spec.api.usagePlan: API keys are required"), "{denied}");
+        let sandbox = BTreeMap::from([("tier".to_owned(), "sandbox".to_owned())]);
+        assert!(p.check("team-a", &sandbox, &open).is_empty(), "a sandbox rule lifts it");
+        let mut keyed = spec("");
+        keyed.api.usage_plan = serde_norway::from_str("{apiKeys: [{name: partner}]}").expect("usage plan");
+        assert!(p.check("team-a", &none(), &keyed).is_empty());
+        let acl = |name: &str| {
+            format!("arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/{name}/0123abcd-0123-0123-0123-0123456789ab")
+        };
+        keyed.api.web_acl_arn = Some(acl("team-a-edge"));
+        assert!(p.check("team-a", &none(), &keyed).is_empty());
+        keyed.api.web_acl_arn = Some(acl("team-b-edge"));
+        let denied = p.check("team-a", &none(), &keyed).join("\n");
+        assert!(denied.contains("spec.api.webAclArn"), "{denied}");
     }
 
     #[test]

@@ -513,3 +513,327 @@ async fn a_regional_rest_api_resource_policy_is_written_and_removed() {
     until_gone(&aws, &owner, &open, 10).await;
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }
+
+// ------------------------------------------------------------ API keys and WAF
+
+/// Our usage plans and API keys (by the uid tag): (plan id, its stages, its quota
+/// limit, its rate limit, the ids of its keys), (key id, key name).
+async fn keys_of(
+    aws: &Aws,
+    owner: &privateapi::aws::Owner,
+) -> (
+    Vec<(String, Vec<String>, Option<i32>, Option<f64>, Vec<String>)>,
+    Vec<(String, String)>,
+) {
+    let ours = |tags: Option<&std::collections::HashMap<String, String>>| {
+        tags.and_then(|t| t.get("privateapi.io/uid")) == Some(&owner.uid)
+    };
+    let plans = aws
+        .apigw
+        .get_usage_plans()
+        .limit(500)
+        .send()
+        .await
+        .expect("GetUsagePlans");
+    let mut found = Vec::new();
+    for plan in plans.items().iter().filter(|p| ours(p.tags())) {
+        let id = plan.id().unwrap_or_default().to_owned();
+        let keys = aws
+            .apigw
+            .get_usage_plan_keys()
+            .usage_plan_id(&id)
+            .send()
+            .await
+            .expect("GetUsagePlanKeys");
+        found.push((
+            id,
+            plan.api_stages()
+                .iter()
+                .map(|s| format!("{}:{}", s.api_id().unwrap_or_default(), s.stage().unwrap_or_default()))
+                .collect(),
+            plan.quota().map(|q| q.limit()),
+            plan.throttle().map(|t| t.rate_limit()),
+            keys.items().iter().filter_map(|k| k.id().map(str::to_owned)).collect(),
+        ));
+    }
+    let keys = aws.apigw.get_api_keys().limit(500).send().await.expect("GetApiKeys");
+    let keys = keys
+        .items()
+        .iter()
+        .filter(|k| ours(k.tags()))
+        .map(|k| {
+            (
+                k.id().unwrap_or_default().to_owned(),
+                k.name().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (found, keys)
+}
+
+/// Whether every method of the API requires an API key (and how many methods).
+async fn keys_required(aws: &Aws, api: &str) -> (usize, usize) {
+    let resources = aws
+        .apigw
+        .get_resources()
+        .rest_api_id(api)
+        .embed("methods")
+        .send()
+        .await
+        .expect("GetResources");
+    let methods: Vec<bool> = resources
+        .items()
+        .iter()
+        .flat_map(|r| r.resource_methods().into_iter().flatten())
+        .map(|(_, m)| m.api_key_required().unwrap_or(false))
+        .collect();
+    (methods.iter().filter(|k| **k).count(), methods.len())
+}
+
+/// The stage's web ACL as AWS WAF and API Gateway report it.
+async fn web_acl_of(aws: &Aws, api: &str, stage: &str) -> (Option<String>, Option<String>) {
+    let arn = privateapi::aws::rest_api::stage_arn(&aws.region, api, stage);
+    let waf = aws
+        .wafv2
+        .get_web_acl_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .expect("GetWebACLForResource");
+    let stage = aws
+        .apigw
+        .get_stage()
+        .rest_api_id(api)
+        .stage_name(stage)
+        .send()
+        .await
+        .expect("GetStage");
+    (
+        waf.web_acl().map(|a| a.arn().to_owned()),
+        stage.web_acl_arn().map(str::to_owned),
+    )
+}
+
+async fn make_web_acl(aws: &Aws, name: &str) -> String {
+    use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope, VisibilityConfig};
+    let out = aws
+        .wafv2
+        .create_web_acl()
+        .name(name)
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .visibility_config(
+            VisibilityConfig::builder()
+                .sampled_requests_enabled(false)
+                .cloud_watch_metrics_enabled(false)
+                .metric_name(name)
+                .build()
+                .expect("visibility"),
+        )
+        .send()
+        .await
+        .expect("CreateWebACL");
+    out.summary().and_then(|s| s.arn()).expect("an ARN").to_owned()
+}
+
+fn with_keys(mut spec: PrivateApiSpec, yaml: &str) -> PrivateApiSpec {
+    spec.api.usage_plan = Some(serde_norway::from_str(yaml).expect("usage plan parses"));
+    spec.validate().expect("a valid spec");
+    spec
+}
+
+#[tokio::test]
+async fn api_keys_a_usage_plan_and_a_web_acl_are_made_changed_in_place_and_removed() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("api-keys");
+    let acl = make_web_acl(&aws, &format!("acl-{:x}", rand::random::<u32>())).await;
+    let other_acl = make_web_acl(&aws, &format!("acl2-{:x}", rand::random::<u32>())).await;
+    let mut base = authorized(spec(&vpc, &subnets), ApiType::Rest, "{type: IAM}");
+    base.api.web_acl_arn = Some(acl.clone());
+    let keyed = with_keys(
+        base.clone(),
+        "{throttle: {rateLimit: 10, burstLimit: 20}, quota: {limit: 1000, period: DAY}, apiKeys: [{name: partner-a}, {name: partner-b}]}",
+    );
+
+    // Made: two keys on one plan that names the stage, every method requires a key,
+    // the stage has the web ACL.
+    let outcome = until_ready(&aws, &owner, &keyed, 5).await;
+    let api = outcome.resources.rest_api_id.clone().expect("the API");
+    let (plans, keys) = keys_of(&aws, &owner).await;
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let (plan, stages, quota, rate, linked) = &plans[0];
+    assert_eq!(stages, &[format!("{api}:prod")]);
+    assert_eq!((*quota, *rate), (Some(1000), Some(10.0)));
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let mut linked = linked.clone();
+    linked.sort();
+    let mut key_ids: Vec<String> = keys.iter().map(|(id, _)| id.clone()).collect();
+    key_ids.sort();
+    assert_eq!(linked, key_ids);
+    assert!(keys.iter().any(|(_, name)| name.ends_with("-partner-a")), "{keys:?}");
+    assert_eq!(outcome.resources.usage_plan_id.as_ref(), Some(plan));
+    let mut status_ids: Vec<String> = outcome.resources.api_key_ids.values().cloned().collect();
+    status_ids.sort();
+    assert_eq!(status_ids, key_ids);
+    assert_eq!(
+        outcome.resources.api_key_ids.keys().collect::<Vec<_>>(),
+        ["partner-a", "partner-b"]
+    );
+    let (required, methods) = keys_required(&aws, &api).await;
+    assert_eq!(
+        (required, methods),
+        (methods, 3),
+        "ANY /, ANY /{{proxy+}}, POST /orders"
+    );
+    assert_eq!(
+        web_acl_of(&aws, &api, "prod").await,
+        (Some(acl.clone()), Some(acl.clone()))
+    );
+    assert_eq!(outcome.resources.web_acl_arn.as_deref(), Some(acl.as_str()));
+    assert_steady(&aws, &owner, &keyed).await;
+    assert_no_drift(&aws, &owner, &keyed, &outcome).await;
+
+    // No key value anywhere the operator writes: the status, the changes (Events).
+    let mut values = Vec::new();
+    for id in &key_ids {
+        let key = aws
+            .apigw
+            .get_api_key()
+            .api_key(id)
+            .include_value(true)
+            .send()
+            .await
+            .expect("GetApiKey");
+        values.push(key.value().expect("a value").to_owned());
+    }
+    let shown = format!(
+        "{} {:?}",
+        serde_json::to_string(&outcome.resources).expect("json"),
+        outcome.changes
+    );
+    for value in &values {
+        assert!(
+            value.len() >= 20 && !shown.contains(value.as_str()),
+            "a key value in the status"
+        );
+    }
+
+    // The quota and throttle changed: patched in place, no redeploy, no key made.
+    let changed = with_keys(
+        base.clone(),
+        "{throttle: {rateLimit: 2.5, burstLimit: 5}, quota: {limit: 5000, period: WEEK, offset: 2}, apiKeys: [{name: partner-a}, {name: partner-b}]}",
+    );
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &owner, &changed, 3).await;
+    let calls = aws.stats.snapshot().since(&before);
+    assert_eq!(calls.count("CreateDeployment"), 0);
+    assert_eq!(calls.count("UpdateUsagePlan"), 1, "{:?}", calls.write_operations());
+    assert_eq!(calls.count("CreateApiKey"), 0);
+    let (plans, _) = keys_of(&aws, &owner).await;
+    assert_eq!((&plans[0].0, plans[0].2, plans[0].3), (plan, Some(5000), Some(2.5)));
+    assert_steady(&aws, &owner, &changed).await;
+
+    // Another web ACL: associated in its place, no redeploy.
+    let mut other = changed.clone();
+    other.api.web_acl_arn = Some(other_acl.clone());
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &owner, &other, 3).await;
+    assert_eq!(deployments(&aws, &before), 0);
+    assert_eq!(web_acl_of(&aws, &api, "prod").await.0, Some(other_acl.clone()));
+
+    // A key fewer: deleted; the other stays on the plan.
+    let one = {
+        let mut s = with_keys(
+            base.clone(),
+            "{throttle: {rateLimit: 2.5, burstLimit: 5}, quota: {limit: 5000, period: WEEK, offset: 2}, apiKeys: [{name: partner-a}]}",
+        );
+        s.api.web_acl_arn = Some(other_acl.clone());
+        s
+    };
+    until_ready(&aws, &owner, &one, 3).await;
+    let (plans, keys) = keys_of(&aws, &owner).await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(plans[0].4, [keys[0].0.clone()]);
+
+    // Keys and the ACL removed: the methods open again (one redeploy), the plan's
+    // stage removed, key and plan deleted, the stage without an ACL.
+    let mut open = base.clone();
+    open.api.web_acl_arn = None;
+    let before = aws.stats.snapshot();
+    until_ready(&aws, &owner, &open, 3).await;
+    assert_eq!(deployments(&aws, &before), 1);
+    assert_eq!(keys_of(&aws, &owner).await, (Vec::new(), Vec::new()));
+    assert_eq!(keys_required(&aws, &api).await.0, 0);
+    assert_eq!(web_acl_of(&aws, &api, "prod").await, (None, None));
+    assert_steady(&aws, &owner, &open).await;
+
+    // Back to keys, then teardown: nothing of ours is left.
+    until_ready(&aws, &owner, &keyed, 5).await;
+    assert_eq!(keys_of(&aws, &owner).await.1.len(), 2);
+    until_gone(&aws, &owner, &keyed, 10).await;
+    assert_eq!(keys_of(&aws, &owner).await, (Vec::new(), Vec::new()));
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn a_web_acl_that_does_not_exist_stalls_the_pass_with_aws_s_message() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("no-acl");
+    let mut spec = spec(&vpc, &subnets);
+    spec.api.web_acl_arn = Some(
+        "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/missing/0123abcd-0123-0123-0123-0123456789ab".into(),
+    );
+    spec.validate().expect("a valid spec");
+    let mut last = None;
+    for _ in 0..12 {
+        match Box::pin(reconcile::converge(&aws, &owner, &spec, Mode::Apply)).await {
+            Err(e) => {
+                last = Some(e);
+                break;
+            }
+            Ok(outcome) => {
+                assert!(!outcome.is_ready(), "ready with an ACL that does not exist");
+                tokio::time::sleep(AWS_WAIT_POLL).await;
+            }
+        }
+    }
+    let e = last.expect("the association fails");
+    assert!(e.to_string().contains("AssociateWebACL"), "{e}");
+    assert!(e.is_terminal(), "{e}");
+    until_gone(&aws, &owner, &spec, 10).await;
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
+#[tokio::test]
+async fn a_lost_create_api_key_answer_makes_no_second_key() {
+    use privateapi::aws::Fault;
+    let (factory, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("lost-key");
+    let open = spec(&vpc, &subnets);
+    until_ready(&aws, &owner, &open, 5).await;
+    let keyed = with_keys(open.clone(), "{apiKeys: [{name: partner-a}]}");
+    // The plan names the writes of the next pass in order: lose CreateApiKey's answer.
+    let plan = Box::pin(reconcile::converge(&aws, &owner, &keyed, Mode::Plan))
+        .await
+        .expect("plan");
+    let nth = plan
+        .changes
+        .iter()
+        .position(|c| c.part == privateapi::reconcile::model::Part::ApiKey)
+        .expect("a key to make");
+    factory.faults().arm(nth as u64 + 1, Fault::LoseResponse);
+    let failed = Box::pin(reconcile::converge(&aws, &owner, &keyed, Mode::Apply)).await;
+    factory.faults().disarm();
+    assert!(failed.is_err(), "the lost answer fails the pass");
+    assert_eq!(keys_of(&aws, &owner).await.1.len(), 1, "AWS made the key");
+    until_ready(&aws, &owner, &keyed, 5).await;
+    let (plans, keys) = keys_of(&aws, &owner).await;
+    assert_eq!(keys.len(), 1, "found by its tag and name, not made again: {keys:?}");
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].4, [keys[0].0.clone()]);
+    until_gone(&aws, &owner, &keyed, 10).await;
+    assert_eq!(keys_of(&aws, &owner).await, (Vec::new(), Vec::new()));
+}

@@ -308,6 +308,72 @@ async fn trace_logs_carry_no_credentials_and_no_env_values() {
     );
 }
 
+/// API keys' values are AWS's: a whole apply (at `RUST_LOG=trace`), its output and
+/// the status it prints carry the keys' IDs and never their values.
+#[tokio::test]
+async fn api_key_values_never_reach_the_log_or_the_output() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let name = format!("keys{:x}", rand::random::<u16>());
+    let path = std::env::temp_dir().join(format!("privateapi-cli-{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: cli}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: nginx:1.27}}\n  api:\n    usagePlan: {{quota: {{limit: 100, period: DAY}}, apiKeys: [{{name: partner-a}}, {{name: partner-b}}]}}\n",
+            subnets.join(", ")
+        ),
+    )
+    .expect("write manifest");
+    let f = path.display().to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_privateapi"))
+            .args(args)
+            .envs(aws_env())
+            .env("RUST_LOG", "trace")
+            .output()
+            .expect("run privateapi")
+    };
+    let out = run(&["apply", "-f", &f, "--poll-seconds", "1"]);
+    let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
+    log.push_str(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let owner = privateapi::aws::Owner::offline("cli", &name);
+    let keys = aws
+        .apigw
+        .get_api_keys()
+        .include_values(true)
+        .limit(500)
+        .send()
+        .await
+        .expect("GetApiKeys");
+    let values: Vec<(String, String)> = keys
+        .items()
+        .iter()
+        .filter(|k| k.tags().and_then(|t| t.get("privateapi.io/uid")) == Some(&owner.uid))
+        .map(|k| {
+            (
+                k.id().unwrap_or_default().to_owned(),
+                k.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(values.len(), 2, "{values:?}");
+    // The run did log at trace level and made the keys.
+    assert!(log.lines().count() > 20 && log.contains("ApiKey"), "{log}");
+    for (id, value) in &values {
+        assert!(value.len() >= 20, "a generated value");
+        let line = log.lines().find(|l| l.contains(value.as_str()));
+        assert!(
+            line.is_none(),
+            "key {id}'s value is in the log: {}",
+            line.unwrap_or_default()
+        );
+    }
+    let out = run(&["delete", "-f", &f, "--poll-seconds", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(inventory(&aws, &owner).await, Inventory::default());
+}
+
 /// `--no-role-creation`: a spec that leaves a role to the operator stalls with the
 /// reason, and nothing of it is made in AWS; one that names both roles goes ahead.
 #[tokio::test]

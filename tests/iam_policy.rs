@@ -79,6 +79,9 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/privateapi/papi-ns-api-1a2b3c
 /// How IAM names a role it cannot find (a GetRole before the create): no path.
 const ROLE_NOT_YET_MADE: &str = "arn:aws:iam::123456789012:role/papi-ns-api-1a2b3c4d-exec";
 const ANY: &str = "*";
+const WEB_ACL: &str =
+    "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/team-acl/0123abcd-0123-0123-0123-0123456789ab";
+const STAGE: &str = "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/prod";
 /// The tasks' log group (`/ecs/privateapi/NAMESPACE/NAME`), and every group (what
 /// DescribeLogGroups is authorized on).
 const LOG_GROUP: &str = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/privateapi/ns/api";
@@ -458,6 +461,78 @@ fn table() -> Table {
             ],
         ),
     );
+    // Usage plans and API keys are tagged at creation; a plan's keys live below it.
+    t.insert(
+        "usage_plan.rs",
+        (
+            "apigateway",
+            vec![
+                (
+                    "GetUsagePlans",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans", None)],
+                ),
+                (
+                    "GetApiKeys",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/apikeys", None)],
+                ),
+                (
+                    "GetUsagePlanKeys",
+                    "GET",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans/p1an/keys", None)],
+                ),
+                (
+                    "CreateUsagePlan",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans", RequestTag)],
+                ),
+                (
+                    "UpdateUsagePlan",
+                    "PATCH",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans/p1an", ResourceTag)],
+                ),
+                (
+                    "DeleteUsagePlan",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans/p1an", ResourceTag)],
+                ),
+                (
+                    "CreateApiKey",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/apikeys", RequestTag)],
+                ),
+                (
+                    "DeleteApiKey",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/apikeys/k3y", ResourceTag)],
+                ),
+                (
+                    "CreateUsagePlanKey",
+                    "POST",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans/p1an/keys", ResourceTag)],
+                ),
+                (
+                    "DeleteUsagePlanKey",
+                    "DELETE",
+                    vec![("arn:aws:apigateway:eu-west-1::/usageplans/p1an/keys/k3y", ResourceTag)],
+                ),
+            ],
+        ),
+    );
+    // AWS WAF: authorized on the web ACL and on the stage (the Service Authorization
+    // Reference lists both resource types); the stage's own apigateway:SetWebACL,
+    // on our tagged stages only, is in implied().
+    t.insert(
+        "web_acl.rs",
+        (
+            "wafv2",
+            vec![
+                ("AssociateWebACL", "", vec![(WEB_ACL, None), (STAGE, None)]),
+                ("DisassociateWebACL", "", vec![(STAGE, None)]),
+            ],
+        ),
+    );
     // Authorizers live below their API (REST and HTTP): the API's tag authorizes them.
     t.insert(
         "authorizer.rs",
@@ -700,6 +775,14 @@ fn implied() -> Vec<Need> {
         need("logs:TagResource", LOG_GROUP, RequestTag, "CreateLogGroup passes tags"),
         // API Gateway: "To update an API Gateway resource policy, you'll need the
         // apigateway:UpdateRestApiPolicy permission and the apigateway:PATCH permission".
+        // AWS WAF: "AssociateWebACL / DisassociateWebACL ... apigateway:SetWebACL" for
+        // an API Gateway stage (the WAF developer guide's permissions per resource type).
+        need(
+            "apigateway:SetWebACL",
+            STAGE,
+            ResourceTag,
+            "wafv2 AssociateWebACL on a stage",
+        ),
         need(
             "apigateway:UpdateRestApiPolicy",
             "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3",

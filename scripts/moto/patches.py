@@ -2136,3 +2136,138 @@ def _apigw_private_apis() -> None:
     _wrap(RestAPI, "apply_patch_operations", make_patch)
     _wrap(RestAPI, "__init__", make_init)
     _wrap(B, "create_deployment", make_deploy)
+
+
+@patch("apigateway_usage_plans_as_aws")
+def _apigw_usage_plans() -> None:
+    """WHY: moto 5.2.5's usage plans are lenient where AWS is not, and its patched values
+    have the wrong types:
+      * UpdateUsagePlan stores /quota/limit and /quota/offset as the strings sent (the
+        SDKs then fail to read GetUsagePlans: AWS answers integers), and
+        /throttle/rateLimit as int() (AWS's is a double: "2.5" fails in moto);
+      * CreateUsagePlan takes apiStages naming an API or stage that does not exist; AWS:
+        BadRequestException "Invalid stage identifier specified";
+      * DeleteUsagePlan of a plan that still names a stage succeeds; AWS refuses it
+        (BadRequestException) until the stage is removed (patch op remove /apiStages);
+        an unknown plan is a KeyError (500) where AWS answers NotFoundException;
+      * DeleteUsagePlanKey of a key not on the plan is a KeyError (500): NotFoundException.
+    """
+    from moto.apigateway.exceptions import BadRequestException, NotFoundException, UsagePlanNotFoundException
+    from moto.apigateway.models import APIGatewayBackend as B
+    from moto.apigateway.models import UsagePlan
+
+    def make_patch(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def apply_patch_operations(self: Any, patch_operations: list[dict[str, Any]]) -> None:
+            orig(self, patch_operations)
+            for key in ("limit", "offset"):
+                if key in self.quota:
+                    self.quota[key] = int(self.quota[key])
+            for op in patch_operations:
+                if op.get("path") == "/throttle/rateLimit" and op.get("op") in ("add", "replace"):
+                    self.throttle["rateLimit"] = float(op["value"])
+
+        return apply_patch_operations
+
+    def make_create(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_usage_plan(self: Any, payload: Any) -> Any:
+            for stage in payload.get("apiStages") or []:
+                api = self.apis.get(stage.get("apiId"))
+                if api is None or stage.get("stage") not in api.stages:
+                    raise BadRequestException("Invalid stage identifier specified")
+            return orig(self, payload)
+
+        return create_usage_plan
+
+    def make_delete(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_usage_plan(self: Any, usage_plan_id: str) -> Any:
+            plan = self.usage_plans.get(usage_plan_id)
+            if plan is None:
+                raise UsagePlanNotFoundException()
+            if plan.api_stages:
+                raise BadRequestException(
+                    f"Cannot delete Usage Plan {usage_plan_id} because it is associated with API stages; "
+                    "remove the stages first"
+                )
+            self.usage_plan_keys.pop(usage_plan_id, None)
+            return orig(self, usage_plan_id)
+
+        return delete_usage_plan
+
+    def make_delete_key(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_usage_plan_key(self: Any, usage_plan_id: str, key_id: str) -> Any:
+            if key_id not in self.usage_plan_keys.get(usage_plan_id, {}):
+                raise NotFoundException("Invalid API Key identifier specified")
+            return orig(self, usage_plan_id, key_id)
+
+        return delete_usage_plan_key
+
+    def make_delete_api_key(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_api_key(self: Any, api_key_id: str) -> Any:
+            # AWS takes a deleted key off every plan; moto keeps it listed there.
+            out = orig(self, api_key_id)
+            for keys in self.usage_plan_keys.values():
+                keys.pop(api_key_id, None)
+            return out
+
+        return delete_api_key
+
+    _require(UsagePlan, "apply_patch_operations")
+    _require(B, "create_usage_plan", "delete_usage_plan", "delete_usage_plan_key", "delete_api_key")
+    _wrap(UsagePlan, "apply_patch_operations", make_patch)
+    _wrap(B, "create_usage_plan", make_create)
+    _wrap(B, "delete_usage_plan", make_delete)
+    _wrap(B, "delete_usage_plan_key", make_delete_key)
+    _wrap(B, "delete_api_key", make_delete_api_key)
+
+
+@patch("wafv2_association_as_aws")
+def _wafv2_association() -> None:
+    """WHY: moto 5.2.5's AssociateWebACL appends the resource to the new web ACL's list
+    without taking it off the ACL it had (GetWebACLForResource then answers the old
+    one, and the old ACL still counts it), and associates a REST API stage that does
+    not exist. AWS: a resource has at most one web ACL (associating replaces it), and
+    an unknown resource is WAFNonexistentItemException. Also, a REST API or stage
+    deleted in moto stays associated; AWS drops the association with the resource."""
+    from moto.apigateway import apigateway_backends
+    from moto.wafv2.exceptions import WAFNonexistentItemException
+    from moto.wafv2.models import WAFV2Backend as W
+
+    def stage_of(arn: str) -> tuple[str, str, str] | None:
+        m = re.match(r"^arn:[^:]+:apigateway:([^:]+)::/restapis/([^/]+)/stages/([^/]+)$", arn)
+        return (m.group(1), m.group(2), m.group(3)) if m else None
+
+    def stage_exists(account: str, arn: str) -> bool:
+        found = stage_of(arn)
+        if found is None:
+            return True  # not a stage: moto's own handling
+        region, api_id, stage = found
+        api = apigateway_backends[account][region].apis.get(api_id)
+        return api is not None and stage in api.stages
+
+    def make_associate(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def associate_web_acl(self: Any, web_acl_arn: str, resource_arn: str) -> Any:
+            if web_acl_arn not in self.wacls:
+                raise WAFNonexistentItemException()
+            if not stage_exists(self.account_id, resource_arn):
+                raise WAFNonexistentItemException()
+            for acl in self.wacls.values():
+                while resource_arn in acl.associated_resources:
+                    acl.associated_resources.remove(resource_arn)
+            return orig(self, web_acl_arn, resource_arn)
+
+        return associate_web_acl
+
+    def make_get(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def get_web_acl_for_resource(self: Any, resource_arn: str) -> Any:
+            if not stage_exists(self.account_id, resource_arn):
+                for acl in self.wacls.values():
+                    while resource_arn in acl.associated_resources:
+                        acl.associated_resources.remove(resource_arn)
+                return None
+            return orig(self, resource_arn)
+
+        return get_web_acl_for_resource
+
+    _require(W, "associate_web_acl", "get_web_acl_for_resource")
+    _wrap(W, "associate_web_acl", make_associate)
+    _wrap(W, "get_web_acl_for_resource", make_get)

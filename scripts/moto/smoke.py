@@ -767,10 +767,63 @@ def private_apis() -> None:
     apigw.delete_rest_api(restApiId=rid)
 
 
+@section
+def usage_plans_and_waf() -> None:
+    apigw = client("apigateway")
+    api = apigw.create_rest_api(name=f"keys-{RUN}", tags={UID_KEY: UID})
+    rid = api["id"]
+    apigw.put_method(restApiId=rid, resourceId=api["rootResourceId"], httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=rid, resourceId=api["rootResourceId"], httpMethod="GET", type="MOCK")
+    dep = apigw.create_deployment(restApiId=rid)["id"]
+    expect_error("CreateUsagePlan naming a stage that does not exist", "BadRequestException",
+                 lambda: apigw.create_usage_plan(name=f"p-{RUN}", apiStages=[{"apiId": rid, "stage": "prod"}]))
+    apigw.create_stage(restApiId=rid, stageName="prod", deploymentId=dep)
+    plan = apigw.create_usage_plan(name=f"p-{RUN}", apiStages=[{"apiId": rid, "stage": "prod"}], tags={UID_KEY: UID})["id"]
+    apigw.update_usage_plan(usagePlanId=plan, patchOperations=[
+        {"op": "replace", "path": "/quota/limit", "value": "500"},
+        {"op": "replace", "path": "/quota/period", "value": "WEEK"},
+        {"op": "replace", "path": "/quota/offset", "value": "2"},
+        {"op": "replace", "path": "/throttle/rateLimit", "value": "2.5"},
+        {"op": "replace", "path": "/throttle/burstLimit", "value": "5"}])
+    got = apigw.get_usage_plan(usagePlanId=plan)
+    check("UpdateUsagePlan stores numbers as AWS answers them",
+          got.get("quota") == {"limit": 500, "period": "WEEK", "offset": 2} and got.get("throttle", {}).get("rateLimit") == 2.5, got)
+    key = apigw.create_api_key(name=f"k-{RUN}", enabled=True, tags={UID_KEY: UID})["id"]
+    apigw.create_usage_plan_key(usagePlanId=plan, keyId=key, keyType="API_KEY")
+    listed = [k for k in apigw.get_api_keys()["items"] if k["id"] == key]
+    check("GetApiKeys without includeValues has no value", listed and "value" not in listed[0], listed)
+    expect_error("DeleteUsagePlan while it names a stage", "BadRequestException",
+                 lambda: apigw.delete_usage_plan(usagePlanId=plan))
+    wafv2 = client("wafv2")
+    acl = wafv2.create_web_acl(Name=f"acl-{RUN}", Scope="REGIONAL", DefaultAction={"Allow": {}},
+                               VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
+                                                 "MetricName": "m"})["Summary"]["ARN"]
+    other = wafv2.create_web_acl(Name=f"acl2-{RUN}", Scope="REGIONAL", DefaultAction={"Allow": {}},
+                                 VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
+                                                   "MetricName": "m"})["Summary"]["ARN"]
+    stage_arn = f"arn:aws:apigateway:{REGION}::/restapis/{rid}/stages/prod"
+    expect_error("AssociateWebACL of a web ACL that does not exist", "WAFNonexistentItemException",
+                 lambda: wafv2.associate_web_acl(WebACLArn=acl[:-4] + "0000", ResourceArn=stage_arn))
+    expect_error("AssociateWebACL of a stage that does not exist", "WAFNonexistentItemException",
+                 lambda: wafv2.associate_web_acl(WebACLArn=acl, ResourceArn=stage_arn + "x"))
+    wafv2.associate_web_acl(WebACLArn=acl, ResourceArn=stage_arn)
+    wafv2.associate_web_acl(WebACLArn=other, ResourceArn=stage_arn)
+    check("associating another web ACL replaces the first",
+          wafv2.get_web_acl_for_resource(ResourceArn=stage_arn).get("WebACL", {}).get("ARN") == other)
+    stage = apigw.get_stage(restApiId=rid, stageName="prod")
+    check("GetStage reports the stage's web ACL", stage.get("webAclArn") == other, stage)
+    wafv2.disassociate_web_acl(ResourceArn=stage_arn)
+    apigw.update_usage_plan(usagePlanId=plan, patchOperations=[{"op": "remove", "path": "/apiStages", "value": f"{rid}:prod"}])
+    apigw.delete_api_key(apiKey=key)
+    apigw.delete_usage_plan(usagePlanId=plan)
+    check("a usage plan without stages is deleted", True)
+    apigw.delete_rest_api(restApiId=rid)
+
+
 def main() -> int:
     t0 = time.monotonic()
     for sec in (emulator, ec2_network, ec2_security_groups, iam_roles, elbv2_create, ecs_cluster_and_taskdef, ecs_service,
-                apigateway, authorizers, private_apis, teardown_elbv2_ec2):
+                apigateway, authorizers, private_apis, usage_plans_and_waf, teardown_elbv2_ec2):
         sec()
     print(f"smoke: {ENDPOINT} run {RUN} in {time.monotonic() - t0:.1f} s")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed")

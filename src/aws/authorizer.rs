@@ -110,6 +110,15 @@ pub struct Auth<R = String> {
     pub authorizer: Option<R>,
     /// REST, Cognito: the methods' `authorizationScopes`, sorted.
     pub scopes: Vec<String>,
+    /// REST: the methods' `apiKeyRequired` (`api.usagePlan`). Left out of the
+    /// serialized form when false, so that the deployment shape of an API without
+    /// keys is what it was before keys existed.
+    #[serde(skip_serializing_if = "is_false")]
+    pub api_key: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl<R> Auth<R> {
@@ -118,11 +127,18 @@ impl<R> Auth<R> {
             method: "NONE",
             authorizer: None,
             scopes: Vec::new(),
+            api_key: false,
         }
     }
 
+    /// No authorization type (an API key may still be required).
     pub fn is_none(&self) -> bool {
         self.method == "NONE"
+    }
+
+    /// Nothing asked of a caller: no authorization type and no API key.
+    pub fn is_open(&self) -> bool {
+        self.is_none() && !self.api_key
     }
 
     pub fn try_map<S>(&self, f: impl FnOnce(&R) -> Option<S>) -> Option<Auth<S>> {
@@ -133,6 +149,7 @@ impl<R> Auth<R> {
                 None => None,
             },
             scopes: self.scopes.clone(),
+            api_key: self.api_key,
         })
     }
 }
@@ -143,6 +160,8 @@ pub struct SeenAuth {
     pub method: String,
     pub authorizer: Option<String>,
     pub scopes: Vec<String>,
+    /// REST: the method's `apiKeyRequired`.
+    pub api_key: bool,
 }
 
 impl SeenAuth {
@@ -158,6 +177,7 @@ impl SeenAuth {
         method == wanted.method
             && (wanted.authorizer.is_none() || self.authorizer == wanted.authorizer)
             && scopes == wanted.scopes.iter().collect()
+            && self.api_key == wanted.api_key
     }
 }
 
@@ -195,6 +215,7 @@ pub fn desired<R: Clone>(
         method: kind,
         authorizer: Some(authorizer_id.clone()),
         scopes,
+        api_key: false,
     };
     match (spec.kind, flavor) {
         (AuthorizationType::None, _) => (Auth::none(), None),
@@ -203,6 +224,7 @@ pub fn desired<R: Clone>(
                 method: "AWS_IAM",
                 authorizer: None,
                 scopes: Vec::new(),
+                api_key: false,
             },
             None,
         ),
@@ -403,6 +425,7 @@ pub async fn update_method(
     let mut ops = vec![
         op(Op::Replace, "/authorizationType", Some(wanted.method.to_owned())),
         op(Op::Replace, "/authorizerId", Some(authorizer)),
+        op(Op::Replace, "/apiKeyRequired", Some(wanted.api_key.to_string())),
     ];
     for gone in had_scopes.iter().filter(|s| !wanted.scopes.contains(s)) {
         ops.push(op(Op::Remove, "/authorizationScopes", Some(gone.clone())));
@@ -651,6 +674,7 @@ mod tests {
             method: "NONE".into(),
             authorizer: Some("old".into()),
             scopes: Vec::new(),
+            api_key: false,
         };
         assert!(seen.is(&Auth::none()));
         assert!(SeenAuth::default().is(&Auth::none()));
@@ -658,12 +682,14 @@ mod tests {
             method: "COGNITO_USER_POOLS",
             authorizer: Some("new".to_owned()),
             scopes: vec!["s".into()],
+            api_key: false,
         };
         assert!(!seen.is(&cognito));
         let right = SeenAuth {
             method: "COGNITO_USER_POOLS".into(),
             authorizer: Some("new".into()),
             scopes: vec!["s".into()],
+            api_key: false,
         };
         assert!(right.is(&cognito));
         assert!(

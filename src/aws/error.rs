@@ -62,6 +62,8 @@ const NOT_FOUND: &[&str] = &[
     "InvalidGroup.NotFound",
     "InvalidPermission.NotFound",
     "ResourceNotFoundException",
+    // AWS WAF: no such web ACL, or the resource has none.
+    "WAFNonexistentItemException",
 ];
 
 /// Codes that mean "not yet": a dependency or an ongoing operation blocks the call.
@@ -93,6 +95,8 @@ const RETRY: &[&str] = &[
     "InternalError",
     "ServerException",
     "ServiceException",
+    // AWS WAF cannot see a resource made moments ago (a new stage) yet.
+    "WAFUnavailableEntityException",
 ];
 
 impl AwsError {

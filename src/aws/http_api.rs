@@ -278,6 +278,7 @@ pub async fn observe_details(aws: &Aws, api_id: &str) -> AwsResult<Option<Observ
                         .unwrap_or_default(),
                     authorizer: r.authorizer_id().map(str::to_owned),
                     scopes: r.authorization_scopes().to_vec(),
+                    api_key: false,
                 },
             })
             .collect(),

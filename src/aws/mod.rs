@@ -27,8 +27,10 @@ pub mod rest_api;
 pub mod security_group;
 pub mod shared_link;
 pub mod stats;
+pub mod usage_plan;
 pub mod vpc_link;
 pub mod vpc_link_v1;
+pub mod web_acl;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -61,6 +63,8 @@ pub struct Aws {
     /// Route 53 (global): the custom domain's records, when the spec names a zone.
     pub route53: aws_sdk_route53::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// AWS WAF (the stage's web ACL).
+    pub wafv2: aws_sdk_wafv2::Client,
     pub stats: Arc<CallStats>,
     pub pacer: Arc<Pacer>,
     pub roles: Arc<RoleSettings>,
@@ -116,6 +120,7 @@ impl Aws {
             acm: client!(aws_sdk_acm),
             route53: client!(aws_sdk_route53),
             logs: client!(aws_sdk_cloudwatchlogs),
+            wafv2: client!(aws_sdk_wafv2),
             stats,
             pacer,
             roles,

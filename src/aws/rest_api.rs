@@ -82,6 +82,8 @@ pub struct DesiredApi<R = String> {
     pub vpc_endpoint_ids: Vec<String>,
     /// The resource policy document (`resource_policy::document`), if any.
     pub policy: Option<String>,
+    /// The AWS WAF web ACL of the stage (a stage setting, not deployed).
+    pub web_acl_arn: Option<String>,
 }
 
 impl<R> DesiredApi<R> {
@@ -114,6 +116,7 @@ impl<R> DesiredApi<R> {
             },
             vpc_endpoint_ids: self.vpc_endpoint_ids.clone(),
             policy: self.policy.clone(),
+            web_acl_arn: self.web_acl_arn.clone(),
         })
     }
 }
@@ -148,7 +151,7 @@ impl DesiredApi {
             .iter()
             .map(|r| (r.method, &r.path, route_integration(r)))
             .collect();
-        let text = if !self.auth.is_none() {
+        let text = if !self.auth.is_open() {
             // The methods' authorization (its authorizer's id changes with its settings).
             serde_json::to_string(&(&root, &proxy, routes, &self.auth))
         } else if self.routes.is_empty() {
@@ -246,6 +249,8 @@ pub struct ObservedStage {
     pub description: Option<String>,
     /// Throttling of all methods (`*/*`).
     pub throttle: Option<Throttle>,
+    /// The AWS WAF web ACL associated with the stage (GetStages reports it).
+    pub web_acl_arn: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -433,6 +438,7 @@ fn observed_method(method: &aws_sdk_apigateway::types::Method) -> ObservedMethod
             method: method.authorization_type().unwrap_or_default().to_owned(),
             authorizer: method.authorizer_id().map(str::to_owned),
             scopes: method.authorization_scopes().to_vec(),
+            api_key: method.api_key_required().unwrap_or(false),
         },
     }
 }
@@ -455,6 +461,7 @@ pub async fn observe_stages(aws: &Aws, id: &str) -> AwsResult<Option<Vec<Observe
                     rate_limit: m.throttling_rate_limit(),
                     burst_limit: m.throttling_burst_limit(),
                 }),
+                web_acl_arn: s.web_acl_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
             })
             .collect(),
     ))
@@ -542,7 +549,8 @@ pub async fn put_method(
         .http_method(method)
         .authorization_type(auth.method)
         .set_authorizer_id(auth.authorizer.clone())
-        .set_authorization_scopes(Some(auth.scopes.clone()).filter(|s| !s.is_empty()));
+        .set_authorization_scopes(Some(auth.scopes.clone()).filter(|s| !s.is_empty()))
+        .set_api_key_required(auth.api_key.then_some(true));
     if proxy {
         req = req.request_parameters("method.request.path.proxy", true);
     }
@@ -874,6 +882,16 @@ pub async fn set_endpoints(aws: &Aws, api_id: &str, add: &[String], remove: &[St
     Ok(())
 }
 
+/// The ARN AWS WAF names a stage by: `arn:PARTITION:apigateway:REGION::/restapis/ID/stages/STAGE`.
+pub fn stage_arn(region: &str, api_id: &str, stage: &str) -> String {
+    super::partition::Partition::of_region(region).arn(
+        "apigateway",
+        region,
+        "",
+        &format!("/restapis/{api_id}/stages/{stage}"),
+    )
+}
+
 pub fn invoke_url(api_id: &str, region: &str, stage: &str) -> String {
     let host = super::partition::Partition::of_region(region).service_host("execute-api", region);
     format!("https://{api_id}.{host}/{stage}")
@@ -911,6 +929,7 @@ mod tests {
             deployment_id: Some(dep.into()),
             description: Some(desc.into()),
             throttle: None,
+            web_acl_arn: None,
         };
         assert!(stage_in_sync(&stage(&stage_description("s1", "d1"), "d1"), "s1"));
         assert!(!stage_in_sync(&stage(&stage_description("s1", "d1"), "d1"), "s2"));
@@ -938,6 +957,7 @@ mod tests {
             authorizer: None,
             vpc_endpoint_ids: Vec::new(),
             policy: None,
+            web_acl_arn: None,
         };
         let mut other = api.clone();
         other.tags.insert("k".into(), "v".into());

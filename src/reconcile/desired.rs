@@ -2,7 +2,7 @@
 //! subnets. References between objects are [`Id`]s, resolved against what is observed
 //! and what the executor creates. Deleting a stack is deploying [`DesiredStack::empty`].
 
-use crate::aws::authorizer;
+use crate::aws::authorizer::{self, Auth};
 use crate::aws::dns::DesiredRecord;
 use crate::aws::domain::{self, DesiredDomain};
 use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
@@ -16,6 +16,7 @@ use crate::aws::queue_route::QueueRoute;
 use crate::aws::rest_api::{DesiredApi, Target};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole};
 use crate::aws::shared_link::DesiredSharedLink;
+use crate::aws::usage_plan::{self, DesiredApiKey, DesiredUsagePlan};
 use crate::aws::vpc_link::DesiredVpcLink;
 use crate::aws::vpc_link_v1::DesiredVpcLinkV1;
 use crate::crd::{ApiType, LoadBalancerKind, PrivateApiSpec, VpcLinkVersion};
@@ -88,6 +89,8 @@ pub struct DesiredStack {
     pub dns: Option<DesiredRecord<Id>>,
     /// The tasks' log group.
     pub log_group: Option<DesiredLogGroup>,
+    /// The API keys' usage plan (`api.usagePlan`, REST).
+    pub usage_plan: Option<DesiredUsagePlan<Id>>,
 }
 
 impl DesiredStack {
@@ -287,11 +290,42 @@ impl DesiredStack {
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
                 },
                 routes: routes.clone(),
-                auth: auth.clone(),
+                auth: Auth {
+                    api_key: spec.api.usage_plan.is_some(),
+                    ..auth.clone()
+                },
                 authorizer: authorizer.clone(),
                 vpc_endpoint_ids: private_endpoints(spec),
                 policy: rest_policy(spec),
+                web_acl_arn: spec.api.web_acl_arn.clone(),
             }),
+            usage_plan: spec
+                .api
+                .usage_plan
+                .as_ref()
+                .filter(|_| spec.api.api_type == ApiType::Rest)
+                .map(|plan| {
+                    let mut keys: Vec<DesiredApiKey> = plan
+                        .api_keys
+                        .iter()
+                        .map(|k| DesiredApiKey {
+                            spec_name: k.name.clone(),
+                            name: usage_plan::key_name(owner, &k.name),
+                            tags: tags("api-key"),
+                        })
+                        .collect();
+                    keys.sort_by(|a, b| a.name.cmp(&b.name));
+                    keys.dedup_by(|a, b| a.name == b.name);
+                    DesiredUsagePlan {
+                        name: owner.resource_name("", 255),
+                        api: Id::Of(Slot::RestApi),
+                        stage: spec.api.stage_name.clone(),
+                        throttle: plan.throttle,
+                        quota: plan.quota,
+                        tags: tags("usage-plan"),
+                        keys,
+                    }
+                }),
             domain: spec.api.domain.as_ref().map(|d| {
                 let (flavor, api, stage) = match spec.api.api_type {
                     ApiType::Rest => (domain::Flavor::Rest, Slot::RestApi, spec.api.stage_name.clone()),
@@ -363,6 +397,7 @@ impl DesiredStack {
             domain: None,
             dns: None,
             log_group: None,
+            usage_plan: None,
         }
     }
 

@@ -25,8 +25,10 @@ use crate::aws::queue_route::{self, QueueRoute};
 use crate::aws::rest_api::{self, DesiredApi, ObservedApi};
 use crate::aws::security_group::{self, DesiredGroup, GroupRole, Rule};
 use crate::aws::shared_link::DesiredSharedLink;
+use crate::aws::usage_plan::{self, DesiredApiKey, DesiredUsagePlan, ObservedUsagePlan};
 use crate::aws::vpc_link::{self, DesiredVpcLink, LinkState, ObservedVpcLink};
 use crate::aws::vpc_link_v1::{self, DesiredVpcLinkV1, ObservedVpcLinkV1};
+use crate::aws::web_acl;
 use crate::crd::{HealthCheck, Throttle};
 
 use super::desired::{DesiredStack, LinkWanted};
@@ -250,6 +252,31 @@ pub enum Action {
     },
     /// The REST API's resource policy (`None`: removed).
     SetApiPolicy(Option<String>),
+    /// The stage's AWS WAF web ACL (`None`: disassociated).
+    SetWebAcl {
+        stage: String,
+        web_acl_arn: Option<String>,
+    },
+    /// The usage plan of the API keys, known as `Slot::UsagePlan`.
+    CreateUsagePlan(DesiredUsagePlan<Id>),
+    /// A plan's throttle, quota and stages made what `wanted` says (`None`: no stage,
+    /// before its deletion).
+    UpdateUsagePlan {
+        id: String,
+        seen: ObservedUsagePlan,
+        wanted: Option<DesiredUsagePlan<Id>>,
+    },
+    DeleteUsagePlan(String),
+    /// An API key (AWS generates its value), known as `slot`.
+    CreateApiKey {
+        slot: Slot,
+        key: DesiredApiKey,
+    },
+    DeleteApiKey(String),
+    /// The key known as `key` linked to the usage plan.
+    LinkApiKey {
+        key: Slot,
+    },
     /// A PRIVATE REST API's VPC endpoints.
     SetApiEndpoints {
         add: Vec<String>,
@@ -500,6 +527,10 @@ impl<'a> Differ<'a> {
         // Deleting, the domain goes before the API it maps to, and the API before the
         // link: AWS keeps a link while an integration uses it.
         self.domain_deletes();
+        if self.desired.api.is_none() {
+            // Before the API: its stage is named by the plan.
+            self.usage_plan(LinkReady::Yes);
+        }
         self.api_deletes();
         let Ok((link, retire)) = self.vpc_link(shared) else {
             return;
@@ -507,6 +538,11 @@ impl<'a> Differ<'a> {
         self.log_group();
         self.task_definition_and_service(&going);
         self.api(link);
+        if self.desired.api.is_some() {
+            // After the stage the plan names, and after the methods stop requiring
+            // keys that are about to go.
+            self.usage_plan(link);
+        }
         self.http_api(link);
         if self.domain(link).is_err() || self.dns().is_err() {
             return;
@@ -1476,6 +1512,26 @@ impl<'a> Differ<'a> {
                 },
             );
         }
+        let seen_acl = stage.and_then(|s| s.web_acl_arn.as_deref());
+        if seen_acl != wanted.web_acl_arn.as_deref()
+            && (wanted.web_acl_arn.is_some() || seen_acl.is_some_and(|arn| !web_acl::managed_elsewhere(arn)))
+        {
+            let detail = match &wanted.web_acl_arn {
+                Some(arn) => format!("web ACL {arn}"),
+                None => format!("no web ACL (was {})", seen_acl.unwrap_or_default()),
+            };
+            self.plan.gated(
+                gate,
+                Verb::Update,
+                Part::WebAcl,
+                &wanted.stage_name,
+                detail,
+                Action::SetWebAcl {
+                    stage: wanted.stage_name.clone(),
+                    web_acl_arn: wanted.web_acl_arn.clone(),
+                },
+            );
+        }
         // Stages we made under another name (the stage was renamed in the spec).
         for stale in stages
             .iter()
@@ -1532,6 +1588,152 @@ impl<'a> Differ<'a> {
             let detail = format!("VPC endpoints +[{}] -[{}]", add.join(", "), remove.join(", "));
             let action = Action::SetApiEndpoints { add, remove };
             self.plan.step(Verb::Update, Part::RestApi, &name, detail, action);
+        }
+    }
+
+    // ------------------------------------------------------------ API keys
+
+    /// The usage plan and its API keys: each wanted key found by its name (else
+    /// made), the plan found by its tag (else made, naming the stage), its limits and
+    /// stage patched in place, each key linked to it. What is ours and not wanted
+    /// goes: a plan's stage first (AWS keeps a plan that names one), then the keys,
+    /// then the plan. Unread: left alone.
+    fn usage_plan(&mut self, link: LinkReady) {
+        let Some(found) = self.observed.usage_keys.read() else {
+            return;
+        };
+        let wanted = self.desired.usage_plan.as_ref();
+        let keys = wanted.map(|w| w.keys.as_slice()).unwrap_or_default();
+        // A new plan names the stage: with the stage's own gate (it may be made in
+        // this pass, once the link is usable).
+        let stage_seen = self
+            .observed
+            .stages
+            .read()
+            .is_some_and(|stages| wanted.is_some_and(|w| stages.iter().any(|s| s.name == w.stage)));
+        let gate = match link {
+            LinkReady::Yes => Some(Gate::Always),
+            LinkReady::IfNewOneIs => Some(Gate::LinkUsable),
+            LinkReady::No => stage_seen.then_some(Gate::Always),
+        };
+        let mut kept_keys: Vec<&str> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let slot = Slot::ApiKey(u8::try_from(i).unwrap_or(u8::MAX));
+            match found.keys.iter().find(|k| k.name == key.name) {
+                Some(seen) => {
+                    self.plan.refs.set(slot, &seen.id);
+                    kept_keys.push(&seen.id);
+                }
+                None => {
+                    self.plan.step(
+                        Verb::Create,
+                        Part::ApiKey,
+                        &key.name,
+                        format!("key {:?}", key.spec_name),
+                        Action::CreateApiKey { slot, key: key.clone() },
+                    );
+                }
+            }
+        }
+        let kept = wanted.and(found.plans.first());
+        let name = wanted.map(|w| w.name.clone()).unwrap_or_default();
+        match (wanted, kept, gate) {
+            (Some(w), None, Some(gate)) => {
+                self.plan.gated(
+                    gate,
+                    Verb::Create,
+                    Part::UsagePlan,
+                    &name,
+                    format!("stage {}; {}", w.stage, w.describe()),
+                    Action::CreateUsagePlan(w.clone()),
+                );
+            }
+            (Some(w), Some(plan), _) => {
+                self.plan.refs.set(Slot::UsagePlan, &plan.id);
+                let shown = w.try_map(|id| Some(self.refs().show(id)));
+                if let Some(shown) = shown
+                    && !usage_plan::patch_ops(plan, Some(&shown)).is_empty()
+                {
+                    let detail = match plan.limits_are(&shown) {
+                        true => format!("stage {}", shown.stage),
+                        false => shown.describe(),
+                    };
+                    self.plan.gated(
+                        gate.unwrap_or(Gate::Always),
+                        Verb::Update,
+                        Part::UsagePlan,
+                        &plan.id,
+                        detail,
+                        Action::UpdateUsagePlan {
+                            id: plan.id.clone(),
+                            seen: plan.clone(),
+                            wanted: Some(w.clone()),
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+        // Each wanted key on the plan (a new plan or key: linked once both exist).
+        if let (Some(_), Some(gate)) = (wanted, gate.or(kept.map(|_| Gate::Always))) {
+            for (i, key) in keys.iter().enumerate() {
+                let slot = Slot::ApiKey(u8::try_from(i).unwrap_or(u8::MAX));
+                let linked = kept.is_some_and(|p| {
+                    self.plan
+                        .refs
+                        .slot(slot)
+                        .is_some_and(|id| p.key_ids.iter().any(|k| k == id))
+                });
+                if !linked {
+                    self.plan.gated(
+                        gate,
+                        Verb::Create,
+                        Part::ApiKey,
+                        &key.name,
+                        "on the usage plan",
+                        Action::LinkApiKey { key: slot },
+                    );
+                }
+            }
+        }
+        // Ours and not wanted: duplicate plans (a lost answer), every plan without keys.
+        let retired: Vec<&ObservedUsagePlan> = found
+            .plans
+            .iter()
+            .filter(|p| kept.is_none_or(|k| k.id != p.id))
+            .collect();
+        for plan in &retired {
+            if !plan.stages.is_empty() {
+                self.plan.step(
+                    Verb::Update,
+                    Part::UsagePlan,
+                    &plan.id,
+                    "no stage",
+                    Action::UpdateUsagePlan {
+                        id: plan.id.clone(),
+                        seen: (*plan).clone(),
+                        wanted: None,
+                    },
+                );
+            }
+        }
+        for key in found.keys.iter().filter(|k| !kept_keys.contains(&k.id.as_str())) {
+            self.plan.step(
+                Verb::Delete,
+                Part::ApiKey,
+                &key.name,
+                "",
+                Action::DeleteApiKey(key.id.clone()),
+            );
+        }
+        for plan in retired {
+            self.plan.step(
+                Verb::Delete,
+                Part::UsagePlan,
+                &plan.id,
+                "",
+                Action::DeleteUsagePlan(plan.id.clone()),
+            );
         }
     }
 

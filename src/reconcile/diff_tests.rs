@@ -75,6 +75,7 @@ fn seen(auth: &Auth) -> SeenAuth {
         method: auth.method.into(),
         authorizer: auth.authorizer.clone(),
         scopes: auth.scopes.clone(),
+        api_key: auth.api_key,
     }
 }
 
@@ -311,6 +312,7 @@ fn with_rest_api(stack: ObservedStack, api: &rest_api::DesiredApi) -> ObservedSt
             deployment_id: Some("d-1".into()),
             description: Some(rest_api::stage_description(&api.shape(), "d-1")),
             throttle: api.throttle,
+            web_acl_arn: api.web_acl_arn.clone(),
         }]),
         deployments: Seen::Read(vec![Deployment {
             id: "d-1".into(),
@@ -2700,4 +2702,336 @@ fn a_stack_with_its_own_link_moves_to_the_shared_one_without_a_gap() {
     let delete = position(&plan, Verb::Delete, Part::SecurityGroup);
     assert!(revoke < delete);
     assert_eq!(plan.steps[delete].action, Action::DeleteGroup("sg-link".into()));
+}
+
+// ------------------------------------------------------------ API keys and WAF
+
+const WEB_ACL: &str = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/team/0123abcd-0123-0123-0123-0123456789ab";
+
+fn keys_spec(keys: &[&str]) -> PrivateApiSpec {
+    let mut s = spec();
+    s.api.usage_plan = Some(crate::crd::UsagePlanSpec {
+        throttle: Some(crate::crd::Throttle {
+            rate_limit: 10.0,
+            burst_limit: 20,
+        }),
+        quota: Some(crate::crd::QuotaSpec {
+            limit: 1000,
+            period: crate::crd::QuotaPeriod::Day,
+            offset: None,
+        }),
+        api_keys: keys
+            .iter()
+            .map(|k| crate::crd::ApiKeySpec { name: (*k).into() })
+            .collect(),
+    });
+    s
+}
+
+/// The plan and keys `d` wants, as AWS holds them once made (ids `plan-1`, `key-NAME`).
+fn with_keys(d: &DesiredStack, mut observed: ObservedStack) -> ObservedStack {
+    use crate::aws::usage_plan::{ObservedApiKey, ObservedKeys, ObservedUsagePlan};
+    let keys: Vec<ObservedApiKey> = d
+        .usage_plan
+        .iter()
+        .flat_map(|p| &p.keys)
+        .map(|k| ObservedApiKey {
+            id: format!("key-{}", k.spec_name),
+            name: k.name.clone(),
+            created: 1,
+        })
+        .collect();
+    let plans = d
+        .usage_plan
+        .iter()
+        .map(|p| ObservedUsagePlan {
+            id: "plan-1".into(),
+            stages: vec![format!("api-1:{}", p.stage)],
+            throttle: p.throttle,
+            quota: p.quota,
+            key_ids: keys.iter().map(|k| k.id.clone()).collect(),
+        })
+        .collect();
+    observed.usage_keys = Seen::Read(ObservedKeys { plans, keys });
+    observed
+}
+
+#[test]
+fn keys_in_sync_need_no_step_and_the_methods_require_them() {
+    let d = desired(&keys_spec(&["partner-a", "partner-b"]), &["subnet-a", "subnet-b"]);
+    assert!(some(&d.api).auth.api_key, "every method requires a key");
+    let plan_wanted = some(&d.usage_plan);
+    assert_eq!(plan_wanted.keys.len(), 2);
+    assert!(
+        plan_wanted.keys[0].name.ends_with("-partner-a"),
+        "{:?}",
+        plan_wanted.keys
+    );
+    assert_eq!(plan_wanted.tags["privateapi.io/uid"], "uid-1");
+    let observed = with_keys(&d, in_sync(&d));
+    let plan = diff(&d, &observed);
+    assert_eq!(steps(&plan), []);
+    assert_eq!(plan.refs.slot(Slot::UsagePlan), Some("plan-1"));
+    assert_eq!(plan.refs.slot(Slot::ApiKey(1)), Some("key-partner-b"));
+    // Keys change the deployment's shape; an API without them keeps the shape it had.
+    let open = desired(&spec(), &["subnet-a", "subnet-b"]);
+    assert_ne!(
+        some(&open.api).try_map(|id| ids().get(id)).expect("api").shape(),
+        some(&d.api).try_map(|id| ids().get(id)).expect("api").shape()
+    );
+    assert!(!some(&open.api).auth.api_key);
+}
+
+#[test]
+fn keys_made_on_an_api_in_sync_are_plan_keys_links_and_one_redeploy() {
+    use Part::*;
+    use Verb::*;
+    let open = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let observed = in_sync(&open);
+    let d = desired(&keys_spec(&["partner-a"]), &["subnet-a", "subnet-b"]);
+    let mut observed = observed;
+    observed.usage_keys = Seen::Read(Default::default());
+    let plan = diff(&d, &observed);
+    assert_eq!(
+        verbs_and_parts(&plan),
+        [
+            (Update, ApiMethod),
+            (Update, ApiMethod),
+            (Create, ApiDeployment),
+            (Update, ApiStage),
+            (Delete, ApiDeployment),
+            (Create, ApiKey),
+            (Create, UsagePlan),
+            (Create, ApiKey),
+        ],
+        "{:#?}",
+        named(&plan)
+    );
+    assert!(matches!(
+        plan.steps.last().map(|s| &s.action),
+        Some(Action::LinkApiKey { key: Slot::ApiKey(0) })
+    ));
+    let Some(Action::UpdateMethodAuth { auth, .. }) = plan.steps.first().map(|s| &s.action) else {
+        panic!("the methods first");
+    };
+    assert!(auth.api_key);
+}
+
+#[test]
+fn each_usage_plan_change_is_one_step_in_place_without_a_redeploy() {
+    use crate::aws::usage_plan::ObservedApiKey;
+    use Part::*;
+    use Verb::*;
+    let base = keys_spec(&["partner-a", "partner-b"]);
+    let d = desired(&base, &["subnet-a", "subnet-b"]);
+    let synced = with_keys(&d, in_sync(&d));
+    let mut quota = base.clone();
+    if let Some(plan) = quota.api.usage_plan.as_mut() {
+        plan.quota = Some(crate::crd::QuotaSpec {
+            limit: 5000,
+            period: crate::crd::QuotaPeriod::Week,
+            offset: Some(1),
+        });
+    }
+    let mut throttle = base.clone();
+    if let Some(plan) = throttle.api.usage_plan.as_mut() {
+        plan.throttle = None;
+    }
+    let more = keys_spec(&["partner-a", "partner-b", "partner-c"]);
+    let fewer = keys_spec(&["partner-a"]);
+    type Case = (
+        &'static str,
+        PrivateApiSpec,
+        Box<dyn Fn(&mut ObservedStack)>,
+        Vec<(Verb, Part)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "the quota changed: patched in place",
+            quota,
+            Box::new(|_| {}),
+            vec![(Update, UsagePlan)],
+        ),
+        (
+            "the throttle removed: patched in place",
+            throttle,
+            Box::new(|_| {}),
+            vec![(Update, UsagePlan)],
+        ),
+        (
+            "a key added: made and linked",
+            more,
+            Box::new(|_| {}),
+            vec![(Create, ApiKey), (Create, ApiKey)],
+        ),
+        (
+            "a key removed: deleted",
+            fewer,
+            Box::new(|_| {}),
+            vec![(Delete, ApiKey)],
+        ),
+        (
+            "a key unlinked by hand: linked again",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(keys) = &mut o.usage_keys {
+                    keys.plans[0].key_ids.pop();
+                }
+            }),
+            vec![(Create, ApiKey)],
+        ),
+        (
+            "the plan's stage removed by hand: added again",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(keys) = &mut o.usage_keys {
+                    keys.plans[0].stages.clear();
+                }
+            }),
+            vec![(Update, UsagePlan)],
+        ),
+        (
+            "a key deleted by hand: made again and linked",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(keys) = &mut o.usage_keys {
+                    keys.keys.pop();
+                    keys.plans[0].key_ids.pop();
+                }
+            }),
+            vec![(Create, ApiKey), (Create, ApiKey)],
+        ),
+        (
+            "a duplicate key (a lost CreateApiKey answer): the newer deleted",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(keys) = &mut o.usage_keys {
+                    let mut twin = keys.keys[0].clone();
+                    twin.id = "key-twin".into();
+                    twin.created = 2;
+                    keys.keys.push(twin);
+                }
+            }),
+            vec![(Delete, ApiKey)],
+        ),
+        (
+            "a duplicate plan (a lost CreateUsagePlan answer): its stage removed, then deleted",
+            base.clone(),
+            Box::new(|o| {
+                if let Seen::Read(keys) = &mut o.usage_keys {
+                    let mut twin = keys.plans[0].clone();
+                    twin.id = "plan-2".into();
+                    keys.plans.push(twin);
+                }
+            }),
+            vec![(Update, UsagePlan), (Delete, UsagePlan)],
+        ),
+        (
+            "not read (a drift check): left alone",
+            base.clone(),
+            Box::new(|o| o.usage_keys = Seen::Unread),
+            vec![],
+        ),
+    ];
+    for (what, spec, edit, expected) in cases {
+        let wanted = desired(&spec, &["subnet-a", "subnet-b"]);
+        let mut observed = synced.clone();
+        edit(&mut observed);
+        let plan = diff(&wanted, &observed);
+        assert_eq!(verbs_and_parts(&plan), expected, "{what}: {:#?}", named(&plan));
+    }
+    let _ = ObservedApiKey::default();
+}
+
+#[test]
+fn keys_removed_from_the_spec_open_the_methods_then_go_stage_first() {
+    use Part::*;
+    use Verb::*;
+    let with = desired(&keys_spec(&["partner-a"]), &["subnet-a", "subnet-b"]);
+    let observed = with_keys(&with, in_sync(&with));
+    let without = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let plan = diff(&without, &observed);
+    assert_eq!(
+        verbs_and_parts(&plan),
+        [
+            (Update, ApiMethod),
+            (Update, ApiMethod),
+            (Create, ApiDeployment),
+            (Update, ApiStage),
+            (Delete, ApiDeployment),
+            (Update, UsagePlan),
+            (Delete, ApiKey),
+            (Delete, UsagePlan),
+        ],
+        "{:#?}",
+        named(&plan)
+    );
+    let Some(Action::UpdateUsagePlan { wanted: None, seen, .. }) = plan
+        .steps
+        .iter()
+        .map(|s| &s.action)
+        .find(|a| matches!(a, Action::UpdateUsagePlan { .. }))
+    else {
+        panic!("the plan's stage removed");
+    };
+    assert_eq!(crate::aws::usage_plan::patch_ops(seen, None).len(), 1);
+}
+
+#[test]
+fn teardown_deletes_the_usage_plan_and_keys_before_the_api() {
+    let d = desired(&keys_spec(&["partner-a"]), &["subnet-a", "subnet-b"]);
+    let mut observed = with_keys(&d, in_sync(&d));
+    observed.roles.clear();
+    let plan = diff(&DesiredStack::empty(), &observed);
+    let at = |f: &dyn Fn(&Action) -> bool| plan.steps.iter().position(|s| f(&s.action));
+    let stage_off = at(&|a| matches!(a, Action::UpdateUsagePlan { wanted: None, .. })).expect("stage removed");
+    let key = at(&|a| matches!(a, Action::DeleteApiKey(_))).expect("key deleted");
+    let usage = at(&|a| matches!(a, Action::DeleteUsagePlan(_))).expect("plan deleted");
+    let api = at(&|a| matches!(a, Action::DeleteRestApi(_))).expect("api deleted");
+    assert!(stage_off < key && key < usage && usage < api, "{:#?}", named(&plan));
+}
+
+#[test]
+fn the_web_acl_is_associated_replaced_and_removed_without_a_redeploy() {
+    use Part::*;
+    use Verb::*;
+    let mut with = spec();
+    with.api.web_acl_arn = Some(WEB_ACL.into());
+    let d = desired(&with, &["subnet-a", "subnet-b"]);
+    let synced = in_sync(&d);
+    assert_eq!(steps(&diff(&d, &synced)), [], "the stage reports the ACL: in sync");
+    let set = |o: &ObservedStack, acl: Option<&str>| {
+        let mut o = o.clone();
+        if let Seen::Read(stages) = &mut o.stages {
+            stages[0].web_acl_arn = acl.map(str::to_owned);
+        }
+        o
+    };
+    let plan = diff(&d, &set(&synced, None));
+    assert_eq!(verbs_and_parts(&plan), [(Update, WebAcl)]);
+    assert_eq!(
+        plan.steps[0].action,
+        Action::SetWebAcl {
+            stage: "prod".into(),
+            web_acl_arn: Some(WEB_ACL.into())
+        }
+    );
+    let other = WEB_ACL.replace("/team/", "/other/");
+    assert_eq!(
+        verbs_and_parts(&diff(&d, &set(&synced, Some(&other)))),
+        [(Update, WebAcl)]
+    );
+    let without = desired(&spec(), &["subnet-a", "subnet-b"]);
+    let plan = diff(&without, &set(&synced, Some(WEB_ACL)));
+    assert_eq!(verbs_and_parts(&plan), [(Update, WebAcl)]);
+    assert_eq!(
+        plan.steps[0].action,
+        Action::SetWebAcl {
+            stage: "prod".into(),
+            web_acl_arn: None
+        }
+    );
+    // Firewall Manager's ACL on a stage the spec gives none: left alone.
+    let fms = WEB_ACL.replace("/team/", "/FMManagedWebACLV2-org-policy/");
+    assert_eq!(steps(&diff(&without, &set(&synced, Some(&fms)))), []);
 }

@@ -5,7 +5,10 @@
 use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
-use crate::aws::{Aws, dns, domain, ecs, elb, http_api, iam, log_group, rest_api, shared_link, vpc_link, vpc_link_v1};
+use crate::aws::{
+    Aws, dns, domain, ecs, elb, http_api, iam, log_group, rest_api, shared_link, usage_plan, vpc_link, vpc_link_v1,
+    web_acl,
+};
 use crate::error::{Error, Result};
 
 use super::diff::{Action, Gate, IfNotYet, Plan, Step, link_status};
@@ -200,6 +203,16 @@ async fn perform(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Chang
         | Action::SetApiPolicy(..)
         | Action::SetApiEndpoints { .. } => {
             Box::pin(perform_authorization(aws, action, refs, change)).await?;
+            Ok(None)
+        }
+        Action::SetWebAcl { .. }
+        | Action::CreateUsagePlan(..)
+        | Action::UpdateUsagePlan { .. }
+        | Action::DeleteUsagePlan(..)
+        | Action::CreateApiKey { .. }
+        | Action::DeleteApiKey(..)
+        | Action::LinkApiKey { .. } => {
+            Box::pin(perform_access(aws, action, refs, change)).await?;
             Ok(None)
         }
         _ => Box::pin(perform_stack(aws, action, refs, change)).await,
@@ -577,6 +590,48 @@ async fn perform_authorization(aws: &Aws, action: &Action, refs: &mut Refs, chan
         }
         Action::SetApiEndpoints { add, remove } => {
             rest_api::set_endpoints(aws, &need_slot(refs, Slot::RestApi)?, add, remove).await?
+        }
+        other => return Err(misrouted(other)),
+    }
+    Ok(())
+}
+
+/// The stage's web ACL, the usage plan and the API keys.
+async fn perform_access(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut Change) -> Result<()> {
+    match action {
+        Action::SetWebAcl { stage, web_acl_arn } => {
+            let arn = rest_api::stage_arn(&aws.region, &need_slot(refs, Slot::RestApi)?, stage);
+            match web_acl_arn {
+                Some(acl) => web_acl::associate(aws, &arn, acl).await?,
+                None => web_acl::disassociate(aws, &arn).await?,
+            }
+        }
+        Action::CreateUsagePlan(wanted) => {
+            let wanted = resolve(refs, |f| wanted.try_map(f))?;
+            let id = usage_plan::create(aws, &wanted).await?;
+            change.detail = format!("{} (id {id})", change.detail);
+            refs.set(Slot::UsagePlan, id);
+        }
+        Action::UpdateUsagePlan { id, seen, wanted } => {
+            let wanted = match wanted {
+                Some(w) => Some(resolve(refs, |f| w.try_map(f))?),
+                None => None,
+            };
+            let ops = usage_plan::patch_ops(seen, wanted.as_ref());
+            if !ops.is_empty() {
+                usage_plan::update(aws, id, ops).await?;
+            }
+        }
+        Action::DeleteUsagePlan(id) => usage_plan::delete(aws, id).await?,
+        Action::CreateApiKey { slot, key } => {
+            // Only the id: the value AWS generated stays in this answer, dropped here.
+            let id = usage_plan::create_key(aws, key).await?;
+            change.detail = format!("{} (id {id})", change.detail);
+            refs.set(*slot, id);
+        }
+        Action::DeleteApiKey(id) => usage_plan::delete_key(aws, id).await?,
+        Action::LinkApiKey { key } => {
+            usage_plan::link_key(aws, &need_slot(refs, Slot::UsagePlan)?, &need_slot(refs, *key)?).await?
         }
         other => return Err(misrouted(other)),
     }

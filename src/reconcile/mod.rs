@@ -214,6 +214,9 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
             spec.api.routes.iter().any(|r| r.sqs.role_arn.is_none()) || desired::lambda_authorizer(spec).is_some()
         }),
         authorizer_id: known(Slot::Authorizer).filter(|_| wired),
+        usage_plan_id: known(Slot::UsagePlan).filter(|_| spec.api.usage_plan.is_some()),
+        api_key_ids: api_key_ids(refs, spec),
+        web_acl_arn: spec.api.web_acl_arn.clone().filter(|_| wired),
         security_group_ids: execute::group_ids(refs),
         integration_host,
         subnet_ids: subnets,
@@ -242,6 +245,27 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         parts,
         changes: run.changes,
     })
+}
+
+/// The API keys' IDs by their spec names (never their values), once known.
+fn api_key_ids(
+    refs: &crate::reconcile::model::Refs,
+    spec: &PrivateApiSpec,
+) -> std::collections::BTreeMap<String, String> {
+    let mut names: Vec<&str> = (spec.api.usage_plan.iter())
+        .flat_map(|p| p.api_keys.iter().map(|k| k.name.as_str()))
+        .collect();
+    // The slots follow the keys' AWS names, which sort as their spec names do (one prefix).
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let id = refs.slot(Slot::ApiKey(u8::try_from(i).ok()?))?;
+            Some((name.to_owned(), id.to_owned()))
+        })
+        .collect()
 }
 
 /// The region's endpoints resolve in DNS (a typo'd region has none): looked up once

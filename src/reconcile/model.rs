@@ -32,6 +32,9 @@ pub enum Part {
     DnsRecord,
     LogGroup,
     Authorizer,
+    UsagePlan,
+    ApiKey,
+    WebAcl,
 }
 
 impl Part {
@@ -59,6 +62,9 @@ impl Part {
             Part::DnsRecord => "DnsRecord",
             Part::LogGroup => "LogGroup",
             Part::Authorizer => "Authorizer",
+            Part::UsagePlan => "UsagePlan",
+            Part::ApiKey => "ApiKey",
+            Part::WebAcl => "WebAcl",
         }
     }
 
@@ -82,7 +88,10 @@ impl Part {
             | Part::DomainName
             | Part::ApiMapping
             | Part::DnsRecord
-            | Part::Authorizer => Condition::Api,
+            | Part::Authorizer
+            | Part::UsagePlan
+            | Part::ApiKey
+            | Part::WebAcl => Condition::Api,
         }
     }
 }
@@ -171,6 +180,10 @@ pub enum Slot {
     FrontListener,
     /// The API's authorizer (REST or HTTP).
     Authorizer,
+    /// The usage plan of the API keys.
+    UsagePlan,
+    /// The `i`th API key of `api.usagePlan.apiKeys` (sorted by name).
+    ApiKey(u8),
 }
 
 /// Which load balancer of the stack: the one whose targets are the tasks, or the NLB
@@ -241,6 +254,8 @@ impl fmt::Display for Slot {
             Slot::FrontLoadBalancerDns => f.write_str("front NLB DNS name"),
             Slot::FrontListener => f.write_str("front NLB's listener ARN"),
             Slot::Authorizer => f.write_str("authorizer id"),
+            Slot::UsagePlan => f.write_str("usage plan id"),
+            Slot::ApiKey(i) => write!(f, "API key {i} id"),
         }
     }
 }

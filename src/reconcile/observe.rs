@@ -19,6 +19,7 @@ use crate::aws::log_group::{self, ObservedLogGroup};
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
 use crate::aws::security_group::{self, ObservedGroup};
 use crate::aws::shared_link::{self, ObservedSharedGroup, ObservedSharedLink};
+use crate::aws::usage_plan::{self, ObservedKeys};
 use crate::aws::vpc_link::{self, ObservedVpcLink};
 use crate::aws::vpc_link_v1::{self, ObservedVpcLinkV1};
 use crate::aws::{Aws, AwsError, AwsResult, Owner};
@@ -137,6 +138,10 @@ pub struct ObservedStack {
     pub authorizers: Seen<Vec<ObservedAuthorizer>>,
     /// The kept REST API as listed: its resource policy and VPC endpoints.
     pub rest_api_listed: Seen<Option<rest_api::ListedApi>>,
+    /// Our usage plans and API keys (by tag). Read when the spec wants keys or a
+    /// method of the kept API still requires one, and on teardown: a stack without
+    /// keys costs no read.
+    pub usage_keys: Seen<ObservedKeys>,
 }
 
 /// What the region holds of shared links, as the shared link part needs it.
@@ -390,10 +395,23 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         if !wanted && named {
             authorizers = authorizer::observe_rest(aws, &id).await?;
         }
+        let keys_required = resources.iter().any(|api| {
+            let ours = [&api.root, &api.proxy].into_iter().flatten().map(|r| &r.auth);
+            let routes = api.routes.values().flat_map(|r| r.methods.values()).map(|m| &m.auth);
+            ours.chain(routes).any(|auth| auth.api_key)
+        });
+        if desired.usage_plan.is_none() && keys_required {
+            observed.usage_keys = Seen::Read(usage_plan::observe(aws, owner).await?);
+        }
         observed.api = Seen::Read(resources);
         observed.stages = Seen::Read(stages.unwrap_or_default());
         observed.deployments = Seen::Read(deployments);
         observed.authorizers = Seen::Read(authorizers.unwrap_or_default());
+    }
+    // Keys of a stack that wants them are read whether or not its API exists yet
+    // (a key made before a crash is found by its tags, not made twice).
+    if desired.usage_plan.is_some() {
+        observed.usage_keys = Seen::Read(usage_plan::observe(aws, owner).await?);
     }
     Ok(observed)
 }
@@ -619,8 +637,10 @@ pub async fn for_teardown(
     domains.extend(domains_of(Flavor::Http, http_domains, &owner.uid, None).0);
     // The spec's zone is the only one whose records can be ours (it cannot change).
     let records = records(aws, owner, dns_zone, None, &domains).await?;
+    let usage_keys = usage_plan::observe(aws, owner).await?;
     Ok(ObservedStack {
         records,
+        usage_keys: Seen::Read(usage_keys),
         rest_apis: Seen::Read(apis),
         http_apis: Seen::Read(http_apis),
         vpc_links: Seen::Read(vpc_link::ours(&links, owner)),
