@@ -243,6 +243,32 @@ async fn a_manifest_without_uid_finds_the_live_stack_by_its_tags() {
     assert_eq!(inventory(&aws, &made_by_operator).await, Inventory::default());
 }
 
+/// A manifest of PrivateApi `name` in namespace `cli` on this network, with `rest`
+/// (YAML lines below `spec:`, after the network); returns its path.
+fn traced_manifest(name: &str, vpc: &str, subnets: &[String], rest: &str) -> String {
+    let path = std::env::temp_dir().join(format!("privateapi-cli-{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: cli}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n{rest}",
+            subnets.join(", ")
+        ),
+    )
+    .expect("write manifest");
+    path.display().to_string()
+}
+
+/// The CLI at `RUST_LOG=trace` against the emulator, with `env` besides.
+fn traced(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_privateapi"))
+        .args(args)
+        .envs(aws_env())
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("run privateapi")
+}
+
 /// At `RUST_LOG=trace` the SDK would log the SigV4 `Authorization` header, the
 /// session token and request bodies: a whole apply and delete, logs and output
 /// together, must carry none of the credentials nor the environment's values.
@@ -255,27 +281,18 @@ async fn trace_logs_carry_no_credentials_and_no_env_values() {
     let secret_key = "TraceSecretKey/MustNotBeLogged+0123456789";
     let session_token = "TraceSessionTokenMustNotBeLogged0123456789";
     let env_value = "TraceEnvValueMustNotBeLogged0123456789";
-    let path = std::env::temp_dir().join(format!("privateapi-cli-{name}.yaml"));
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: cli}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service:\n    image: nginx:1.27\n    env: [{{name: DATABASE_PASSWORD, value: {env_value}}}]\n",
-            subnets.join(", ")
-        ),
-    )
-    .expect("write manifest");
-    let f = path.display().to_string();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_privateapi"))
-            .args(args)
-            .envs(aws_env())
-            .env("AWS_ACCESS_KEY_ID", key_id)
-            .env("AWS_SECRET_ACCESS_KEY", secret_key)
-            .env("AWS_SESSION_TOKEN", session_token)
-            .env("RUST_LOG", "trace")
-            .output()
-            .expect("run privateapi")
-    };
+    let f = traced_manifest(
+        &name,
+        &vpc,
+        &subnets,
+        &format!("  service:\n    image: nginx:1.27\n    env: [{{name: DATABASE_PASSWORD, value: {env_value}}}]\n"),
+    );
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", key_id),
+        ("AWS_SECRET_ACCESS_KEY", secret_key),
+        ("AWS_SESSION_TOKEN", session_token),
+    ];
+    let run = |args: &[&str]| traced(args, &credentials);
     let mut log = String::new();
     for args in [
         &["apply", "-f", &f, "--poll-seconds", "1"][..],
@@ -315,24 +332,13 @@ async fn api_key_values_never_reach_the_log_or_the_output() {
     let (_f, aws) = aws().await;
     let (vpc, subnets) = network(&aws).await;
     let name = format!("keys{:x}", rand::random::<u16>());
-    let path = std::env::temp_dir().join(format!("privateapi-cli-{name}.yaml"));
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: privateapi.io/v1alpha1\nkind: PrivateApi\nmetadata: {{name: {name}, namespace: cli}}\nspec:\n  network: {{vpcId: {vpc}, subnetIds: [{}]}}\n  service: {{image: nginx:1.27}}\n  api:\n    usagePlan: {{quota: {{limit: 100, period: DAY}}, apiKeys: [{{name: partner-a}}, {{name: partner-b}}]}}\n",
-            subnets.join(", ")
-        ),
-    )
-    .expect("write manifest");
-    let f = path.display().to_string();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_privateapi"))
-            .args(args)
-            .envs(aws_env())
-            .env("RUST_LOG", "trace")
-            .output()
-            .expect("run privateapi")
-    };
+    let f = traced_manifest(
+        &name,
+        &vpc,
+        &subnets,
+        "  service: {image: nginx:1.27}\n  api:\n    usagePlan: {quota: {limit: 100, period: DAY}, apiKeys: [{name: partner-a}, {name: partner-b}]}\n",
+    );
+    let run = |args: &[&str]| traced(args, &[]);
     let out = run(&["apply", "-f", &f, "--poll-seconds", "1"]);
     let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
     log.push_str(&String::from_utf8_lossy(&out.stderr));
