@@ -2158,13 +2158,14 @@ def _apigw_usage_plans() -> None:
 
     def make_patch(orig: Callable[..., Any]) -> Callable[..., Any]:
         def apply_patch_operations(self: Any, patch_operations: list[dict[str, Any]]) -> None:
-            orig(self, patch_operations)
+            rate = [op for op in patch_operations
+                    if op.get("path") == "/throttle/rateLimit" and op.get("op") in ("add", "replace")]
+            orig(self, [op for op in patch_operations if op not in rate])
+            for op in rate:
+                self.throttle["rateLimit"] = float(op["value"])
             for key in ("limit", "offset"):
                 if key in self.quota:
                     self.quota[key] = int(self.quota[key])
-            for op in patch_operations:
-                if op.get("path") == "/throttle/rateLimit" and op.get("op") in ("add", "replace"):
-                    self.throttle["rateLimit"] = float(op["value"])
 
         return apply_patch_operations
 
