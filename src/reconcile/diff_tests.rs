@@ -2817,9 +2817,17 @@ fn keys_made_on_an_api_in_sync_are_plan_keys_links_and_one_redeploy() {
     assert!(auth.api_key);
 }
 
+/// An edit of the observed usage plans and keys (read ones).
+fn on_keys(edit: fn(&mut crate::aws::usage_plan::ObservedKeys)) -> Box<dyn Fn(&mut ObservedStack)> {
+    Box::new(move |o| {
+        if let Seen::Read(keys) = &mut o.usage_keys {
+            edit(keys);
+        }
+    })
+}
+
 #[test]
 fn each_usage_plan_change_is_one_step_in_place_without_a_redeploy() {
-    use crate::aws::usage_plan::ObservedApiKey;
     use Part::*;
     use Verb::*;
     let base = keys_spec(&["partner-a", "partner-b"]);
@@ -2873,56 +2881,46 @@ fn each_usage_plan_change_is_one_step_in_place_without_a_redeploy() {
         (
             "a key unlinked by hand: linked again",
             base.clone(),
-            Box::new(|o| {
-                if let Seen::Read(keys) = &mut o.usage_keys {
-                    keys.plans[0].key_ids.pop();
-                }
+            on_keys(|keys| {
+                keys.plans[0].key_ids.pop();
             }),
             vec![(Create, ApiKey)],
         ),
         (
             "the plan's stage removed by hand: added again",
             base.clone(),
-            Box::new(|o| {
-                if let Seen::Read(keys) = &mut o.usage_keys {
-                    keys.plans[0].stages.clear();
-                }
+            on_keys(|keys| {
+                keys.plans[0].stages.clear();
             }),
             vec![(Update, UsagePlan)],
         ),
         (
             "a key deleted by hand: made again and linked",
             base.clone(),
-            Box::new(|o| {
-                if let Seen::Read(keys) = &mut o.usage_keys {
-                    keys.keys.pop();
-                    keys.plans[0].key_ids.pop();
-                }
+            on_keys(|keys| {
+                keys.keys.pop();
+                keys.plans[0].key_ids.pop();
             }),
             vec![(Create, ApiKey), (Create, ApiKey)],
         ),
         (
             "a duplicate key (a lost CreateApiKey answer): the newer deleted",
             base.clone(),
-            Box::new(|o| {
-                if let Seen::Read(keys) = &mut o.usage_keys {
-                    let mut twin = keys.keys[0].clone();
-                    twin.id = "key-twin".into();
-                    twin.created = 2;
-                    keys.keys.push(twin);
-                }
+            on_keys(|keys| {
+                let mut twin = keys.keys[0].clone();
+                twin.id = "key-twin".into();
+                twin.created = 2;
+                keys.keys.push(twin);
             }),
             vec![(Delete, ApiKey)],
         ),
         (
             "a duplicate plan (a lost CreateUsagePlan answer): its stage removed, then deleted",
             base.clone(),
-            Box::new(|o| {
-                if let Seen::Read(keys) = &mut o.usage_keys {
-                    let mut twin = keys.plans[0].clone();
-                    twin.id = "plan-2".into();
-                    keys.plans.push(twin);
-                }
+            on_keys(|keys| {
+                let mut twin = keys.plans[0].clone();
+                twin.id = "plan-2".into();
+                keys.plans.push(twin);
             }),
             vec![(Update, UsagePlan), (Delete, UsagePlan)],
         ),
@@ -2940,7 +2938,6 @@ fn each_usage_plan_change_is_one_step_in_place_without_a_redeploy() {
         let plan = diff(&wanted, &observed);
         assert_eq!(verbs_and_parts(&plan), expected, "{what}: {:#?}", named(&plan));
     }
-    let _ = ObservedApiKey::default();
 }
 
 #[test]
