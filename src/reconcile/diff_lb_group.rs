@@ -33,6 +33,21 @@ impl Differ<'_> {
                 Action::CreateLbGroupSg(wanted.clone()),
             ),
         }
+        // A member that disagrees with the group's listener, or finds it full, writes
+        // nothing to the group.
+        if seen.load_balancer.is_some()
+            && let Some(message) = disagreement(seen, wanted)
+        {
+            return self.stuck(Part::Listener, "LoadBalancerGroupMismatch", message);
+        }
+        if seen.load_balancer.is_some() && !seen.users.contains(&wanted.uid) && seen.users.len() >= MAX_MEMBERS {
+            let message = format!(
+                "load-balancer group {} has {} members, the most one ALB carries (ELB allows 50 tags per load balancer): use another group name",
+                wanted.name,
+                seen.users.len()
+            );
+            return self.stuck(Part::LoadBalancer, "LoadBalancerGroupFull", message);
+        }
         // Every member admits its own link group; none revokes another's (the
         // shared link group's last user does, before deleting it).
         let link = self.refs().slot(Slot::Group(GroupRole::VpcLink)).map(str::to_owned);
@@ -62,18 +77,7 @@ impl Differ<'_> {
         let Some(lb) = &seen.load_balancer else {
             return Ok(()); // made by `load_balancer`, with us as its first member
         };
-        if let Some(message) = disagreement(seen, wanted) {
-            return self.stuck(Part::Listener, "LoadBalancerGroupMismatch", message);
-        }
         if !seen.users.contains(&wanted.uid) {
-            if seen.users.len() >= MAX_MEMBERS {
-                let message = format!(
-                    "load-balancer group {} has {} members, the most one ALB carries (ELB allows 50 tags per load balancer): use another group name",
-                    wanted.name,
-                    seen.users.len()
-                );
-                return self.stuck(Part::LoadBalancer, "LoadBalancerGroupFull", message);
-            }
             self.plan.step(
                 Verb::Update,
                 Part::LoadBalancer,

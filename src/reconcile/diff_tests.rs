@@ -2981,10 +2981,16 @@ fn a_full_group_or_a_disagreeing_member_is_stuck() {
         stuck.message
     );
     assert!(
-        plan.steps
-            .iter()
-            .all(|s| !matches!(s.action, Action::ModifyListener { .. } | Action::JoinLbGroup { .. })),
-        "the group's listener is left as it is: {:?}",
+        plan.steps.iter().all(|s| !matches!(
+            s.action,
+            Action::ModifyListener { .. }
+                | Action::JoinLbGroup { .. }
+                | Action::Authorize {
+                    group: Id::Of(Slot::Group(GroupRole::LoadBalancer)),
+                    ..
+                }
+        )),
+        "the group's listener and security group are left as they are: {:?}",
         steps(&plan)
     );
 }
