@@ -913,10 +913,11 @@ pub struct ResourceIds {
     /// The ALB's listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_arn: Option<String>,
-    /// In a load-balancer group: this resource's rule on the group's listener, and
-    /// its priority (kept for the rule's life).
+    /// In a load-balancer group: this resource's rule on the group's listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_rule_arn: Option<String>,
+    /// In a load-balancer group: the priority of this resource's rule (kept for the
+    /// rule's life).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_rule_priority: Option<i32>,
     /// The target group the tasks register in.
