@@ -913,6 +913,7 @@ const STAR_RESOURCE_OK: &[&str] = &[
     "ecs:DeregisterTaskDefinition",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
 ];
