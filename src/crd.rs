@@ -22,6 +22,12 @@ const FARGATE_RULE: &str = "self.cpu == 256 ? self.memory in [512, 1024, 2048] \
 : self.cpu == 8192 ? (self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) \
 : (self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)";
 
+/// A load-balancer group's members reach its ALB through shared V2 links (whose
+/// security groups its own admits).
+const LB_GROUP_RULE: &str = "!has(self.loadBalancer) || !has(self.loadBalancer.group) || !has(self.vpcLink) \
+|| ((!has(self.vpcLink.version) || self.vpcLink.version == 'V2') && !has(self.vpcLink.existingId) \
+&& (!has(self.vpcLink.shared) || self.vpcLink.shared))";
+
 const ARCHITECTURE_RULE: &str = "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' \
 || !has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1'";
 
@@ -86,6 +92,7 @@ pub const MAX_USER_TAGS: usize = 40;
     {"rule": ARCHITECTURE_RULE, "message": ARCHITECTURE_MESSAGE},
     {"rule": FRONT_PORT_RULE, "message": FRONT_PORT_MESSAGE},
     {"rule": "!has(self.vpcLink) || !has(self.vpcLink.version) || self.vpcLink.version != 'V1' || !has(self.vpcLink.existingId)", "message": "vpcLink.existingId names a VPC Link V2; a V1 link serves exactly one NLB, the one the operator makes"},
+    {"rule": LB_GROUP_RULE, "message": "loadBalancer.group needs a shared VPC link V2 (the group's ALB admits the shared links' security groups): not vpcLink.version V1, vpcLink.existingId or vpcLink.shared false"},
     {"rule": "!has(self.api) || !has(self.api.type) || self.api.type != 'HTTP' || !has(self.api.endpointType) || self.api.endpointType == 'REGIONAL'", "message": "HTTP APIs are REGIONAL only: endpointType EDGE needs api.type REST"},
     {"rule": AUTH_COGNITO_RULE, "message": "api.authorization.type COGNITO needs api.type REST (an HTTP API takes Cognito's tokens with type JWT, issuer https://cognito-idp.REGION.amazonaws.com/POOL_ID)"},
     {"rule": AUTH_JWT_RULE, "message": "api.authorization.type JWT needs api.type HTTP (a REST API takes Cognito's tokens with type COGNITO, other issuers' with LAMBDA)"},
@@ -339,7 +346,9 @@ impl Default for HealthCheck {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.certificateArn) || !has(self.type) || self.type == 'application'", "message": "certificateArn makes an HTTPS listener, which only an ALB (type application) offers here"}
+    {"rule": "!has(self.certificateArn) || !has(self.type) || self.type == 'application'", "message": "certificateArn makes an HTTPS listener, which only an ALB (type application) offers here"},
+    {"rule": "!has(self.group) || !has(self.type) || self.type == 'application'", "message": "loadBalancer.group shares an ALB: it needs loadBalancer.type application"},
+    {"rule": "has(self.group) == has(oldSelf.group)", "message": "loadBalancer.group is immutable: create a new PrivateApi to join or leave a group"}
 ]))]
 pub struct LoadBalancerSpec {
     /// `application` (an ALB: HTTP listener, HTTP health checks) or `network` (an NLB:
@@ -357,6 +366,15 @@ pub struct LoadBalancerSpec {
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub listener_port: i32,
+    /// A load-balancer group: every PrivateApi of the same group name (in any
+    /// namespace) and VPC shares one internal ALB and its listener, each with a
+    /// listener rule of its own (the README's "Load-balancer groups"). Members must
+    /// agree on listenerPort and certificateArn. Needs a shared VPC link (V2).
+    /// Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "loadBalancer.group is immutable: create a new PrivateApi to join or leave a group"}]))]
+    pub group: Option<String>,
 }
 
 impl Default for LoadBalancerSpec {
@@ -365,6 +383,7 @@ impl Default for LoadBalancerSpec {
             kind: LoadBalancerKind::default(),
             certificate_arn: None,
             listener_port: default_port(),
+            group: None,
         }
     }
 }
@@ -975,6 +994,13 @@ pub struct ResourceIds {
     /// The ALB's listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_arn: Option<String>,
+    /// In a load-balancer group: this resource's rule on the group's listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_rule_arn: Option<String>,
+    /// In a load-balancer group: the priority of this resource's rule (kept for the
+    /// rule's life).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_rule_priority: Option<i32>,
     /// The target group the tasks register in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,

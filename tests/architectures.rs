@@ -130,6 +130,7 @@ async fn http_api_through_a_v2_link_to_the_alb_listener() {
         connection_id: ids.vpc_link_id.clone().unwrap_or_default(),
         uri: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/evil/1/2".to_owned(),
         server_name: None,
+        route: None,
     };
     http_api::update_integration(&aws, &api_id, integration.integration_id().unwrap_or_default(), &evil)
         .await

@@ -67,6 +67,11 @@ const ALB: &str =
 const TG: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/papi-ns-api-1a2b3c4d/73e2d6bc24d8a067";
 const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/papi-ns-api-1a2b3c4d/50dc6c495c0c9188/f2f7dc8efc522ab2";
+/// A load-balancer group's ALB (named by the group's key) and one member's rule on its listener.
+const GROUP_ALB: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/papi-g-0123456789abcdef/70dc6c495c0c9188";
+const GROUP_LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/papi-g-0123456789abcdef/70dc6c495c0c9188/b2f7dc8efc522ab2";
+const RULE: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/papi-g-0123456789abcdef/70dc6c495c0c9188/b2f7dc8efc522ab2/9683b2d02a6cabee";
 const NLB: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/papi-ns-api-1a2b3c4d/60dc6c495c0c9188";
 const NLB_LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/net/papi-ns-api-1a2b3c4d/60dc6c495c0c9188/a2f7dc8efc522ab2";
@@ -685,6 +690,57 @@ fn table() -> Table {
     let shared_link_tags =
         "arn:aws:apigateway:eu-west-1::/tags/arn%3Aaws%3Aapigateway%3Aeu-west-1%3A%3A%2Fvpclinks%2Fvl1nk";
     t.insert(
+        "lb_group.rs",
+        (
+            "",
+            vec![
+                (
+                    "DescribeLoadBalancers",
+                    "elasticloadbalancing:DescribeLoadBalancers",
+                    vec![(ANY, None)],
+                ),
+                ("DescribeTags", "elasticloadbalancing:DescribeTags", vec![(ANY, None)]),
+                ("DescribeRules", "elasticloadbalancing:DescribeRules", vec![(ANY, None)]),
+                (
+                    "DescribeSecurityGroups",
+                    "ec2:DescribeSecurityGroups",
+                    vec![(ANY, None)],
+                ),
+                (
+                    "CreateSecurityGroup",
+                    "ec2:CreateSecurityGroup",
+                    vec![(VPC, None), (SG, RequestTag)],
+                ),
+                // A member joining and leaving the group's ALB.
+                (
+                    "AddTags",
+                    "elasticloadbalancing:AddTags",
+                    vec![(GROUP_ALB, UserTagOnOwned)],
+                ),
+                (
+                    "RemoveTags",
+                    "elasticloadbalancing:RemoveTags",
+                    vec![(GROUP_ALB, UserTagOnOwned)],
+                ),
+                (
+                    "CreateRule",
+                    "elasticloadbalancing:CreateRule",
+                    vec![(RULE, RequestTag)],
+                ),
+                (
+                    "ModifyRule",
+                    "elasticloadbalancing:ModifyRule",
+                    vec![(RULE, ResourceTag)],
+                ),
+                (
+                    "DeleteRule",
+                    "elasticloadbalancing:DeleteRule",
+                    vec![(RULE, ResourceTag)],
+                ),
+            ],
+        ),
+    );
+    t.insert(
         "shared_link.rs",
         (
             "",
@@ -821,6 +877,24 @@ fn implied() -> Vec<Need> {
         ),
         need(
             "elasticloadbalancing:AddTags",
+            RULE,
+            CreateAction("CreateRule"),
+            "CreateRule passes Tags",
+        ),
+        need(
+            "elasticloadbalancing:AddTags",
+            GROUP_ALB,
+            CreateAction("CreateLoadBalancer"),
+            "CreateLoadBalancer (a group's ALB) passes Tags",
+        ),
+        need(
+            "elasticloadbalancing:DeleteListener",
+            GROUP_LISTENER,
+            ResourceTag,
+            "the group's last member deletes its listener (lb_group.rs through elb.rs)",
+        ),
+        need(
+            "elasticloadbalancing:AddTags",
             NLB_LISTENER,
             CreateAction("CreateListener"),
             "CreateListener passes Tags",
@@ -922,6 +996,7 @@ const STAR_RESOURCE_OK: &[&str] = &[
     "ecs:DeregisterTaskDefinition",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroups",
 ];
@@ -1460,6 +1535,8 @@ const STANDALONE_TAGGING: &[(&str, &str)] = &[
     ("shared_link.rs", "TagResource"),
     ("shared_link.rs", "UntagResource"),
     ("shared_link.rs", "CreateTags"),
+    ("lb_group.rs", "AddTags"),
+    ("lb_group.rs", "RemoveTags"),
 ];
 
 #[test]

@@ -245,6 +245,30 @@ fn bad_manifests() -> Vec<(&'static str, String, &'static str, Doors)> {
             Doors::Both,
         ),
         (
+            "rule on the whole spec: a load-balancer group with a V1 link",
+            with("grpv1", "  vpcLink: {version: V1}\n  loadBalancer: {group: shop}\n"),
+            "spec: loadBalancer.group needs a shared VPC link V2",
+            Doors::Both,
+        ),
+        (
+            "rule on the whole spec: a load-balancer group with a link of its own",
+            with("grpown", "  vpcLink: {shared: false}\n  loadBalancer: {group: shop}\n"),
+            "spec: loadBalancer.group needs a shared VPC link V2",
+            Doors::Both,
+        ),
+        (
+            "rule on a struct: a load-balancer group of NLBs",
+            with("grpnlb", "  loadBalancer: {type: network, group: shop}\n"),
+            "spec.loadBalancer: loadBalancer.group shares an ALB: it needs loadBalancer.type application",
+            Doors::Both,
+        ),
+        (
+            "pattern: a group name that is no DNS label",
+            with("grpname", "  loadBalancer: {group: Shop_1}\n"),
+            "spec.loadBalancer.group",
+            Doors::Both,
+        ),
+        (
             "rule on a struct: the ownership record of a long domain",
             with(
                 "dns",
@@ -419,6 +443,38 @@ fn the_listener_port_behind_an_nlb_in_front_is_immutable_for_both() {
         validator.validate_object(&mut after, Some(&before)),
         Vec::<String>::new()
     );
+}
+
+/// A load-balancer group is immutable: joining, leaving or changing it is refused by
+/// both doors.
+#[test]
+fn a_load_balancer_group_is_immutable_for_both() {
+    let parse = |text: &str| -> serde_json::Value { serde_norway::from_str(text).expect("YAML") };
+    let validator = privateapi::schema::validator();
+    let none = with("grpimm", "");
+    let shop = with("grpimm", "  loadBalancer: {group: shop}\n");
+    let other = with("grpimm", "  loadBalancer: {group: other}\n");
+    for (old, new) in [(&none, &shop), (&shop, &none), (&shop, &other)] {
+        let (mut before, mut after) = (parse(old), parse(new));
+        assert_eq!(validator.validate_object(&mut before, None), Vec::<String>::new());
+        let problems = validator.validate_object(&mut after, Some(&before));
+        assert!(
+            problems.iter().any(|p| p.contains("loadBalancer.group is immutable")),
+            "{old} → {new}: {problems:?}"
+        );
+    }
+    let _ = kubectl(&["create", "namespace", "validation"]);
+    let name = format!("grpimm{:x}", rand::random::<u16>());
+    let old = with(&name, "  loadBalancer: {group: shop}\n");
+    ok(kubectl_apply(&old));
+    let server = kubectl_apply(&old.replace("group: shop", "group: other"));
+    assert!(!server.status.success(), "the API server accepted another group");
+    assert!(
+        String::from_utf8_lossy(&server.stderr).contains("loadBalancer.group is immutable"),
+        "{}",
+        String::from_utf8_lossy(&server.stderr)
+    );
+    let _ = kubectl(&["delete", "papi", &name, "-n", "validation", "--wait=false"]);
 }
 
 /// Every CEL rule and pattern of the CRD can be evaluated by the CLI: a rule the CEL

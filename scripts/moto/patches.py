@@ -987,6 +987,48 @@ def _elbv2_alb_targets() -> None:
     _wrap(B, "register_targets", make)
 
 
+@patch("elbv2_listener_rules_as_aws")
+def _elbv2_listener_rules() -> None:
+    """WHY: AWS refuses a listener's 101st rule (besides the default one) with
+    TooManyRules (the default quota of rules per Application Load Balancer listener)
+    and DeleteRule of a rule that does not exist with RuleNotFound. moto has both as
+    TODOs: any number of rules, and a silent DeleteRule. Load-balancer groups stall at
+    the quota and treat a gone rule as deleted; both need AWS's answers."""
+    from moto.elbv2.exceptions import ELBClientError, RuleNotFoundError
+    from moto.elbv2.models import ELBv2Backend as B
+
+    _param_names(B.create_rule, "listener_arn", "conditions", "priority", "actions")
+    _param_names(B.delete_rule, "arn")
+    sig = inspect.signature(B.create_rule)
+
+    def make_create(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_rule(self: Any, *a: Any, **kw: Any) -> Any:
+            p = sig.bind(self, *a, **kw).arguments
+            for lb in self.load_balancers.values():
+                listener = lb.listeners.get(p["listener_arn"])
+                if listener is not None and len(getattr(listener, "_non_default_rules", {})) >= 100:
+                    raise ELBClientError("TooManyRules", "You've reached the limit on the number of rules per load balancer")
+            return orig(self, *a, **kw)
+
+        return create_rule
+
+    def make_delete(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_rule(self: Any, arn: str) -> Any:
+            known = any(
+                arn in getattr(ls, "_non_default_rules", {})
+                for lb in self.load_balancers.values()
+                for ls in lb.listeners.values()
+            )
+            if not known:
+                raise RuleNotFoundError()
+            return orig(self, arn)
+
+        return delete_rule
+
+    _wrap(B, "create_rule", make_create)
+    _wrap(B, "delete_rule", make_delete)
+
+
 @patch("apigatewayv2_domain_name_targets")
 def _apigatewayv2_domain_name_targets() -> None:
     """WHY: AWS answers CreateDomainName (apigatewayv2) with, per configuration, the

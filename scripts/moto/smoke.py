@@ -322,6 +322,40 @@ def elbv2_create() -> None:
 
 
 @section
+def elbv2_listener_rules() -> None:
+    # A load-balancer group's listener: a fixed 404 by default, one rule per member
+    # matching its route header, tagged at creation.
+    not_found = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain",
+                                                                      "MessageBody": "no route"}}]
+    ls = elb.create_listener(LoadBalancerArn=S["lb"], Protocol="HTTP", Port=8081, DefaultActions=not_found,
+                             Tags=TAGS)["Listeners"][0]["ListenerArn"]
+    d = elb.describe_listeners(ListenerArns=[ls])["Listeners"][0]["DefaultActions"]
+    check("CreateListener fixed-response 404 default", d[0]["Type"] == "fixed-response"
+          and d[0]["FixedResponseConfig"]["StatusCode"] == "404", d)
+    cond = lambda v: [{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "x-privateapi-route", "Values": [v]}}]
+    fwd = [{"Type": "forward", "TargetGroupArn": S["tg"]}]
+    r = elb.create_rule(ListenerArn=ls, Priority=7, Conditions=cond("ns/a"), Actions=fwd, Tags=TAGS)["Rules"][0]
+    check("CreateRule http-header condition", r["Conditions"][0]["HttpHeaderConfig"]["Values"] == ["ns/a"]
+          and r["Priority"] == "7", r)
+    tags = elb.describe_tags(ResourceArns=[r["RuleArn"]])["TagDescriptions"][0]["Tags"]
+    check("CreateRule Tags on the rule", tags == TAGS, tags)
+    expect_error("CreateRule a priority in use", "PriorityInUse", elb.create_rule, ListenerArn=ls, Priority=7,
+                 Conditions=cond("ns/b"), Actions=fwd)
+    rules = elb.describe_rules(ListenerArn=ls)["Rules"]
+    check("DescribeRules: the rule and the default one", sorted((x["Priority"], x["IsDefault"]) for x in rules)
+          == [("7", False), ("default", True)], rules)
+    extra = [elb.create_rule(ListenerArn=ls, Priority=100 + i, Conditions=cond(f"ns/x{i}"), Actions=fwd)["Rules"][0]["RuleArn"]
+             for i in range(99)]
+    expect_error("CreateRule the 101st rule of a listener", "TooManyRules", elb.create_rule, ListenerArn=ls, Priority=5,
+                 Conditions=cond("ns/c"), Actions=fwd)
+    for a in extra:
+        elb.delete_rule(RuleArn=a)
+    elb.delete_rule(RuleArn=r["RuleArn"])
+    expect_error("DeleteRule a rule that is gone", "RuleNotFound", elb.delete_rule, RuleArn=r["RuleArn"])
+    elb.delete_listener(ListenerArn=ls)
+
+
+@section
 def ecs_cluster_and_taskdef() -> None:
     cl = ecs.create_cluster(clusterName=f"c-{RUN}", tags=ECS_TAGS)["cluster"]
     S["cluster"] = cl["clusterArn"]
@@ -822,8 +856,8 @@ def usage_plans_and_waf() -> None:
 
 def main() -> int:
     t0 = time.monotonic()
-    for sec in (emulator, ec2_network, ec2_security_groups, iam_roles, elbv2_create, ecs_cluster_and_taskdef, ecs_service,
-                apigateway, authorizers, private_apis, usage_plans_and_waf, teardown_elbv2_ec2):
+    for sec in (emulator, ec2_network, ec2_security_groups, iam_roles, elbv2_create, elbv2_listener_rules, ecs_cluster_and_taskdef,
+                ecs_service, apigateway, authorizers, private_apis, usage_plans_and_waf, teardown_elbv2_ec2):
         sec()
     print(f"smoke: {ENDPOINT} run {RUN} in {time.monotonic() - t0:.1f} s")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed")

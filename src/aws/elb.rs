@@ -99,8 +99,9 @@ pub struct DesiredListener<R = String> {
     pub port: i32,
     /// An ACM certificate: an HTTPS listener with [`TLS_POLICY`].
     pub certificate: Option<String>,
-    /// Where its default action forwards.
-    pub target_group: R,
+    /// Where its default action forwards; `None`: a fixed 404 (a load-balancer
+    /// group's listener, whose members' traffic goes by their rules).
+    pub target_group: Option<R>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -110,7 +111,10 @@ impl<R> DesiredListener<R> {
             kind: self.kind,
             port: self.port,
             certificate: self.certificate.clone(),
-            target_group: f(&self.target_group)?,
+            target_group: match &self.target_group {
+                Some(tg) => Some(f(tg)?),
+                None => None,
+            },
             tags: self.tags.clone(),
         })
     }
@@ -153,6 +157,8 @@ pub struct ObservedListener {
     pub tls_policy: Option<String>,
     /// Target groups of the default forward action.
     pub forwards_to: Vec<String>,
+    /// Whether the default action is the fixed 404 of a load-balancer group.
+    pub not_found: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -293,7 +299,7 @@ async fn observe_ours_named(aws: &Aws, owner: &Owner, name: &str) -> AwsResult<(
 
     let mut observed = Observed::default();
     if let Some(lb) = lb {
-        let lb = convert_load_balancer(&lb);
+        let lb = convert(&lb);
         let arn = lb.arn.clone();
         observed.listeners = observe_listeners(aws, &arn).await?.unwrap_or_default();
         observed.load_balancer = Some(lb);
@@ -347,9 +353,16 @@ pub async fn observe_listeners(aws: &Aws, lb_arn: &str) -> AwsResult<Option<Vec<
                     .collect::<std::collections::BTreeSet<_>>()
                     .into_iter()
                     .collect(),
+                not_found: is_not_found(l.default_actions()),
             })
             .collect(),
     ))
+}
+
+/// Whether `actions` are exactly the fixed 404 of [`not_found`].
+pub fn is_not_found(actions: &[Action]) -> bool {
+    matches!(actions, [a] if a.r#type() == Some(&ActionTypeEnum::FixedResponse)
+        && a.fixed_response_config().and_then(|c| c.status_code()) == Some(NOT_FOUND))
 }
 
 fn health_check(tg: &TargetGroup) -> HealthCheck {
@@ -400,7 +413,7 @@ fn convert_target_group(tg: &TargetGroup) -> ObservedTargetGroup {
     }
 }
 
-fn convert_load_balancer(lb: &LoadBalancer) -> ObservedLoadBalancer {
+pub(crate) fn convert(lb: &LoadBalancer) -> ObservedLoadBalancer {
     let state = lb.state();
     let mut subnets: Vec<String> = lb
         .availability_zones()
@@ -441,7 +454,7 @@ pub async fn list_load_balancers(aws: &Aws) -> AwsResult<Vec<ObservedLoadBalance
             .send()
             .await
             .map_err(aws_err("DescribeLoadBalancers"))?;
-        let lbs = out.load_balancers().iter().map(convert_load_balancer).collect();
+        let lbs = out.load_balancers().iter().map(convert).collect();
         Ok((lbs, out.next_marker().map(str::to_owned)))
     })
     .await
@@ -598,11 +611,36 @@ pub async fn modify_health_check(aws: &Aws, arn: &str, hc: &HealthCheck) -> AwsR
     Ok(())
 }
 
-fn forward(target_group_arn: &str) -> Action {
+pub(crate) fn forward(target_group_arn: &str) -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(target_group_arn)
         .build()
+}
+
+/// The status of a load-balancer group's default action: what no member's rule
+/// matches is answered here, never forwarded.
+pub const NOT_FOUND: &str = "404";
+
+/// A fixed 404 (a load-balancer group's default action).
+pub fn not_found() -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            elbv2::types::FixedResponseActionConfig::builder()
+                .status_code(NOT_FOUND)
+                .content_type("text/plain")
+                .message_body("no route")
+                .build(),
+        )
+        .build()
+}
+
+fn default_action(desired: &DesiredListener) -> Action {
+    match &desired.target_group {
+        Some(tg) => forward(tg),
+        None => not_found(),
+    }
 }
 
 pub async fn create_listener(aws: &Aws, lb_arn: &str, desired: &DesiredListener) -> AwsResult<String> {
@@ -614,7 +652,7 @@ pub async fn create_listener(aws: &Aws, lb_arn: &str, desired: &DesiredListener)
         .set_certificates(certificates(desired))
         .set_ssl_policy(desired.certificate.as_ref().map(|_| TLS_POLICY.to_owned()))
         .port(desired.port)
-        .default_actions(forward(&desired.target_group))
+        .default_actions(default_action(desired))
         .set_tags(Some(tags(&desired.tags)))
         .send()
         .await
@@ -637,7 +675,7 @@ pub async fn modify_listener(aws: &Aws, listener_arn: &str, desired: &DesiredLis
         .set_certificates(certificates(desired))
         .set_ssl_policy(desired.certificate.as_ref().map(|_| TLS_POLICY.to_owned()))
         .port(desired.port)
-        .default_actions(forward(&desired.target_group))
+        .default_actions(default_action(desired))
         .send()
         .await
         .map_err(aws_err("ModifyListener"))?;
@@ -699,7 +737,10 @@ pub fn listener_in_sync(listener: &ObservedListener, wanted: &DesiredListener) -
     listener.port == wanted.port
         && listener.protocol == wanted.protocol()
         && tls_as_wanted
-        && listener.forwards_to == [wanted.target_group.clone()]
+        && match &wanted.target_group {
+            Some(tg) => listener.forwards_to == [tg.clone()],
+            None => listener.not_found && listener.forwards_to.is_empty(),
+        }
 }
 
 #[cfg(test)]
@@ -714,6 +755,7 @@ mod tests {
             certificate: None,
             tls_policy: None,
             forwards_to: vec![tg.into()],
+            not_found: false,
         }
     }
 
@@ -722,7 +764,7 @@ mod tests {
             kind: LoadBalancerKind::Application,
             port,
             certificate: None,
-            target_group: tg.into(),
+            target_group: Some(tg.into()),
             tags: BTreeMap::new(),
         }
     }

@@ -57,6 +57,7 @@ const NOT_FOUND: &[&str] = &[
     "LoadBalancerNotFound",
     "TargetGroupNotFound",
     "ListenerNotFound",
+    "RuleNotFound",
     "ServiceNotFoundException",
     "ClusterNotFoundException",
     "InvalidGroup.NotFound",
@@ -167,6 +168,13 @@ impl AwsError {
             // link's group, deleted by its last user): the next pass reads again.
             AwsError::Api { operation, code, .. }
                 if *operation == "AuthorizeSecurityGroupIngress" && code == "InvalidGroup.NotFound" =>
+            {
+                Disposition::Retry
+            }
+            // A load-balancer group's ALB (or its listener) deleted by its last member
+            // between our read and our write: the next pass reads again and makes it.
+            AwsError::Api { operation, .. }
+                if matches!(*operation, "AddTags" | "CreateRule") && self.is_not_found() =>
             {
                 Disposition::Retry
             }

@@ -30,6 +30,9 @@ pub struct Integration<R = String> {
     /// To an HTTPS listener: the name its certificate covers, which API Gateway
     /// verifies.
     pub server_name: Option<String>,
+    /// In a load-balancer group: the route header's value (`lb_group.rs`), set on
+    /// every request (`overwrite:header.…`), whatever the client sent.
+    pub route: Option<String>,
 }
 
 impl<R> Integration<R> {
@@ -38,6 +41,7 @@ impl<R> Integration<R> {
             connection_id: f(&self.connection_id)?,
             uri: f(&self.uri)?,
             server_name: self.server_name.clone(),
+            route: self.route.clone(),
         })
     }
 }
@@ -46,6 +50,19 @@ impl Integration {
     pub const KIND: &'static str = "HTTP_PROXY";
     pub const METHOD: &'static str = "ANY";
     pub const PAYLOAD_FORMAT: &'static str = "1.0";
+
+    /// Its request parameters: the route header, in a load-balancer group.
+    pub fn request_parameters(&self) -> BTreeMap<String, String> {
+        self.route
+            .iter()
+            .map(|route| {
+                (
+                    format!("overwrite:header.{}", super::lb_group::ROUTE_HEADER),
+                    route.clone(),
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +153,7 @@ impl ObservedIntegration {
             && self.uri == wanted.uri
             && self.payload_format == Integration::PAYLOAD_FORMAT
             && self.server_name == wanted.server_name
+            && self.request_parameters == wanted.request_parameters()
             && self.subtype.is_none()
     }
 
@@ -355,6 +373,7 @@ pub async fn create_integration(aws: &Aws, api_id: &str, wanted: &Integration) -
         .integration_uri(&wanted.uri)
         .payload_format_version(Integration::PAYLOAD_FORMAT)
         .set_tls_config(tls(wanted))
+        .set_request_parameters(parameters(wanted))
         .send()
         .await
         .map_err(aws_err("CreateIntegration"))?;
@@ -377,10 +396,17 @@ pub async fn update_integration(aws: &Aws, api_id: &str, id: &str, wanted: &Inte
         .integration_uri(&wanted.uri)
         .payload_format_version(Integration::PAYLOAD_FORMAT)
         .set_tls_config(tls(wanted))
+        .set_request_parameters(parameters(wanted))
         .send()
         .await
         .map_err(aws_err("UpdateIntegration"))?;
     Ok(())
+}
+
+/// The route header, when the integration has one (none is sent otherwise).
+fn parameters(wanted: &Integration) -> Option<std::collections::HashMap<String, String>> {
+    let parameters = wanted.request_parameters();
+    (!parameters.is_empty()).then(|| parameters.into_iter().collect())
 }
 
 /// A queue route's integration (AWS_PROXY, SQS-SendMessage); returns its id.
@@ -573,6 +599,7 @@ mod tests {
             connection_id: "vl1".to_owned(),
             uri: "arn:listener/1".to_owned(),
             server_name: None,
+            route: None,
         };
         assert!(observed("arn:listener/1").is(&wanted));
         assert!(!observed("arn:listener/2").is(&wanted));

@@ -16,6 +16,7 @@ pub mod faults;
 pub mod http_api;
 pub mod iam;
 pub mod inventory;
+pub mod lb_group;
 pub mod log_group;
 pub mod network;
 pub mod ownership;

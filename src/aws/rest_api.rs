@@ -60,6 +60,9 @@ pub struct Target<R = String> {
     /// The `integrationTarget` of a VPC Link V2; a V1 link has none (it is bound to
     /// its NLB).
     pub load_balancer_arn: Option<R>,
+    /// In a load-balancer group: the value of the route header (`lb_group.rs`) the
+    /// integrations set, which the member's listener rule matches.
+    pub route: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +106,7 @@ impl<R> DesiredApi<R> {
                     Some(arn) => Some(f(arn)?),
                     None => None,
                 },
+                route: self.target.route.clone(),
             },
             routes: self
                 .routes
@@ -139,7 +143,17 @@ impl DesiredApi {
         let t = &self.target;
         let scheme = if t.https { "https" } else { "http" };
         let base = format!("{scheme}://{}", t.load_balancer_dns);
-        let (root, proxy) = integrations(&base, &t.vpc_link, t.load_balancer_arn.as_deref());
+        let (mut root, mut proxy) = integrations(&base, &t.vpc_link, t.load_balancer_arn.as_deref());
+        if let Some(route) = &t.route {
+            // A static value (in single quotes), which replaces whatever header of
+            // that name the client sent.
+            let header = format!("integration.request.header.{}", super::lb_group::ROUTE_HEADER);
+            for integration in [&mut root, &mut proxy] {
+                integration
+                    .request_parameters
+                    .insert(header.clone(), format!("'{route}'"));
+            }
+        }
         [(ROOT_PATH, root), (PROXY_PATH, proxy)]
     }
 
@@ -951,6 +965,7 @@ mod tests {
                 https: false,
                 vpc_link: "vl".to_owned(),
                 load_balancer_arn: Some("arn:alb".to_owned()),
+                route: None,
             },
             routes: Vec::new(),
             auth: Auth::none(),

@@ -222,7 +222,7 @@ fn convert(g: &aws_sdk_ec2::types::SecurityGroup) -> Option<(String, ObservedGro
     ))
 }
 
-fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
+pub(crate) fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
     let mut rules = Vec::new();
     for p in perms {
         let protocol = p.ip_protocol().unwrap_or("-1").to_owned();

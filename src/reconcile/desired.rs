@@ -9,6 +9,7 @@ use crate::aws::ecs::{DesiredCluster, DesiredService, DesiredTaskDefinition};
 use crate::aws::elb::{self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, Targets};
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleKind};
+use crate::aws::lb_group::{self, DesiredLbGroup};
 use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::ownership::Owner;
 use crate::aws::partition::Partition;
@@ -77,6 +78,10 @@ pub struct DesiredStack {
     /// The shared VPC link (V2) and its security group, when the stack uses one: they
     /// belong to every stack of the same network, this one a user among them.
     pub shared_link: Option<DesiredSharedLink>,
+    /// The load-balancer group (`loadBalancer.group`): then `load_balancer` and
+    /// `listener` are the group's, shared by its members, and the ALB's security group
+    /// is the group's, not one of `groups`.
+    pub lb_group: Option<DesiredLbGroup>,
     pub task_definition: Option<DesiredTaskDefinition<Id>>,
     pub service: Option<DesiredService<Id>>,
     /// The REST API (`api.type: REST`).
@@ -173,6 +178,9 @@ impl DesiredStack {
         // Where API Gateway's traffic enters: the NLB in front, else the load balancer.
         let entry = if front_tier { Tier::Front } else { Tier::Back };
         let https = spec.load_balancer.certificate_arn.is_some();
+        // The CRD allows a group with a shared V2 link to an ALB only.
+        let lb_group = Self::lb_group_of(owner, spec).filter(|_| shared);
+        let route = lb_group.as_ref().map(|g| g.route.clone());
         let mut env = svc.env.clone();
         env.sort_by(|a, b| a.name.cmp(&b.name));
         let flavor = match spec.api.api_type {
@@ -200,6 +208,8 @@ impl DesiredStack {
             )
             .into_iter()
             .filter(|g| !(shared && g.role == GroupRole::VpcLink))
+            // A group member's ALB has the group's security group.
+            .filter(|g| !(lb_group.is_some() && g.role == GroupRole::LoadBalancer))
             .collect(),
             roles,
             target_group: Some(DesiredTargetGroup {
@@ -212,20 +222,34 @@ impl DesiredStack {
                 tags: tags("target-group"),
             }),
             load_balancer: Some(DesiredLoadBalancer {
-                name: elb::name(owner),
+                name: lb_group
+                    .as_ref()
+                    .map_or_else(|| elb::name(owner), |g| lb_group::alb_name(&g.key)),
                 kind: lb_kind,
                 // Only an NLB a V1 link reaches directly turns this off.
                 private_link_inbound_rules: !v1 || front_tier,
                 subnets: i.subnets.to_vec(),
                 security_groups: vec![group(GroupRole::LoadBalancer)],
-                tags: tags("alb"),
+                // A group's ALB: the group's tags and its creator as the first member.
+                tags: match &lb_group {
+                    Some(g) => {
+                        let mut tags = g.tags(lb_group::PART_ALB);
+                        tags.insert(crate::aws::shared_link::user_tag(&g.uid), g.user.clone());
+                        tags
+                    }
+                    None => tags("alb"),
+                },
             }),
             listener: Some(DesiredListener {
                 kind: lb_kind,
                 port: spec.load_balancer.listener_port,
                 certificate: spec.load_balancer.certificate_arn.clone(),
-                target_group: Id::Of(Slot::TargetGroup),
-                tags: tags("listener"),
+                // A group's listener answers 404 to what no member's rule matches.
+                target_group: lb_group.is_none().then_some(Id::Of(Slot::TargetGroup)),
+                tags: match &lb_group {
+                    Some(g) => g.tags(lb_group::PART_LISTENER),
+                    None => tags("listener"),
+                },
             }),
             vpc_link: Some(match &spec.vpc_link.existing_id {
                 Some(id) => LinkWanted::Existing(id.clone()),
@@ -288,6 +312,7 @@ impl DesiredStack {
                     https,
                     vpc_link: link_id.clone(),
                     load_balancer_arn: (!v1).then_some(Id::Of(Slot::LoadBalancer)),
+                    route: route.clone(),
                 },
                 routes: routes.clone(),
                 auth: Auth {
@@ -361,6 +386,7 @@ impl DesiredStack {
                     connection_id: link_id.clone(),
                     uri: Id::Of(Slot::Listener),
                     server_name: i.integration_host.map(str::to_owned),
+                    route: route.clone(),
                 },
                 routes,
                 auth,
@@ -373,6 +399,7 @@ impl DesiredStack {
             }),
             front: front_tier.then(|| front(owner, spec, i.subnets, https)),
             cluster: Some(cluster),
+            lb_group,
         }
     }
 
@@ -390,6 +417,7 @@ impl DesiredStack {
             front: None,
             vpc_link: None,
             shared_link: None,
+            lb_group: None,
             task_definition: None,
             service: None,
             api: None,
@@ -399,6 +427,20 @@ impl DesiredStack {
             log_group: None,
             usage_plan: None,
         }
+    }
+
+    /// The load-balancer group the spec names (as [`DesiredStack::build`] makes it):
+    /// what teardown looks for, whatever else the spec says now.
+    pub fn lb_group_of(owner: &Owner, spec: &PrivateApiSpec) -> Option<DesiredLbGroup> {
+        let name = spec.load_balancer.group.as_ref()?;
+        Some(DesiredLbGroup::new(
+            &spec.network.vpc_id,
+            name,
+            owner,
+            spec.load_balancer.listener_port,
+            spec.load_balancer.certificate_arn.clone(),
+            owner.tags(lb_group::PART_RULE, &spec.tags),
+        ))
     }
 
     pub fn role(&self, kind: RoleKind) -> Option<&DesiredRole> {
@@ -433,7 +475,7 @@ fn front(owner: &Owner, spec: &PrivateApiSpec, subnets: &[String], https: bool) 
             kind: LoadBalancerKind::Network,
             port,
             certificate: None,
-            target_group: Id::Of(Slot::FrontTargetGroup),
+            target_group: Some(Id::Of(Slot::FrontTargetGroup)),
             tags: tags("front-listener"),
         },
         target: Id::Of(Slot::LoadBalancer),
@@ -668,6 +710,55 @@ mod tests {
         ] {
             assert!(stack(&spec(not_shared)).shared_link.is_none(), "{not_shared}");
         }
+    }
+
+    #[test]
+    fn a_group_member_wants_the_group_s_alb_and_listener_and_sets_its_route() {
+        let s = stack(&spec("loadBalancer: {group: shop}"));
+        let group = some(&s.lb_group);
+        assert_eq!(group.key, lb_group::key("vpc-1", "shop"));
+        assert_eq!(group.route, "shop/orders");
+        let alb = some(&s.load_balancer);
+        assert_eq!(alb.name, lb_group::alb_name(&group.key));
+        assert_eq!(alb.tags[lb_group::TAG_GROUP], group.key);
+        assert_eq!(alb.tags[&crate::aws::shared_link::user_tag("uid-1")], "shop/orders");
+        assert!(!alb.tags.contains_key(TAG_UID), "no single owner");
+        assert_eq!(some(&s.listener).target_group, None);
+        assert!(s.groups.iter().all(|g| g.role != GroupRole::LoadBalancer));
+        let tasks = s
+            .groups
+            .iter()
+            .find(|g| g.role == GroupRole::Tasks)
+            .expect("tasks group");
+        assert_eq!(
+            tasks.ingress,
+            Some((8080, GroupRole::LoadBalancer)),
+            "the tasks admit the group's ALB"
+        );
+        assert_eq!(some(&s.api).target.route.as_deref(), Some("shop/orders"));
+        let rest = resolved(&s);
+        assert_ne!(
+            rest.1,
+            resolved(&stack(&spec(""))).1,
+            "the header is part of the API's shape"
+        );
+        let mut http = spec("loadBalancer: {group: shop}");
+        http.api.api_type = ApiType::Http;
+        let integration = some(&stack(&http).http_api).integration;
+        assert_eq!(
+            integration
+                .try_map(|_| Some(String::new()))
+                .expect("map")
+                .request_parameters(),
+            std::collections::BTreeMap::from([(
+                "overwrite:header.x-privateapi-route".to_owned(),
+                "shop/orders".to_owned()
+            )])
+        );
+        // Ungrouped: as before.
+        let alone = stack(&spec(""));
+        assert!(alone.lb_group.is_none() && some(&alone.api).target.route.is_none());
+        assert_eq!(some(&alone.listener).target_group, Some(Id::Of(Slot::TargetGroup)));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::aws::elb::{
 };
 use crate::aws::http_api::{self, DesiredHttpApi};
 use crate::aws::iam::{self, DesiredRole, RoleChange};
+use crate::aws::lb_group::DesiredLbGroup;
 use crate::aws::log_group::DesiredLogGroup;
 use crate::aws::queue_route::{self, QueueRoute};
 use crate::aws::rest_api::{self, DesiredApi, ObservedApi};
@@ -303,6 +304,36 @@ pub enum Action {
         uid: String,
         user: String,
     },
+    /// A shared link's group once no link uses it: first the rules of load-balancer
+    /// groups' security groups that admit it (members of the network's groups
+    /// admitted it; none is left), then the group.
+    ReapSharedGroup(String),
+    /// The security group of a load-balancer group (made, or adopted from a racing
+    /// maker: its name is unique in the VPC), known as the ALB's group.
+    CreateLbGroupSg(DesiredLbGroup),
+    /// Our user tag on the group's ALB, before our rule is made.
+    JoinLbGroup {
+        arn: String,
+        group: DesiredLbGroup,
+    },
+    /// Our rule on the group's listener (`Slot::Listener`), forwarding to our target
+    /// group; on `PriorityInUse` (a racing member), the next free priority.
+    CreateListenerRule {
+        group: DesiredLbGroup,
+        priority: i32,
+    },
+    /// Our rule back to our route header and target group.
+    ModifyListenerRule {
+        arn: String,
+        route: String,
+    },
+    DeleteListenerRule(String),
+    /// Our user tag off the group's ALB, once our rule is gone; the last member
+    /// deletes the listener and the ALB.
+    LeaveLbGroup {
+        arn: String,
+        uid: String,
+    },
 }
 
 /// What a step may run into without failing the pass.
@@ -510,6 +541,10 @@ impl<'a> Differ<'a> {
         let Ok(shared) = self.shared_link() else {
             return;
         };
+        // Then: it names the ALB's group the tasks' admits.
+        if self.lb_group().is_err() {
+            return;
+        }
         self.security_groups();
         self.roles();
         if self.cluster().is_err() {
@@ -522,6 +557,9 @@ impl<'a> Differ<'a> {
                 return;
             }
             self.listeners(&lb);
+        }
+        if self.lb_group_rule().is_err() {
+            return;
         }
         self.front_target();
         // Deleting, the domain goes before the API it maps to, and the API before the
@@ -550,6 +588,9 @@ impl<'a> Differ<'a> {
         self.retire_api_gateway_role();
         self.retire_links(retire, link);
         self.leave_shared_links(link);
+        // Our group rule before our target group, which AWS keeps while a rule
+        // forwards to it.
+        self.lb_group_deletes(&going);
         // The front NLB first: its target group holds the ALB.
         for tier in [Tier::Front, Tier::Back] {
             let lb = self.tier(tier);
@@ -969,7 +1010,9 @@ impl<'a> Differ<'a> {
                 },
             );
         }
-        if current.subnets != wanted.subnets {
+        // A group's ALB keeps the subnets its first member made it in: members in
+        // other subnets of the VPC reach it all the same.
+        if current.subnets != wanted.subnets && !(lb.tier == Tier::Back && self.desired.lb_group.is_some()) {
             self.plan.step(
                 Verb::Update,
                 Part::LoadBalancer,
@@ -2668,6 +2711,9 @@ fn service_status(svc: &ObservedService, desired_count: i32) -> PartStatus {
 
 #[path = "diff_shared.rs"]
 mod shared;
+
+#[path = "diff_lb_group.rs"]
+mod lb_group;
 
 #[cfg(test)]
 #[path = "diff_tests.rs"]

@@ -176,7 +176,7 @@ impl Differ<'_> {
                 self.plan.tolerant(
                     Gate::Always,
                     Change::new(Verb::Delete, Part::SecurityGroup, &group, "shared link group"),
-                    Action::DeleteGroup(group.clone()),
+                    Action::ReapSharedGroup(group.clone()),
                     format!("security group {group} to be released"),
                     None,
                 );
@@ -204,7 +204,7 @@ impl Differ<'_> {
             self.plan.tolerant(
                 Gate::Always,
                 Change::new(Verb::Delete, Part::SecurityGroup, &group.id, "shared link group"),
-                Action::DeleteGroup(group.id.clone()),
+                Action::ReapSharedGroup(group.id.clone()),
                 format!("security group {} to be released", group.id),
                 None,
             );

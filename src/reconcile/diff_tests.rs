@@ -186,6 +186,7 @@ fn in_sync(d: &DesiredStack) -> ObservedStack {
                 .certificate
                 .map(|_| crate::aws::elb::TLS_POLICY.to_owned()),
             forwards_to: vec![TG.into()],
+            not_found: false,
         }]),
         vpc_links: Seen::Read(links),
         vpc_links_v1: links_v1,
@@ -260,6 +261,7 @@ fn front_in_sync(front: &DesiredFront) -> ObservedFront {
             certificate: None,
             tls_policy: None,
             forwards_to: vec![FRONT_TG.into()],
+            not_found: false,
         }]),
         targets: Seen::Read(vec![LB.into()]),
     }
@@ -336,7 +338,7 @@ fn with_http_api(stack: ObservedStack, api: &DesiredHttpApi) -> ObservedStack {
         server_name: api.integration.server_name.clone(),
         subtype: None,
         credentials: None,
-        request_parameters: BTreeMap::new(),
+        request_parameters: api.integration.request_parameters(),
     };
     let mut integrations = vec![proxy];
     let mut routes: Vec<ObservedRoute> = http_api::ROUTE_KEYS
@@ -2534,7 +2536,7 @@ fn the_last_user_deletes_the_link_on_teardown_and_then_its_group() {
         destroy
             .steps
             .iter()
-            .any(|s| s.action == Action::DeleteGroup("sg-link".into())),
+            .any(|s| s.action == Action::ReapSharedGroup("sg-link".into())),
         "{:?}",
         steps(&destroy)
     );
@@ -2561,13 +2563,18 @@ fn the_last_user_deletes_the_link_on_teardown_and_then_its_group() {
     assert!(
         plan.steps
             .iter()
-            .all(|s| s.action != Action::DeleteGroup("sg-link".into()))
+            .all(|s| s.action != Action::ReapSharedGroup("sg-link".into()))
     );
     assert!(plan.waiting.iter().any(|w| w.contains("vl-1")), "{:?}", plan.waiting);
     shared_links(&mut later).links.clear();
     let plan = diff(&DesiredStack::empty(), &later);
     let last = plan.steps.last().expect("a step");
-    assert_eq!(last.action, Action::DeleteGroup("sg-link".into()), "{:?}", steps(&plan));
+    assert_eq!(
+        last.action,
+        Action::ReapSharedGroup("sg-link".into()),
+        "{:?}",
+        steps(&plan)
+    );
     assert!(matches!(last.if_not_yet, IfNotYet::Note { .. }));
     // A new link of the network uses the group again: not ours to delete any more.
     shared_links(&mut later).links.push(shared("vl-9", &key, 9, &["uid-7"]));
@@ -2575,7 +2582,7 @@ fn the_last_user_deletes_the_link_on_teardown_and_then_its_group() {
     assert!(
         plan.steps
             .iter()
-            .all(|s| s.action != Action::DeleteGroup("sg-link".into()))
+            .all(|s| s.action != Action::ReapSharedGroup("sg-link".into()))
     );
 }
 
@@ -3031,4 +3038,359 @@ fn the_web_acl_is_associated_replaced_and_removed_without_a_redeploy() {
     // Firewall Manager's ACL on a stage the spec gives none: left alone.
     let fms = WEB_ACL.replace("/team/", "/FMManagedWebACLV2-org-policy/");
     assert_eq!(steps(&diff(&without, &set(&synced, Some(&fms)))), []);
+}
+
+// ------------------------------------------------------------ load-balancer groups
+
+const RULE: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/papi-g/1/2/3";
+const OTHER_RULE: &str = "arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/papi-g/1/2/4";
+
+fn group_spec() -> PrivateApiSpec {
+    let mut s = shared_spec();
+    s.load_balancer.group = Some("shop".into());
+    s
+}
+
+fn lb_group(observed: &mut ObservedStack) -> &mut crate::aws::lb_group::ObservedLbGroup {
+    match &mut observed.lb_group {
+        Seen::Read(g) => g,
+        Seen::Unread => panic!("group read"),
+    }
+}
+
+/// A member in sync: the group's ALB (`LB`, its group `sg-alb` admitting the shared
+/// link's group), its listener answering 404, our rule at priority 7 and another
+/// member's at 8.
+fn in_group(d: &DesiredStack) -> ObservedStack {
+    use crate::aws::lb_group::{ObservedGroupSg, ObservedLbGroup, ObservedRule};
+    let wanted = d.lb_group.clone().expect("a group member");
+    let mut observed = in_sync(d);
+    let listeners = vec![ObservedListener {
+        forwards_to: Vec::new(),
+        not_found: true,
+        ..observed.listeners.read().expect("listeners")[0].clone()
+    }];
+    observed.listeners = Seen::Read(listeners.clone());
+    let rule = |arn: &str, priority, route: &str, uid| ObservedRule {
+        arn: arn.into(),
+        priority,
+        route: Some(route.into()),
+        forwards_to: vec![TG.into()],
+        uid,
+    };
+    observed.lb_group = Seen::Read(ObservedLbGroup {
+        me: "uid-1".into(),
+        load_balancer: observed.load_balancer.found().cloned(),
+        users: ["uid-1".to_string(), "uid-2".to_string()].into(),
+        listeners,
+        rules: vec![
+            rule(RULE, 7, &wanted.route, Some("uid-1".into())),
+            rule(OTHER_RULE, 8, "shop/other", None),
+        ],
+        security_group: Some(ObservedGroupSg {
+            id: "sg-alb".into(),
+            rules: vec![Rule {
+                protocol: "tcp".into(),
+                from_port: 80,
+                to_port: 80,
+                source: security_group::Source::Group("sg-link".into()),
+            }],
+        }),
+    });
+    observed
+}
+
+#[test]
+fn a_group_member_in_sync_needs_no_step_and_knows_its_rule() {
+    let d = desired(&group_spec(), &["subnet-a", "subnet-b"]);
+    assert!(
+        d.groups.iter().all(|g| g.role != GroupRole::LoadBalancer),
+        "the group's ALB group, not one of ours"
+    );
+    assert_eq!(some(&d.listener).target_group, None, "a fixed 404 by default");
+    let plan = diff(&d, &in_group(&d));
+    assert_eq!(steps(&plan), []);
+    assert!(plan.stuck.is_none());
+    assert_eq!(plan.refs.slot(Slot::ListenerRule), Some(RULE));
+    assert_eq!(plan.refs.slot(Slot::ListenerRulePriority), Some("7"));
+    assert_eq!(plan.refs.slot(Slot::Group(GroupRole::LoadBalancer)), Some("sg-alb"));
+    // Another member's subnets are not ours to impose on the group's ALB.
+    let other = desired(&group_spec(), &["subnet-a", "subnet-c"]);
+    let mut observed = in_group(&other);
+    observed.load_balancer = in_group(&d).load_balancer;
+    assert!(
+        diff(&other, &observed)
+            .steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::SetSubnets { .. })),
+        "{:?}",
+        steps(&diff(&other, &observed))
+    );
+}
+
+/// One row per part of the group: what AWS lacks, and the one step that repairs it.
+#[test]
+fn each_group_part_out_of_sync_is_repaired_by_its_one_step() {
+    use crate::aws::lb_group;
+    let d = desired(&group_spec(), &["subnet-a", "subnet-b"]);
+    let wanted = d.lb_group.clone().expect("group");
+    type Drift = fn(&mut ObservedStack);
+    let rows: Vec<(&str, Drift, Action)> = vec![
+        (
+            "group security group admits our link group",
+            |o| lb_group(o).security_group.as_mut().expect("sg").rules.clear(),
+            Action::Authorize {
+                group: Id::Of(Slot::Group(GroupRole::LoadBalancer)),
+                port: 80,
+                from: Id::Of(Slot::Group(GroupRole::VpcLink)),
+            },
+        ),
+        (
+            "membership",
+            |o| {
+                lb_group(o).users.remove("uid-1");
+            },
+            Action::JoinLbGroup {
+                arn: LB.into(),
+                group: desired(&group_spec(), &["subnet-a", "subnet-b"])
+                    .lb_group
+                    .expect("group"),
+            },
+        ),
+        (
+            "rule missing",
+            |o| lb_group(o).rules.retain(|r| r.uid.is_none()),
+            Action::CreateListenerRule {
+                group: desired(&group_spec(), &["subnet-a", "subnet-b"])
+                    .lb_group
+                    .expect("group"),
+                priority: lb_group::priority("uid-1", &[8].into()),
+            },
+        ),
+        (
+            "rule forwarding elsewhere",
+            |o| lb_group(o).rules[0].forwards_to = vec!["arn:other-tg".into()],
+            Action::ModifyListenerRule {
+                arn: RULE.into(),
+                route: "shop/orders".into(),
+            },
+        ),
+        (
+            "a second rule of ours (a lost answer)",
+            |o| {
+                let mut second = lb_group(o).rules[0].clone();
+                second.arn = "arn:second".into();
+                second.priority = 9;
+                lb_group(o).rules.push(second);
+            },
+            Action::DeleteListenerRule("arn:second".into()),
+        ),
+        (
+            "listener forwarding instead of answering 404",
+            |o| {
+                if let Seen::Read(ls) = &mut o.listeners {
+                    ls[0].not_found = false;
+                    ls[0].forwards_to = vec![TG.into()];
+                }
+            },
+            Action::ModifyListener {
+                arn: LISTENER.into(),
+                listener: some(&desired(&group_spec(), &["subnet-a", "subnet-b"]).listener),
+            },
+        ),
+    ];
+    for (what, drift, action) in rows {
+        let mut observed = in_group(&d);
+        drift(&mut observed);
+        let plan = diff(&d, &observed);
+        assert_eq!(
+            plan.steps.iter().map(|s| &s.action).collect::<Vec<_>>(),
+            [&action],
+            "{what}: {:?}",
+            steps(&plan)
+        );
+    }
+    assert_eq!(wanted.route, "shop/orders");
+}
+
+#[test]
+fn a_new_member_of_a_new_group_makes_its_parts_in_order() {
+    let d = desired(&group_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_group(&d);
+    let group = lb_group(&mut observed);
+    group.load_balancer = None;
+    group.listeners.clear();
+    group.rules.clear();
+    group.users.clear();
+    group.security_group = None;
+    observed.load_balancer = Seen::Read(None);
+    observed.listeners = Seen::Read(Vec::new());
+    observed.target_group = Seen::Read(None);
+    if let Seen::Read(groups) = &mut observed.groups {
+        groups.iter_mut().for_each(|g| g.rules.clear());
+    }
+    let plan = diff(&d, &observed);
+    let at = |f: fn(&Action) -> bool| {
+        plan.steps
+            .iter()
+            .position(|s| f(&s.action))
+            .unwrap_or_else(|| panic!("{:?}", steps(&plan)))
+    };
+    let sg = at(|a| matches!(a, Action::CreateLbGroupSg(_)));
+    let tasks_rule = at(|a| {
+        matches!(
+            a,
+            Action::Authorize {
+                group: Id::Of(Slot::Group(GroupRole::Tasks)),
+                ..
+            }
+        )
+    });
+    let alb = at(|a| matches!(a, Action::CreateLoadBalancer { .. }));
+    let listener = at(|a| matches!(a, Action::CreateListener { listener, .. } if listener.target_group.is_none()));
+    let tg = at(|a| matches!(a, Action::CreateTargetGroup { .. }));
+    let rule = at(|a| matches!(a, Action::CreateListenerRule { .. }));
+    assert!(
+        sg < tasks_rule && sg < alb && alb < listener && listener < rule && tg < rule,
+        "{:?}",
+        steps(&plan)
+    );
+    let Action::CreateLoadBalancer { load_balancer, .. } = &plan.steps[alb].action else {
+        unreachable!()
+    };
+    assert_eq!(
+        load_balancer
+            .tags
+            .get(&crate::aws::shared_link::user_tag("uid-1"))
+            .map(String::as_str),
+        Some("shop/orders"),
+        "the creator is the first member"
+    );
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::JoinLbGroup { .. }))
+    );
+}
+
+#[test]
+fn a_full_group_or_a_disagreeing_member_is_stuck() {
+    use crate::aws::lb_group::{MAX_MEMBERS, MAX_RULES};
+    let d = desired(&group_spec(), &["subnet-a", "subnet-b"]);
+    let mut full = in_group(&d);
+    lb_group(&mut full).users = (0..MAX_MEMBERS).map(|i| format!("u{i}")).collect();
+    let plan = diff(&d, &full);
+    assert_eq!(plan.stuck.as_ref().map(|s| s.reason), Some("LoadBalancerGroupFull"));
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::JoinLbGroup { .. }))
+    );
+
+    let mut rules = in_group(&d);
+    let group = lb_group(&mut rules);
+    let other = group.rules[1].clone();
+    group.rules = (0..MAX_RULES as i32)
+        .map(|i| crate::aws::lb_group::ObservedRule {
+            priority: 100 + i,
+            ..other.clone()
+        })
+        .collect();
+    assert_eq!(diff(&d, &rules).stuck.map(|s| s.reason), Some("LoadBalancerGroupFull"));
+
+    let mut odd = group_spec();
+    odd.load_balancer.listener_port = 8080;
+    let d = desired(&odd, &["subnet-a", "subnet-b"]);
+    let mut observed = in_group(&desired(&group_spec(), &["subnet-a", "subnet-b"]));
+    lb_group(&mut observed).users.remove("uid-1");
+    let plan = diff(&d, &observed);
+    let stuck = plan.stuck.clone().expect("stuck");
+    assert_eq!(stuck.reason, "LoadBalancerGroupMismatch");
+    assert!(
+        stuck.message.contains("HTTP:80") && stuck.message.contains("HTTP:8080"),
+        "{}",
+        stuck.message
+    );
+    assert!(
+        plan.steps.iter().all(|s| !matches!(
+            s.action,
+            Action::ModifyListener { .. }
+                | Action::JoinLbGroup { .. }
+                | Action::Authorize {
+                    group: Id::Of(Slot::Group(GroupRole::LoadBalancer)),
+                    ..
+                }
+        )),
+        "the group's listener and security group are left as they are: {:?}",
+        steps(&plan)
+    );
+}
+
+#[test]
+fn teardown_deletes_our_rule_then_leaves_and_the_last_member_takes_the_group() {
+    let d = desired(&group_spec(), &["subnet-a", "subnet-b"]);
+    let mut observed = in_group(&d);
+    // Teardown reads the group apart from the stack's own (no ALB or listener of ours).
+    observed.load_balancer = Seen::Read(None);
+    observed.listeners = Seen::Read(Vec::new());
+    observed.service = Seen::Read(None);
+    let plan = diff(&DesiredStack::empty(), &observed);
+    let rule = plan
+        .steps
+        .iter()
+        .position(|s| s.action == Action::DeleteListenerRule(RULE.into()))
+        .expect("our rule");
+    let leave = plan
+        .steps
+        .iter()
+        .position(|s| matches!(s.action, Action::LeaveLbGroup { .. }))
+        .expect("leave");
+    let tg = position(&plan, Verb::Delete, Part::TargetGroup);
+    assert!(rule < leave && rule < tg, "{:?}", steps(&plan));
+    assert_eq!(plan.steps[leave].change.detail, "leave group (1 other members)");
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| s.action != Action::DeleteListenerRule(OTHER_RULE.into())),
+        "another member's rule is left"
+    );
+    assert!(!plan.waiting.iter().any(|w| w.contains("load-balancer group")));
+
+    // The last member: the ALB goes, and teardown waits for it.
+    lb_group(&mut observed).users.remove("uid-2");
+    let plan = diff(&DesiredStack::empty(), &observed);
+    let leave = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::LeaveLbGroup { .. }))
+        .expect("leave");
+    assert_eq!(leave.change.verb, Verb::Delete);
+    assert!(
+        plan.waiting.iter().any(|w| w.contains("load-balancer group")),
+        "{:?}",
+        plan.waiting
+    );
+    assert!(
+        diff_destroy(&observed)
+            .steps
+            .iter()
+            .any(|s| s.action == Action::DeleteGroup("sg-alb".into())),
+        "plan --destroy lists the group's security group"
+    );
+
+    // Its ALB gone: the group's security group, tolerantly (ENIs linger).
+    lb_group(&mut observed).load_balancer = None;
+    lb_group(&mut observed).rules.clear();
+    let plan = diff(&DesiredStack::empty(), &observed);
+    let sg = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::DeleteGroup("sg-alb".into()))
+        .expect("the group's security group");
+    assert!(matches!(sg.if_not_yet, IfNotYet::Note { .. }));
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::LeaveLbGroup { .. }))
+    );
 }

@@ -6,8 +6,8 @@ use crate::aws::iam::RoleKind;
 use crate::aws::security_group::{self, GroupRole, Rule, Source};
 use crate::aws::vpc_link::LinkState;
 use crate::aws::{
-    Aws, dns, domain, ecs, elb, http_api, iam, log_group, rest_api, shared_link, usage_plan, vpc_link, vpc_link_v1,
-    web_acl,
+    Aws, dns, domain, ecs, elb, http_api, iam, lb_group, log_group, rest_api, shared_link, usage_plan, vpc_link,
+    vpc_link_v1, web_acl,
 };
 use crate::error::{Error, Result};
 
@@ -347,6 +347,34 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
                 shared_link::Left::Others(n) => format!("left; {n} other APIs use it"),
                 shared_link::Left::Deleted => "its last user left: deleted".into(),
                 shared_link::Left::Gone => "already gone".into(),
+            };
+        }
+        Action::ReapSharedGroup(id) => {
+            lb_group::release(aws, id).await?;
+            security_group::delete(aws, id).await?
+        }
+        Action::CreateLbGroupSg(group) => {
+            let id = lb_group::create_group_sg(aws, group).await?;
+            refs.set(Slot::Group(GroupRole::LoadBalancer), id);
+        }
+        Action::JoinLbGroup { arn, group } => lb_group::join(aws, arn, &group.uid, &group.user).await?,
+        Action::CreateListenerRule { group, priority } => {
+            let listener = need_slot(refs, Slot::Listener)?;
+            let target = need_slot(refs, Slot::TargetGroup)?;
+            let (arn, priority) = lb_group::create_rule_at(aws, &listener, group, *priority, &target).await?;
+            change.detail = format!("priority {priority}: {} = {}", lb_group::ROUTE_HEADER, group.route);
+            refs.set(Slot::ListenerRule, arn);
+            refs.set(Slot::ListenerRulePriority, priority.to_string());
+        }
+        Action::ModifyListenerRule { arn, route } => {
+            lb_group::modify_rule(aws, arn, route, &need_slot(refs, Slot::TargetGroup)?).await?
+        }
+        Action::DeleteListenerRule(arn) => lb_group::delete_rule(aws, arn).await?,
+        Action::LeaveLbGroup { arn, uid } => {
+            change.detail = match lb_group::leave(aws, arn, uid).await? {
+                lb_group::Left::Others(n) => format!("left; {n} other members use it"),
+                lb_group::Left::Deleted => "its last member left: listener and ALB deleted".into(),
+                lb_group::Left::Gone => "already gone".into(),
             };
         }
         Action::RegisterTaskDefinition(td) => {

@@ -201,6 +201,8 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
         load_balancer_arn: known(Slot::LoadBalancer),
         load_balancer_dns: known(Slot::LoadBalancerDns),
         listener_arn: known(Slot::Listener),
+        listener_rule_arn: known(Slot::ListenerRule),
+        listener_rule_priority: known(Slot::ListenerRulePriority).and_then(|p| p.parse().ok()),
         target_group_arn: known(Slot::TargetGroup),
         front_load_balancer_arn: known(Slot::FrontLoadBalancer),
         front_load_balancer_dns: known(Slot::FrontLoadBalancerDns),
@@ -334,7 +336,15 @@ pub async fn teardown(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     let spec_cluster = spec.service.cluster.as_ref().map(|c| c.name.as_str());
     let everything = mode == Mode::Plan;
     let dns_zone = spec.api.domain.as_ref().and_then(|d| d.hosted_zone_id.as_deref());
-    let mut observed = Box::pin(observe::for_teardown(aws, owner, spec_cluster, dns_zone)).await?;
+    let lb_group = DesiredStack::lb_group_of(owner, spec);
+    let mut observed = Box::pin(observe::for_teardown(
+        aws,
+        owner,
+        spec_cluster,
+        dns_zone,
+        lb_group.as_ref(),
+    ))
+    .await?;
     let keep_logs = spec.service.logs.deletion_policy == crate::crd::DeletionPolicy::Retain;
     Box::pin(observe::rest_for_teardown(
         aws,

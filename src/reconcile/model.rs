@@ -18,6 +18,8 @@ pub enum Part {
     TargetGroup,
     LoadBalancer,
     Listener,
+    /// A load-balancer group member's rule on the group's listener.
+    ListenerRule,
     VpcLink,
     RestApi,
     ApiResource,
@@ -48,6 +50,7 @@ impl Part {
             Part::TargetGroup => "TargetGroup",
             Part::LoadBalancer => "LoadBalancer",
             Part::Listener => "Listener",
+            Part::ListenerRule => "ListenerRule",
             Part::VpcLink => "VpcLink",
             Part::RestApi => "RestApi",
             Part::ApiResource => "ApiResource",
@@ -75,7 +78,7 @@ impl Part {
             Part::IamRole => Condition::Roles,
             Part::EcsCluster => Condition::Cluster,
             Part::TaskDefinition | Part::EcsService | Part::LogGroup => Condition::Service,
-            Part::TargetGroup | Part::LoadBalancer | Part::Listener => Condition::LoadBalancer,
+            Part::TargetGroup | Part::LoadBalancer | Part::Listener | Part::ListenerRule => Condition::LoadBalancer,
             Part::VpcLink => Condition::VpcLink,
             Part::RestApi
             | Part::ApiResource
@@ -158,6 +161,9 @@ pub enum Slot {
     LoadBalancer,
     LoadBalancerDns,
     Listener,
+    /// A load-balancer group member's rule, and its priority.
+    ListenerRule,
+    ListenerRulePriority,
     VpcLink,
     TaskDefinition,
     Service,
@@ -236,6 +242,8 @@ impl fmt::Display for Slot {
             Slot::LoadBalancer => f.write_str("ALB ARN"),
             Slot::LoadBalancerDns => f.write_str("ALB DNS name"),
             Slot::Listener => f.write_str("listener ARN"),
+            Slot::ListenerRule => f.write_str("listener rule ARN"),
+            Slot::ListenerRulePriority => f.write_str("listener rule priority"),
             Slot::VpcLink => f.write_str("VPC link id"),
             Slot::TaskDefinition => f.write_str("task definition revision"),
             Slot::Service => f.write_str("service ARN"),

@@ -15,6 +15,7 @@ use crate::aws::elb::{self, ObservedListener, ObservedLoadBalancer, ObservedTarg
 use crate::aws::http_api;
 use crate::aws::iam::{self, ObservedRole, RoleKind};
 use crate::aws::inventory::Inventory;
+use crate::aws::lb_group::{self, DesiredLbGroup, ObservedLbGroup};
 use crate::aws::log_group::{self, ObservedLogGroup};
 use crate::aws::rest_api::{self, Deployment, ObservedApi, ObservedStage};
 use crate::aws::security_group::{self, ObservedGroup};
@@ -106,6 +107,9 @@ pub struct ObservedStack {
     pub existing_link: Seen<Option<ObservedVpcLink>>,
     /// The region's shared links (and some of their groups).
     pub shared_links: Seen<SharedLinks>,
+    /// The load-balancer group: its ALB, listeners, rules and security group. In a
+    /// full pass its ALB and listeners are also `load_balancer` and `listeners`.
+    pub lb_group: Seen<ObservedLbGroup>,
     pub task_definitions: Seen<TaskDefinitions>,
     pub service: Seen<Option<ObservedService>>,
     /// Our REST APIs, oldest first; the first one is ours to keep.
@@ -256,6 +260,12 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
             None => Ok(ObservedFront::default()),
         }
     };
+    let lb_group = async {
+        match &desired.lb_group {
+            Some(group) => lb_group::observe(aws, group).await.map(Some),
+            None => Ok(None),
+        }
+    };
     let (
         groups,
         roles,
@@ -265,7 +275,7 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         existing,
         task_definitions,
         service,
-        (apis, http_apis, links_v1, domains, logs, front),
+        (apis, http_apis, links_v1, domains, logs, front, lb_group),
     ) = tokio::try_join!(
         // Each read on the heap: the join's futures are built in this poll's frame,
         // and inline they took about 1 MiB of a debug build's 2 MiB test thread.
@@ -289,7 +299,8 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
                 Box::pin(links_v1),
                 Box::pin(domains),
                 Box::pin(logs),
-                Box::pin(front)
+                Box::pin(front),
+                Box::pin(lb_group)
             )
         }),
     )?;
@@ -324,6 +335,12 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
         log_group: logs,
         ..ObservedStack::default()
     };
+    // A group member's load balancer and listener are the group's.
+    if let Some(group) = lb_group {
+        observed.load_balancer = Seen::Read(group.load_balancer.clone());
+        observed.listeners = Seen::Read(group.listeners.clone());
+        observed.lb_group = Seen::Read(group);
+    }
     if let Some(apis) = apis {
         observed.api = Seen::Read(None);
         observed.stages = Seen::Read(Vec::new());
@@ -600,6 +617,7 @@ pub async fn for_teardown(
     owner: &Owner,
     spec_cluster: Option<&str>,
     dns_zone: Option<&str>,
+    lb_group: Option<&DesiredLbGroup>,
 ) -> AwsResult<ObservedStack> {
     let service_name = desired::service_name(owner);
     let own_cluster = desired::cluster_name(owner);
@@ -633,6 +651,12 @@ pub async fn for_teardown(
     // The shared groups we marked for deletion as the last user of their links.
     let mut shared = SharedLinks::of(owner, &links);
     shared.groups = Some(shared_link::observe_groups(aws, None, Some(&owner.uid)).await?);
+    // The group the spec names (immutable, as the VPC is): our rule, our membership,
+    // and, once its ALB is gone, its security group.
+    let lb_group = match lb_group {
+        Some(group) => Seen::Read(not_ours_is_none(lb_group::observe(aws, group).await.map(Some))?.unwrap_or_default()),
+        None => Seen::Unread,
+    };
     let (mut domains, _) = domains_of(Flavor::Rest, rest_domains, &owner.uid, None);
     domains.extend(domains_of(Flavor::Http, http_domains, &owner.uid, None).0);
     // The spec's zone is the only one whose records can be ours (it cannot change).
@@ -645,6 +669,7 @@ pub async fn for_teardown(
         http_apis: Seen::Read(http_apis),
         vpc_links: Seen::Read(vpc_link::ours(&links, owner)),
         shared_links: Seen::Read(shared),
+        lb_group,
         vpc_links_v1: Seen::Read(links_v1),
         domains: Seen::Read(domains),
         groups: Seen::Read(groups),
