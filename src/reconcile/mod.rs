@@ -186,7 +186,9 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
 /// recorded: `ids`) plus what the wait held back: the API's resources, integrations,
 /// stage and deployments, and the service. The parts that full pass made and found
 /// ready (roles, cluster, task definition, listener, log group) are not read again:
-/// 6 to 16 reads instead of a full pass's 22 (`schedule::FULL_PASS_READS`).
+/// 4 reads (REST: DescribeServices, GetResources, GetStages, GetDeployments; HTTP: 4
+/// too) besides its share of the inventory, instead of a full pass's 22
+/// (`schedule::FULL_PASS_READS`).
 ///
 /// `None` for the stacks a follow-up does not cover (see [`follows_up`]): the caller
 /// runs a full pass.
