@@ -299,6 +299,7 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
                 Ok(findings) if findings.iter().all(|f| f.waiting_on.is_some()) => {
                     match Box::pin(follow_up(&obj, &owner, check.ids, ctx, inventories)).await {
                         Ok(Some(mut outcome)) => {
+                            info!("wait over: follow-up");
                             ctx.metrics.observe_resync("follow_up");
                             status::keep_unreported(obj.status.as_ref(), &mut outcome);
                             return settle(&obj, ctx, was_ready, Ok(outcome)).await;
