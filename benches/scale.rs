@@ -878,7 +878,7 @@ async fn main() {
     );
     println!(
         "setup:    apiextensions-apiserver + etcd (scripts/apiserver.sh), moto (scripts/emulator.sh), \
-         every AWS call through scripts/awsproxy.py; operator defaults (--concurrency 8, --poll-seconds 10) \
+         every AWS call through scripts/awsproxy.py; operator defaults (--concurrency 128, --poll-seconds 10) \
          unless said otherwise"
     );
     println!();

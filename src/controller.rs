@@ -293,7 +293,21 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
                     debug!(waiting = %summary(&findings), "still waiting");
                     return Ok(ctx.record(&obj, Outcome::Waiting));
                 }
-                Ok(findings) if findings.is_empty() => info!("wait over: full pass"),
+                // The wait is over, or part of it, and nothing else moved: the steps
+                // it held back (the API's wiring), without reading again what the last
+                // full pass made.
+                Ok(findings) if findings.iter().all(|f| f.waiting_on.is_some()) => {
+                    match Box::pin(follow_up(&obj, &owner, check.ids, ctx, inventories)).await {
+                        Ok(Some(mut outcome)) => {
+                            info!("wait over: follow-up");
+                            ctx.metrics.observe_resync("follow_up");
+                            status::keep_unreported(obj.status.as_ref(), &mut outcome);
+                            return settle(&obj, ctx, was_ready, Ok(outcome)).await;
+                        }
+                        Ok(None) => info!("wait over: full pass"),
+                        Err(error) => info!(error = %error, "follow-up failed: full pass"),
+                    }
+                }
                 Ok(findings) => info!(found = %summary(&findings), "wait check: full pass"),
                 Err(error) => info!(error = %error, "wait check failed: full pass"),
             }
@@ -419,6 +433,20 @@ async fn drift_check(
     let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
     let inventory = inventories.get(&aws, &owner.uid, after).await?;
     Ok(reconcile::drift::check(&aws, &inventory, owner, &obj.spec, ids, probe).await?)
+}
+
+/// The follow-up of a wait that is over (`reconcile::follow_up`), from the same
+/// inventory the wait check used; `None` when the stack takes a full pass instead.
+async fn follow_up(
+    obj: &PrivateApi,
+    owner: &Owner,
+    ids: &ResourceIds,
+    ctx: &Context,
+    (inventories, after): (&InventoryCache, Instant),
+) -> Result<Option<reconcile::Outcome>> {
+    let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
+    let inventory = inventories.get(&aws, &owner.uid, after).await?;
+    reconcile::follow_up(&aws, &inventory, owner, &obj.spec, ids, Mode::Apply).await
 }
 
 fn summary(findings: &[Finding]) -> String {

@@ -111,8 +111,9 @@ enum Command {
         /// checks of the same wait, up to a minute).
         #[arg(long, default_value_t = 10, env = "PRIVATEAPI_POLL_SECONDS")]
         poll_seconds: u64,
-        /// Reconciles at once.
-        #[arg(long, default_value_t = 8, env = "PRIVATEAPI_CONCURRENCY")]
+        /// Reconciles at once: a burst of new resources up to this many is picked up at
+        /// once (a pass mostly waits on AWS, whose quotas the pacer keeps to).
+        #[arg(long, default_value_t = 128, env = "PRIVATEAPI_CONCURRENCY")]
         concurrency: u16,
         /// Address of /metrics, /healthz and /readyz ("off" to disable).
         #[arg(long, default_value = "0.0.0.0:8080", env = "PRIVATEAPI_METRICS_ADDR")]

@@ -115,7 +115,7 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP privateapi_resyncs_total Re-checks: of Ready resources, drift_check (shared region inventory) or full (every part read); of resources waiting on AWS, wait_check (the same check, instead of a full pass); after a pass that made changes and found every part ready, confirm (the same check, instead of a second full pass)."
+            "# HELP privateapi_resyncs_total Re-checks: of Ready resources, drift_check (shared region inventory) or full (every part read); of resources waiting on AWS, wait_check (the same check, instead of a full pass); after a pass that made changes and found every part ready, confirm (the same check, instead of a second full pass); after a wait that is over, follow_up (the steps it held back, from the same check and the API's and service's reads, instead of a full pass)."
         );
         let _ = writeln!(out, "# TYPE privateapi_resyncs_total counter");
         for kind in ["drift_check", "full", "wait_check"] {

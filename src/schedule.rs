@@ -33,7 +33,9 @@ pub struct Settings {
     /// AWS reads a resync may cost per Ready resource, on average: sizes how long the
     /// region lists are shared (see [`list_reads_per_resync`]).
     pub resync_reads: f64,
-    /// Reconciles running at once.
+    /// Reconciles running at once. A pass mostly waits on AWS (the pacer keeps it
+    /// under the quotas, not the number of passes), so this only bounds memory: a
+    /// burst of up to this many new resources is picked up at once.
     pub concurrency: u16,
     /// Requeue while AWS is provisioning (longer after the first minute: see
     /// [`wait_delay`]).
@@ -51,7 +53,7 @@ impl Default for Settings {
             resync: Duration::from_secs(300),
             full_resync: Duration::from_secs(6 * 3600),
             resync_reads: 2.0,
-            concurrency: 8,
+            concurrency: 128,
             poll: Duration::from_secs(10),
             policy: None,
         }

@@ -135,6 +135,29 @@ pub fn next_status(
     status
 }
 
+/// A pass that read only some parts (`reconcile::follow_up`) reports only those: the
+/// others keep what the previous status said of them, as a full pass at the same
+/// generation found them.
+pub fn keep_unreported(previous: Option<&PrivateApiStatus>, outcome: &mut Outcome) {
+    let Some(previous) = previous else { return };
+    let kept: Vec<PartStatus> = previous
+        .conditions
+        .iter()
+        .filter_map(|c| {
+            let condition = crate::reconcile::Condition::named(&c.type_)?;
+            let reported = outcome.parts.iter().any(|p| p.condition == condition);
+            (!reported).then(|| PartStatus {
+                condition,
+                ready: c.status == "True",
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            })
+        })
+        .collect();
+    outcome.parts.extend(kept);
+    outcome.parts.sort_by_key(|p| p.condition);
+}
+
 fn part_condition(part: &PartStatus) -> Condition {
     cond(part.condition.as_str(), part.ready, &part.reason, &part.message)
 }
@@ -206,6 +229,41 @@ mod tests {
             parts: vec![PartStatus::ready(crate::reconcile::Condition::Api, "ok")],
             ..Default::default()
         }
+    }
+
+    /// Parts a follow-up did not read keep the previous status's word; the parts it
+    /// read say what it found; the overall conditions are not parts.
+    #[test]
+    fn unreported_parts_keep_the_previous_status() {
+        let mut before = ready_outcome();
+        before.parts = vec![
+            PartStatus::ready(crate::reconcile::Condition::Roles, "3 roles"),
+            PartStatus::ready(crate::reconcile::Condition::Cluster, "ACTIVE"),
+            PartStatus::waiting(crate::reconcile::Condition::VpcLink, "Pending", "link PENDING"),
+        ];
+        let previous = next_status(None, Some(1), Some(&before), &Verdict::of(&before));
+        let mut outcome = ready_outcome();
+        outcome.parts = vec![PartStatus::ready(crate::reconcile::Condition::VpcLink, "AVAILABLE")];
+        keep_unreported(Some(&previous), &mut outcome);
+        let parts: Vec<(&str, bool, &str)> = outcome
+            .parts
+            .iter()
+            .map(|p| (p.condition.as_str(), p.ready, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("RolesReady", true, "3 roles"),
+                ("ClusterReady", true, "ACTIVE"),
+                ("VpcLinkReady", true, "AVAILABLE"),
+            ]
+        );
+        assert!(outcome.is_ready());
+        // Nothing before: nothing kept.
+        let mut alone = ready_outcome();
+        alone.parts.clear();
+        keep_unreported(None, &mut alone);
+        assert!(alone.parts.is_empty());
     }
 
     #[test]

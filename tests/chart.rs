@@ -506,7 +506,7 @@ fn default_rendering() {
         ("PRIVATEAPI_FULL_RESYNC_SECONDS", "21600"),
         ("PRIVATEAPI_RESYNC_READS", "2"),
         ("PRIVATEAPI_POLL_SECONDS", "10"),
-        ("PRIVATEAPI_CONCURRENCY", "8"),
+        ("PRIVATEAPI_CONCURRENCY", "128"),
     ] {
         assert_eq!(env_value(&docs, name).as_deref(), Some(value), "{name}");
     }

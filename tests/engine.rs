@@ -481,6 +481,81 @@ async fn a_pending_vpc_link_holds_back_only_the_integrations() {
     until_gone(&aws, &owner, &spec, 10).await;
 }
 
+/// A wait check that finds the link AVAILABLE is followed up (`reconcile::follow_up`):
+/// from the region inventory and the IDs the first pass recorded, plus the API's and
+/// the service's reads, it makes exactly the steps a full pass would, and a full pass
+/// after it finds nothing to do and the same IDs. It reads far less than a full pass.
+#[tokio::test]
+async fn the_follow_up_of_a_wait_makes_what_a_full_pass_would() {
+    use privateapi::aws::inventory::Inventory as RegionInventory;
+
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let owner = owner("follow-up");
+    let spec = spec(&vpc, &subnets);
+    let link_name = privateapi::aws::shared_link::link_name(&privateapi::aws::shared_link::key(&vpc, &subnets));
+    set_link_pending(&link_name, Some(Duration::from_secs(3))).await;
+    let first = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("first pass");
+    assert!(!first.is_ready());
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    set_link_pending(&link_name, None).await;
+
+    // What a full pass would do now, and what the follow-up does.
+    let key = |c: &reconcile::Change| (c.verb, c.part, c.name.clone());
+    let planned = reconcile::converge(&aws, &owner, &spec, Mode::Plan)
+        .await
+        .expect("plan");
+    assert!(!planned.changes.is_empty(), "the wiring waits");
+    let inventory = RegionInventory::load(&aws).await.expect("inventory");
+    let before = aws.stats.snapshot();
+    let followed = Box::pin(reconcile::follow_up(
+        &aws,
+        &inventory,
+        &owner,
+        &spec,
+        &first.resources,
+        Mode::Apply,
+    ))
+    .await
+    .expect("follow-up")
+    .expect("a default stack is followed up");
+    let calls = aws.stats.snapshot().since(&before);
+    println!(
+        "follow-up: {} reads, {} writes: {:?}",
+        calls.reads(),
+        calls.writes(),
+        calls.0
+    );
+    assert_eq!(
+        followed.changes.iter().map(key).collect::<Vec<_>>(),
+        planned.changes.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(calls.writes() as usize, followed.changes.len());
+    assert!(
+        (calls.reads() as f64) < privateapi::schedule::FULL_PASS_READS / 2.0,
+        "{} reads: {:?}",
+        calls.reads(),
+        calls.0
+    );
+
+    // A full pass after it: nothing left, and the same IDs and endpoint.
+    let full = reconcile::converge(&aws, &owner, &spec, Mode::Apply)
+        .await
+        .expect("full pass");
+    assert!(full.changes.is_empty(), "{:?}", full.changes);
+    assert!(full.is_ready(), "{:?}", full.waiting_on());
+    assert_eq!(followed.resources, full.resources);
+    assert_eq!(followed.endpoint, full.endpoint);
+    // Each part it read reads as the full pass reads it (the others keep the status's).
+    for part in &followed.parts {
+        let same = full.parts.iter().find(|p| p.condition == part.condition);
+        assert_eq!(same.map(|p| p.ready), Some(part.ready), "{part:?}");
+    }
+    until_gone(&aws, &owner, &spec, 10).await;
+}
+
 /// Every mutating call of a create, once each: the call never sent (a crash before
 /// it) or its answer lost (a crash after it). The next passes converge with exactly
 /// one of each part: nothing duplicated, nothing lost. Needs the fault interceptor,

@@ -28,6 +28,7 @@ pub mod rest_api;
 pub mod security_group;
 pub mod shared_link;
 pub mod stats;
+pub mod transport;
 pub mod usage_plan;
 pub mod vpc_link;
 pub mod vpc_link_v1;
@@ -182,6 +183,7 @@ pub struct AwsFactory {
 impl AwsFactory {
     pub async fn from_env(pacer: Pacer, attempt_timeout: Duration) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(transport::client())
             .timeout_config(request_timeouts(attempt_timeout));
         let (fs, env) = (
             aws_types::os_shim_internal::Fs::real(),

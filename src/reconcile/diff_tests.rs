@@ -3394,3 +3394,37 @@ fn teardown_deletes_our_rule_then_leaves_and_the_last_member_takes_the_group() {
             .all(|s| !matches!(s.action, Action::LeaveLbGroup { .. }))
     );
 }
+
+/// A follow-up (`reconcile::follow_up`) wires a REST or HTTP API of a V2 link (shared,
+/// its own, or an existing one), to an ALB or an NLB; a stack whose held-back steps
+/// reach parts it does not read takes a full pass.
+#[test]
+fn only_stacks_whose_wiring_is_the_api_s_are_followed_up() {
+    let subnets = ["subnet-a", "subnet-b"];
+    let mut nlb = spec();
+    nlb.load_balancer.kind = crate::crd::LoadBalancerKind::Network;
+    let mut existing = spec();
+    existing.vpc_link.existing_id = Some("link1".into());
+    for (name, s, covered) in [
+        ("REST, own link", spec(), true),
+        ("REST, shared link", shared_spec(), true),
+        ("REST, existing link", existing, true),
+        ("HTTP", http_spec(), true),
+        ("NLB", nlb, true),
+        ("V1 link to an NLB", v1_spec(), false),
+        ("V1 link, NLB in front of the ALB", front_spec(), false),
+        ("custom domain", domain_spec(), false),
+        ("queue routes", with_routes(spec()), false),
+        ("HTTP queue routes", with_routes(http_spec()), false),
+        (
+            "IAM authorization (no authorizer)",
+            authorized(spec(), "{type: IAM}"),
+            true,
+        ),
+        ("Cognito authorizer", authorized(spec(), cognito()), false),
+        ("JWT authorizer", authorized(http_spec(), &jwt("orders")), false),
+        ("Lambda authorizer", authorized(spec(), &lambda(300)), false),
+    ] {
+        assert_eq!(crate::reconcile::follows_up(&desired(&s, &subnets)), covered, "{name}");
+    }
+}

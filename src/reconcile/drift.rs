@@ -151,7 +151,7 @@ pub async fn check(
 
 /// The IDs the last full pass recorded, for the parts a drift check does not read
 /// (a VPC Link V1 is not in the region inventory, which lists V2 links).
-fn recorded(ids: &ResourceIds, desired: &DesiredStack) -> Refs {
+pub(crate) fn recorded(ids: &ResourceIds, desired: &DesiredStack) -> Refs {
     let mut refs = Refs::default();
     if let Some(LinkWanted::OwnedV1(_)) = desired.vpc_link {
         refs.learn(Slot::VpcLink, ids.vpc_link_id.as_deref());

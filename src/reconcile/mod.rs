@@ -176,6 +176,94 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     // thread).
     let observed = Box::new(Box::pin(observe::full(aws, owner, &desired)).await?);
     let plan = diff::diff(&desired, &observed);
+    Box::pin(carry_out(aws, spec, mode, plan, integration_host, subnets)).await
+}
+
+/// The pass after a full pass that made changes and left some part to AWS (a VPC link
+/// PENDING, an ALB provisioning), once a wait check finds that wait over: the same
+/// diff and steps as a full pass, of a stack observed as the wait check observed it
+/// (the region's `inventory`, taken after that full pass, and the IDs its status
+/// recorded: `ids`) plus what the wait held back: the API's resources, integrations,
+/// stage and deployments, and the service. The parts that full pass made and found
+/// ready (roles, cluster, task definition, listener, log group) are not read again:
+/// 4 reads (REST: DescribeServices, GetResources, GetStages, GetDeployments; HTTP: 4
+/// too) besides its share of the inventory, instead of a full pass's 22
+/// (`schedule::FULL_PASS_READS`).
+///
+/// `None` for the stacks a follow-up does not cover (see [`follows_up`]): the caller
+/// runs a full pass.
+pub async fn follow_up(
+    aws: &Aws,
+    inventory: &crate::aws::inventory::Inventory,
+    owner: &Owner,
+    spec: &PrivateApiSpec,
+    ids: &ResourceIds,
+    mode: Mode,
+) -> Result<Option<Outcome>> {
+    spec.validate().map_err(Error::InvalidSpec)?;
+    roles_allowed(&aws.roles, spec)?;
+    let desired = Box::new(DesiredStack::build(Inputs {
+        owner,
+        spec,
+        region: &aws.region,
+        subnets: &ids.subnet_ids,
+        integration_host: ids.integration_host.as_deref(),
+    }));
+    if !follows_up(&desired) {
+        return Ok(None);
+    }
+    let mut observed = Box::new(observe::from_inventory(inventory, owner, &desired, ids));
+    Box::pin(observe::held_back(aws, owner, &desired, &mut observed)).await?;
+    let plan = diff::diff_knowing(&desired, &observed, drift::recorded(ids, &desired));
+    // A part it did not read may be missing (no listener routes to the target group):
+    // the full pass reads it.
+    if plan.steps.iter().any(|step| step.action == diff::Action::Recheck) {
+        return Ok(None);
+    }
+    let outcome = Box::pin(carry_out(
+        aws,
+        spec,
+        mode,
+        plan,
+        ids.integration_host.clone(),
+        ids.subnet_ids.clone(),
+    ))
+    .await?;
+    Ok(Some(outcome))
+}
+
+/// Whether the steps a VPC link or an ALB holds back are all among the parts a
+/// [`follow_up`] reads (the API's and the service's). Not for a custom domain (its
+/// mapping and record follow the stage), routes to queues (API Gateway's role), an
+/// authorizer, or a V1 link (not in the region inventory) and the NLB in front of
+/// the ALB it needs: those take a full pass.
+pub fn follows_up(desired: &DesiredStack) -> bool {
+    let plain_rest = desired
+        .api
+        .as_ref()
+        .is_none_or(|api| api.authorizer.is_none() && api.routes.is_empty());
+    let plain_http = desired
+        .http_api
+        .as_ref()
+        .is_none_or(|api| api.authorizer.is_none() && api.routes.is_empty());
+    plain_rest
+        && plain_http
+        && desired.domain.is_none()
+        && desired.dns.is_none()
+        && desired.front.is_none()
+        && !matches!(desired.vpc_link, Some(desired::LinkWanted::OwnedV1(_)))
+}
+
+/// Runs a plan's steps and reports the pass: the IDs, the endpoint, each part's
+/// readiness and the changes.
+async fn carry_out(
+    aws: &Aws,
+    spec: &PrivateApiSpec,
+    mode: Mode,
+    plan: diff::Plan,
+    integration_host: Option<String>,
+    subnets: Vec<String>,
+) -> Result<Outcome> {
     let stuck = plan.stuck.clone();
     let service = plan.service_counts;
     let cluster_arn = plan.cluster_arn.clone();

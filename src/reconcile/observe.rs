@@ -560,6 +560,62 @@ pub fn from_inventory(
     }
 }
 
+/// What a full pass's steps wait on a VPC link or an ALB for, read into an
+/// observation taken from the region inventory ([`from_inventory`]): the service,
+/// and the kept API's resources with their methods and integrations, its stages and
+/// (REST) its deployments. See `reconcile::follow_up`.
+pub async fn held_back(
+    aws: &Aws,
+    owner: &Owner,
+    desired: &DesiredStack,
+    observed: &mut ObservedStack,
+) -> AwsResult<()> {
+    let service = async {
+        match (&desired.cluster, &desired.service) {
+            (Some(cluster), Some(service)) => ecs::observe_service(aws, owner, &cluster.name, &service.name)
+                .await
+                .map(Seen::Read),
+            _ => Ok(Seen::Unread),
+        }
+    };
+    let rest = observed.rest_apis.read().and_then(|apis| apis.first()).cloned();
+    let rest = async {
+        match rest {
+            Some(id) => tokio::try_join!(
+                rest_api::observe_resources(aws, &id),
+                rest_api::observe_stages(aws, &id),
+                rest_api::list_deployments(aws, &id),
+            )
+            .map(Some),
+            None => Ok(None),
+        }
+    };
+    let http = observed.http_apis.read().and_then(|apis| apis.first()).cloned();
+    let http = async {
+        match http {
+            Some(id) => {
+                tokio::try_join!(http_api::observe_details(aws, &id), http_api::observe_stages(aws, &id)).map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let (service, rest, http) = tokio::try_join!(Box::pin(service), Box::pin(rest), Box::pin(http))?;
+    observed.service = service;
+    // As a full pass reads a new API: nothing of it yet when there is none.
+    if observed.rest_apis.read().is_some() {
+        let (resources, stages, deployments) = rest.unwrap_or_default();
+        observed.api = Seen::Read(resources);
+        observed.stages = Seen::Read(stages.unwrap_or_default());
+        observed.deployments = Seen::Read(deployments);
+    }
+    if observed.http_apis.read().is_some() {
+        let (details, stages) = http.unwrap_or_default();
+        observed.http_details = Seen::Read(details);
+        observed.http_stages = Seen::Read(stages.unwrap_or_default());
+    }
+    Ok(())
+}
+
 /// Reads one drift-check probe's part into `observed`.
 pub async fn probe(
     aws: &Aws,
