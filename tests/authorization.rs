@@ -806,6 +806,7 @@ async fn a_web_acl_that_does_not_exist_stalls_the_pass_with_aws_s_message() {
     assert_eq!(inventory(&aws, &owner).await, Inventory::default());
 }
 
+#[cfg(feature = "test-faults")]
 #[tokio::test]
 async fn a_lost_create_api_key_answer_makes_no_second_key() {
     use privateapi::aws::Fault;
