@@ -3424,6 +3424,8 @@ fn only_stacks_whose_wiring_is_the_api_s_are_followed_up() {
         ("Cognito authorizer", authorized(spec(), cognito()), false),
         ("JWT authorizer", authorized(http_spec(), &jwt("orders")), false),
         ("Lambda authorizer", authorized(spec(), &lambda(300)), false),
+        ("API keys", keys_spec(&["partner-a"]), false),
+        ("load-balancer group", group_spec(), false),
     ] {
         assert_eq!(crate::reconcile::follows_up(&desired(&s, &subnets)), covered, "{name}");
     }

@@ -235,8 +235,9 @@ pub async fn follow_up(
 /// Whether the steps a VPC link or an ALB holds back are all among the parts a
 /// [`follow_up`] reads (the API's and the service's). Not for a custom domain (its
 /// mapping and record follow the stage), routes to queues (API Gateway's role), an
-/// authorizer, or a V1 link (not in the region inventory) and the NLB in front of
-/// the ALB it needs: those take a full pass.
+/// authorizer, a V1 link (not in the region inventory) and the NLB in front of
+/// the ALB it needs, a usage plan (its keys are read apart) or a load-balancer group
+/// (the group's ALB, listener and rules): those take a full pass.
 pub fn follows_up(desired: &DesiredStack) -> bool {
     let plain_rest = desired
         .api
@@ -251,6 +252,8 @@ pub fn follows_up(desired: &DesiredStack) -> bool {
         && desired.domain.is_none()
         && desired.dns.is_none()
         && desired.front.is_none()
+        && desired.usage_plan.is_none()
+        && desired.lb_group.is_none()
         && !matches!(desired.vpc_link, Some(desired::LinkWanted::OwnedV1(_)))
 }
 
