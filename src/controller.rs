@@ -25,7 +25,7 @@ use crate::crd::{DeletionPolicy, FINALIZER, PrivateApi, PrivateApiStatus, Resour
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::reconcile::drift::{self, Finding, Probe};
-use crate::reconcile::{self, Mode};
+use crate::reconcile::{self, History, Mode};
 use crate::schedule::{Memory, Observed, Outcome, Pass, STALLED_RETRY};
 // Still reachable from here, where `main` and the bench look for them.
 pub use crate::schedule::{Settings, drift_check_freshness, list_reads_per_resync, wait_delay};
@@ -204,14 +204,18 @@ async fn reconcile_inner(obj: Arc<PrivateApi>, ctx: Arc<Context>) -> Result<Acti
     // (kube's finalizer helper would stop after the patch and wait for its watch
     // event: one more trip through the queue, behind every other object, before any
     // AWS work; with 100 applied at once, 20 s.)
-    let obj = match needs_finalizer(&obj) {
-        true => add_finalizer(&api, &obj).await?,
-        false => obj,
+    // Nothing of an object we have never finalized, nor written a status for, exists
+    // in AWS: no pass writes before the finalizer is on. Its first pass reads only
+    // what other stacks may share with it (observe::History).
+    let (obj, history) = match needs_finalizer(&obj) {
+        true if obj.status.is_none() => (add_finalizer(&api, &obj).await?, History::New),
+        true => (add_finalizer(&api, &obj).await?, History::Unknown),
+        false => (obj, History::Unknown),
     };
     let pass = ctx.next_pass(&obj);
     let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
         match event {
-            Finalizer::Apply(obj) => apply(obj, &ctx, pass).await,
+            Finalizer::Apply(obj) => apply(obj, &ctx, pass, history).await,
             Finalizer::Cleanup(obj) => cleanup(obj, &ctx).await,
         }
     })
@@ -256,7 +260,7 @@ async fn add_finalizer(api: &Api<PrivateApi>, obj: &PrivateApi) -> Result<Arc<Pr
 
 /// A wait check, a drift check or a full pass, as `pass` says (a full pass when a
 /// check finds something).
-async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Action> {
+async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>, history: History) -> Result<Action> {
     let owner = owner_of(&obj)?;
     let was_ready = status::is_ready(obj.status.as_ref());
     // The installer's namespace policy, before anything reaches AWS: a denied resource
@@ -329,7 +333,14 @@ async fn apply(obj: Arc<PrivateApi>, ctx: &Context, pass: Pass<'_>) -> Result<Ac
     }
     let result = async {
         let aws = ctx.aws.for_region(obj.spec.region.as_deref())?;
-        Box::pin(reconcile::converge(&aws, &owner, &obj.spec, Mode::Apply)).await
+        Box::pin(reconcile::converge_knowing(
+            &aws,
+            &owner,
+            &obj.spec,
+            Mode::Apply,
+            history,
+        ))
+        .await
     }
     .await;
     if result.is_ok() {

@@ -556,6 +556,62 @@ async fn the_follow_up_of_a_wait_makes_what_a_full_pass_would() {
     until_gone(&aws, &owner, &spec, 10).await;
 }
 
+/// The first pass of a new object (`History::New`: just finalized, no status) reads
+/// only what it may share with other stacks, and makes exactly what a full pass would
+/// have made; the passes after it read everything and find the stack as a full pass
+/// makes it, nothing made twice.
+#[tokio::test]
+async fn a_new_object_s_first_pass_reads_only_what_it_may_share() {
+    use privateapi::reconcile::History;
+
+    let (_f, aws) = aws().await;
+    let http = |mut spec: privateapi::crd::PrivateApiSpec| {
+        spec.api.api_type = privateapi::crd::ApiType::Http;
+        spec
+    };
+    for (name, kind) in [("new-rest", None), ("new-http", Some(http))] {
+        // Each in a network of its own: neither finds the other's shared link.
+        let specs: Vec<_> = [network(&aws).await, network(&aws).await]
+            .into_iter()
+            .map(|(vpc, subnets)| {
+                let s = spec(&vpc, &subnets);
+                kind.map_or(s.clone(), |k| k(s))
+            })
+            .collect();
+        let owners = [owner(&format!("{name}-full")), owner(name)];
+        let mut passes = Vec::new();
+        for (owner, (spec, history)) in owners.iter().zip(specs.iter().zip([History::Unknown, History::New])) {
+            let before = aws.stats.snapshot();
+            let first = Box::pin(reconcile::converge_knowing(&aws, owner, spec, Mode::Apply, history))
+                .await
+                .expect("first pass");
+            let calls = aws.stats.snapshot().since(&before);
+            println!(
+                "{name}, {history:?}: first pass {} reads, {} writes: {:?}",
+                calls.reads(),
+                calls.writes(),
+                calls.0
+            );
+            let made: Vec<_> = first.changes.iter().map(|c| (c.verb, c.part)).collect();
+            passes.push((made, calls.reads(), calls.writes()));
+        }
+        let (full, new) = (&passes[0], &passes[1]);
+        assert_eq!(new.0, full.0, "{name}: the same changes");
+        assert_eq!(new.2, full.2, "{name}: the same writes");
+        assert!(new.1 + 5 <= full.1, "{name}: {} reads against {}", new.1, full.1);
+        for (owner, spec) in owners.iter().zip(&specs) {
+            until_ready(&aws, owner, spec, 5).await;
+            let again = Box::pin(reconcile::converge(&aws, owner, spec, Mode::Apply))
+                .await
+                .expect("full pass");
+            assert!(again.changes.is_empty(), "{name}: {:?}", again.changes);
+        }
+        for (owner, spec) in owners.iter().zip(&specs) {
+            until_gone(&aws, owner, spec, 10).await;
+        }
+    }
+}
+
 /// Every mutating call of a create, once each: the call never sent (a crash before
 /// it) or its answer lost (a crash after it). The next passes converge with exactly
 /// one of each part: nothing duplicated, nothing lost. Needs the fault interceptor,

@@ -19,6 +19,7 @@ use crate::crd::{PrivateApiSpec, ResourceIds, ServiceCounts};
 use crate::error::{Error, Result};
 
 pub use model::{Condition, Part};
+pub use observe::History;
 
 use desired::{DesiredStack, Inputs};
 use model::Slot;
@@ -141,6 +142,18 @@ pub fn summary(changes: &[Change], separator: &str) -> String {
 /// diff, and the steps run (plan mode: recorded). Never waits for AWS: a part still
 /// provisioning is reported as not ready and the pass moves on.
 pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mode) -> Result<Outcome> {
+    converge_knowing(aws, owner, spec, mode, History::Unknown).await
+}
+
+/// [`converge`], knowing what may exist of the owner: the first pass of a new object
+/// (`History::New`) reads only what it may share with other stacks.
+pub async fn converge_knowing(
+    aws: &Aws,
+    owner: &Owner,
+    spec: &PrivateApiSpec,
+    mode: Mode,
+    history: History,
+) -> Result<Outcome> {
     spec.validate().map_err(Error::InvalidSpec)?;
     roles_allowed(&aws.roles, spec)?;
     // Pre-flight: what only AWS knows, read before the first write, so that input AWS
@@ -174,7 +187,7 @@ pub async fn converge(aws: &Aws, owner: &Owner, spec: &PrivateApiSpec, mode: Mod
     // Observing and executing are large futures (every part's calls): on the heap, so
     // that no caller's stack has to hold them (a debug build overflowed a 2 MiB test
     // thread).
-    let observed = Box::new(Box::pin(observe::full(aws, owner, &desired)).await?);
+    let observed = Box::new(Box::pin(observe::full(aws, owner, &desired, history)).await?);
     let plan = diff::diff(&desired, &observed);
     Box::pin(carry_out(aws, spec, mode, plan, integration_host, subnets)).await
 }

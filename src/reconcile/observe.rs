@@ -197,9 +197,26 @@ fn domains_of(
     (ours, foreign.map(str::to_owned))
 }
 
+/// What a pass knows, before it reads, of what exists of its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum History {
+    /// Anything may exist (a crash, a lost answer, another writer): every part is read.
+    Unknown,
+    /// Nothing of the owner exists: its object has just been given our finalizer and
+    /// has no status, and no pass writes to AWS before the finalizer is on. Its own
+    /// parts (found by its uid tag or named after it) are read as absent without a
+    /// call; what other stacks share with it (VPC links, the network's groups, a
+    /// load-balancer group, domains and records), a cluster or link the spec names,
+    /// the log group (named after the object: a namesake may have retained one) and
+    /// the pre-flight checks are read as always. A pass that fails leaves the
+    /// finalizer on: its retry reads everything.
+    New,
+}
+
 /// Every part of the stack `desired` describes, in two rounds of parallel reads (the
-/// API's details need its id).
-pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult<ObservedStack> {
+/// API's details need its id); of a [`History::New`] owner, only what it may share.
+pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack, history: History) -> AwsResult<ObservedStack> {
+    let known = history == History::Unknown;
     let existing_link = match &desired.vpc_link {
         Some(LinkWanted::Existing(id)) => Some(id.as_str()),
         _ => None,
@@ -207,14 +224,16 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     let vpc = (!desired.vpc_id.is_empty()).then_some(desired.vpc_id.as_str());
     let cluster = async {
         match &desired.cluster {
-            Some(cluster) => ecs::observe_cluster(aws, owner, cluster).await,
-            None => Ok(None),
+            Some(cluster) if known || !cluster.managed => ecs::observe_cluster(aws, owner, cluster).await,
+            _ => Ok(None),
         }
     };
     // The service is read in the cluster the stack wants; a stack without one has none.
     let service = async {
         match (&desired.cluster, &desired.service) {
-            (Some(cluster), Some(service)) => ecs::observe_service(aws, owner, &cluster.name, &service.name).await,
+            (Some(cluster), Some(service)) if known => {
+                ecs::observe_service(aws, owner, &cluster.name, &service.name).await
+            }
             _ => Ok(None),
         }
     };
@@ -222,7 +241,8 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     // Only the kind of API the spec asks for is read: the kind is immutable.
     let links_v1 = async {
         match &desired.vpc_link {
-            Some(LinkWanted::OwnedV1(_)) => vpc_link_v1::observe(aws, owner).await.map(Some),
+            Some(LinkWanted::OwnedV1(_)) if known => vpc_link_v1::observe(aws, owner).await.map(Some),
+            Some(LinkWanted::OwnedV1(_)) => Ok(Some(Vec::new())),
             _ => Ok(None),
         }
     };
@@ -234,18 +254,21 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     let domains = domain::list_all(aws, flavor);
     let rest_apis = async {
         match &desired.api {
-            Some(_) => rest_api::find_listed(aws, owner).await.map(Some),
+            Some(_) if known => rest_api::find_listed(aws, owner).await.map(Some),
+            Some(_) => Ok(Some(Vec::new())),
             None => Ok(None),
         }
     };
     let http_apis = async {
         match &desired.http_api {
-            Some(_) => http_api::find(aws, owner).await.map(Some),
+            Some(_) if known => http_api::find(aws, owner).await.map(Some),
+            Some(_) => Ok(Some(Vec::new())),
             None => Ok(None),
         }
     };
     let logs = async {
         match &desired.log_group {
+            // Named after the object, not its uid: one a namesake retained may be there.
             Some(group) => log_group::observe(aws, &group.name).await.map(Seen::Read),
             None => Ok(Seen::Unread),
         }
@@ -253,10 +276,11 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     // Only a stack that wants the front NLB reads it: the architecture is immutable.
     let front = async {
         match &desired.front {
-            Some(_) => {
+            Some(_) if known => {
                 let (found, targets) = elb::observe_front(aws, owner).await?;
                 Ok(ObservedFront::read(found, Seen::Read(targets)))
             }
+            Some(_) => Ok(ObservedFront::read(elb::Observed::default(), Seen::Read(Vec::new()))),
             None => Ok(ObservedFront::default()),
         }
     };
@@ -279,10 +303,25 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     ) = tokio::try_join!(
         // Each read on the heap: the join's futures are built in this poll's frame,
         // and inline they took about 1 MiB of a debug build's 2 MiB test thread.
-        Box::pin(security_group::observe(aws, owner, vpc)),
-        Box::pin(roles(aws, owner, desired)),
+        Box::pin(async {
+            match known {
+                true => security_group::observe(aws, owner, vpc).await,
+                false => Ok(Vec::new()),
+            }
+        }),
+        Box::pin(async {
+            match known {
+                true => roles(aws, owner, desired).await,
+                false => Ok(none_of_our_roles(desired)),
+            }
+        }),
         Box::pin(cluster),
-        Box::pin(elb::observe(aws, owner)),
+        Box::pin(async {
+            match known {
+                true => elb::observe(aws, owner).await,
+                false => Ok(elb::Observed::default()),
+            }
+        }),
         Box::pin(vpc_link::list_region(aws)),
         Box::pin(async {
             match existing_link {
@@ -290,7 +329,12 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
                 None => Ok(None),
             }
         }),
-        Box::pin(task_definitions(aws, owner, &family)),
+        Box::pin(async {
+            match known {
+                true => task_definitions(aws, owner, &family).await,
+                false => Ok(TaskDefinitions::default()),
+            }
+        }),
         Box::pin(service),
         Box::pin(async {
             tokio::try_join!(
@@ -428,7 +472,10 @@ pub async fn full(aws: &Aws, owner: &Owner, desired: &DesiredStack) -> AwsResult
     // Keys of a stack that wants them are read whether or not its API exists yet
     // (a key made before a crash is found by its tags, not made twice).
     if desired.usage_plan.is_some() {
-        observed.usage_keys = Seen::Read(usage_plan::observe(aws, owner).await?);
+        observed.usage_keys = Seen::Read(match known {
+            true => usage_plan::observe(aws, owner).await?,
+            false => ObservedKeys::default(),
+        });
     }
     Ok(observed)
 }
@@ -469,6 +516,12 @@ async fn roles(
         unread.insert(not_ours_is_none(iam::observe_named(aws, owner, &name, false).await)?);
     }
     Ok(roles)
+}
+
+/// The roles a full pass reads, as a [`History::New`] owner has them: none.
+fn none_of_our_roles(desired: &DesiredStack) -> BTreeMap<RoleKind, Option<ObservedRole>> {
+    let read = desired.roles.iter().map(|r| r.kind).chain([RoleKind::ApiGateway]);
+    read.map(|kind| (kind, None)).collect()
 }
 
 async fn task_definitions(aws: &Aws, owner: &Owner, family: &str) -> AwsResult<TaskDefinitions> {
