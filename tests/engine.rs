@@ -655,9 +655,13 @@ async fn lost_responses_and_crashes_never_duplicate() {
             // (exactly what happens to a lost response on AWS: a duplicate create).
             // A create spans passes (the API is wired once the new link is seen
             // AVAILABLE, the ALB active), so the n-th write may come in a later pass.
+            // The first pass as the controller runs a new object's (nothing of it read
+            // but what it may share), every later one reading everything.
             let deadline = std::time::Instant::now() + AWS_WAIT_LIMIT;
+            let mut history = reconcile::History::New;
             loop {
-                let _ = reconcile::converge(&aws, &owner, &spec, Mode::Apply).await;
+                let _ = reconcile::converge_knowing(&aws, &owner, &spec, Mode::Apply, history).await;
+                history = reconcile::History::Unknown;
                 if faults.injected().len() > injected_before || std::time::Instant::now() > deadline {
                     break;
                 }
