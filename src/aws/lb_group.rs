@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag as Ec2Tag, TagSpecification};
+use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 use elbv2::types::{ActionTypeEnum, HttpHeaderConditionConfig, RuleCondition, Tag};
 
@@ -323,46 +323,24 @@ async fn observe_rules(aws: &Aws, listener_arn: &str, route: &str) -> AwsResult<
 /// The group's security group: made, or adopted when a racing maker made it first
 /// (its name is unique in the VPC).
 pub async fn create_group_sg(aws: &Aws, wanted: &DesiredLbGroup) -> AwsResult<String> {
-    let tags: Vec<Ec2Tag> = wanted
-        .tags(PART_GROUP)
-        .iter()
-        .map(|(k, v)| Ec2Tag::builder().key(k).value(v).build())
-        .collect();
     let name = wanted.group_name();
-    let out = aws
-        .ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(format!(
-            "privateapi load-balancer group {} (no single owner)",
-            shorten(&wanted.name, 150)
-        ))
-        .vpc_id(&wanted.vpc_id)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(tags))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(aws_err("CreateSecurityGroup"));
-    match out {
-        Ok(out) => out.group_id().map(str::to_owned).ok_or(AwsError::Incomplete {
-            operation: "CreateSecurityGroup",
-            field: "GroupId",
-        }),
-        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => observe_group_sg(aws, &wanted.vpc_id, &wanted.key)
-            .await?
-            .map(|g| g.id)
-            .ok_or_else(|| {
-                AwsError::Conflict(format!(
-                    "security group {name} exists in {} without the {TAG_GROUP} tag: it is not the operator's and is left alone",
-                    wanted.vpc_id
-                ))
-            }),
-        Err(e) => Err(e),
+    let description = format!(
+        "privateapi load-balancer group {} (no single owner)",
+        shorten(&wanted.name, 150)
+    );
+    let tags = wanted.tags(PART_GROUP);
+    if let Some(id) = security_group::create_named(aws, &wanted.vpc_id, &name, &description, &tags).await? {
+        return Ok(id);
     }
+    observe_group_sg(aws, &wanted.vpc_id, &wanted.key)
+        .await?
+        .map(|g| g.id)
+        .ok_or_else(|| {
+            AwsError::Conflict(format!(
+                "security group {name} exists in {} without the {TAG_GROUP} tag: it is not the operator's and is left alone",
+                wanted.vpc_id
+            ))
+        })
 }
 
 /// Revokes every rule of a load-balancer group's security group that admits

@@ -280,16 +280,33 @@ pub fn diff_rules(desired: &[Rule], observed: &[Rule]) -> (Vec<Rule>, Vec<Rule>)
 }
 
 pub async fn create(aws: &Aws, vpc_id: &str, group: &DesiredGroup) -> AwsResult<String> {
-    let tags: Vec<Tag> = group
-        .tags
+    match create_named(aws, vpc_id, &group.name, &group.description, &group.tags).await? {
+        Some(id) => Ok(id),
+        // Made by an earlier attempt whose answer was lost (the SDK retried): ours if
+        // it carries our uid, someone else's otherwise.
+        None => adopt(aws, vpc_id, group).await,
+    }
+}
+
+/// Makes a security group with its tags (set at creation): its id, or `None` when
+/// the VPC has a group of that name already (`InvalidGroup.Duplicate`; names are
+/// unique per VPC): whether that one may be used, the caller knows.
+pub async fn create_named(
+    aws: &Aws,
+    vpc_id: &str,
+    name: &str,
+    description: &str,
+    tags: &BTreeMap<String, String>,
+) -> AwsResult<Option<String>> {
+    let tags: Vec<Tag> = tags
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     let out = aws
         .ec2
         .create_security_group()
-        .group_name(&group.name)
-        .description(&group.description)
+        .group_name(name)
+        .description(description)
         .vpc_id(vpc_id)
         .tag_specifications(
             TagSpecification::builder()
@@ -301,13 +318,14 @@ pub async fn create(aws: &Aws, vpc_id: &str, group: &DesiredGroup) -> AwsResult<
         .await
         .map_err(aws_err("CreateSecurityGroup"));
     match out {
-        Ok(out) => out.group_id().map(str::to_owned).ok_or(super::AwsError::Incomplete {
-            operation: "CreateSecurityGroup",
-            field: "GroupId",
-        }),
-        // Made by an earlier attempt whose answer was lost (the SDK retried): ours if
-        // it carries our uid, someone else's otherwise.
-        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => adopt(aws, vpc_id, group).await,
+        Ok(out) => out
+            .group_id()
+            .map(|id| Some(id.to_owned()))
+            .ok_or(super::AwsError::Incomplete {
+                operation: "CreateSecurityGroup",
+                field: "GroupId",
+            }),
+        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -14,12 +14,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, Tag};
 
 use super::error::{AwsError, AwsResult, aws_err, found};
 use super::ownership::{MANAGED_BY, TAG_MANAGED_BY, TAG_PART, fingerprint, shorten};
 use super::partition::Partition;
-use super::security_group::{DesiredGroup, GroupRole};
+use super::security_group::{self, DesiredGroup, GroupRole};
 use super::vpc_link::LinkState;
 use super::{Aws, all_pages};
 
@@ -215,46 +215,21 @@ pub async fn observe_groups(
 /// the network's tag.
 pub async fn create_group(aws: &Aws, wanted: &DesiredSharedLink) -> AwsResult<String> {
     let group = wanted.group();
-    let tags: Vec<Tag> = group
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let out = aws
-        .ec2
-        .create_security_group()
-        .group_name(&group.name)
-        .description(&group.description)
-        .vpc_id(&wanted.vpc_id)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .set_tags(Some(tags))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(aws_err("CreateSecurityGroup"));
-    match out {
-        Ok(out) => out.group_id().map(str::to_owned).ok_or(AwsError::Incomplete {
-            operation: "CreateSecurityGroup",
-            field: "GroupId",
-        }),
-        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
-            let groups = observe_groups(aws, Some(&wanted.vpc_id), None).await?;
-            groups
-                .into_iter()
-                .find(|g| g.key == wanted.key)
-                .map(|g| g.id)
-                .ok_or_else(|| {
-                    AwsError::Conflict(format!(
-                        "security group {} exists in {} without the {TAG_SHARED} tag: it is not the operator's and is left alone",
-                        group.name, wanted.vpc_id
-                    ))
-                })
-        }
-        Err(e) => Err(e),
+    let made = security_group::create_named(aws, &wanted.vpc_id, &group.name, &group.description, &group.tags);
+    if let Some(id) = made.await? {
+        return Ok(id);
     }
+    let groups = observe_groups(aws, Some(&wanted.vpc_id), None).await?;
+    groups
+        .into_iter()
+        .find(|g| g.key == wanted.key)
+        .map(|g| g.id)
+        .ok_or_else(|| {
+            AwsError::Conflict(format!(
+                "security group {} exists in {} without the {TAG_SHARED} tag: it is not the operator's and is left alone",
+                group.name, wanted.vpc_id
+            ))
+        })
 }
 
 /// Whether AWS refused a new link for the account's VPC link quota ("There are too
