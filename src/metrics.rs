@@ -224,17 +224,30 @@ struct Process {
 impl Process {
     fn read() -> Process {
         Process {
-            // The first field of schedstat: nanoseconds on a CPU (no clock-tick rate needed).
-            cpu_seconds: std::fs::read_to_string("/proc/self/schedstat")
+            // Every thread's, not /proc/self/schedstat's (the main thread's alone,
+            // which idles while the runtime's workers reconcile).
+            cpu_seconds: std::fs::read_to_string("/proc/self/stat")
                 .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-                .map(|ns| ns / 1e9),
+                .and_then(|s| cpu_seconds_of_stat(&s)),
             resident_bytes: std::fs::read_to_string("/proc/self/status")
                 .ok()
                 .and_then(|s| vm_rss_bytes(&s)),
             open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count()),
         }
     }
+}
+
+/// The process's user and system time in `/proc/<pid>/stat` (fields 14 and 15,
+/// counted after the command name, which may hold spaces and parentheses), in
+/// seconds. The kernel reports them in USER_HZ, 100 per second on Linux.
+fn cpu_seconds_of_stat(stat: &str) -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // After the name: state is field 3, so utime (14) is the 12th value here.
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
 }
 
 /// `VmRSS:   1234 kB` of /proc/self/status, in bytes.
@@ -277,6 +290,23 @@ mod tests {
             Some(2 * 1024 * 1024)
         );
         assert_eq!(vm_rss_bytes("Name:\tx\n"), None);
+        // A name with spaces and a parenthesis; utime 250 and stime 50 ticks.
+        let stat = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 0 3 0 77 1000 200";
+        assert_eq!(cpu_seconds_of_stat(stat), Some(3.0));
+        assert_eq!(cpu_seconds_of_stat("4242 (x"), None);
+        // Every thread counts: time spent on another thread shows.
+        let before = Process::read().cpu_seconds.expect("cpu seconds");
+        std::thread::spawn(|| {
+            let t0 = std::time::Instant::now();
+            let mut x = 0u64;
+            while t0.elapsed() < std::time::Duration::from_millis(300) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        })
+        .join()
+        .expect("spinner");
+        let after = Process::read().cpu_seconds.expect("cpu seconds");
+        assert!(after - before >= 0.2, "{before} -> {after}");
         let process = Process::read();
         assert!(process.resident_bytes.is_some_and(|b| b > 0), "{process:?}");
         assert!(process.open_fds.is_some_and(|n| n >= 3), "{process:?}");
