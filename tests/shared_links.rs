@@ -71,6 +71,43 @@ async fn twelve_apis_on_one_network_share_one_link_until_the_last_one_goes() {
     assert_eq!(inventory(&aws, &owners[0]).await, Inventory::default());
 }
 
+/// Resources joining a link with one place left, all at once: one takes the place,
+/// the others find the link full when they join (AWS's users, read again under the
+/// operator's lock) and move to a second link. No link past its users' limit (API
+/// Gateway refuses a 51st tag; the emulator's 22 links of a 1,000-resource benchmark
+/// once held up to 54 users).
+#[tokio::test]
+async fn racing_joiners_never_fill_a_link_past_its_limit() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let first = owner("full-0");
+    until_ready(&aws, &first, &spec, 5).await;
+    let link = shared_links_of(&aws, &vpc, &subnets).await.remove(0);
+    let fakes: Vec<String> = (2..shared_link::MAX_USERS).map(|i| format!("fake-{i}")).collect();
+    for fake in &fakes {
+        shared_link::add_user(&aws, &link.id, fake, &format!("tests/{fake}"))
+            .await
+            .expect("TagResource");
+    }
+    let joiners: Vec<Owner> = (1..5).map(|i| owner(&format!("full-{i}"))).collect();
+    futures::future::join_all(joiners.iter().map(|o| until_ready(&aws, o, &spec, 8))).await;
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
+    let sizes: Vec<usize> = links.iter().map(|l| l.users.len()).collect();
+    assert_eq!(links.len(), 2, "the full link and one more: {sizes:?}");
+    assert_eq!(sizes, [shared_link::MAX_USERS, 3], "oldest first");
+    for o in &joiners {
+        assert_eq!(inventory(&aws, o).await, Inventory::one_stack(), "{}", o.name);
+    }
+    for fake in &fakes {
+        shared_link::leave(&aws, &link.id, fake, &format!("tests/{fake}"))
+            .await
+            .expect("UntagResource");
+    }
+    futures::future::join_all(joiners.iter().chain([&first]).map(|o| until_gone(&aws, o, &spec, 10))).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+}
+
 #[tokio::test]
 async fn racing_makers_converge_on_the_oldest_link_and_the_extra_one_goes() {
     let (vpc, subnets, spec);

@@ -32,6 +32,10 @@ pub enum AwsError {
     Transport { operation: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// What the pass read changed before its write (another resource's write came
+    /// first): the next pass reads again.
+    #[error("{0}")]
+    Changed(String),
     #[error("no AWS region: set spec.region, AWS_REGION or a profile region")]
     NoRegion,
     /// Held back by our own pacing under the account quota: not an AWS error. The text
@@ -162,7 +166,7 @@ impl AwsError {
         match self {
             AwsError::Transport { .. } => Disposition::Retry,
             AwsError::Conflict(_) | AwsError::NoRegion => Disposition::Terminal,
-            AwsError::Incomplete { .. } => Disposition::Retry,
+            AwsError::Incomplete { .. } | AwsError::Changed(_) => Disposition::Retry,
             AwsError::Paced { .. } => Disposition::Wait,
             // A group our rule names went between our read and our write (a shared
             // link's group, deleted by its last user): the next pass reads again.

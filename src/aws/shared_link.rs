@@ -280,8 +280,31 @@ fn link_arn(aws: &Aws, id: &str) -> String {
     Partition::of_region(&aws.region).arn("apigateway", &aws.region, "", &format!("/vpclinks/{id}"))
 }
 
-/// Becomes a user of the link: before any integration of ours points at it.
+/// Becomes a user of the link (before any integration of ours points at it), if it
+/// still has room as AWS lists its users now: the pass read them before others of
+/// the network joined. The caller holds [`Aws::shared_link_making`], so no resource
+/// of this operator joins meanwhile. Full now (or gone): `Changed`, and the next
+/// pass uses or makes another link.
 pub async fn join(aws: &Aws, id: &str, uid: &str, user: &str) -> AwsResult<()> {
+    let Some((users, _)) = users_now(aws, id).await? else {
+        return Err(AwsError::Changed(format!(
+            "shared VPC link {id} went since the pass read it"
+        )));
+    };
+    if users.contains(uid) {
+        return Ok(());
+    }
+    if users.len() >= MAX_USERS {
+        return Err(AwsError::Changed(format!(
+            "shared VPC link {id} has {} users now, its most: the next pass uses another",
+            users.len()
+        )));
+    }
+    add_user(aws, id, uid, user).await
+}
+
+/// Tags `uid` a user of the link.
+pub async fn add_user(aws: &Aws, id: &str, uid: &str, user: &str) -> AwsResult<()> {
     aws.apigwv2()
         .await
         .tag_resource()

@@ -309,8 +309,9 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
             let _making = aws.shared_link_making.lock().await;
             // Another resource of this operator made it since this pass looked: join.
             if let Some(made) = shared_link::find_usable(aws, link).await? {
+                // Its users as just listed, under the lock: no second read.
                 if !made.users.contains(&link.uid) {
-                    shared_link::join(aws, &made.id, &link.uid, &link.user).await?;
+                    shared_link::add_user(aws, &made.id, &link.uid, &link.user).await?;
                 }
                 change.verb = super::Verb::Update;
                 change.name = made.id.clone();
@@ -341,7 +342,10 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
             refs.set(Slot::VpcLink, id);
             return Ok(Some(state));
         }
-        Action::JoinSharedLink { id, link } => shared_link::join(aws, id, &link.uid, &link.user).await?,
+        Action::JoinSharedLink { id, link } => {
+            let _joining = aws.shared_link_making.lock().await;
+            shared_link::join(aws, id, &link.uid, &link.user).await?
+        }
         Action::LeaveSharedLink { id, uid, user } => {
             change.detail = match shared_link::leave(aws, id, uid, user).await? {
                 shared_link::Left::Others(n) => format!("left; {n} other APIs use it"),
