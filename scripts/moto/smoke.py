@@ -553,6 +553,16 @@ def apigateway() -> None:
     finally:
         http("POST", "/_privateapi/quotas", {"region": quota_region, "unset": True})
 
+    # 50 tags per resource: the 51st is refused, and nothing of that call applied.
+    tagged = q2.create_vpc_link(Name=f"vlt-{RUN}", SubnetIds=["subnet-1"], Tags={f"t{i}": "v" for i in range(3)})
+    arn = f"arn:aws:apigateway:{quota_region}::/vpclinks/{tagged['VpcLinkId']}"
+    q2.tag_resource(ResourceArn=arn, Tags={f"u{i}": "v" for i in range(47)})
+    expect_error("TagResource past 50 tags on a resource", "BadRequestException",
+                 lambda: q2.tag_resource(ResourceArn=arn, Tags={"x1": "v", "x2": "v"}))
+    check("a refused TagResource applies none of its tags",
+          len(q2.get_vpc_link(VpcLinkId=tagged["VpcLinkId"]).get("Tags", {})) == 50)
+    q2.delete_vpc_link(VpcLinkId=tagged["VpcLinkId"])
+
     domain = f"d-{RUN}.example.com"
     apigw.create_domain_name(domainName=domain, endpointConfiguration={"types": ["REGIONAL"]},
                              regionalCertificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555")

@@ -75,9 +75,10 @@ pub struct Aws {
     pub endpoint_override: bool,
     /// The region's endpoint was found in DNS once: not looked up again (pre-flight).
     pub region_resolved: Arc<tokio::sync::OnceCell<()>>,
-    /// Held while a shared VPC link is looked for and made, or joined, so that the
-    /// resources of one operator never race each other to make the same one, nor to
-    /// fill one past its users' limit (shared_link.rs).
+    /// Held while a shared VPC link is looked for and made, or a shared link or
+    /// load-balancer group joined, so that the resources of one operator never race
+    /// each other to make the same link, nor to fill one past its limit
+    /// (shared_link.rs, lb_group.rs).
     pub shared_link_making: Arc<tokio::sync::Mutex<()>>,
 }
 

@@ -361,7 +361,10 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
             let id = lb_group::create_group_sg(aws, group).await?;
             refs.set(Slot::Group(GroupRole::LoadBalancer), id);
         }
-        Action::JoinLbGroup { arn, group } => lb_group::join(aws, arn, &group.uid, &group.user).await?,
+        Action::JoinLbGroup { arn, group } => {
+            let _joining = aws.shared_link_making.lock().await;
+            lb_group::join(aws, arn, &group.uid, &group.user).await?
+        }
         Action::CreateListenerRule { group, priority } => {
             let listener = need_slot(refs, Slot::Listener)?;
             let target = need_slot(refs, Slot::TargetGroup)?;
