@@ -377,19 +377,11 @@ fn elb_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 /// The caller holds [`Aws::shared_link_making`], so no resource of this operator joins
 /// meanwhile. Full now: `Changed`, and the next pass finds the group full (stalled).
 pub async fn join(aws: &Aws, lb_arn: &str, uid: &str, user: &str) -> AwsResult<()> {
-    let out = aws
-        .elb
-        .describe_tags()
-        .resource_arns(lb_arn)
-        .send()
-        .await
-        .map_err(aws_err("DescribeTags"))?;
-    let members: BTreeSet<&str> = out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .filter_map(|t| t.key()?.strip_prefix(TAG_USER))
-        .collect();
+    let Some(members) = users_now(aws, lb_arn).await? else {
+        return Err(AwsError::Changed(format!(
+            "load-balancer group {lb_arn} went since the pass read it"
+        )));
+    };
     if !members.contains(uid) && members.len() >= MAX_MEMBERS {
         return Err(AwsError::Changed(format!(
             "load-balancer group {lb_arn} has {} members now, its most",
