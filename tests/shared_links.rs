@@ -345,3 +345,74 @@ async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
     futures::future::join_all([until_gone(&aws, &a, &spec, 10), until_gone(&aws, &b, &spec, 10)]).await;
     assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
 }
+
+/// The last user of a network's link deletes the link's security group while another
+/// resource, which read the group before it went, makes a new link with it (AWS
+/// protects a group from deletion only once a link uses it): that link goes again,
+/// the group is made again, and no link is left on a deleted group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_made_on_a_group_deleted_meanwhile_is_made_again() {
+    let proxy = Proxy::start(&endpoint(), None);
+    let via = factory_at(&proxy.url, Duration::from_secs(20)).await;
+    let via = via.for_region(None).expect("region");
+    let (_f, direct) = aws().await;
+    let (vpc, subnets) = network(&direct).await;
+    let spec = spec(&vpc, &subnets);
+    let (a, b) = (owner("reaped-a"), owner("reaped-b"));
+    until_ready(&direct, &a, &spec, 8).await;
+    let links = shared_links_of(&direct, &vpc, &subnets).await;
+    let group = links[0].security_groups[0].clone();
+
+    // a leaves its link (its last user); b's pass then finds no link but the group,
+    // and its CreateVpcLink is held (the first attempt is never forwarded) while a's
+    // teardown ends and deletes the group; then the SDK sends it again.
+    proxy
+        .config(serde_json::json!({
+            "error_rate": 1.0, "error_kinds": ["timeout"], "hold_seconds": 8,
+            "faults_on": "all", "faults_ops": ["CreateVpcLink"], "fault_budget": 1,
+        }))
+        .await;
+    while !shared_links_of(&direct, &vpc, &subnets).await.is_empty() {
+        let pass = reconcile::teardown(&direct, &a, &spec, Mode::Apply).await;
+        assert!(!pass.expect("a's teardown pass").is_done(), "a went with its group");
+    }
+    assert_eq!(shared_groups_of(&direct, &vpc).await, std::slice::from_ref(&group));
+    let pass = tokio::spawn({
+        let (via, b, spec) = (via.clone(), b.clone(), spec.clone());
+        async move { reconcile::converge(&via, &b, &spec, Mode::Apply).await }
+    });
+    while proxy.stats().await.0["injected"]["timeout"] != 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_gone(&direct, &a, &spec, 10).await;
+    assert_eq!(
+        shared_groups_of(&direct, &vpc).await,
+        Vec::<String>::new(),
+        "a reaped the group"
+    );
+    let first = pass.await.expect("b's first pass");
+    if let Err(e) = first {
+        assert!(!e.is_terminal(), "a terminal error: {e}");
+    }
+    let sent: u64 = proxy
+        .stats()
+        .await
+        .calls()
+        .iter()
+        .filter(|c| c.1 == "CreateVpcLink")
+        .map(|c| c.2)
+        .sum();
+    assert_eq!(sent, 2, "the held CreateVpcLink was sent again");
+
+    let ready = until_ready(&via, &b, &spec, 8).await;
+    let links = shared_links_of(&direct, &vpc, &subnets).await;
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(ready.resources.vpc_link_id.as_ref(), Some(&links[0].id));
+    let groups = shared_groups_of(&direct, &vpc).await;
+    assert_eq!(groups, links[0].security_groups, "the link's group exists");
+    assert_ne!(groups, [group]);
+
+    until_gone(&via, &b, &spec, 10).await;
+    assert_eq!(shared_links_of(&direct, &vpc, &subnets).await, []);
+    assert_eq!(shared_groups_of(&direct, &vpc).await, Vec::<String>::new());
+}

@@ -8,7 +8,7 @@ use std::fmt;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 
-use super::error::{AwsResult, aws_err};
+use super::error::{AwsResult, aws_err, found};
 use super::ownership::{Owner, TAG_OWNER, TAG_UID, part_of};
 use super::{Aws, all_pages};
 
@@ -398,6 +398,19 @@ pub async fn revoke(aws: &Aws, group_id: &str, rule: &Rule) -> AwsResult<()> {
         Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }
+}
+
+/// Whether the group exists now (read by its id).
+pub async fn exists(aws: &Aws, group_id: &str) -> AwsResult<bool> {
+    let out = found(
+        aws.ec2
+            .describe_security_groups()
+            .group_ids(group_id)
+            .send()
+            .await
+            .map_err(aws_err("DescribeSecurityGroups")),
+    )?;
+    Ok(out.is_some_and(|o| !o.security_groups().is_empty()))
 }
 
 pub async fn delete(aws: &Aws, group_id: &str) -> AwsResult<()> {

@@ -266,6 +266,23 @@ pub async fn create(aws: &Aws, wanted: &DesiredSharedLink, group: &str) -> AwsRe
     Ok((id, LinkState::from(out.vpc_link_status())))
 }
 
+/// A new shared link on the network's `group`, which this pass read before: the last
+/// user of the network's previous link may have deleted the group since (AWS refuses
+/// that only once a link uses it). A link on a deleted group would refuse every
+/// user's ingress rule, so it goes at once, and the next pass makes both again.
+pub async fn create_on_group(aws: &Aws, wanted: &DesiredSharedLink, group: &str) -> AwsResult<(String, LinkState)> {
+    let made = create(aws, wanted, group).await;
+    if made.as_ref().is_err_and(is_quota) || security_group::exists(aws, group).await? {
+        return made;
+    }
+    if let Ok((id, _)) = &made {
+        super::vpc_link::delete(aws, id).await?;
+    }
+    Err(AwsError::Changed(format!(
+        "security group {group} of the network's VPC links was deleted while a link was made with it: the link is deleted, and both are made again"
+    )))
+}
+
 /// The oldest live link of the network with room for `uid`, as AWS lists them now:
 /// made since the pass looked (by another resource of this operator, which held
 /// [`Aws::shared_link_making`] then).

@@ -323,7 +323,7 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
                 return Ok(Some(made.state));
             }
             let group = need_slot(refs, Slot::Group(GroupRole::VpcLink))?;
-            let (id, state) = match shared_link::create(aws, link, &group).await {
+            let (id, state) = match shared_link::create_on_group(aws, link, &group).await {
                 Ok(made) => made,
                 // Stalled, not retried at once: only fewer links or a higher quota help.
                 Err(e) if shared_link::is_quota(&e) => {
