@@ -926,6 +926,29 @@ def _elbv2_network_arns() -> None:
     _wrap(B, "create_load_balancer", make)
 
 
+@patch("elbv2_create_security_groups_exist")
+def _elbv2_create_security_groups_exist() -> None:
+    """WHY: moto makes a load balancer with security groups that do not exist (its
+    SetSecurityGroups checks them, CreateLoadBalancer does not). AWS refuses with
+    InvalidSecurityGroup: a group deleted between an operator's read and its
+    CreateLoadBalancer must fail there, not leave an ALB no rule can name."""
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend as B
+
+    _param_names(B.create_load_balancer, "name", "security_groups")
+
+    def make(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def create_load_balancer(self: Any, name: str, security_groups: list[str], *a: Any, **kw: Any) -> Any:
+            for gid in security_groups or []:
+                if self.ec2_backend.get_security_group_from_id(gid) is None:
+                    raise ELBClientError("InvalidSecurityGroup", f"Security group {gid} does not exist")
+            return orig(self, name, security_groups, *a, **kw)
+
+        return create_load_balancer
+
+    _wrap(B, "create_load_balancer", make)
+
+
 @patch("elbv2_private_link_inbound_rules")
 def _elbv2_private_link_inbound_rules() -> None:
     """WHY: an NLB with security groups evaluates their inbound rules on PrivateLink

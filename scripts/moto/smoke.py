@@ -251,6 +251,11 @@ def elbv2_create() -> None:
     expect_error("CreateLoadBalancer same name, other settings", "DuplicateLoadBalancerName", elb.create_load_balancer,
                  Name=f"alb-{RUN}", Subnets=S["subnets"], SecurityGroups=[S["sg_task"]], Scheme="internal", Type="application")
     check("DescribeLoadBalancers Names finds one", len(elb.describe_load_balancers(Names=[f"alb-{RUN}"])["LoadBalancers"]) == 1)
+    expect_error("CreateLoadBalancer with a security group that does not exist", "InvalidSecurityGroup",
+                 elb.create_load_balancer, Name=f"alb-nosg-{RUN}", Subnets=S["subnets"],
+                 SecurityGroups=["sg-0123456789abcdef0"], Scheme="internal", Type="application")
+    check("nothing made by the refused CreateLoadBalancer",
+          code_of(elb.describe_load_balancers, Names=[f"alb-nosg-{RUN}"]) == "LoadBalancerNotFound")
 
     tg_args = dict(Protocol="HTTP", Port=8080, VpcId=S["vpc"], TargetType="ip", HealthCheckPath="/healthz",
                    HealthCheckProtocol="HTTP", HealthCheckIntervalSeconds=15, Matcher={"HttpCode": "200-399"}, Tags=TAGS)
