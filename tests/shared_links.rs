@@ -416,3 +416,34 @@ async fn a_link_made_on_a_group_deleted_meanwhile_is_made_again() {
     assert_eq!(shared_links_of(&direct, &vpc, &subnets).await, []);
     assert_eq!(shared_groups_of(&direct, &vpc).await, Vec::<String>::new());
 }
+
+/// What a maker that crashed between its CreateVpcLink and the check of the group
+/// leaves when the group was deleted before the link was made: a link on a deleted
+/// group, with that maker as its user. Its next pass deletes that link and makes the
+/// network's link and group again; nothing of the lost link is left.
+#[tokio::test]
+async fn a_link_left_on_a_deleted_group_by_a_crash_goes_and_is_made_again() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let b = owner("lost-group");
+    let wanted = DesiredSharedLink::new(&vpc, &subnets, &b.uid, &b.key());
+    let group = shared_link::create_group(&aws, &wanted)
+        .await
+        .expect("the network's group");
+    privateapi::aws::security_group::delete(&aws, &group)
+        .await
+        .expect("DeleteSecurityGroup");
+    let (lost, _) = shared_link::create(&aws, &wanted, &group).await.expect("CreateVpcLink");
+
+    let ready = until_ready(&aws, &b, &spec, 8).await;
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_ne!(links[0].id, lost);
+    assert_eq!(ready.resources.vpc_link_id.as_ref(), Some(&links[0].id));
+    assert_eq!(shared_groups_of(&aws, &vpc).await, links[0].security_groups);
+
+    until_gone(&aws, &b, &spec, 10).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(shared_groups_of(&aws, &vpc).await, Vec::<String>::new());
+}

@@ -283,6 +283,32 @@ pub async fn create_on_group(aws: &Aws, wanted: &DesiredSharedLink, group: &str)
     )))
 }
 
+/// The shared links made on `group` after it was deleted, deleted in turn, if the
+/// group is gone: a maker that did not live to check its new link
+/// ([`create_on_group`]) left one. No user can have wired through such a link (each
+/// stops at the rule admitting the group), so AWS lets it go. `Changed` when one went:
+/// the next pass makes the network's link again.
+pub async fn discard_links_on_lost_group(aws: &Aws, group: &str) -> AwsResult<()> {
+    if security_group::exists(aws, group).await? {
+        return Ok(());
+    }
+    let links = from_listing(&super::vpc_link::list_region(aws).await?);
+    let lost: Vec<&ObservedSharedLink> = links
+        .iter()
+        .filter(|l| l.security_groups.iter().any(|g| g == group))
+        .collect();
+    for link in &lost {
+        super::vpc_link::delete(aws, &link.id).await?;
+    }
+    match lost.as_slice() {
+        [] => Ok(()),
+        some => Err(AwsError::Changed(format!(
+            "shared VPC link {} was made on security group {group}, deleted before it: the link is deleted, and the network's link is made again",
+            some.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
 /// The oldest live link of the network with room for `uid`, as AWS lists them now:
 /// made since the pass looked (by another resource of this operator, which held
 /// [`Aws::shared_link_making`] then).

@@ -234,7 +234,16 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
                 source: Source::Group(need(refs, from)?),
             };
             change.detail = format!("allow {rule}");
-            security_group::authorize(aws, &need(refs, group)?, &rule).await?;
+            let admitted = security_group::authorize(aws, &need(refs, group)?, &rule).await;
+            // Either group may be the one not found; the source may be a shared link's.
+            if admitted
+                .as_ref()
+                .is_err_and(|e| e.code() == Some("InvalidGroup.NotFound"))
+                && let Source::Group(source) = &rule.source
+            {
+                shared_link::discard_links_on_lost_group(aws, source).await?;
+            }
+            admitted?;
         }
         Action::Revoke { group, rule } => security_group::revoke(aws, group, rule).await?,
         Action::DeleteGroup(id) => security_group::delete(aws, id).await?,
