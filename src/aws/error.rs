@@ -175,6 +175,14 @@ impl AwsError {
             {
                 Disposition::Retry
             }
+            // Every group a load balancer names is one we made: one missing went between
+            // our read and our write (a load-balancer group's, deleted by its last member).
+            AwsError::Api { operation, code, .. }
+                if matches!(*operation, "CreateLoadBalancer" | "SetSecurityGroups")
+                    && code == "InvalidSecurityGroup" =>
+            {
+                Disposition::Retry
+            }
             // A load-balancer group's ALB (or its listener) deleted by its last member
             // between our read and our write: the next pass reads again and makes it.
             AwsError::Api { operation, .. }
@@ -254,6 +262,12 @@ mod tests {
             message: String::new(),
         };
         assert_eq!(vanished.disposition(), Disposition::Retry);
+        let unmade = AwsError::Api {
+            operation: "CreateLoadBalancer",
+            code: "InvalidSecurityGroup".into(),
+            message: String::new(),
+        };
+        assert_eq!(unmade.disposition(), Disposition::Retry);
         assert_eq!(
             api(
                 "BadRequestException",
