@@ -481,8 +481,9 @@ async fn run(
     f.create_upstream = upstream_seconds(&create);
     tokio::time::sleep(Duration::from_secs(5)).await;
     f.idle_kib = op.memory_kib().map(|m| m.0).unwrap_or(0);
+    let region = common::RegionListing::read(aws).await;
     for owner in &owners {
-        if common::inventory(aws, owner).await == common::Inventory::one_stack() {
+        if region.inventory(aws, owner).await == common::Inventory::one_stack() {
             f.stacks_ok += 1;
         }
     }
@@ -592,8 +593,9 @@ async fn run(
     f.peak_kib = f.peak_kib.max(op.memory_kib().map(|m| m.1).unwrap_or(0));
     op.terminate(Duration::from_secs(15));
     f.throttle_errors_in_reconciles += count_throttle_errors(&op);
+    let region = common::RegionListing::read(aws).await;
     for owner in &owners {
-        if common::inventory(aws, owner).await != common::Inventory::default() {
+        if region.inventory(aws, owner).await != common::Inventory::default() {
             f.leftovers += 1;
         }
     }

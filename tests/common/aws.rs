@@ -196,159 +196,219 @@ impl Inventory {
 }
 
 pub async fn inventory(aws: &Aws, owner: &Owner) -> Inventory {
-    let mut inv = Inventory::default();
-    let groups = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name("tag:privateapi.io/uid")
-                .values(&owner.uid)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("DescribeSecurityGroups");
-    inv.security_groups = groups.security_groups().len();
-
-    // ALBs and target groups by tags, not by name: a duplicate would have the same name.
-    // Every page: moto pages at 50, and the fault suite and benchmark make more.
-    let lb_arns: Vec<String> = privateapi::aws::elb::list_load_balancers(aws)
-        .await
-        .expect("DescribeLoadBalancers")
-        .into_iter()
-        .map(|lb| lb.arn)
-        .collect();
-    let mut tg_arns = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = aws
-            .elb
-            .describe_target_groups()
-            .set_marker(marker)
-            .send()
-            .await
-            .expect("DescribeTargetGroups");
-        tg_arns.extend(
-            out.target_groups()
-                .iter()
-                .filter_map(|t| t.target_group_arn().map(str::to_owned)),
-        );
-        marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let owned_lbs = owned_arns(aws, owner, &lb_arns).await;
-    inv.load_balancers = owned_lbs.len();
-    inv.target_groups = owned_arns(aws, owner, &tg_arns).await.len();
-    for arn in &owned_lbs {
-        let ls = aws
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .expect("DescribeListeners");
-        inv.listeners += ls.listeners().len();
-    }
-
-    // The links the owner uses: its own, and the shared links it is a user of, whose
-    // group then counts among its groups (a shared stack has two of its own).
-    let listing = privateapi::aws::vpc_link::list_region(aws).await.expect("GetVpcLinks");
-    let shared: Vec<_> = privateapi::aws::shared_link::from_listing(&listing)
-        .into_iter()
-        .filter(|l| l.users.contains(&owner.uid))
-        .collect();
-    inv.vpc_links = privateapi::aws::vpc_link::ours(&listing, owner).len() + shared.len();
-    inv.security_groups += shared
-        .iter()
-        .flat_map(|l| l.security_groups.iter())
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    inv.vpc_links_v1 = privateapi::aws::vpc_link_v1::observe(aws, owner)
-        .await
-        .expect("GetVpcLinks (V1)")
-        .len();
-    let apis = privateapi::aws::rest_api::find(aws, owner).await.expect("GetRestApis");
-    inv.rest_apis = apis.len();
-    for api in &apis {
-        let d = aws
-            .apigw
-            .get_deployments()
-            .rest_api_id(api)
-            .send()
-            .await
-            .expect("GetDeployments");
-        inv.deployments += d.items().len();
-        let s = aws.apigw.get_stages().rest_api_id(api).send().await.expect("GetStages");
-        inv.stages += s.item().len();
-    }
-
-    let http_apis = privateapi::aws::http_api::find(aws, owner).await.expect("GetApis");
-    inv.http_apis = http_apis.len();
-    for api in &http_apis {
-        let s = aws.apigwv2.get_stages().api_id(api).send().await.expect("GetStages");
-        inv.stages += s.items().len();
-    }
-
-    let cluster = owner.resource_name("", 255);
-    let clusters = aws
-        .ecs
-        .describe_clusters()
-        .clusters(&cluster)
-        .send()
-        .await
-        .expect("DescribeClusters");
-    inv.clusters = clusters
-        .clusters()
-        .iter()
-        .filter(|c| c.status() == Some("ACTIVE"))
-        .count();
-    if inv.clusters > 0 {
-        let services = aws
-            .ecs
-            .list_services()
-            .cluster(&cluster)
-            .send()
-            .await
-            .expect("ListServices");
-        if !services.service_arns().is_empty() {
-            let described = aws
-                .ecs
-                .describe_services()
-                .cluster(&cluster)
-                .set_services(Some(services.service_arns().to_vec()))
-                .send()
-                .await
-                .expect("DescribeServices");
-            inv.services = described
-                .services()
-                .iter()
-                .filter(|s| s.status() == Some("ACTIVE"))
-                .count();
-        }
-    }
-    inv.task_definitions = privateapi::aws::ecs::list_task_definitions(aws, &owner.resource_name("", 255))
-        .await
-        .expect("ListTaskDefinitions")
-        .len();
-    for suffix in ["exec", "task", "apigw"] {
-        if aws
-            .iam
-            .get_role()
-            .role_name(owner.resource_name(suffix, 64))
-            .send()
-            .await
-            .is_ok()
-        {
-            inv.roles += 1;
-        }
-    }
-    inv
+    RegionListing::read(aws).await.inventory(aws, owner).await
 }
 
-async fn owned_arns(aws: &Aws, owner: &Owner, arns: &[String]) -> Vec<String> {
+/// What the region holds of every owner, read once: the region-wide lists an
+/// inventory needs (security groups, load balancers and target groups with their
+/// owner tags, VPC links, APIs). The benchmark checks a thousand owners against one.
+pub struct RegionListing {
+    groups: BTreeMap<String, usize>,
+    load_balancers: Vec<(String, String)>,
+    target_groups: BTreeMap<String, usize>,
+    links: Vec<aws_sdk_apigatewayv2::types::VpcLink>,
+    links_v1: Vec<(Option<String>, privateapi::aws::vpc_link_v1::ObservedVpcLinkV1)>,
+    rest_apis: Vec<privateapi::aws::rest_api::ListedApi>,
+    http_apis: Vec<privateapi::aws::http_api::ListedApi>,
+}
+
+impl RegionListing {
+    pub async fn read(aws: &Aws) -> RegionListing {
+        let mut groups = BTreeMap::new();
+        let mut token = None;
+        loop {
+            let out = aws
+                .ec2
+                .describe_security_groups()
+                .filters(Filter::builder().name("tag-key").values("privateapi.io/uid").build())
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("DescribeSecurityGroups");
+            for g in out.security_groups() {
+                if let Some(uid) = g.tags().iter().find(|t| t.key() == Some("privateapi.io/uid")) {
+                    *groups.entry(uid.value().unwrap_or_default().to_owned()).or_default() += 1;
+                }
+            }
+            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        // ALBs and target groups by tags, not by name: a duplicate would have the same
+        // name. Every page: moto pages at 50, and the fault suite and benchmark make more.
+        let lb_arns: Vec<String> = privateapi::aws::elb::list_load_balancers(aws)
+            .await
+            .expect("DescribeLoadBalancers")
+            .into_iter()
+            .map(|lb| lb.arn)
+            .collect();
+        let mut tg_arns = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = aws
+                .elb
+                .describe_target_groups()
+                .set_marker(marker)
+                .send()
+                .await
+                .expect("DescribeTargetGroups");
+            tg_arns.extend(
+                out.target_groups()
+                    .iter()
+                    .filter_map(|t| t.target_group_arn().map(str::to_owned)),
+            );
+            marker = out.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+            if marker.is_none() {
+                break;
+            }
+        }
+        let mut target_groups = BTreeMap::new();
+        for (_, uid) in owner_tags(aws, &tg_arns).await {
+            *target_groups.entry(uid).or_default() += 1;
+        }
+        RegionListing {
+            groups,
+            load_balancers: owner_tags(aws, &lb_arns).await,
+            target_groups,
+            links: privateapi::aws::vpc_link::list_region(aws).await.expect("GetVpcLinks"),
+            links_v1: privateapi::aws::vpc_link_v1::list_all(aws)
+                .await
+                .expect("GetVpcLinks (V1)"),
+            rest_apis: privateapi::aws::rest_api::list_all(aws).await.expect("GetRestApis"),
+            http_apis: privateapi::aws::http_api::list_all(aws).await.expect("GetApis"),
+        }
+    }
+
+    /// The owner's parts: the region-wide ones from the listing, the rest (listeners,
+    /// deployments, stages, cluster, service, task definitions, roles) read by name.
+    pub async fn inventory(&self, aws: &Aws, owner: &Owner) -> Inventory {
+        let mut inv = Inventory {
+            security_groups: self.groups.get(&owner.uid).copied().unwrap_or(0),
+            target_groups: self.target_groups.get(&owner.uid).copied().unwrap_or(0),
+            ..Inventory::default()
+        };
+        let owned_lbs: Vec<&String> = self
+            .load_balancers
+            .iter()
+            .filter(|(_, uid)| *uid == owner.uid)
+            .map(|(arn, _)| arn)
+            .collect();
+        inv.load_balancers = owned_lbs.len();
+        for arn in owned_lbs {
+            let ls = aws
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(arn)
+                .send()
+                .await
+                .expect("DescribeListeners");
+            inv.listeners += ls.listeners().len();
+        }
+
+        // The links the owner uses: its own, and the shared links it is a user of, whose
+        // group then counts among its groups (a shared stack has two of its own).
+        let shared: Vec<_> = privateapi::aws::shared_link::from_listing(&self.links)
+            .into_iter()
+            .filter(|l| l.users.contains(&owner.uid))
+            .collect();
+        inv.vpc_links = privateapi::aws::vpc_link::ours(&self.links, owner).len() + shared.len();
+        inv.security_groups += shared
+            .iter()
+            .flat_map(|l| l.security_groups.iter())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        inv.vpc_links_v1 = self
+            .links_v1
+            .iter()
+            .filter(|(uid, _)| uid.as_deref() == Some(owner.uid.as_str()))
+            .count();
+        let apis: Vec<&str> = self
+            .rest_apis
+            .iter()
+            .filter(|api| api.uid.as_deref() == Some(owner.uid.as_str()))
+            .map(|api| api.id.as_str())
+            .collect();
+        inv.rest_apis = apis.len();
+        for api in apis {
+            let d = aws
+                .apigw
+                .get_deployments()
+                .rest_api_id(api)
+                .send()
+                .await
+                .expect("GetDeployments");
+            inv.deployments += d.items().len();
+            let s = aws.apigw.get_stages().rest_api_id(api).send().await.expect("GetStages");
+            inv.stages += s.item().len();
+        }
+
+        let http_apis = privateapi::aws::http_api::ours(self.http_apis.iter().cloned(), &owner.uid);
+        inv.http_apis = http_apis.len();
+        for api in &http_apis {
+            let s = aws.apigwv2.get_stages().api_id(api).send().await.expect("GetStages");
+            inv.stages += s.items().len();
+        }
+        let cluster = owner.resource_name("", 255);
+        let clusters = aws
+            .ecs
+            .describe_clusters()
+            .clusters(&cluster)
+            .send()
+            .await
+            .expect("DescribeClusters");
+        inv.clusters = clusters
+            .clusters()
+            .iter()
+            .filter(|c| c.status() == Some("ACTIVE"))
+            .count();
+        if inv.clusters > 0 {
+            let services = aws
+                .ecs
+                .list_services()
+                .cluster(&cluster)
+                .send()
+                .await
+                .expect("ListServices");
+            if !services.service_arns().is_empty() {
+                let described = aws
+                    .ecs
+                    .describe_services()
+                    .cluster(&cluster)
+                    .set_services(Some(services.service_arns().to_vec()))
+                    .send()
+                    .await
+                    .expect("DescribeServices");
+                inv.services = described
+                    .services()
+                    .iter()
+                    .filter(|s| s.status() == Some("ACTIVE"))
+                    .count();
+            }
+        }
+        inv.task_definitions = privateapi::aws::ecs::list_task_definitions(aws, &owner.resource_name("", 255))
+            .await
+            .expect("ListTaskDefinitions")
+            .len();
+        for suffix in ["exec", "task", "apigw"] {
+            if aws
+                .iam
+                .get_role()
+                .role_name(owner.resource_name(suffix, 64))
+                .send()
+                .await
+                .is_ok()
+            {
+                inv.roles += 1;
+            }
+        }
+        inv
+    }
+}
+
+/// The owner uid of each of `arns` that carries one (ELB's DescribeTags, 20 a call).
+async fn owner_tags(aws: &Aws, arns: &[String]) -> Vec<(String, String)> {
     let mut owned = Vec::new();
     for chunk in arns.chunks(20) {
         let tags = aws
@@ -359,11 +419,11 @@ async fn owned_arns(aws: &Aws, owner: &Owner, arns: &[String]) -> Vec<String> {
             .await
             .expect("DescribeTags");
         for d in tags.tag_descriptions() {
-            if d.tags()
-                .iter()
-                .any(|t| t.key() == Some("privateapi.io/uid") && t.value() == Some(owner.uid.as_str()))
-            {
-                owned.push(d.resource_arn().unwrap_or_default().to_owned());
+            if let Some(uid) = d.tags().iter().find(|t| t.key() == Some("privateapi.io/uid")) {
+                owned.push((
+                    d.resource_arn().unwrap_or_default().to_owned(),
+                    uid.value().unwrap_or_default().to_owned(),
+                ));
             }
         }
     }
