@@ -108,6 +108,64 @@ async fn racing_joiners_never_fill_a_link_past_its_limit() {
     assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
 }
 
+/// Joiners that lose the last place on the link their pass chose join the network's
+/// next available link in the same pass, instead of failing it and paying for a whole
+/// new pass (at N = 1,000 that was 21 extra reads a stack).
+#[tokio::test]
+async fn joiners_that_lose_the_last_place_join_the_next_link_in_the_same_pass() {
+    let (_f, aws) = aws().await;
+    let (vpc, subnets) = network(&aws).await;
+    let spec = spec(&vpc, &subnets);
+    let first = owner("next-0");
+    until_ready(&aws, &first, &spec, 5).await;
+    let link = shared_links_of(&aws, &vpc, &subnets).await.remove(0);
+    let fakes: Vec<String> = (2..shared_link::MAX_USERS).map(|i| format!("fake-{i}")).collect();
+    for fake in &fakes {
+        shared_link::add_user(&aws, &link.id, fake, &format!("tests/{fake}"))
+            .await
+            .expect("TagResource");
+    }
+    // A second link of the network, younger, with one user, available.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = DesiredSharedLink::new(&vpc, &subnets, "fake-second", "tests/fake-second");
+    let (next, _) = shared_link::create(&aws, &second, &link.security_groups[0])
+        .await
+        .expect("CreateVpcLink");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let joiners: Vec<Owner> = (1..5).map(|i| owner(&format!("next-{i}"))).collect();
+    let passes =
+        futures::future::join_all(joiners.iter().map(|o| reconcile::converge(&aws, o, &spec, Mode::Apply))).await;
+    for (o, pass) in joiners.iter().zip(&passes) {
+        assert!(
+            pass.is_ok(),
+            "{}'s first pass failed: {:?}",
+            o.name,
+            pass.as_ref().err()
+        );
+    }
+    let links = shared_links_of(&aws, &vpc, &subnets).await;
+    let sizes: Vec<usize> = links.iter().map(|l| l.users.len()).collect();
+    assert_eq!(sizes, [shared_link::MAX_USERS, 4], "the last place, then the next link");
+    assert_eq!(links[1].id, next);
+    for o in &joiners {
+        until_ready(&aws, o, &spec, 8).await;
+        assert_eq!(inventory(&aws, o).await, Inventory::one_stack(), "{}", o.name);
+    }
+
+    shared_link::leave(&aws, &next, "fake-second", "tests/fake-second")
+        .await
+        .expect("UntagResource");
+    for fake in &fakes {
+        shared_link::leave(&aws, &link.id, fake, &format!("tests/{fake}"))
+            .await
+            .expect("UntagResource");
+    }
+    futures::future::join_all(joiners.iter().chain([&first]).map(|o| until_gone(&aws, o, &spec, 10))).await;
+    assert_eq!(shared_links_of(&aws, &vpc, &subnets).await, []);
+    assert_eq!(shared_groups_of(&aws, &vpc).await, Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn racing_makers_converge_on_the_oldest_link_and_the_extra_one_goes() {
     let (vpc, subnets, spec);
@@ -353,7 +411,9 @@ async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_made_on_a_group_deleted_meanwhile_is_made_again() {
     let proxy = Proxy::start(&endpoint(), None);
-    let via = factory_at(&proxy.url, Duration::from_secs(20)).await;
+    // The held attempt ends when the proxy lets go (HOLD), well before its timeout.
+    const HOLD: u64 = 20;
+    let via = factory_at(&proxy.url, Duration::from_secs(3 * HOLD)).await;
     let via = via.for_region(None).expect("region");
     let (_f, direct) = aws().await;
     let (vpc, subnets) = network(&direct).await;
@@ -368,7 +428,7 @@ async fn a_link_made_on_a_group_deleted_meanwhile_is_made_again() {
     // teardown ends and deletes the group; then the SDK sends it again.
     proxy
         .config(serde_json::json!({
-            "error_rate": 1.0, "error_kinds": ["timeout"], "hold_seconds": 8,
+            "error_rate": 1.0, "error_kinds": ["timeout"], "hold_seconds": HOLD,
             "faults_on": "all", "faults_ops": ["CreateVpcLink"], "fault_budget": 1,
         }))
         .await;
@@ -381,10 +441,17 @@ async fn a_link_made_on_a_group_deleted_meanwhile_is_made_again() {
         let (via, b, spec) = (via.clone(), b.clone(), spec.clone());
         async move { reconcile::converge(&via, &b, &spec, Mode::Apply).await }
     });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while proxy.stats().await.0["injected"]["timeout"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "b's pass made no CreateVpcLink");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let held = std::time::Instant::now();
     until_gone(&direct, &a, &spec, 10).await;
+    assert!(
+        held.elapsed() < Duration::from_secs(HOLD),
+        "a's teardown outlasted the hold: raise HOLD"
+    );
     assert_eq!(
         shared_groups_of(&direct, &vpc).await,
         Vec::<String>::new(),

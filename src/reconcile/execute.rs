@@ -353,7 +353,32 @@ async fn perform_stack(aws: &Aws, action: &Action, refs: &mut Refs, change: &mut
         }
         Action::JoinSharedLink { id, link } => {
             let _joining = aws.shared_link_making.lock().await;
-            shared_link::join(aws, id, &link.uid, &link.user).await?
+            match shared_link::join(aws, id, &link.uid, &link.user).await {
+                // Filled since the pass looked (at scale, by the joiners of the same
+                // moment): another available link of the network with room, as AWS
+                // lists them now, saves a whole pass; without one, the next pass makes it.
+                Err(full @ crate::aws::AwsError::Changed(_)) => {
+                    // The network's links share its one group, which the pass's rules name.
+                    let group = refs.slot(Slot::Group(GroupRole::VpcLink)).map(str::to_owned);
+                    let usable = |l: &shared_link::ObservedSharedLink| {
+                        l.state == LinkState::Available && l.security_groups.first() == group.as_ref()
+                    };
+                    let Some(other) = shared_link::find_usable(aws, link).await?.filter(usable) else {
+                        return Err(full.into());
+                    };
+                    if !other.users.contains(&link.uid) {
+                        shared_link::add_user(aws, &other.id, &link.uid, &link.user).await?;
+                    }
+                    change.name = other.id.clone();
+                    change.detail = format!(
+                        "join (shared by {} other APIs; {id} filled meanwhile)",
+                        other.users.len()
+                    );
+                    refs.set(Slot::VpcLink, other.id);
+                    return Ok(Some(other.state));
+                }
+                joined => joined?,
+            }
         }
         Action::LeaveSharedLink { id, uid, user } => {
             change.detail = match shared_link::leave(aws, id, uid, user).await? {
