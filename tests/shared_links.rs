@@ -421,7 +421,7 @@ async fn the_drift_check_sees_a_lost_user_tag_and_the_full_pass_rejoins() {
 async fn a_link_made_on_a_group_deleted_meanwhile_is_made_again() {
     let proxy = Proxy::start(&endpoint(), None);
     // The held attempt ends when the proxy lets go (HOLD), well before its timeout.
-    const HOLD: u64 = 20;
+    const HOLD: u64 = 45;
     let via = factory_at(&proxy.url, Duration::from_secs(3 * HOLD)).await;
     let via = via.for_region(None).expect("region");
     let (_f, direct) = aws().await;
